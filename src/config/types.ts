@@ -1,0 +1,50 @@
+/** Typed, validated configs (see `load.ts` for the TOML → these mapping and `config/*.toml` for examples). */
+
+/** One matrix to extract: from the hub, a local safetensors file/dir, or a TF.js model. */
+export interface SourceConfig {
+  /** File stem under weights/<config>/ (defaults to the repo name or file stem). */
+  name: string;
+  hf_model_id?: string;
+  revision: string;
+  /** Local safetensors file or directory (with or without an index). */
+  path?: string;
+  /** A TF.js `model.json` (weights in its shard files); `npm:` paths resolve inside node_modules. */
+  tfjs_model?: string;
+  /** A sentencepiece vocabulary (`[[piece, score], ...]` JSON) turned into a Unigram tokenizer.json. */
+  sentencepiece_vocab?: string;
+  /** Tensor name; auto-detected among well-known embedding names when absent. */
+  tensor?: string;
+  /** Row width of the source matrix. */
+  dim: number;
+  /** Rows kept (the tokenizer's vocabulary). */
+  n_vocab: number;
+  /** Checkpoints pad their matrices beyond the vocabulary; drop those rows only when this is true. */
+  drop_extra_rows: boolean;
+  /** Concat: scale this source's rows by a number, or to an equal mean row norm. */
+  scale?: number | 'mean_norm';
+}
+
+export interface TokenizerConfig {
+  max_length: number;
+  add_special_tokens: boolean;
+}
+
+export interface ModelConfig {
+  /** Config name (file stem): names the output folder weights/<name>/. */
+  name: string;
+  /** The TOML file it came from (for error messages). */
+  file: string;
+  description?: string;
+  /** Shared across sources: the tokenizer's vocabulary size and pad token. */
+  n_vocab: number;
+  pad_token: string;
+  /** Width of the (concatenated) input matrix: the sum of the sources' dims. */
+  dim: number;
+  sources: SourceConfig[];
+  tokenizer: TokenizerConfig;
+  /** Raw tables of later stages, validated by their own modules (src/train, src/eval) when those run. */
+  training?: Record<string, unknown>;
+  matryoshka?: Record<string, unknown>;
+  save?: Record<string, unknown>;
+  eval?: Record<string, unknown>;
+}
