@@ -1,0 +1,177 @@
+/**
+ * The `[training]` and `[matryoshka]` tables of a model config, validated into a typed `TrainConfig` with
+ * defaults (WordLlama's recipe where it has one). Errors name the file, table and key (`validateTable`).
+ * WordLlama's own key names (`learning_rate`, `num_train_epochs`, ...) are accepted so its configs load.
+ */
+import type { ModelConfig } from '../config/types.ts';
+import { resolveConfigRelativePath } from '../config/load.ts';
+import {
+  ConfigError,
+  nonNegativeInt,
+  nonNegativeNumber,
+  oneOf,
+  positiveInt,
+  positiveInts,
+  positiveNumber,
+  validateTable,
+  type TableSpec,
+} from '../config/schema.ts';
+
+export type BinarizeMode = 'none' | 'ste' | 'tanh' | 'reste';
+export type TokenWeightMode = 'learned' | 'frozen' | 'none';
+export type SamplerMode = 'proportional' | 'mixed';
+
+export interface TrainConfig {
+  batchSize: number;
+  epochs: number;
+  /** Stop after this many optimizer steps (overrides epochs when smaller). */
+  maxSteps?: number;
+  lr: number;
+  /** Linear warmup steps; undefined = 10% of the total steps, at most 256. */
+  warmupSteps?: number;
+  /** AdamW decoupled decay, applied to the projection kernel only (not the bias, not the token weights). */
+  weightDecay: number;
+  /** Clip the global gradient norm to this; 0 disables. */
+  gradClip: number;
+  seed: number;
+  /** Evaluate every N steps (and always at the end); 0 = only at the end. */
+  evalSteps: number;
+  /** STS file (`sentence1\tsentence2\tscore` with a header), absolute; undefined = no evaluation. */
+  evalFile?: string;
+  /** Tokens kept per text. */
+  maxLength: number;
+  /** L2-normalise the pooled vector before binarization (the model's `norm`). */
+  norm: boolean;
+  binarize: BinarizeMode;
+  /** MNRL similarity scale (sentence-transformers default 20). */
+  scale: number;
+  tokenWeights: TokenWeightMode;
+  /** Initial weight of English stopwords found in the vocabulary (WordLlama: 0.1); 1 disables. */
+  stopwordWeight: number;
+  /** proportional: each batch from one dataset (WordLlama / sentence-transformers PROPORTIONAL); mixed: batches mix all data. */
+  sampler: SamplerMode;
+  /** Use a record's `negative` as an extra candidate when present. */
+  hardNegatives: boolean;
+  /** Keep an in-memory f32 copy of the input matrix when it is at most this many MB; else gather rows from disk. */
+  memoryCacheMb: number;
+  /** `[[training.datasets]]` tables, passed raw to src/data (which validates them). */
+  datasets?: Record<string, unknown>[];
+  /** `[training.teacher]`, passed raw to the teacher module. */
+  teacher?: Record<string, unknown>;
+  /** Matryoshka dims, descending; dims[0] = projection width. */
+  dims: number[];
+  /** Loss weight per dim (same order as dims). */
+  dimWeights: number[];
+  /** Output width of the projection. */
+  projectionDim: number;
+}
+
+const TRAINING_KEYS: TableSpec = {
+  batch_size: { kind: 'int', check: positiveInt, doc: 'pairs per step (default 512)' },
+  epochs: { kind: 'int', check: positiveInt, doc: 'passes over the data (default 1)' },
+  max_steps: { kind: 'int', check: positiveInt, doc: 'stop after this many steps' },
+  lr: { kind: 'number', check: positiveNumber, doc: 'peak learning rate (default 1e-2)' },
+  warmup_steps: { kind: 'int', check: nonNegativeInt, doc: 'linear warmup steps' },
+  weight_decay: { kind: 'number', check: nonNegativeNumber, doc: 'AdamW decay of the projection kernel (default 0)' },
+  grad_clip: { kind: 'number', check: nonNegativeNumber, doc: 'global gradient-norm clip (default 1, 0 = off)' },
+  seed: { kind: 'int', check: nonNegativeInt, doc: 'seed of init and shuffling (default 42)' },
+  eval_steps: { kind: 'int', check: nonNegativeInt, doc: 'evaluate every N steps (default 100, 0 = end only)' },
+  eval_file: { kind: 'string', doc: 'STS TSV (sentence1, sentence2, score)' },
+  max_length: { kind: 'int', check: positiveInt, doc: 'tokens kept per text' },
+  norm: { kind: 'bool', doc: 'L2-normalise pooled vectors before binarize' },
+  binarize: { kind: 'string', check: oneOf('none', 'ste', 'tanh', 'reste'), doc: 'sign with straight-through gradient' },
+  scale: { kind: 'number', check: positiveNumber, doc: 'MNRL cosine scale (default 20)' },
+  token_weights: { kind: 'string', check: oneOf('learned', 'frozen', 'none'), doc: 'per-token weights (default learned)' },
+  stopword_weight: { kind: 'number', check: nonNegativeNumber, doc: 'initial weight of English stopwords (default 0.1)' },
+  sampler: { kind: 'string', check: oneOf('proportional', 'mixed'), doc: 'batch composition (default proportional)' },
+  hard_negatives: { kind: 'bool', doc: "use records' negatives (default true)" },
+  memory_cache_mb: { kind: 'number', check: nonNegativeNumber, doc: 'max MB for an in-memory f32 copy of the matrix' },
+  datasets: { kind: 'table[]', doc: '[[training.datasets]] entries' },
+  teacher: { kind: 'table', doc: '[training.teacher] distillation options' },
+  // WordLlama's names (sentence-transformers TrainingArguments), mapped or ignored:
+  learning_rate: { kind: 'number', check: positiveNumber, doc: 'alias of lr' },
+  num_train_epochs: { kind: 'int', check: positiveInt, doc: 'alias of epochs' },
+  per_device_train_batch_size: { kind: 'int', check: positiveInt, doc: 'alias of batch_size' },
+  binarizer_ste: { kind: 'string', check: oneOf('ste', 'tanh', 'reste'), doc: 'ignored (use binarize = "ste" | "tanh" | "reste")' },
+  multi_dataset_batch_sampler: { kind: 'string', check: oneOf('PROPORTIONAL', 'ROUND_ROBIN'), doc: 'ignored (see sampler)' },
+  output_dir: { kind: 'string', doc: 'ignored (outputs go to weights/<name>/)' },
+  evaluation_strategy: { kind: 'string', doc: 'ignored' },
+  save_steps: { kind: 'int', doc: 'ignored (checkpoints are written at each evaluation)' },
+  fp16: { kind: 'bool', doc: 'ignored (training is f32)' },
+  include_num_input_tokens_seen: { kind: 'bool', doc: 'ignored' },
+};
+
+const MATRYOSHKA_KEYS: TableSpec = {
+  dims: { kind: 'int[]', check: positiveInts, doc: 'e.g. [1024, 512, 256, 128, 64]' },
+  weights: { kind: 'number[]', doc: 'loss weight per dim (default 1 each)' },
+  projection_dim: { kind: 'int', check: positiveInt, doc: 'projection output width (default max(dims))' },
+};
+
+/** Validate `[training]` + `[matryoshka]` of a loaded config. */
+export function parseTrainConfig(config: ModelConfig): TrainConfig {
+  const file = config.file;
+  const t = validateTable(file, '[training]', config.training ?? {}, TRAINING_KEYS);
+  const m = validateTable(file, '[matryoshka]', config.matryoshka ?? {}, MATRYOSHKA_KEYS);
+
+  const pick = <T>(key: string, alias: string): T | undefined => {
+    if (t[key] !== undefined && t[alias] !== undefined) {
+      throw new ConfigError(file, `[training] ${alias}`, `is an alias of ${key}; set only one of them`);
+    }
+    return (t[key] ?? t[alias]) as T | undefined;
+  };
+
+  const projectionDim = (m.projection_dim as number | undefined) ?? Math.max(...((m.dims as number[] | undefined) ?? [Math.min(config.dim, 256)]));
+  const rawDims = (m.dims as number[] | undefined) ?? [projectionDim];
+  const dims = [...new Set(rawDims)].sort((a, b) => b - a);
+  if (dims.length !== rawDims.length) throw new ConfigError(file, '[matryoshka] dims', `${JSON.stringify(rawDims)} repeats a dim`);
+  const tooBig = dims.filter((d) => d > projectionDim);
+  if (tooBig.length > 0) {
+    throw new ConfigError(
+      file,
+      '[matryoshka] dims',
+      `${tooBig.join(', ')} exceed the projection width ${projectionDim} (lower them or raise [matryoshka] projection_dim)`,
+    );
+  }
+  let dimWeights = dims.map(() => 1);
+  if (m.weights !== undefined) {
+    const w = m.weights as number[];
+    if (w.length !== rawDims.length || w.some((x) => !(x >= 0))) {
+      throw new ConfigError(file, '[matryoshka] weights', `expected ${rawDims.length} non-negative numbers (one per dim), got ${JSON.stringify(w)}`);
+    }
+    dimWeights = dims.map((d) => w[rawDims.indexOf(d)]!);
+  }
+
+  const binarize = (t.binarize as BinarizeMode | undefined) ?? 'none';
+  const evalFile = t.eval_file !== undefined ? resolveConfigRelativePath(t.eval_file as string, file) : undefined;
+  return {
+    batchSize: pick<number>('batch_size', 'per_device_train_batch_size') ?? 512,
+    epochs: pick<number>('epochs', 'num_train_epochs') ?? 1,
+    maxSteps: t.max_steps as number | undefined,
+    lr: pick<number>('lr', 'learning_rate') ?? 1e-2,
+    warmupSteps: t.warmup_steps as number | undefined,
+    weightDecay: (t.weight_decay as number | undefined) ?? 0,
+    gradClip: (t.grad_clip as number | undefined) ?? 1,
+    seed: (t.seed as number | undefined) ?? 42,
+    evalSteps: (t.eval_steps as number | undefined) ?? 100,
+    evalFile,
+    maxLength: (t.max_length as number | undefined) ?? config.tokenizer.max_length,
+    norm: (t.norm as boolean | undefined) ?? false,
+    binarize,
+    scale: (t.scale as number | undefined) ?? 20,
+    tokenWeights: (t.token_weights as TokenWeightMode | undefined) ?? 'learned',
+    stopwordWeight: (t.stopword_weight as number | undefined) ?? 0.1,
+    sampler: (t.sampler as SamplerMode | undefined) ?? 'proportional',
+    hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,
+    memoryCacheMb: (t.memory_cache_mb as number | undefined) ?? 1024,
+    datasets: t.datasets as Record<string, unknown>[] | undefined,
+    teacher: t.teacher as Record<string, unknown> | undefined,
+    dims,
+    dimWeights,
+    projectionDim,
+  };
+}
+
+/** Warmup steps for a run of `totalSteps`: the configured number, else 10% of the run capped at 256. */
+export function warmupFor(cfg: TrainConfig, totalSteps: number): number {
+  return cfg.warmupSteps ?? Math.min(256, Math.round(totalSteps * 0.1));
+}

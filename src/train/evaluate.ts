@@ -1,0 +1,138 @@
+/**
+ * STS evaluation during training: Spearman between gold scores and the model's cosine similarity (and, when
+ * binarized, hamming similarity of the sign bits) at every Matryoshka dim. The file is tokenized once; each
+ * evaluation pools raw rows in JS with the current token weights and projects them with one TF.js matMul.
+ */
+import { readFileSync } from 'node:fs';
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { TextTokenizer } from '../tokenize/tokenizer.ts';
+import { UserError } from '../util/errors.ts';
+import type { RowGatherer } from './gather.ts';
+import type { ModelParams } from './model.ts';
+import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
+import { spearman } from './spearman.ts';
+
+export interface StsPairs {
+  file: string;
+  s1: string[];
+  s2: string[];
+  scores: Float64Array;
+}
+
+/** Read `sentence1\tsentence2\tscore` lines (a header line naming the columns is skipped). */
+export function readStsFile(path: string): StsPairs {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new UserError(`${path}: eval file not found (set [training] eval_file to an STS TSV: sentence1<TAB>sentence2<TAB>score)`);
+  }
+  const s1: string[] = [];
+  const s2: string[] = [];
+  const scores: number[] = [];
+  const lines = text.split(/\r?\n/);
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    const f = line.split('\t');
+    if (i === 0 && f.length >= 3 && !Number.isFinite(Number(f[2]))) return; // header
+    if (f.length < 3 || !Number.isFinite(Number(f[2])) || f[2]!.trim() === '') {
+      throw new UserError(`${path}:${i + 1}: expected sentence1<TAB>sentence2<TAB>score, got ${JSON.stringify(line.slice(0, 80))}`);
+    }
+    s1.push(f[0]!);
+    s2.push(f[1]!);
+    scores.push(Number(f[2]));
+  });
+  if (scores.length < 2) throw new UserError(`${path}: needs at least 2 scored pairs, found ${scores.length}`);
+  return { file: path, s1, s2, scores: Float64Array.from(scores) };
+}
+
+export interface EvalResult {
+  file: string;
+  dim: number;
+  binary: boolean;
+  spearman: number;
+}
+
+/** Cosine similarity of row i of a and b, over the first `dim` of `width` columns. */
+export function rowCosines(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    const o = r * width;
+    for (let j = 0; j < dim; j++) {
+      const x = a[o + j]!;
+      const y = b[o + j]!;
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    out[r] = aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+  }
+  return out;
+}
+
+/** 1 − hamming(sign bits)/dim, bits = x > 0 (WordLlama's binary similarity). */
+export function rowHamming(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let diff = 0;
+    const o = r * width;
+    for (let j = 0; j < dim; j++) if (a[o + j]! > 0 !== b[o + j]! > 0) diff++;
+    out[r] = 1 - diff / dim;
+  }
+  return out;
+}
+
+export class StsEvaluator {
+  private readonly plan: BatchPlan;
+  private rows?: Float32Array;
+
+  constructor(
+    readonly pairs: StsPairs,
+    tokenizer: TextTokenizer,
+    maxLength: number,
+  ) {
+    const enc = (t: string) => Int32Array.from(tokenizer.encode(t).slice(0, maxLength));
+    this.plan = planBatch([...pairs.s1.map(enc), ...pairs.s2.map(enc)]);
+  }
+
+  get size(): number {
+    return this.pairs.scores.length;
+  }
+
+  /** Projected sentence vectors [2n, dimOut] (s1 rows then s2 rows) for the current parameters. */
+  async embed(tf: typeof tfTypes, params: ModelParams, gatherer: RowGatherer): Promise<Float32Array> {
+    this.rows ??= await gatherer.gather(this.plan.uniq);
+    const pooled = poolRows(this.plan, this.rows, params.dimIn, tokenCoefficients(this.plan, params.tokenWeights));
+    const S = this.plan.sentences;
+    const y = tf.tidy(() =>
+      tf.add(tf.matMul(tf.tensor2d(pooled, [S, params.dimIn]), tf.tensor2d(params.kernel, [params.dimIn, params.dimOut])), tf.tensor1d(params.bias)),
+    );
+    const out = (await y.data()) as Float32Array;
+    y.dispose();
+    return out;
+  }
+
+  /** Spearman at each dim: dense cosine, plus hamming when `binary`. */
+  async evaluate(tf: typeof tfTypes, params: ModelParams, gatherer: RowGatherer, dims: readonly number[], binary: boolean): Promise<EvalResult[]> {
+    const y = await this.embed(tf, params, gatherer);
+    const n = this.size;
+    const w = params.dimOut;
+    const a = y.subarray(0, n * w);
+    const b = y.subarray(n * w, 2 * n * w);
+    const out: EvalResult[] = [];
+    for (const d of dims) {
+      out.push({ file: this.pairs.file, dim: d, binary: false, spearman: spearman(rowCosines(a, b, n, w, d), this.pairs.scores) });
+      if (binary) out.push({ file: this.pairs.file, dim: d, binary: true, spearman: spearman(rowHamming(a, b, n, w, d), this.pairs.scores) });
+    }
+    return out;
+  }
+}
+
+/** The number that picks the best checkpoint: mean Spearman over dims (hamming when binarized, else cosine). */
+export function selectionScore(results: readonly EvalResult[], binary: boolean): number {
+  const pick = results.filter((r) => r.binary === binary);
+  return pick.reduce((s, r) => s + r.spearman, 0) / Math.max(1, pick.length);
+}

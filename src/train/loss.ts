@@ -1,0 +1,131 @@
+/**
+ * The TF.js half of a training step: projection, optional L2 norm, optional binarization with a
+ * straight-through gradient, and Matryoshka(MultipleNegativesRankingLoss). Every op here has a gradient
+ * kernel on cpu, wasm and tfjs-node.
+ *
+ * `fastMatMul` exists because tfjs-backend-wasm runs `matMul` with transposeA/transposeB 10–50× slower than
+ * a plain one (it leaves XNNPACK), and TF.js's own matMul gradient uses exactly those flags: an explicit
+ * `transpose` (a cheap copy) followed by a plain matMul keeps the backward pass on the fast kernel.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { BinarizeMode } from './config.ts';
+
+type TF = typeof tfTypes;
+type Tensor = tfTypes.Tensor;
+type Tensor2D = tfTypes.Tensor2D;
+type CustomGradFn = Parameters<TF['customGrad']>[0];
+
+/** a·b with a gradient made of plain (non-transposed) matMuls. */
+export function fastMatMul(tf: TF, a: Tensor2D, b: Tensor2D): Tensor2D {
+  const f = tf.customGrad(((x: Tensor, y: Tensor, save: (t: Tensor[]) => void) => {
+    save([x, y]);
+    return {
+      value: tf.matMul(x as Tensor2D, y as Tensor2D),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sy] = saved as [Tensor2D, Tensor2D];
+        return [tf.matMul(dy as Tensor2D, tf.transpose(sy)), tf.matMul(tf.transpose(sx), dy as Tensor2D)];
+      },
+    };
+  }) as unknown as CustomGradFn);
+  return f(a, b) as Tensor2D;
+}
+
+/** x / max(‖x‖, 1e-12) per row (torch.nn.functional.normalize). */
+export function l2Normalize(tf: TF, x: Tensor2D): Tensor2D {
+  const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
+  return tf.div(x, tf.maximum(norm, 1e-12));
+}
+
+/**
+ * sign(x) forward; backward per mode (WordLlama's adapters/binarizer.py):
+ *   ste   dy where |x| ≤ 1, else 0
+ *   tanh  dy · (1 − tanh²x)
+ *   reste ReSTE with t = 1.5, o = 1 (WordLlama's settings): dy · r(x), r = (1/o)|x|^((1−o)/o) for
+ *         0.1 < |x| ≤ t, 0.1^(1/o)/0.1 for |x| ≤ 0.1, 0 beyond t (with o = 1: dy where |x| ≤ 1.5)
+ * sign(0) = 0 as in torch.
+ */
+export function binarize(tf: TF, x: Tensor, mode: Exclude<BinarizeMode, 'none'>): Tensor {
+  const f = tf.customGrad(((v: Tensor, save: (t: Tensor[]) => void) => {
+    save([v]);
+    return {
+      value: tf.sign(v),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const sv = saved[0]!;
+        if (mode === 'ste') return [tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(sv), 1), 'float32'))];
+        if (mode === 'tanh') return [tf.mul(dy, tf.sub(1, tf.square(tf.tanh(sv))))];
+        return [tf.mul(dy, resteFactor(tf, sv, RESTE_T, RESTE_O))];
+      },
+    };
+  }) as unknown as CustomGradFn);
+  return f(x);
+}
+
+export const RESTE_T = 1.5;
+export const RESTE_O = 1;
+const RESTE_INTERVAL = 0.1;
+
+function resteFactor(tf: TF, x: Tensor, t: number, o: number): Tensor {
+  const a = tf.abs(x);
+  const inner = tf.lessEqual(a, RESTE_INTERVAL);
+  const mid = tf.logicalAnd(tf.greater(a, RESTE_INTERVAL), tf.lessEqual(a, t));
+  const power = tf.mul(1 / o, tf.pow(tf.maximum(a, RESTE_INTERVAL), (1 - o) / o));
+  const flat = Math.pow(RESTE_INTERVAL, 1 / o) / RESTE_INTERVAL;
+  return tf.add(tf.mul(tf.cast(mid, 'float32'), power), tf.mul(tf.cast(inner, 'float32'), flat));
+}
+
+/**
+ * MultipleNegativesRankingLoss (sentence-transformers): cos(anchor_i, candidate_j)·scale, cross-entropy with
+ * the target j = i. `candidates` = the anchors' positives (same order) followed by any hard negatives.
+ * The diagonal is picked with a mask (the `gather` gradient is missing on wasm).
+ */
+export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: number): Tensor {
+  const a = l2Normalize(tf, anchors);
+  const c = l2Normalize(tf, candidates);
+  const scores = tf.mul(fastMatMul(tf, a, tf.transpose(c)), scale) as Tensor2D;
+  const logp = tf.logSoftmax(scores, 1);
+  const n = anchors.shape[0];
+  const target = tf.tidy(() => tf.pad(tf.eye(n), [[0, 0], [0, candidates.shape[0] - n]]));
+  return tf.neg(tf.div(tf.sum(tf.mul(logp, target)), n));
+}
+
+/**
+ * Matryoshka: the same MNRL on the embeddings truncated to each dim (descending, first = full width),
+ * weighted, summed. `emb` rows: anchors [0, nAnchors), then candidates.
+ */
+export function matryoshkaMnrl(
+  tf: TF,
+  emb: Tensor2D,
+  nAnchors: number,
+  dims: readonly number[],
+  weights: readonly number[],
+  scale: number,
+): { total: Tensor; perDim: Tensor[] } {
+  const rows = emb.shape[0];
+  const width = emb.shape[1];
+  const perDim: Tensor[] = [];
+  let total: Tensor | undefined;
+  dims.forEach((d, i) => {
+    const e = d === width ? emb : tf.slice(emb, [0, 0], [rows, d]);
+    const a = tf.slice(e, [0, 0], [nAnchors, d]);
+    const c = tf.slice(e, [nAnchors, 0], [rows - nAnchors, d]);
+    const l = mnrl(tf, a, c, scale);
+    perDim.push(l);
+    const wl = weights[i] === 1 ? l : tf.mul(l, weights[i]!);
+    total = total === undefined ? wl : tf.add(total, wl);
+  });
+  return { total: total!, perDim };
+}
+
+/** The model head on pooled raw rows: x·W + b, then optional L2 norm, then optional sign (STE). */
+export function head(
+  tf: TF,
+  pooled: Tensor2D,
+  kernel: Tensor2D,
+  bias: Tensor,
+  opts: { norm: boolean; binarize: BinarizeMode },
+): Tensor2D {
+  let y = tf.add(fastMatMul(tf, pooled, kernel), bias) as Tensor2D;
+  if (opts.norm) y = l2Normalize(tf, y);
+  if (opts.binarize !== 'none') y = binarize(tf, y, opts.binarize) as Tensor2D;
+  return y;
+}

@@ -1,0 +1,100 @@
+/**
+ * The trained model's parameters (WordLlama's WeightedProjector + AvgPool): token weights w [n_vocab],
+ * projection kernel W [dim_in, dim_out] (x·W layout) and bias b [dim_out]; a sentence vector is
+ *   mean_t(gelu(w_t)·E_t)·W + b, truncated to a Matryoshka dim, optionally L2-normalised.
+ * `pooledOutput` computes exactly that in plain JS (float64 accumulation) for any token-id lists, so the save
+ * stage and the embedding library can check their output against the trained model.
+ */
+import type { RowMatrix } from '../matrix/row-matrix.ts';
+import { Rng } from './rng.ts';
+import { planBatch, poolRows, tokenCoefficients } from './pooling.ts';
+import { createRowGatherer } from './gather.ts';
+
+export interface ModelParams {
+  dimIn: number;
+  dimOut: number;
+  nVocab: number;
+  /** Per-token weights before gelu; undefined when the config trains without token weights. */
+  tokenWeights?: Float32Array;
+  /** [dimIn, dimOut] row-major. */
+  kernel: Float32Array;
+  /** [dimOut]. */
+  bias: Float32Array;
+}
+
+/**
+ * Fresh parameters: w = 1 (stopwords: `stopwordWeight`), W and b uniform in ±1/√dim_in (nn.Linear's
+ * default init), drawn from `rng`.
+ */
+export function initParams(
+  nVocab: number,
+  dimIn: number,
+  dimOut: number,
+  rng: Rng,
+  opts: { tokenWeights: boolean; stopwordIds?: readonly number[]; stopwordWeight?: number },
+): ModelParams {
+  const bound = 1 / Math.sqrt(dimIn);
+  const kernel = new Float32Array(dimIn * dimOut);
+  for (let i = 0; i < kernel.length; i++) kernel[i] = (rng.next() * 2 - 1) * bound;
+  const bias = new Float32Array(dimOut);
+  for (let i = 0; i < dimOut; i++) bias[i] = (rng.next() * 2 - 1) * bound;
+  let tokenWeights: Float32Array | undefined;
+  if (opts.tokenWeights) {
+    tokenWeights = new Float32Array(nVocab).fill(1);
+    for (const id of opts.stopwordIds ?? []) tokenWeights[id] = opts.stopwordWeight ?? 0.1;
+  }
+  return { dimIn, dimOut, nVocab, tokenWeights, kernel, bias };
+}
+
+/** y = x·W + b for `rows` pooled rows ([rows, dimIn] → [rows, dimOut]; only the first `dim` columns). */
+export function project(params: ModelParams, x: Float32Array, rows: number, dim = params.dimOut): Float32Array {
+  const { dimIn, dimOut, kernel, bias } = params;
+  const out = new Float32Array(rows * dim);
+  const acc = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < dim; j++) acc[j] = bias[j]!;
+    for (let i = 0; i < dimIn; i++) {
+      const xi = x[r * dimIn + i]!;
+      if (xi === 0) continue;
+      const k = i * dimOut;
+      for (let j = 0; j < dim; j++) acc[j]! += xi * kernel[k + j]!;
+    }
+    for (let j = 0; j < dim; j++) out[r * dim + j] = acc[j]!;
+  }
+  return out;
+}
+
+export function l2NormalizeRows(x: Float32Array, rows: number, dim: number): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += x[r * dim + j]! ** 2;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < dim; j++) x[r * dim + j]! *= inv;
+  }
+  return x;
+}
+
+/**
+ * Sentence vectors of a trained model: mean over each list's tokens of gelu(w_t)·E_t, projected, truncated to
+ * `dim` (default: full width) and L2-normalised when `norm` (default true). An empty list gives a zero row.
+ * Returns [tokenIds.length, dim] row-major. Reads only the rows it needs from `matrix`.
+ */
+export async function pooledOutput(
+  params: ModelParams,
+  matrix: RowMatrix,
+  tokenIds: readonly ArrayLike<number>[],
+  opts: { dim?: number; norm?: boolean } = {},
+): Promise<Float32Array> {
+  const dim = opts.dim ?? params.dimOut;
+  if (dim > params.dimOut) throw new RangeError(`dim ${dim} exceeds the model width ${params.dimOut}`);
+  if (matrix.dim !== params.dimIn) throw new RangeError(`${matrix.label}: width ${matrix.dim}, the model expects ${params.dimIn}`);
+  const plan = planBatch(tokenIds);
+  const gatherer = await createRowGatherer(matrix, 0);
+  const rows = await gatherer.gather(plan.uniq);
+  const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
+  const out = project(params, pooled, plan.sentences, dim);
+  // A sentence without tokens stays a zero row (not the bias).
+  for (let s = 0; s < plan.sentences; s++) if (plan.offsets[s + 1] === plan.offsets[s]) out.fill(0, s * dim, (s + 1) * dim);
+  return opts.norm === false ? out : l2NormalizeRows(out, plan.sentences, dim);
+}
+

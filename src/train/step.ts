@@ -1,0 +1,84 @@
+/**
+ * One training step's mathematics: pool raw rows in JS, run head + Matryoshka MNRL in TF.js with gradients for
+ * the pooled matrix, kernel and bias, and turn dL/dpooled into sparse token-weight gradients in JS.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { BinarizeMode, TokenWeightMode } from './config.ts';
+import { head, matryoshkaMnrl } from './loss.ts';
+import type { ModelParams } from './model.ts';
+import { gatherWeights, poolRows, tokenCoefficients, tokenWeightGrads, type BatchPlan } from './pooling.ts';
+
+type TF = typeof tfTypes;
+
+export interface LossOptions {
+  dims: readonly number[];
+  dimWeights: readonly number[];
+  scale: number;
+  norm: boolean;
+  binarize: BinarizeMode;
+  tokenWeights: TokenWeightMode;
+}
+
+export interface StepGradients {
+  loss: number;
+  perDim: number[];
+  kernel: Float32Array;
+  bias: Float32Array;
+  /** dL/dw over `plan.uniq` (sorted ids); undefined unless token weights are learned. */
+  tokenWeights?: { indices: Int32Array; values: Float64Array };
+}
+
+/**
+ * Loss and gradients for one batch. `plan` covers the batch's sentences in order: `nAnchors` anchors, then
+ * their positives (same order), then hard negatives; `rows` are the rows of `plan.uniq`.
+ */
+export async function computeGradients(
+  tf: TF,
+  params: ModelParams,
+  plan: BatchPlan,
+  rows: Float32Array,
+  nAnchors: number,
+  opts: LossOptions,
+): Promise<StepGradients> {
+  const { dimIn, dimOut } = params;
+  const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
+  const coef = tokenCoefficients(plan, useW ? params.tokenWeights : undefined);
+  const pooled = poolRows(plan, rows, dimIn, coef);
+  const S = plan.sentences;
+  const learnW = useW && opts.tokenWeights === 'learned';
+
+  const result = tf.tidy(() => {
+    const x = tf.tensor2d(pooled, [S, dimIn]);
+    const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
+    const b = tf.tensor1d(params.bias);
+    let parts: tfTypes.Tensor[] = [];
+    const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor) => {
+      const emb = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, bb, opts);
+      const { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale);
+      parts = perDim.map((p) => tf.keep(p));
+      return total as tfTypes.Scalar;
+    };
+    if (learnW) {
+      const { value, grads } = tf.valueAndGrads(lossOf)([x, k, b]);
+      return { value, gx: grads[0], gk: grads[1]!, gb: grads[2]!, parts };
+    }
+    const { value, grads } = tf.valueAndGrads((kk: tfTypes.Tensor, bb: tfTypes.Tensor) => lossOf(x, kk, bb))([k, b]);
+    return { value, gx: undefined, gk: grads[0]!, gb: grads[1]!, parts };
+  });
+
+  const [loss, kernel, bias, gx] = await Promise.all([
+    result.value.data(),
+    result.gk.data() as Promise<Float32Array>,
+    result.gb.data() as Promise<Float32Array>,
+    result.gx ? (result.gx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+  ]);
+  const perDim = await Promise.all(result.parts.map(async (p) => (await p.data())[0]!));
+  tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...result.parts]);
+
+  let tokenWeights: StepGradients['tokenWeights'];
+  if (learnW && gx) {
+    const values = tokenWeightGrads(plan, rows, dimIn, gatherWeights(plan, params.tokenWeights!), gx);
+    tokenWeights = { indices: plan.uniq, values };
+  }
+  return { loss: loss[0]!, perDim, kernel, bias, tokenWeights };
+}
