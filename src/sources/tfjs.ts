@@ -248,16 +248,20 @@ export async function openTfjsMatrix(modelJsonPath: string, tensorName: string):
     starts.push(starts.at(-1)! + size);
   }
   const stream = new ShardStream(files, starts);
-  if (loc.groupBytes !== undefined && loc.groupBytes !== stream.totalBytes) {
-    throw new UserError(
-      `${modelJsonPath}: the ${files.length} shard files of weightsManifest[${loc.group}] hold ${stream.totalBytes} bytes but its weights need ${loc.groupBytes} (truncated or mismatched shards?)`,
-    );
-  }
-  const offset = loc.offset ?? (await stringAwareOffset(stream, groups[loc.group]!.weights, spec.name));
-  if (offset + loc.byteLength > stream.totalBytes) {
-    throw new UserError(
-      `${modelJsonPath}: tensor "${tensorName}" needs bytes ${offset}..${offset + loc.byteLength} but the shards hold ${stream.totalBytes}`,
-    );
+  // With string tensors in the group, sizes come from their length prefixes (a few small reads).
+  const weights = groups[loc.group]!.weights;
+  let offset: number;
+  try {
+    const groupBytes = loc.groupBytes ?? (await walkGroup(stream, weights, modelJsonPath));
+    if (groupBytes !== stream.totalBytes) {
+      throw new UserError(
+        `${modelJsonPath}: the ${files.length} shard files of weightsManifest[${loc.group}] hold ${stream.totalBytes} bytes but its weights need ${groupBytes} (truncated or mismatched shards?)`,
+      );
+    }
+    offset = loc.offset ?? (await walkGroup(stream, weights, modelJsonPath, spec.name));
+  } catch (err) {
+    await stream.close();
+    throw err;
   }
 
   const [rows, dim] = spec.shape as [number, number];
@@ -302,21 +306,27 @@ export async function openTfjsMatrix(modelJsonPath: string, tensorName: string):
   };
 }
 
-/** Offset of `name` when string tensors precede it: their byte sizes are in their own length prefixes. */
-async function stringAwareOffset(stream: ShardStream, weights: TfjsWeightSpec[], name: string): Promise<number> {
+/**
+ * Byte offset of weight `stopAt` in the group's stream (or the group's total size without it), reading the
+ * length prefix of every string element on the way (each string is a uint32 length + its UTF-8 bytes).
+ */
+async function walkGroup(stream: ShardStream, weights: TfjsWeightSpec[], source: string, stopAt?: string): Promise<number> {
   let offset = 0;
   const u32 = new Uint8Array(4);
   for (const w of weights) {
-    if (w.name === name) return offset;
+    if (w.name === stopAt) return offset;
     const eb = storedElementBytes(w);
     if (eb !== undefined) {
       offset += elements(w.shape) * eb;
       continue;
     }
     for (let i = elements(w.shape); i > 0; i--) {
+      if (offset + 4 > stream.totalBytes) {
+        throw new UserError(`${source}: string tensor "${w.name}" runs past the end of its shards (truncated shards?)`);
+      }
       await stream.read(offset, u32);
       offset += 4 + new DataView(u32.buffer).getUint32(0, true);
     }
   }
-  throw new Error(`unreachable: ${name} not in its group`);
+  return offset;
 }
