@@ -1,12 +1,107 @@
-// Placeholder: the extract stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline extract`: download (or copy) just the token-embedding matrix of each source of a config into
+ * weights/<config>/<source>.safetensors, with the tokenizer files and extract.json beside it.
+ */
+import { loadConfig } from '../src/config/load.ts';
+import { parseFloatDType } from '../src/safetensors/dtype.ts';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { formatBytes } from '../src/util/progress.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const help = `pipeline extract --config NAME [options]
+
+Download only the token-embedding tensor of each source in config/NAME.toml (or a path to a .toml) and write:
+  weights/NAME/<source>.safetensors   tensor "embedding" [n_vocab, dim], provenance in __metadata__
+  weights/NAME/tokenizer.json         (+ tokenizer_config.json, config.json when the source has them)
+  weights/NAME/extract.json           bytes downloaded, shard and tensor sizes, seconds, per source
+
+Hub sources read the shard index and the shard's header with HTTP Range requests, then fetch only the
+tensor's bytes in parallel chunks (validated: 206, exact Content-Range and length; retried with backoff,
+honouring Retry-After). An interrupted run resumes: verified chunks are kept in <file>.partial with a
+<file>.partial.json record and are never fetched again. Output files appear only when complete.
+
+Options:
+  --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
+  --from PATH           extract from a local .safetensors file or a folder (with or without
+                        model.safetensors.index.json) instead of the source's hub repo / path
+                        (single-source configs only)
+  --out-dir DIR         output folder (default: weights/NAME under the working directory)
+  --dtype f16|f32|bf16  output dtype (default f16, like WordLlama; f32 is exact for BF16/F16 sources;
+                        f16 overflows are counted and reported)
+  --concurrency N       parallel range requests per file (default ${DEFAULT_CONCURRENCY})
+  --chunk-size BYTES    bytes per range request, e.g. 8388608 or 8M (default 8M; min 4k)
+  --force               extract again even when the output already matches the source and dtype
+  --quiet               no progress or log lines (errors still print)
+  --json                print a JSON summary (outputs and facts) on stdout
+
+Environment:
+  HF_ENDPOINT           hub base URL (default https://huggingface.co; mirrors and tests use others)
+  HF_TOKEN              access token for gated repos (Gemma, Llama): accept the licence on the model
+                        page with the token's account first
+
+Exit codes: 0 done, 2 bad config/input/access (one-line message), 1 download failed after retries.`;
+
+/** "8M", "512k", "1G" or a plain byte count. */
+export function parseByteSize(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)([kKmMgG]i?[bB]?)?$/.exec(value.trim());
+  if (!m) throw new UserError(`extract: --chunk-size expects bytes like 8388608 or 8M, got "${value}"`);
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  const n = Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+  if (n < 4096) throw new UserError(`extract: --chunk-size must be at least 4096 bytes, got "${value}"`);
+  return n;
+}
 
 export const stage: Stage = {
   name: 'extract',
-  summary: '',
-  help: 'pipeline extract: not implemented yet',
-  async run() {
-    throw new UserError('pipeline extract is not implemented yet');
+  summary: 'download/copy just the token-embedding matrix of each source',
+  help,
+  async run(argv) {
+    const { values } = parseStageArgs('extract', argv, {
+      config: { type: 'string' },
+      from: { type: 'string' },
+      'out-dir': { type: 'string' },
+      dtype: { type: 'string' },
+      concurrency: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      force: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (!values.config) throw new UserError('extract: --config NAME is required (see: pipeline extract --help)');
+    let dtype;
+    if (values.dtype !== undefined) {
+      dtype = parseFloatDType(values.dtype);
+      if (!dtype) throw new UserError(`extract: --dtype expects f16, f32 or bf16, got "${values.dtype}"`);
+    }
+    const config = loadConfig(values.config);
+    const summary = await extract({
+      config,
+      from: values.from,
+      outDir: values['out-dir'],
+      dtype,
+      concurrency: intFlag('extract', 'concurrency', values.concurrency),
+      chunkSize: parseByteSize(values['chunk-size']),
+      force: values.force,
+      quiet: values.quiet,
+    });
+    const quiet = values.quiet || values.json;
+    if (!quiet) {
+      for (const s of summary.sources) {
+        const what = s.skipped
+          ? 'already current'
+          : `${s.source_dtype} → ${s.dtype}, ${formatBytes(s.bytes_downloaded)} downloaded of a ${formatBytes(s.shard_bytes)} shard in ${s.seconds.toFixed(1)} s`;
+        process.stderr.write(`${s.name}: [${s.rows}, ${s.dim}] from ${s.repo} (${what})\n`);
+        if (s.overflows > 0) process.stderr.write(`warning: ${s.name}: ${s.overflows} values overflowed to ±Inf in f16; use --dtype bf16 or f32\n`);
+      }
+    }
+    for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
+    if (values.json) {
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    } else {
+      for (const f of summary.files) process.stdout.write(`${f}\n`);
+    }
+    return 0;
   },
 };

@@ -1,0 +1,136 @@
+/**
+ * GET with redirects followed by hand. The hub answers `resolve/` with 302 to a CDN (S3/CloudFront signed URL,
+ * or the Xet bridge) for large files and 307 for relative/same-site redirects. The token must reach the hub
+ * but never another host (S3 even rejects a request carrying both a signature and a Bearer header), so we
+ * use `redirect: 'manual'` and attach Authorization only on hops to the hub's own origin.
+ */
+import type { HubClient } from './client.ts';
+import { TransientError, hubErrorFor, isRetryableStatus, parseRetryAfter, type ErrorContext } from './errors.ts';
+
+const MAX_REDIRECTS = 10;
+
+export interface HubResponse {
+  res: Response;
+  /** Headers of the first (hub) response: X-Repo-Commit, X-Linked-Etag, X-Linked-Size live here. */
+  hubHeaders: Headers;
+  finalUrl: string;
+}
+
+/** Strip quotes and weak prefix: `W/"abc"` → `abc`. */
+export function normaliseEtag(value: string | null | undefined): string | undefined {
+  if (!value) return undefined;
+  return value.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+/** The content identity the hub reports for a file: X-Linked-Etag (LFS/Xet sha256) or ETag. */
+export function hubEtag(h: Headers): string | undefined {
+  return normaliseEtag(h.get('x-linked-etag') ?? h.get('etag'));
+}
+
+/**
+ * Fetch `url` following redirects. Non-OK answers become a HubError (definitive) or a TransientError
+ * (5xx/429/408, Retry-After kept) so callers can retry; the body of a returned response is unread.
+ */
+export async function hubGet(
+  client: HubClient,
+  url: string,
+  headers: Record<string, string>,
+  ctx: ErrorContext,
+  signal?: AbortSignal,
+): Promise<HubResponse> {
+  const hubOrigin = new URL(client.hubUrl).origin;
+  let current = url;
+  let hubHeaders: Headers | undefined;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const sameOrigin = new URL(current).origin === hubOrigin;
+    const h: Record<string, string> = { 'accept-encoding': 'identity', ...headers };
+    if (client.token && sameOrigin) h.authorization = `Bearer ${client.token}`;
+    const res = await client.fetch(current, { headers: h, redirect: 'manual', signal });
+    hubHeaders ??= res.headers;
+    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
+      const location = res.headers.get('location');
+      await res.body?.cancel().catch(() => {});
+      if (!location) throw new TransientError(`${current}: HTTP ${res.status} redirect without a Location header`);
+      current = new URL(location, current).toString();
+      continue;
+    }
+    if (res.ok) return { res, hubHeaders, finalUrl: current };
+    if (isRetryableStatus(res.status)) {
+      await res.body?.cancel().catch(() => {});
+      throw new TransientError(
+        `${ctx.file ?? ctx.repo}: HTTP ${res.status} from ${new URL(current).host}`,
+        parseRetryAfter(res.headers.get('retry-after')),
+      );
+    }
+    const err = hubErrorFor(res, ctx);
+    await res.body?.cancel().catch(() => {});
+    throw err;
+  }
+  throw new TransientError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+}
+
+/**
+ * Read a response body into exactly `expected` bytes (when given), aborting on a stall longer than
+ * `idleTimeoutMs`. Too few or too many bytes is a TransientError: the transfer broke or the server lied.
+ */
+export async function readBody(
+  res: Response,
+  expected: number | undefined,
+  idleTimeoutMs: number,
+  abort: AbortController,
+  what: string,
+  onBytes?: (n: number) => void,
+): Promise<Uint8Array> {
+  if (!res.body) {
+    if (expected === 0 || expected === undefined) return new Uint8Array(0);
+    throw new TransientError(`${what}: empty body, expected ${expected} bytes`);
+  }
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let out = expected !== undefined ? new Uint8Array(expected) : undefined;
+  let got = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => abort.abort(new TransientError(`${what}: no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+  };
+  try {
+    arm();
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch (err) {
+        const reason = abort.signal.aborted ? abort.signal.reason : err;
+        throw reason instanceof TransientError ? reason : new TransientError(`${what}: connection broke after ${got} bytes (${(reason as Error)?.message ?? reason})`);
+      }
+      if (step.done) break;
+      const chunk = step.value;
+      if (out) {
+        if (got + chunk.byteLength > out.byteLength) {
+          await reader.cancel().catch(() => {});
+          throw new TransientError(`${what}: server sent more than the ${expected} bytes requested`);
+        }
+        out.set(chunk, got);
+      } else {
+        parts.push(chunk);
+      }
+      got += chunk.byteLength;
+      onBytes?.(chunk.byteLength);
+      arm();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  if (out) {
+    if (got !== out.byteLength) throw new TransientError(`${what}: body ended after ${got} of ${expected} bytes`);
+    return out;
+  }
+  out = new Uint8Array(got);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+/**
+ * One validated byte-range GET. `@huggingface/hub`'s blob slices trust whatever comes back; a CDN that ignores
+ * Range answers 200 with the whole file, a proxy may shift or truncate. Every answer is checked: status 206,
+ * `Content-Range: bytes start-end/total` equal to the request, Content-Length and body of exactly that length,
+ * and the hub's ETag unchanged (a new upload under the same name must not be mixed with old chunks).
+ */
+import type { HubClient } from './client.ts';
+import { HubError, TransientError, type ErrorContext } from './errors.ts';
+import { hubEtag, hubGet, readBody } from './http.ts';
+
+export interface RangeResult {
+  bytes: Uint8Array;
+  /** Whole file size from Content-Range. */
+  total: number;
+  /** Content identity reported by the hub (X-Linked-Etag / ETag). */
+  etag?: string;
+  /** X-Repo-Commit when the hub sends it. */
+  commit?: string;
+}
+
+export interface RangeOptions {
+  /** The file size already known (from an earlier answer): a different total means the file changed. */
+  expectTotal?: number;
+  expectEtag?: string;
+  onBytes?: (n: number) => void;
+}
+
+/** The file on the hub changed between requests (new commit on a branch, re-upload): not retryable. */
+export class FileChangedError extends HubError {
+  constructor(message: string) {
+    super(message, 412, 'FileChanged');
+    this.name = 'FileChangedError';
+  }
+}
+
+export function parseContentRange(value: string | null): { start: number; end: number; total: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(value?.trim() ?? '');
+  if (!m) return undefined;
+  return { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) };
+}
+
+export async function fetchRange(
+  client: HubClient,
+  url: string,
+  start: number,
+  length: number,
+  ctx: ErrorContext,
+  opts: RangeOptions = {},
+): Promise<RangeResult> {
+  if (length <= 0) throw new Error(`fetchRange: length ${length} must be positive`);
+  const end = start + length - 1;
+  const what = `${ctx.file ?? url} bytes ${start}-${end}`;
+  const abort = new AbortController();
+  const { res, hubHeaders } = await hubGet(client, url, { range: `bytes=${start}-${end}` }, ctx, abort.signal);
+  const etag = hubEtag(hubHeaders) ?? hubEtag(res.headers);
+  const commit = hubHeaders.get('x-repo-commit') ?? undefined;
+  const fail = async (message: string): Promise<never> => {
+    abort.abort();
+    await res.body?.cancel().catch(() => {});
+    throw new TransientError(`${what}: ${message}`);
+  };
+  if (res.status !== 206) {
+    await fail(
+      res.status === 200
+        ? `server ignored the Range request and answered 200 with the whole file (${res.headers.get('content-length') ?? '?'} bytes); not accepted`
+        : `expected HTTP 206, got ${res.status}`,
+    );
+  }
+  const cr = parseContentRange(res.headers.get('content-range'));
+  if (!cr) await fail(`missing or malformed Content-Range "${res.headers.get('content-range')}"`);
+  if (cr!.start !== start || cr!.end !== end) await fail(`Content-Range ${cr!.start}-${cr!.end} does not match the request`);
+  if (opts.expectTotal !== undefined && cr!.total !== opts.expectTotal) {
+    abort.abort();
+    await res.body?.cancel().catch(() => {});
+    throw new FileChangedError(`${ctx.repo}/${ctx.file}: size changed from ${opts.expectTotal} to ${cr!.total} bytes during the download; re-run to start over`);
+  }
+  if (opts.expectEtag !== undefined && etag !== undefined && etag !== opts.expectEtag) {
+    abort.abort();
+    await res.body?.cancel().catch(() => {});
+    throw new FileChangedError(`${ctx.repo}/${ctx.file}: content changed on the hub (ETag ${opts.expectEtag} → ${etag}); re-run to start over`);
+  }
+  const cl = res.headers.get('content-length');
+  if (cl !== null && Number(cl) !== length) await fail(`Content-Length ${cl} differs from the ${length} bytes requested`);
+  const bytes = await readBody(res, length, client.idleTimeoutMs, abort, what, opts.onBytes);
+  return { bytes, total: cr!.total, etag, commit };
+}

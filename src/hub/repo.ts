@@ -1,0 +1,65 @@
+/**
+ * Resolve a repo + revision to an immutable commit and its file list, through `@huggingface/hub`'s
+ * `modelInfo` (GET api/models/{repo}/revision/{rev}) with our hub URL, token and fetch. Downloads then use
+ * `resolve/<commit>/...`, so a branch that moves mid-download cannot mix two versions of a file.
+ */
+import { HubApiError, modelInfo } from '@huggingface/hub';
+import type { HubClient } from './client.ts';
+import { HubError, TransientError, hubErrorFor, isRetryableStatus } from './errors.ts';
+import { withRetries } from './retry.ts';
+
+export interface ResolvedRepo {
+  repo: string;
+  revision: string;
+  commit: string;
+  files: string[];
+  gated: false | 'auto' | 'manual';
+}
+
+export async function resolveRepo(client: HubClient, repo: string, revision: string): Promise<ResolvedRepo> {
+  const ctx = { repo, revision, hubUrl: client.hubUrl, hasToken: Boolean(client.token) };
+  return withRetries(
+    client.retry,
+    `${repo}@${revision}`,
+    async () => {
+      // Keep the last raw response: HubApiError drops the X-Error-Code header that says *why* (RepoNotFound...).
+      let last: Response | undefined;
+      const recording: typeof fetch = async (input, init) => {
+        last = await client.fetch(input, init);
+        return last;
+      };
+      try {
+        const info = await modelInfo({
+          name: repo,
+          revision,
+          hubUrl: client.hubUrl,
+          accessToken: client.token,
+          fetch: recording,
+          additionalFields: ['sha', 'filePaths'],
+        });
+        if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha)) {
+          throw new HubError(`${client.hubUrl}: api/models/${repo}/revision/${revision} did not return a commit sha`, 502);
+        }
+        return { repo, revision, commit: info.sha, files: info.filePaths ?? [], gated: info.gated ?? false };
+      } catch (err) {
+        if (err instanceof HubApiError) {
+          if (isRetryableStatus(err.statusCode)) {
+            throw new TransientError(`${repo}: HTTP ${err.statusCode} from the hub API`, undefined);
+          }
+          const headers = last?.headers ?? new Headers();
+          const bodyMsg = typeof err.data?.error === 'string' ? err.data.error : undefined;
+          let code = headers.get('x-error-code');
+          if (!code && bodyMsg) {
+            if (/not found/i.test(bodyMsg) && !/rev/i.test(bodyMsg)) code = 'RepoNotFound';
+            else if (/rev/i.test(bodyMsg)) code = 'RevisionNotFound';
+          }
+          const h = new Headers(headers);
+          if (code) h.set('x-error-code', code);
+          throw hubErrorFor({ status: err.statusCode, headers: h }, ctx, bodyMsg);
+        }
+        throw err;
+      }
+    },
+    client.onRetry,
+  );
+}

@@ -1,0 +1,281 @@
+/**
+ * The library behind `pipeline extract`: for each source of a config, dispatch on its kind (hub repo, local
+ * safetensors, TF.js model), write `weights/<config>/<source>.safetensors` (tensor `embedding`, provenance in
+ * `__metadata__`), the tokenizer files, and `extract.json` with the facts the report shows.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { SafetensorsFile } from '../safetensors/file.ts';
+import type { FloatDType } from '../safetensors/dtype.ts';
+import { ConfigError } from '../config/schema.ts';
+import type { ModelConfig, SourceConfig } from '../config/types.ts';
+import { outputDirFor } from '../config/load.ts';
+import { createTokenizer, parseTokenizerJson, requireTokenId, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
+import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { UserError } from '../util/errors.ts';
+import { createProgress, type Progress } from '../util/progress.ts';
+import { hubClientFromEnv, type HubClient } from '../hub/client.ts';
+import { extractFromHub } from './hub.ts';
+import { extractFromLocal } from './local.ts';
+import { OUTPUT_TENSOR, checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_CONCURRENCY = 8;
+
+/** Side files of one source (raw bytes as found), and a note when the tokenizer is missing. */
+export interface SourceSide {
+  'tokenizer.json'?: Uint8Array;
+  'tokenizer_config.json'?: Uint8Array;
+  'config.json'?: Uint8Array;
+  note?: string;
+}
+
+/** What each source adapter needs from the orchestrator. */
+export interface ExtractOptions {
+  dtype: FloatDType;
+  concurrency: number;
+  chunkSize: number;
+  log(message: string): void;
+  progress(label: string, totalBytes: number): Progress;
+  /** True when `path` already holds exactly this extraction (same provenance and dtype) and --force is off. */
+  isCurrent(path: string, metadata: Record<string, string>, dtype: FloatDType): Promise<boolean>;
+  /** Validate a source's tokenizer against the config before the matrix is written (fail before gigabytes). */
+  checkSide(side: SourceSide, label: string): void;
+}
+
+/** Facts about one extracted source (`extract.json` entry; `side` is not serialised). */
+export interface SourceResult {
+  name: string;
+  file: string;
+  kind: SourceKind;
+  repo: string;
+  revision: string;
+  tensor: string;
+  source_dtype: string;
+  dtype: FloatDType;
+  rows: number;
+  dim: number;
+  shard: string;
+  bytes_downloaded: number;
+  bytes_resumed: number;
+  shard_bytes: number;
+  tensor_bytes: number;
+  seconds: number;
+  overflows: number;
+  skipped: boolean;
+  side: SourceSide;
+}
+
+export interface ExtractRequest {
+  config: ModelConfig;
+  outDir?: string;
+  /** Local file/folder replacing the (single) source's location. */
+  from?: string;
+  dtype?: FloatDType;
+  concurrency?: number;
+  chunkSize?: number;
+  quiet?: boolean;
+  force?: boolean;
+  /** Hub client settings (tests inject fetch/retry); the rest comes from HF_ENDPOINT / HF_TOKEN. */
+  hub?: Partial<HubClient>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ExtractSummary {
+  outDir: string;
+  /** Every file written (matrices, tokenizer files, extract.json). */
+  files: string[];
+  sources: Omit<SourceResult, 'side'>[];
+  tokenizer?: { file: string; vocabSize: number; padId: number };
+  notes: string[];
+}
+
+/** The table a source's keys live in, for messages. */
+export function sourceWhere(config: ModelConfig, i: number): SourceWhere {
+  return {
+    configFile: config.file,
+    table: config.sources.length > 1 ? `[[sources]] #${i + 1}` : '[model]',
+    vocabTable: '[model]',
+  };
+}
+
+async function isCurrentFile(path: string, metadata: Record<string, string>, dtype: FloatDType): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  try {
+    const f = await SafetensorsFile.open(path);
+    try {
+      const t = f.header.tensors.get(OUTPUT_TENSOR);
+      if (!t || t.dtype !== dtype) return false;
+      return Object.entries(metadata).every(([k, v]) => f.header.metadata[k] === v);
+    } finally {
+      await f.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Validate a tokenizer.json against the config: pad_token is a token, the vocabulary fits in n_vocab rows. */
+export function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string) {
+  const parsed = parseTokenizerJson(new TextDecoder().decode(json), label);
+  let cfg: Record<string, unknown> = {};
+  if (configJson) {
+    try {
+      cfg = JSON.parse(new TextDecoder().decode(configJson)) as Record<string, unknown>;
+    } catch {
+      cfg = {};
+    }
+  }
+  const tok = createTokenizer(parsed, cfg, label);
+  const padId = requireTokenId(tok, config.pad_token, `${config.file}: [model]`, 'pad_token');
+  if (tok.vocabSize > config.n_vocab) {
+    throw new ConfigError(config.file, '[model] n_vocab', `${config.n_vocab} is smaller than the tokenizer's ${tok.vocabSize} tokens (${label}); token ids would point past the matrix`);
+  }
+  return { tok, padId, fingerprint: tokenizerFingerprint(parsed) };
+}
+
+async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: string, opts: ExtractOptions): Promise<SourceResult> {
+  const t0 = performance.now();
+  if (!source.tensor) throw new ConfigError(where.configFile, `${where.table} tensor`, 'missing: a TF.js source needs the tensor name (e.g. "module/Embeddings_en")');
+  const { openTfjsMatrix } = await import('./tfjs.ts');
+  const m = await openTfjsMatrix(source.tfjs_model!, source.tensor);
+  try {
+    const rows = checkSourceTensor([m.rows, m.dim], 'F32', source, where, m.label);
+    const provenance = { repo: source.tfjs_model!, revision: 'local', tensor: m.tensorName, source_dtype: m.sourceDtype, source_kind: 'tfjs' as const };
+    const metadata = outputMetadata(provenance, rows, m.dim);
+    const side: SourceSide = {};
+    if (source.sentencepiece_vocab) {
+      let vocab: unknown;
+      try {
+        vocab = JSON.parse(readFileSync(source.sentencepiece_vocab, 'utf8'));
+      } catch (err) {
+        throw new UserError(`${source.sentencepiece_vocab}: cannot read sentencepiece vocabulary (${(err as Error).message.split('\n')[0]})`);
+      }
+      const json = sentencepieceToTokenizerJson(vocab, { rows: m.rows }, source.sentencepiece_vocab);
+      side['tokenizer.json'] = new TextEncoder().encode(JSON.stringify(json));
+    } else {
+      side.note = `${source.name}: no sentencepiece_vocab given, so no tokenizer.json was written`;
+    }
+    opts.checkSide(side, `${source.sentencepiece_vocab} (as tokenizer.json)`);
+    const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
+    let overflows = 0;
+    if (!skip) {
+      const progress = opts.progress(source.name, rows * m.dim * 4);
+      const res = await writeMatrixFromRows(m, outPath, rows, opts.dtype, metadata, (r) => progress.update(r * m.dim * 4));
+      progress.finish();
+      overflows = res.overflows;
+    }
+    return {
+      name: source.name,
+      file: outPath,
+      kind: 'tfjs',
+      repo: provenance.repo,
+      revision: 'local',
+      tensor: m.tensorName,
+      source_dtype: m.sourceDtype,
+      dtype: opts.dtype,
+      rows,
+      dim: m.dim,
+      shard: m.shardFiles.join(','),
+      bytes_downloaded: 0,
+      bytes_resumed: 0,
+      shard_bytes: m.shardBytes,
+      tensor_bytes: m.tensorBytes,
+      seconds: (performance.now() - t0) / 1000,
+      overflows,
+      skipped: skip,
+      side,
+    };
+  } finally {
+    await m.close();
+  }
+}
+
+export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
+  const { config } = req;
+  const outDir = outputDirFor(config, req.outDir);
+  if (req.from !== undefined && config.sources.length > 1) {
+    throw new UserError(`--from replaces the location of a single source, but ${config.file} has ${config.sources.length} [[sources]]; set path = "..." in each instead`);
+  }
+  const quiet = Boolean(req.quiet);
+  const checkedTokenizers = new WeakMap<Uint8Array, ReturnType<typeof checkTokenizer>>();
+  const opts: ExtractOptions = {
+    dtype: req.dtype ?? 'F16',
+    concurrency: req.concurrency ?? DEFAULT_CONCURRENCY,
+    chunkSize: req.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    log: (m) => {
+      if (!quiet) process.stderr.write(`${m}\n`);
+    },
+    progress: (label, total) => createProgress(label, { unit: 'bytes', total, quiet }),
+    isCurrent: (path, metadata, dtype) => (req.force ? Promise.resolve(false) : isCurrentFile(path, metadata, dtype)),
+    checkSide: (side, label) => {
+      const tj = side['tokenizer.json'];
+      if (tj && !checkedTokenizers.has(tj)) checkedTokenizers.set(tj, checkTokenizer(tj, side['tokenizer_config.json'], config, label));
+    },
+  };
+  let client: HubClient | undefined;
+  const getClient = () =>
+    (client ??= hubClientFromEnv(req.env ?? process.env, { onRetry: (m) => opts.log(`retry: ${m}`), ...req.hub }));
+
+  const results: SourceResult[] = [];
+  const notes: string[] = [];
+  let tokenizer: { fingerprint: string; from: string; vocabSize: number; padId: number } | undefined;
+  for (const [i, source] of config.sources.entries()) {
+    const where = sourceWhere(config, i);
+    const outPath = join(outDir, `${source.name}.safetensors`);
+    let r: SourceResult;
+    if (req.from !== undefined || source.path !== undefined) {
+      r = await extractFromLocal(source, where, req.from ?? source.path!, outPath, opts);
+    } else if (source.tfjs_model !== undefined) {
+      r = await extractTfjs(source, where, outPath, opts);
+    } else {
+      r = await extractFromHub(source, where, outPath, opts, getClient());
+    }
+    results.push(r);
+    if (r.side.note) notes.push(r.side.note);
+    const tj = r.side['tokenizer.json'];
+    if (tj) {
+      opts.checkSide(r.side, `${r.repo} tokenizer.json`);
+      const checked = checkedTokenizers.get(tj)!;
+      if (!tokenizer) {
+        tokenizer = { fingerprint: checked.fingerprint, from: r.name, vocabSize: checked.tok.vocabSize, padId: checked.padId };
+        for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const) {
+          const b = r.side[f];
+          if (b) await writeFileAtomic(join(outDir, f), b);
+        }
+      } else if (checked.fingerprint !== tokenizer.fingerprint) {
+        throw new UserError(
+          `${config.file}: sources "${tokenizer.from}" and "${r.name}" have different tokenizers; concatenated sources must share one tokenizer`,
+        );
+      }
+    }
+  }
+
+  // extract.json keeps the facts of earlier runs for sources that were already current.
+  const factsPath = join(outDir, 'extract.json');
+  let previous: Record<string, unknown>[] = [];
+  if (existsSync(factsPath)) {
+    try {
+      previous = (JSON.parse(readFileSync(factsPath, 'utf8')) as { sources?: Record<string, unknown>[] }).sources ?? [];
+    } catch {
+      previous = [];
+    }
+  }
+  const facts = results.map(({ side: _side, ...rest }) => {
+    const old = previous.find((p) => p.name === rest.name);
+    const entry = { ...rest, file: relative(outDir, rest.file) };
+    return rest.skipped && old ? { ...old, skipped: true } : entry;
+  });
+  await writeJsonAtomic(factsPath, { config: config.name, sources: facts, notes });
+  const files = [...results.map((r) => r.file)];
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json']) if (existsSync(join(outDir, f)) && tokenizer) files.push(join(outDir, f));
+  files.push(factsPath);
+  return {
+    outDir,
+    files,
+    sources: results.map(({ side: _side, ...rest }) => rest),
+    tokenizer: tokenizer ? { file: join(outDir, 'tokenizer.json'), vocabSize: tokenizer.vocabSize, padId: tokenizer.padId } : undefined,
+    notes,
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * A hub source: resolve the revision to a commit, find the embedding tensor (index → shard, or the single
+ * model.safetensors), read only that shard's header, then download only the tensor's rows as validated,
+ * resumable, parallel byte ranges converted straight into the output file.
+ */
+import { parseShardIndex } from '../safetensors/shard-index.ts';
+import { DTYPE_BYTES, type DType } from '../safetensors/dtype.ts';
+import { UserError } from '../util/errors.ts';
+import type { HubClient } from '../hub/client.ts';
+import { downloadRangeResumable } from '../hub/chunked-download.ts';
+import { readRemoteHeader } from '../hub/remote-header.ts';
+import { resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
+import { fetchSmallFile } from '../hub/small-file.ts';
+import { detectEmbeddingTensor } from './detect.ts';
+import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
+import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
+import type { SourceConfig } from '../config/types.ts';
+import type { SourceWhere } from './write-matrix.ts';
+
+export const INDEX_FILE = 'model.safetensors.index.json';
+export const SINGLE_FILE = 'model.safetensors';
+/** Small files copied beside the matrix when the repo has them. */
+export const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const;
+
+/** Locate the shard holding the embedding tensor; returns the shard name and the tensor name (if known yet). */
+async function locateShard(
+  client: HubClient,
+  r: ResolvedRepo,
+  source: SourceConfig,
+  count: (n: number) => void,
+): Promise<{ shard: string; tensor?: string; how?: string }> {
+  const root = r.files.filter((f) => !f.includes('/'));
+  if (r.files.length === 0 || r.files.includes(INDEX_FILE)) {
+    const bytes = await fetchSmallFile(client, r.repo, r.commit, INDEX_FILE, count);
+    if (bytes) {
+      const where = `${r.repo}/${INDEX_FILE}`;
+      const index = parseShardIndex(new TextDecoder().decode(bytes), where);
+      const det = detectEmbeddingTensor(index.weightMap.keys(), where, source.tensor);
+      const shard = index.weightMap.get(det.name)!;
+      if (r.files.length > 0 && !r.files.includes(shard)) {
+        throw new UserError(`${where} puts "${det.name}" in ${shard}, but ${r.repo}@${r.commit.slice(0, 12)} has no such file`);
+      }
+      return { shard, tensor: det.name, how: det.how };
+    }
+  }
+  if (r.files.length === 0 || r.files.includes(SINGLE_FILE)) return { shard: SINGLE_FILE };
+  const candidates = root.filter((f) => f.endsWith('.safetensors'));
+  if (candidates.length === 1) return { shard: candidates[0]! };
+  throw new UserError(
+    candidates.length === 0
+      ? `${r.repo}@${r.revision} has no safetensors weights (files: ${root.slice(0, 12).join(', ') || 'none'}); only safetensors checkpoints can be range-downloaded`
+      : `${r.repo}@${r.revision} has several safetensors files (${candidates.join(', ')}) and no ${INDEX_FILE}; set path = "..." to a downloaded file instead`,
+  );
+}
+
+export async function extractFromHub(
+  source: SourceConfig,
+  where: SourceWhere,
+  outPath: string,
+  opts: ExtractOptions,
+  client: HubClient,
+): Promise<SourceResult> {
+  const t0 = performance.now();
+  const repo = source.hf_model_id!;
+  let bytesDownloaded = 0;
+  const count = (n: number) => {
+    bytesDownloaded += n;
+  };
+  const resolved = await resolveRepo(client, repo, source.revision);
+  opts.log(`${source.name}: ${repo}@${source.revision} → commit ${resolved.commit.slice(0, 12)}`);
+
+  const located = await locateShard(client, resolved, source, count);
+  const remote = await readRemoteHeader(client, repo, resolved.commit, located.shard);
+  bytesDownloaded += remote.bytes;
+  const shardLabel = `${repo}/${located.shard}`;
+  const det = located.tensor
+    ? { name: located.tensor, how: located.how }
+    : detectEmbeddingTensor(remote.header.tensors.keys(), shardLabel, source.tensor);
+  const t = remote.header.tensors.get(det.name);
+  if (!t) throw new UserError(`${shardLabel}: the index puts "${det.name}" in this shard but its header has no such tensor`);
+  opts.log(`${source.name}: tensor ${det.name} (${det.how}) ${t.dtype} ${JSON.stringify(t.shape)} in ${located.shard}`);
+  const rows = checkSourceTensor(t.shape, t.dtype, source, where, `${shardLabel}#${det.name}`);
+  const dim = t.shape[1]!;
+  const srcBytes = DTYPE_BYTES[t.dtype as DType];
+  const dstBytes = DTYPE_BYTES[opts.dtype];
+  const provenance = { repo, revision: resolved.commit, tensor: det.name, source_dtype: t.dtype, source_kind: 'hub' as const };
+  const metadata = outputMetadata(provenance, rows, dim);
+  const srcLength = rows * dim * srcBytes;
+
+  // Small side files first: a gated/missing tokenizer shows up before gigabytes are fetched.
+  const side: SourceSide = {};
+  for (const f of SIDE_FILES) {
+    const b = await fetchSmallFile(client, repo, resolved.commit, f, count);
+    if (b) side[f] = b;
+  }
+  if (!side['tokenizer.json']) {
+    side.note = resolved.files.includes('tokenizer.model')
+      ? `${repo} has no tokenizer.json, only tokenizer.model (sentencepiece); convert it with transformers (AutoTokenizer.from_pretrained(...).save_pretrained(dir)) and put tokenizer.json into the output folder`
+      : `${repo} has no tokenizer.json`;
+  }
+
+  opts.checkSide(side, `${repo}/tokenizer.json`);
+  const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
+  let result = { bytesDownloaded: 0, bytesResumed: 0, overflows: 0, chunks: 0 };
+  if (skip) {
+    opts.log(`${source.name}: ${outPath} is already extracted from this commit (use --force to redo)`);
+  } else {
+    const progress = opts.progress(`${source.name}`, srcLength);
+    result = await downloadRangeResumable({
+      client,
+      url: remote.url,
+      ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+      srcStart: remote.header.dataStart + t.begin,
+      srcLength,
+      fileSize: remote.fileSize,
+      etag: remote.etag,
+      srcElemBytes: srcBytes,
+      dstElemBytes: dstBytes,
+      transform: chunkConverter(t.dtype as DType, opts.dtype),
+      finalPath: outPath,
+      outHeader: outputHeader(rows, dim, opts.dtype, metadata),
+      chunkSize: opts.chunkSize,
+      concurrency: opts.concurrency,
+      identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
+      onProgress: (n) => progress.update(n),
+      onLog: (m) => progress.log(m),
+    });
+    progress.finish();
+    bytesDownloaded += result.bytesDownloaded;
+  }
+  return {
+    name: source.name,
+    file: outPath,
+    kind: 'hub',
+    repo,
+    revision: resolved.commit,
+    tensor: det.name,
+    source_dtype: t.dtype,
+    dtype: opts.dtype,
+    rows,
+    dim,
+    shard: located.shard,
+    bytes_downloaded: bytesDownloaded,
+    bytes_resumed: result.bytesResumed,
+    shard_bytes: remote.fileSize,
+    tensor_bytes: t.end - t.begin,
+    seconds: (performance.now() - t0) / 1000,
+    overflows: result.overflows,
+    skipped: skip,
+    side,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * `extract` against the loopback hub server: layouts (single file, sharded + index), dtypes, tied/untied,
+ * prefixed names, padded rows, redirects to a CDN that must not see the token, bytes actually transferred.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load.ts';
+import { extract, type ExtractRequest } from '../src/sources/extract.ts';
+import { SafetensorsFile } from '../src/safetensors/file.ts';
+import { decodeToF32, encodeFromF32 } from '../src/safetensors/dtype.ts';
+import { startHubServer, writeSparseSafetensors, matrixBytes, tinyTokenizerJson, type HubServer, type TestRepo } from './helpers/hub-server.ts';
+
+const FAST_RETRY = { retries: 4, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 5000 };
+let tmp: string;
+let server: HubServer;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'extract-hub-'));
+  server = await startHubServer({ redirect: true });
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const TOKEN = 'hf_testtoken123';
+const ROWS = 300;
+const DIM = 48;
+
+function config(toml: Record<string, unknown>, name = 'cfg') {
+  return parseConfig(toml, join(tmp, `${name}.toml`));
+}
+
+function request(cfg: ReturnType<typeof config>, extra: Partial<ExtractRequest> = {}): ExtractRequest {
+  return {
+    config: cfg,
+    outDir: join(tmp, 'out', cfg.name + '-' + Math.random().toString(36).slice(2, 8)),
+    quiet: true,
+    chunkSize: 8192,
+    concurrency: 4,
+    env: { HF_ENDPOINT: server.url },
+    hub: { retry: FAST_RETRY, idleTimeoutMs: 5000 },
+    ...extra,
+  };
+}
+
+/** A repo with the embedding in a big sparse shard (plus filler), tokenizer files and config.json. */
+function makeRepo(id: string, o: { dtype: 'F32' | 'F16' | 'BF16'; layout: 'single' | 'sharded'; tensor?: string; rows?: number; tied?: boolean; fillerBytes?: number; gated?: boolean; seed?: number; tokenizer?: boolean }): { repo: TestRepo; emb: Uint8Array; tensorBytes: number; smallBytes: number } {
+  const rows = o.rows ?? ROWS;
+  const dir = join(tmp, 'repos', id.replace('/', '__'));
+  const emb = matrixBytes(rows, DIM, o.dtype, o.seed ?? 7);
+  const name = o.tensor ?? 'model.embed_tokens.weight';
+  const filler = { name: 'model.layers.0.mlp.up_proj.weight', dtype: o.dtype, shape: [(o.fillerBytes ?? 4 << 20) / 2 / (o.dtype === 'F32' ? 2 : 1), 1] } as const;
+  const norm = { name: 'model.norm.weight', dtype: o.dtype, shape: [DIM], data: matrixBytes(1, DIM, o.dtype, 3) };
+  const lmHead = { name: 'lm_head.weight', dtype: o.dtype, shape: [rows, DIM], data: matrixBytes(rows, DIM, o.dtype, 99) };
+  const files: TestRepo['files'] = {};
+  const small: Record<string, string> = {
+    'config.json': JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: DIM, vocab_size: rows, tie_word_embeddings: o.tied !== false }),
+    'tokenizer_config.json': JSON.stringify({ pad_token: '<pad>', eos_token: '<eos>' }),
+    'generation_config.json': '{}',
+  };
+  if (o.tokenizer !== false) small['tokenizer.json'] = tinyTokenizerJson(Math.min(rows, 290));
+  if (o.layout === 'single') {
+    const tensors = [{ name, dtype: o.dtype, shape: [rows, DIM], data: emb }, filler, norm, ...(o.tied === false ? [lmHead] : [])];
+    writeSparseSafetensors(join(dir, 'model.safetensors'), tensors);
+    files['model.safetensors'] = { disk: join(dir, 'model.safetensors') };
+  } else {
+    // Embedding in shard 2 after a filler, as in real indexes where shard order follows parameter names.
+    writeSparseSafetensors(join(dir, 's1.safetensors'), [filler, norm]);
+    writeSparseSafetensors(join(dir, 's2.safetensors'), [{ ...filler, name: 'model.layers.1.mlp.up_proj.weight' }, { name, dtype: o.dtype, shape: [rows, DIM], data: emb }]);
+    const weightMap: Record<string, string> = {
+      'model.layers.0.mlp.up_proj.weight': 'model-00001-of-00002.safetensors',
+      'model.norm.weight': 'model-00001-of-00002.safetensors',
+      'model.layers.1.mlp.up_proj.weight': 'model-00002-of-00002.safetensors',
+      [name]: 'model-00002-of-00002.safetensors',
+    };
+    if (o.tied === false) {
+      writeSparseSafetensors(join(dir, 's3.safetensors'), [lmHead]);
+      weightMap['lm_head.weight'] = 'model-00003-of-00003.safetensors';
+      files['model-00003-of-00003.safetensors'] = { disk: join(dir, 's3.safetensors') };
+    }
+    files['model-00001-of-00002.safetensors'] = { disk: join(dir, 's1.safetensors') };
+    files['model-00002-of-00002.safetensors'] = { disk: join(dir, 's2.safetensors') };
+    small['model.safetensors.index.json'] = JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap });
+  }
+  let smallBytes = 0;
+  for (const [k, v] of Object.entries(small)) {
+    files[k] = { data: new TextEncoder().encode(v) };
+    if (k !== 'generation_config.json') smallBytes += files[k]!.data!.byteLength;
+  }
+  const repo: TestRepo = { id, files, gated: o.gated, allowedTokens: [TOKEN] };
+  server.addRepo(repo);
+  return { repo, emb, tensorBytes: emb.byteLength, smallBytes };
+}
+
+async function readOut(path: string) {
+  const f = await SafetensorsFile.open(path);
+  const t = f.tensor('embedding');
+  const bytes = await f.readBytes(t, 0, t.end - t.begin);
+  const out = { names: f.tensorNames, dtype: t.dtype, shape: t.shape, metadata: f.header.metadata, bytes };
+  await f.close();
+  return out;
+}
+
+describe('extract from the hub', () => {
+  it('single file, BF16 → f32 is bit-exact, only the tensor is transferred, token never reaches the CDN', async () => {
+    const { emb, tensorBytes, smallBytes } = makeRepo('org/single-bf16', { dtype: 'BF16', layout: 'single', fillerBytes: 64 << 20, gated: true });
+    const cfg = config({ model: { hf_model_id: 'org/single-bf16', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'single');
+    server.resetStats();
+    const req = request(cfg, { dtype: 'F32', env: { HF_ENDPOINT: server.url, HF_TOKEN: TOKEN } });
+    const summary = await extract(req);
+    const out = await readOut(join(req.outDir!, 'single.safetensors'));
+    expect(out.names).toEqual(['embedding']);
+    expect(out.dtype).toBe('F32');
+    expect(out.shape).toEqual([ROWS, DIM]);
+    // BF16 → F32 is exact: each f32 is the bf16 bits shifted left by 16.
+    expect(Buffer.from(out.bytes).equals(Buffer.from(decodeToF32(emb, 'BF16').buffer))).toBe(true);
+    const commit = summary.sources[0]!.revision;
+    expect(commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(out.metadata).toEqual({
+      format: 'pt',
+      repo: 'org/single-bf16',
+      revision: commit,
+      tensor: 'model.embed_tokens.weight',
+      source_dtype: 'BF16',
+      shape: JSON.stringify([ROWS, DIM]),
+      source_kind: 'hub',
+    });
+    // Bytes: tensor + safetensors header + small files, within 2%.
+    const f = await SafetensorsFile.open(join(tmp, 'repos', 'org__single-bf16', 'model.safetensors'));
+    const headerBytes = f.header.dataStart;
+    await f.close();
+    expect(server.bytesSent).toBeLessThanOrEqual((tensorBytes + headerBytes + smallBytes) * 1.02);
+    expect(server.bytesSent).toBeGreaterThanOrEqual(tensorBytes);
+    // Redirects were followed: data came from the CDN, which never saw Authorization; the hub always did.
+    const cdn = server.requests.filter((r) => r.server === 'cdn');
+    expect(cdn.length).toBeGreaterThan(tensorBytes / 8192 - 1);
+    expect(cdn.every((r) => !r.auth && r.status === 206)).toBe(true);
+    expect(server.requests.filter((r) => r.server === 'hub').every((r) => r.auth)).toBe(true);
+    // Side files and facts.
+    expect(readFileSync(join(req.outDir!, 'tokenizer.json'), 'utf8')).toBe(tinyTokenizerJson(290));
+    expect(existsSync(join(req.outDir!, 'tokenizer_config.json'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(req.outDir!, 'config.json'), 'utf8')).hidden_size).toBe(DIM);
+    const facts = JSON.parse(readFileSync(join(req.outDir!, 'extract.json'), 'utf8'));
+    expect(facts.sources[0]).toMatchObject({ name: 'single', file: 'single.safetensors', tensor_bytes: tensorBytes, shard_bytes: (64 << 20) + tensorBytes + DIM * 2 + headerBytes });
+    expect(facts.sources[0].bytes_downloaded).toBeGreaterThanOrEqual(tensorBytes);
+    expect(readdirSync(req.outDir!).filter((n) => n.includes('.partial') || n.endsWith('.tmp'))).toEqual([]);
+  });
+});
