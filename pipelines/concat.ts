@@ -1,12 +1,98 @@
-// Placeholder: the concat stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline concat`: join the extracted matrices of a config's `[[sources]]` (same tokenizer) into one
+ * input, described by weights/<config>/concat.json (optionally also one materialized safetensors).
+ */
+import { loadConfig, outputDirFor } from '../src/config/load.ts';
+import { concatIsCurrent, runConcat } from '../src/concat/concat.ts';
+import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { formatDuration } from '../src/util/progress.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const help = `pipeline concat --config NAME [options]
+
+Join the extracted matrices of the [[sources]] of config/NAME.toml (e.g. gemma2_supercat: Gemma-2 2B + 9B + 27B,
+256000 × (2304 + 3584 + 4608)) side by side. Reads weights/NAME/<source>.safetensors (from pipeline extract),
+writes weights/NAME/concat.json:
+  {rows, dim, sources: [{file, tensor, dim, scale, mean_row_norm, scale_mode, source_rows, bytes, mtime_ms}],
+   tokenizer_fingerprint}
+Training and save read the concatenation through this descriptor by row blocks (the sources are never copied
+into one array, so results beyond 2^31 values work). Single-source configs need no concat: train reads the
+one extracted file directly.
+
+Checks:
+  - the sources' tokenizers are identical (vocabulary, merges/pieces, added tokens, normalizer,
+    pre-tokenizer); otherwise it stops and names the first differing token, merge or setting
+  - every source has the dim the config says and at least n_vocab rows; rows beyond n_vocab (padded
+    checkpoints) are dropped only when the source sets drop_extra_rows = true
+Scaling (per [[sources]] entry, recorded in concat.json):
+  scale = 0.5             multiply that source's rows by 0.5
+  scale_mode = "mean_norm" scale that source so its mean row norm equals the average of all sources'
+                          mean row norms (set it on every source for equal mean norms)
+Mean row norms are measured for every source in one streaming pass and recorded.
+
+Options:
+  --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
+  --out-dir DIR         folder with the extracted sources and for the outputs (default: weights/NAME)
+  --materialize         also write weights/NAME/concat.safetensors (tensor "embedding" [n_vocab, dim]),
+                        streamed block by block; training then reads that one file
+  --dtype f16|f32|bf16  dtype of the materialized file (default: the first source's dtype)
+  --block-rows N        rows per streamed block (default 4096)
+  --force               run even when concat.json is current
+  --quiet               no progress lines
+  --json                print the descriptor on stdout
+
+Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix).`;
 
 export const stage: Stage = {
   name: 'concat',
-  summary: '',
-  help: 'pipeline concat: not implemented yet',
-  async run() {
-    throw new UserError('pipeline concat is not implemented yet');
+  summary: 'join the matrices of sources that share a tokenizer',
+  help,
+  async run(argv) {
+    const { values } = parseStageArgs('concat', argv, {
+      config: { type: 'string' },
+      'out-dir': { type: 'string' },
+      materialize: { type: 'boolean' },
+      dtype: { type: 'string' },
+      'block-rows': { type: 'string' },
+      force: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (!values.config) throw new UserError('concat: --config NAME is required (see: pipeline concat --help)');
+    let dtype;
+    if (values.dtype !== undefined) {
+      dtype = parseFloatDType(values.dtype);
+      if (!dtype) throw new UserError(`concat: --dtype expects f16, f32 or bf16, got "${values.dtype}"`);
+    }
+    const config = loadConfig(values.config);
+    const outDir = outputDirFor(config, values['out-dir']);
+    const quiet = Boolean(values.quiet);
+    if (!values.force && !values.materialize && concatIsCurrent(config, outDir)) {
+      if (!quiet) process.stderr.write(`concat: ${outDir}/concat.json is current (use --force to redo)\n`);
+      if (values.json) {
+        const { readConcatDescriptor } = await import('../src/concat/descriptor.ts');
+        process.stdout.write(JSON.stringify(readConcatDescriptor(`${outDir}/concat.json`), null, 2) + '\n');
+      }
+      return 0;
+    }
+    const res = await runConcat({
+      config,
+      outDir,
+      materialize: Boolean(values.materialize),
+      dtype,
+      blockRows: intFlag('concat', 'block-rows', values['block-rows']),
+      quiet,
+    });
+    if (!quiet) {
+      const d = res.descriptor;
+      process.stderr.write(`concat: ${d.sources.length} sources → ${d.rows} × ${d.dim} in ${formatDuration(res.seconds)}\n`);
+      for (const s of d.sources) {
+        process.stderr.write(`  ${s.file}: dim ${s.dim}, mean row norm ${s.mean_row_norm.toFixed(4)}, scale ${s.scale.toFixed(4)} (${s.scale_mode})\n`);
+      }
+      process.stderr.write(`wrote ${res.path}${res.materialized ? ` and ${res.materialized}` : ''}\n`);
+    }
+    if (values.json) process.stdout.write(JSON.stringify(res.descriptor, null, 2) + '\n');
+    return 0;
   },
 };
