@@ -10,7 +10,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { extract, type ExtractRequest } from '../src/sources/extract.ts';
 import { SafetensorsFile } from '../src/safetensors/file.ts';
 import { decodeToF32, encodeFromF32 } from '../src/safetensors/dtype.ts';
-import { startHubServer, writeSparseSafetensors, matrixBytes, tinyTokenizerJson, type HubServer, type TestRepo } from './helpers/hub-server.ts';
+import { startHubServer, writeSparseSafetensors, matrixBytes, tinyTokenizerJson, type HubServer, type TensorDef, type TestRepo } from './helpers/hub-server.ts';
 
 const FAST_RETRY = { retries: 4, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 5000 };
 let tmp: string;
@@ -52,7 +52,7 @@ function makeRepo(id: string, o: { dtype: 'F32' | 'F16' | 'BF16'; layout: 'singl
   const dir = join(tmp, 'repos', id.replace('/', '__'));
   const emb = matrixBytes(rows, DIM, o.dtype, o.seed ?? 7);
   const name = o.tensor ?? 'model.embed_tokens.weight';
-  const filler = { name: 'model.layers.0.mlp.up_proj.weight', dtype: o.dtype, shape: [(o.fillerBytes ?? 4 << 20) / 2 / (o.dtype === 'F32' ? 2 : 1), 1] } as const;
+  const filler: TensorDef = { name: 'model.layers.0.mlp.up_proj.weight', dtype: o.dtype, shape: [(o.fillerBytes ?? 4 << 20) / 2 / (o.dtype === 'F32' ? 2 : 1), 1] };
   const norm = { name: 'model.norm.weight', dtype: o.dtype, shape: [DIM], data: matrixBytes(1, DIM, o.dtype, 3) };
   const lmHead = { name: 'lm_head.weight', dtype: o.dtype, shape: [rows, DIM], data: matrixBytes(rows, DIM, o.dtype, 99) };
   const files: TestRepo['files'] = {};
@@ -147,5 +147,102 @@ describe('extract from the hub', () => {
     expect(facts.sources[0]).toMatchObject({ name: 'single', file: 'single.safetensors', tensor_bytes: tensorBytes, shard_bytes: (64 << 20) + tensorBytes + DIM * 2 + headerBytes });
     expect(facts.sources[0].bytes_downloaded).toBeGreaterThanOrEqual(tensorBytes);
     expect(readdirSync(req.outDir!).filter((n) => n.includes('.partial') || n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('sharded with index, untied, F16 source → f16 bytes identical; lm_head is not picked', async () => {
+    const { emb } = makeRepo('org/sharded-f16', { dtype: 'F16', layout: 'sharded', tied: false });
+    const cfg = config({ model: { hf_model_id: 'org/sharded-f16', dim: DIM, n_vocab: ROWS, pad_token: '<pad>' } }, 'sharded');
+    server.resetStats();
+    const req = request(cfg);
+    const summary = await extract(req);
+    const out = await readOut(join(req.outDir!, 'sharded.safetensors'));
+    expect(out.dtype).toBe('F16');
+    expect(Buffer.from(out.bytes).equals(Buffer.from(emb))).toBe(true);
+    expect(summary.sources[0]).toMatchObject({ shard: 'model-00002-of-00002.safetensors', tensor: 'model.embed_tokens.weight', source_dtype: 'F16' });
+    // Only the embedding's shard was touched for data; shards 1 and 3 were never requested.
+    const dataFiles = new Set(server.requests.filter((r) => r.file?.endsWith('.safetensors')).map((r) => r.file));
+    expect([...dataFiles]).toEqual(['model-00002-of-00002.safetensors']);
+  });
+
+  it('F32 source → f16 rounds to nearest even, → bf16 likewise; overflows are counted', async () => {
+    const { emb } = makeRepo('org/f32', { dtype: 'F32', layout: 'single', tied: false });
+    // Put two values out of f16 range into row 0.
+    const f = new Float32Array(emb.buffer.slice(0));
+    f[0] = 1e6;
+    f[1] = -7e4;
+    const e2 = new Uint8Array(f.buffer);
+    const dir = join(tmp, 'repos', 'org__f32b');
+    writeSparseSafetensors(join(dir, 'model.safetensors'), [{ name: 'transformer.wte.weight', dtype: 'F32', shape: [ROWS, DIM], data: e2 }]);
+    server.addRepo({ id: 'org/f32b', files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } } });
+    const cfg = config({ model: { hf_model_id: 'org/f32b', dim: DIM, n_vocab: ROWS, pad_token: '<pad>' } }, 'f32b');
+    const r16 = request(cfg);
+    const s16 = await extract(r16);
+    expect(s16.sources[0]!.tensor).toBe('transformer.wte.weight');
+    expect(s16.sources[0]!.overflows).toBe(2);
+    const o16 = await readOut(join(r16.outDir!, 'f32b.safetensors'));
+    expect(Buffer.from(o16.bytes).equals(Buffer.from(encodeFromF32(f, 'F16').bytes))).toBe(true);
+    const rb = request(cfg, { dtype: 'BF16' });
+    await extract(rb);
+    const ob = await readOut(join(rb.outDir!, 'f32b.safetensors'));
+    expect(ob.dtype).toBe('BF16');
+    expect(Buffer.from(ob.bytes).equals(Buffer.from(encodeFromF32(f, 'BF16').bytes))).toBe(true);
+  });
+
+  it('Gemma-3 multimodal prefix + padded rows dropped only with drop_extra_rows (fewer bytes fetched)', async () => {
+    const rows = 320;
+    const { emb } = makeRepo('org/gemma3-mm', { dtype: 'BF16', layout: 'sharded', rows, tensor: 'language_model.model.embed_tokens.weight' });
+    const base = { hf_model_id: 'org/gemma3-mm', dim: DIM, n_vocab: 300, pad_token: '<eos>' };
+    await expect(extract(request(config({ model: base }, 'mm')))).rejects.toThrow(
+      /mm\.toml: \[model\] n_vocab: 300 but the tensor has 320 rows .*set drop_extra_rows = true/,
+    );
+    server.resetStats();
+    const req = request(config({ model: { ...base, drop_extra_rows: true } }, 'mm'), { dtype: 'BF16' });
+    const summary = await extract(req);
+    expect(summary.sources[0]!.tensor).toBe('language_model.model.embed_tokens.weight');
+    const out = await readOut(join(req.outDir!, 'mm.safetensors'));
+    expect(out.shape).toEqual([300, DIM]);
+    expect(Buffer.from(out.bytes).equals(Buffer.from(emb.subarray(0, 300 * DIM * 2)))).toBe(true);
+    const cdnBytes = server.requests.filter((r) => r.server === 'cdn' && r.status === 206 && r.start! > 8).reduce((a, r) => a + r.end! - r.start! + 1, 0);
+    expect(cdnBytes).toBe(300 * DIM * 2);
+  });
+
+  it('a second run with the same commit and dtype skips the download; --force redoes it', async () => {
+    makeRepo('org/again', { dtype: 'BF16', layout: 'single' });
+    const cfg = config({ model: { hf_model_id: 'org/again', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'again');
+    const req = request(cfg);
+    const first = await extract(req);
+    expect(first.sources[0]!.skipped).toBe(false);
+    server.resetStats();
+    const second = await extract(req);
+    expect(second.sources[0]!.skipped).toBe(true);
+    // Only the shard header (8 bytes + JSON) is read again, to learn which tensor/commit the file would hold.
+    expect(server.requests.filter((r) => r.server === 'cdn').map((r) => r.start)).toEqual([0, 8]);
+    const facts = JSON.parse(readFileSync(join(req.outDir!, 'extract.json'), 'utf8'));
+    expect(facts.sources[0].bytes_downloaded).toBe(first.sources[0]!.bytes_downloaded);
+    server.resetStats();
+    const third = await extract({ ...req, force: true });
+    expect(third.sources[0]!.skipped).toBe(false);
+    expect(server.requests.filter((r) => r.server === 'cdn').length).toBeGreaterThan(0);
+  });
+});
+
+describe('extract without redirects (mirror-style hub serving bytes itself)', () => {
+  it('downloads the same bytes straight from resolve/', async () => {
+    const plain = await startHubServer({ redirect: false });
+    try {
+      const dir = join(tmp, 'repos', 'plain');
+      const emb = matrixBytes(ROWS, DIM, 'BF16', 5);
+      writeSparseSafetensors(join(dir, 'model.safetensors'), [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [ROWS, DIM], data: emb }]);
+      plain.addRepo({ id: 'org/plain', files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') } } });
+      const cfg = config({ model: { hf_model_id: 'org/plain', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'plain');
+      const req = request(cfg, { env: { HF_ENDPOINT: plain.url }, dtype: 'BF16' });
+      const summary = await extract(req);
+      expect(summary.notes).toEqual(['org/plain has no tokenizer.json']);
+      const out = await readOut(join(req.outDir!, 'plain.safetensors'));
+      expect(Buffer.from(out.bytes).equals(Buffer.from(emb))).toBe(true);
+      expect(plain.requests.every((r) => r.server === 'hub')).toBe(true);
+    } finally {
+      await plain.close();
+    }
   });
 });
