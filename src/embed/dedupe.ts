@@ -1,0 +1,60 @@
+/**
+ * Fuzzy deduplication over a similarity function, WordLlama's rule: going in order, document j is a duplicate
+ * when its similarity to an earlier document that was kept is above `threshold`. Pure, browser-safe.
+ */
+import type { BinaryCodes, Embeddings } from './types.ts';
+import { cosineMatrix } from './similarity.ts';
+import { hammingSimilarity } from './binary.ts';
+
+export interface DedupeResult {
+  kept: number[];
+  duplicates: number[];
+}
+
+/** Deduplicate rows of an embedding matrix (cosine) or of binary codes (Hamming similarity). */
+export function deduplicateRows(x: Embeddings | BinaryCodes, threshold: number, blockRows = 512): DedupeResult {
+  const n = x.rows;
+  const isDup = new Uint8Array(n);
+  const sim = (a0: number, a1: number, b0: number, b1: number) =>
+    'bits' in x
+      ? hammingSimilarity(sliceCodes(x, a0, a1), sliceCodes(x, b0, b1))
+      : cosineMatrix(sliceRows(x, a0, a1), sliceRows(x, b0, b1));
+  // Blocks in order: when block J is compared with earlier block I, every row of I already has its final state.
+  for (let j0 = 0; j0 < n; j0 += blockRows) {
+    const j1 = Math.min(n, j0 + blockRows);
+    for (let i0 = 0; i0 <= j0; i0 += blockRows) {
+      const i1 = Math.min(n, i0 + blockRows);
+      const m = sim(i0, i1, j0, j1);
+      if (i0 === j0) {
+        // Same block: walk j in order so a row marked duplicate never removes a later one.
+        for (let j = j0; j < j1; j++) {
+          if (isDup[j]) continue;
+          for (let i = i0; i < j; i++) {
+            if (!isDup[i] && m.data[(i - i0) * m.cols + (j - j0)]! > threshold) {
+              isDup[j] = 1;
+              break;
+            }
+          }
+        }
+      } else {
+        for (let i = i0; i < i1; i++) {
+          if (isDup[i]) continue;
+          const o = (i - i0) * m.cols;
+          for (let j = j0; j < j1; j++) if (!isDup[j] && m.data[o + j - j0]! > threshold) isDup[j] = 1;
+        }
+      }
+    }
+  }
+  const kept: number[] = [];
+  const duplicates: number[] = [];
+  for (let i = 0; i < n; i++) (isDup[i] ? duplicates : kept).push(i);
+  return { kept, duplicates };
+}
+
+function sliceRows(e: Embeddings, a: number, b: number): Embeddings {
+  return { data: e.data.subarray(a * e.dim, b * e.dim), rows: b - a, dim: e.dim };
+}
+
+function sliceCodes(c: BinaryCodes, a: number, b: number): BinaryCodes {
+  return { data: c.data.subarray(a * c.words, b * c.words), rows: b - a, bits: c.bits, words: c.words };
+}

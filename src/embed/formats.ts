@@ -1,0 +1,144 @@
+/**
+ * Recognise a static-embedding model from its safetensors tensors and config.json, and turn it into one
+ * in-memory form: a row matrix (float32, or float16 bits decoded on the fly), an optional per-token row mapping
+ * and per-token scale (model2vec's vocabulary quantization), and the defaults that file format implies.
+ * Pure, browser-safe.
+ */
+import { decodeToF32 } from '../safetensors/dtype.ts';
+import { SafetensorsError, rowWidth, type TensorInfo } from '../safetensors/header.ts';
+import type { SafetensorsBuffer } from '../safetensors/bytes.ts';
+
+export type ModelFormat = 'wordllama-ts' | 'wordllama' | 'model2vec' | 'sentence-transformers' | 'raw';
+
+/** How rows are kept in memory: f32 (fast, 4 bytes/value) or f16 (half the memory, one table lookup/value). */
+export type Precision = 'f32' | 'f16';
+
+export interface TokenMatrix {
+  rows: number;
+  /** Full row width in the file. */
+  dim: number;
+  f32?: Float32Array;
+  /** float16 bits, when precision is f16 and the file stores F16. */
+  f16?: Uint16Array;
+  /** token id → matrix row (vocabulary-quantized model2vec). */
+  mapping?: Int32Array;
+  /** token id → scale of its row (vocabulary-quantized model2vec). */
+  scale?: Float32Array;
+  /** Number of token ids the matrix covers (mapping length, or rows). */
+  ids: number;
+}
+
+export interface FormatDefaults {
+  format: ModelFormat;
+  /** L2 normalisation unless the caller says otherwise. */
+  normalize: boolean;
+  /** Token truncation (0 = none). */
+  maxLength: number;
+  /** model2vec's pre-truncation of the text to maxLength × median token length characters. */
+  charTruncation: boolean;
+  /** Token whose id never counts (our pad token, e.g. </s> or <eos>). */
+  padToken?: string;
+  padTokenId?: number;
+  binarized: boolean;
+  /** Tensor the rows came from. */
+  tensor: string;
+}
+
+function tensorNames(st: SafetensorsBuffer): string[] {
+  return [...st.header.tensors.keys()];
+}
+
+function require2d(t: TensorInfo, source: string): void {
+  if (t.shape.length !== 2) {
+    throw new SafetensorsError(`${source}: tensor "${t.name}" has shape ${JSON.stringify(t.shape)}, expected [n_vocab, dim]`);
+  }
+}
+
+/** Pick the embedding tensor and the format's defaults. */
+export function detectFormat(st: SafetensorsBuffer, config: Record<string, unknown> | undefined, source: string): FormatDefaults {
+  const names = tensorNames(st);
+  const has = (n: string) => st.header.tensors.has(n);
+  const modelType = typeof config?.model_type === 'string' ? config.model_type : undefined;
+  const bool = (v: unknown, d: boolean) => (typeof v === 'boolean' ? v : d);
+  const int = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : d);
+  if (has('embeddings')) {
+    // model2vec: Python's StaticModel defaults normalize to False when config.json does not say.
+    return {
+      format: 'model2vec',
+      normalize: bool(config?.normalize, false),
+      maxLength: 512,
+      charTruncation: true,
+      binarized: false,
+      tensor: 'embeddings',
+    };
+  }
+  if (has('embedding.weight')) {
+    if (modelType === 'wordllama-ts') {
+      return {
+        format: 'wordllama-ts',
+        normalize: bool(config?.normalize, true),
+        maxLength: int(config?.max_length, 0),
+        charTruncation: false,
+        padToken: typeof config?.pad_token === 'string' ? config.pad_token : undefined,
+        padTokenId: typeof config?.pad_token_id === 'number' ? config.pad_token_id : undefined,
+        binarized: bool(config?.binarized, false),
+        tensor: 'embedding.weight',
+      };
+    }
+    if (modelType === 'model2vec') {
+      return { format: 'model2vec', normalize: bool(config?.normalize, false), maxLength: 512, charTruncation: true, binarized: false, tensor: 'embedding.weight' };
+    }
+    // WordLlama (no config, or its own) and sentence-transformers StaticEmbedding: plain mean, no truncation.
+    return {
+      format: modelType === 'sentence-transformers' ? 'sentence-transformers' : 'wordllama',
+      normalize: bool(config?.normalize, false),
+      maxLength: 0,
+      charTruncation: false,
+      binarized: bool(config?.binarized ?? config?.binary, false),
+      tensor: 'embedding.weight',
+    };
+  }
+  const twoD = names.filter((n) => st.header.tensors.get(n)!.shape.length === 2);
+  if (has('embedding') || twoD.length === 1) {
+    // A raw matrix from `pipeline extract` (tensor "embedding"), or any single 2-D tensor.
+    return { format: 'raw', normalize: false, maxLength: 0, charTruncation: false, binarized: false, tensor: has('embedding') ? 'embedding' : twoD[0]! };
+  }
+  throw new SafetensorsError(
+    `${source}: no embedding tensor found (expected "embedding.weight", "embeddings" or "embedding"; has: ${names.join(', ') || 'none'})`,
+  );
+}
+
+/** Build the in-memory matrix for a detected format. */
+export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision: Precision, source: string): TokenMatrix {
+  const info = st.info(tensor);
+  require2d(info, source);
+  const rows = info.shape[0]!;
+  const dim = rowWidth(info);
+  const m: TokenMatrix = { rows, dim, ids: rows };
+  if (precision === 'f16' && info.dtype === 'F16') {
+    const bytes = st.bytes(tensor);
+    m.f16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) : new Uint16Array(bytes.slice().buffer);
+  } else {
+    m.f32 = decodeToF32(st.bytes(tensor), info.dtype);
+  }
+  if (st.header.tensors.has('mapping')) {
+    const map = st.info('mapping');
+    const values = decodeToF32(st.bytes('mapping'), map.dtype);
+    const mapping = new Int32Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const r = values[i]!;
+      if (!Number.isInteger(r) || r < 0 || r >= rows) {
+        throw new SafetensorsError(`${source}: mapping[${i}] = ${r} is not a row of "${tensor}" (0..${rows - 1})`);
+      }
+      mapping[i] = r;
+    }
+    m.mapping = mapping;
+    m.ids = mapping.length;
+  }
+  if (st.header.tensors.has('weights')) {
+    const w = st.f32('weights');
+    if (w.length !== m.ids) throw new SafetensorsError(`${source}: "weights" has ${w.length} values but the model covers ${m.ids} tokens`);
+    m.scale = w;
+  }
+  return m;
+}

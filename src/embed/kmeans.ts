@@ -1,0 +1,125 @@
+/**
+ * k-means with k-means++ seeding and several restarts, as WordLlama's `kmeans_clustering`: Euclidean distance,
+ * stop when the inertia changes by less than `tolerance` after `minIterations`, keep the restart with the
+ * lowest inertia. Seeded (mulberry32), so results are reproducible. Pure, browser-safe.
+ */
+import { UserError } from '../util/errors.ts';
+import type { ClusterOptions, ClusterResult, Embeddings } from './types.ts';
+
+/** A small, fast, seedable PRNG with uniform floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sqDist(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+  let s = 0;
+  for (let j = 0; j < dim; j++) {
+    const d = a[ao + j]! - b[bo + j]!;
+    s += d * d;
+  }
+  return s;
+}
+
+function plusPlus(x: Embeddings, k: number, rand: () => number): Float32Array {
+  const { rows: n, dim, data } = x;
+  const centers = new Float32Array(k * dim);
+  const first = Math.floor(rand() * n);
+  centers.set(data.subarray(first * dim, (first + 1) * dim), 0);
+  const dist = new Float64Array(n);
+  for (let i = 0; i < n; i++) dist[i] = sqDist(data, i * dim, centers, 0, dim);
+  for (let c = 1; c < k; c++) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += dist[i]!;
+    let pick = n - 1;
+    if (total > 0) {
+      // Draw proportionally to the squared distance to the nearest chosen center.
+      let r = rand() * total;
+      for (let i = 0; i < n; i++) {
+        r -= dist[i]!;
+        if (r < 0) {
+          pick = i;
+          break;
+        }
+      }
+    } else {
+      pick = Math.floor(rand() * n);
+    }
+    centers.set(data.subarray(pick * dim, (pick + 1) * dim), c * dim);
+    for (let i = 0; i < n; i++) {
+      const d = sqDist(data, i * dim, centers, c * dim, dim);
+      if (d < dist[i]!) dist[i] = d;
+    }
+  }
+  return centers;
+}
+
+/** Label of the nearest center for every point, and the inertia (sum of squared distances). */
+export function assign(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array): number {
+  const { rows: n, dim, data } = x;
+  let inertia = 0;
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    let bestC = 0;
+    for (let c = 0; c < k; c++) {
+      const d = sqDist(data, i * dim, centers, c * dim, dim);
+      if (d < best) {
+        best = d;
+        bestC = c;
+      }
+    }
+    labels[i] = bestC;
+    inertia += best;
+  }
+  return inertia;
+}
+
+function update(x: Embeddings, labels: Int32Array, k: number, previous: Float32Array): Float32Array {
+  const { rows: n, dim, data } = x;
+  const sums = new Float64Array(k * dim);
+  const counts = new Int32Array(k);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i]!;
+    counts[c]!++;
+    for (let j = 0; j < dim; j++) sums[c * dim + j]! += data[i * dim + j]!;
+  }
+  const out = new Float32Array(k * dim);
+  for (let c = 0; c < k; c++) {
+    // An empty cluster keeps its previous center rather than collapsing to the origin.
+    if (counts[c] === 0) out.set(previous.subarray(c * dim, (c + 1) * dim), c * dim);
+    else for (let j = 0; j < dim; j++) out[c * dim + j] = sums[c * dim + j]! / counts[c]!;
+  }
+  return out;
+}
+
+export function kmeans(x: Embeddings, k: number, opts: ClusterOptions = {}): ClusterResult & { centers: Float32Array } {
+  if (!Number.isInteger(k) || k < 1) throw new UserError(`cluster: k must be a positive integer, got ${k}`);
+  if (k > x.rows) throw new UserError(`cluster: k = ${k} is larger than the number of docs (${x.rows})`);
+  const maxIterations = opts.maxIterations ?? 100;
+  const tolerance = opts.tolerance ?? 1e-4;
+  const nInit = opts.nInit ?? 10;
+  const minIterations = opts.minIterations ?? 5;
+  const rand = mulberry32(opts.seed ?? 0);
+  let best: (ClusterResult & { centers: Float32Array }) | undefined;
+  const labels = new Int32Array(x.rows);
+  for (let run = 0; run < nInit; run++) {
+    let centers = plusPlus(x, k, rand);
+    let inertia = Infinity;
+    for (let it = 0; it < maxIterations; it++) {
+      const prev = inertia;
+      inertia = assign(x, centers, k, labels);
+      if (it >= minIterations - 1 && Math.abs(prev - inertia) < tolerance) break;
+      centers = update(x, labels, k, centers);
+    }
+    // Report labels and inertia for the same centers.
+    inertia = assign(x, centers, k, labels);
+    if (!best || inertia < best.inertia) best = { labels: Array.from(labels), inertia, centers };
+  }
+  return best!;
+}

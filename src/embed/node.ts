@@ -1,0 +1,138 @@
+/**
+ * Node side of the embedding library: load models from a file or folder path, export to model2vec.
+ * Everything else is re-exported from the browser-safe entry.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UserError } from '../util/errors.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { writeSafetensors } from '../safetensors/writer.ts';
+import { loadModelFromBuffers, type LoadOptions } from './load.ts';
+import type { StaticModel } from './model.ts';
+
+export * from './index.ts';
+
+/** Files above this are not read whole (use the pipeline's row-block readers for raw LLM matrices). */
+const MAX_MODEL_BYTES = 4 * 1024 ** 3 - 1;
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export interface ResolvedModelFiles {
+  safetensors: string;
+  tokenizer: string;
+  config?: string;
+  tokenizerConfig?: string;
+  /** Set for sentence-transformers folders (config_sentence_transformers.json). */
+  sentenceTransformersConfig?: string;
+}
+
+/**
+ * Find the files of a model: a `.safetensors` path (tokenizer.json beside it), or a folder holding
+ * `model.safetensors` (model2vec / sentence-transformers), `<name>_<dim>.safetensors` files (pipeline save:
+ * the `dim` asked for, else the smallest dim ≥ it, else the largest) or a single other `.safetensors`.
+ */
+export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}): ResolvedModelFiles {
+  if (!existsSync(pathOrDir)) throw new UserError(`${pathOrDir}: no such file or folder`);
+  let dir: string;
+  let file: string;
+  if (statSync(pathOrDir).isDirectory()) {
+    dir = pathOrDir;
+    let candidates = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
+    if (candidates.length === 0 && existsSync(join(dir, '0_StaticEmbedding'))) {
+      return resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
+    }
+    if (candidates.includes('model.safetensors')) file = 'model.safetensors';
+    else {
+      const byDim = candidates
+        .map((f) => ({ f, dim: Number(/_(\d+)\.safetensors$/.exec(f)?.[1]) }))
+        .filter((c) => Number.isInteger(c.dim));
+      if (byDim.length > 0) {
+        byDim.sort((a, b) => a.dim - b.dim);
+        const want = opts.dim;
+        const pick = want === undefined ? byDim[byDim.length - 1]! : (byDim.find((c) => c.dim === want) ?? byDim.find((c) => c.dim >= want) ?? byDim[byDim.length - 1]!);
+        file = pick.f;
+      } else {
+        candidates = candidates.filter((f) => !f.startsWith('optimizer'));
+        if (candidates.length !== 1) {
+          throw new UserError(
+            `${dir}: cannot tell which .safetensors is the model (${candidates.join(', ') || 'none'}); pass the file path`,
+          );
+        }
+        file = candidates[0]!;
+      }
+    }
+    file = join(dir, file);
+  } else {
+    file = pathOrDir;
+    dir = dirname(pathOrDir);
+  }
+  const tokenizer = join(dir, 'tokenizer.json');
+  if (!existsSync(tokenizer)) throw new UserError(`${file}: no tokenizer.json beside it (${tokenizer})`);
+  const at = (name: string) => (existsSync(join(dir, name)) ? join(dir, name) : undefined);
+  return {
+    safetensors: file,
+    tokenizer,
+    config: at('config.json'),
+    tokenizerConfig: at('tokenizer_config.json'),
+    sentenceTransformersConfig: at('config_sentence_transformers.json'),
+  };
+}
+
+/** Load any model `loadModelFromBuffers` understands from a path (file or folder). */
+export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
+  const files = resolveModelFiles(pathOrDir, opts);
+  const size = statSync(files.safetensors).size;
+  if (size > MAX_MODEL_BYTES) {
+    throw new UserError(`${files.safetensors}: ${size} bytes is too large to load whole; save a projected model with \`pipeline save\` first`);
+  }
+  let configJson = files.config ? readJson(files.config) : undefined;
+  if (!configJson && files.sentenceTransformersConfig) {
+    configJson = { model_type: 'sentence-transformers', ...readJson(files.sentenceTransformersConfig) };
+  }
+  const bytes = readFileSync(files.safetensors);
+  return loadModelFromBuffers(
+    {
+      safetensors: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      tokenizerJson: readFileSync(files.tokenizer, 'utf8'),
+      configJson,
+      tokenizerConfig: files.tokenizerConfig ? readJson(files.tokenizerConfig) : undefined,
+    },
+    { ...opts, source: opts.source ?? files.safetensors },
+  );
+}
+
+/**
+ * Write `model` as a model2vec folder (`model.safetensors` with `embeddings` F32 [n_vocab, dim], config.json,
+ * tokenizer.json, modules.json) that Python's `StaticModel.from_pretrained` and sentence-transformers'
+ * `StaticEmbedding` load. Rows are the model's effective rows (mapping/scale applied, truncated to `model.dim`).
+ */
+export async function toModel2Vec(model: StaticModel, dir: string): Promise<void> {
+  const rows = model.info.vocabSize;
+  const dim = model.dim;
+  const data = new Float32Array(rows * dim);
+  for (let id = 0; id < rows; id++) data.set(model.tokenVector(id), id * dim);
+  await writeSafetensors(join(dir, 'model.safetensors'), [{ name: 'embeddings', dtype: 'F32', shape: [rows, dim], data }]);
+  const source = model.info.config ?? {};
+  await writeJsonAtomic(join(dir, 'config.json'), {
+    model_type: 'model2vec',
+    architectures: ['StaticModel'],
+    tokenizer_name: typeof source.name === 'string' ? source.name : basename(dir),
+    apply_pca: null,
+    apply_zipf: null,
+    hidden_dim: dim,
+    seq_length: 1000000,
+    normalize: model.normalize,
+    exported_from: { model_type: source.model_type ?? model.info.format, format: model.info.format },
+  });
+  await writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(model.tokenizer.json));
+  await writeJsonAtomic(join(dir, 'modules.json'), [
+    { idx: 0, name: '0', path: '.', type: 'sentence_transformers.models.StaticEmbedding' },
+    ...(model.normalize ? [{ idx: 1, name: '1', path: '1_Normalize', type: 'sentence_transformers.models.Normalize' }] : []),
+  ]);
+}

@@ -1,0 +1,85 @@
+/** Dense similarity math over row-major Float32Array matrices. Pure, browser-safe. */
+import { UserError } from '../util/errors.ts';
+import type { Embeddings, SimilarityMatrix } from './types.ts';
+
+/**
+ * L2-normalise every row in place; zero rows stay zero (never NaN). Float32 arithmetic in order (sum of squares,
+ * sqrt, divide), as model2vec-rs does, so normalised outputs match it exactly.
+ */
+export function normalizeRows(e: Embeddings): Embeddings {
+  const { data, rows, dim } = e;
+  const f = Math.fround;
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let s = 0;
+    for (let j = 0; j < dim; j++) s = f(s + f(data[o + j]! * data[o + j]!));
+    if (s > 0) {
+      const norm = f(Math.sqrt(s));
+      for (let j = 0; j < dim; j++) data[o + j] = data[o + j]! / norm;
+    }
+  }
+  return e;
+}
+
+/** Cosine similarity of two vectors (0 when either is zero, like WordLlama's zero-norm guard). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new UserError(`cosine: vectors have different lengths (${a.length} vs ${b.length})`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  if (na === 0 || nb === 0) return 0;
+  return dot / Math.sqrt(na * nb);
+}
+
+/** Row `i` of a matrix as a subarray view (no copy). */
+export function row(e: Embeddings, i: number): Float32Array {
+  if (i < 0 || i >= e.rows) throw new UserError(`row ${i} is outside 0..${e.rows - 1}`);
+  return e.data.subarray(i * e.dim, (i + 1) * e.dim);
+}
+
+function inverseNorms(e: Embeddings): Float64Array {
+  const inv = new Float64Array(e.rows);
+  for (let r = 0; r < e.rows; r++) {
+    let s = 0;
+    const o = r * e.dim;
+    for (let j = 0; j < e.dim; j++) s += e.data[o + j]! * e.data[o + j]!;
+    inv[r] = s > 0 ? 1 / Math.sqrt(s) : 0;
+  }
+  return inv;
+}
+
+/** All-pairs cosine similarity `a.rows × b.rows` (inputs need not be normalised). */
+export function cosineMatrix(a: Embeddings, b: Embeddings): SimilarityMatrix {
+  if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
+  const dim = a.dim;
+  const ia = inverseNorms(a);
+  const ib = inverseNorms(b);
+  const out = new Float32Array(a.rows * b.rows);
+  const ad = a.data;
+  const bd = b.data;
+  for (let i = 0; i < a.rows; i++) {
+    const oa = i * dim;
+    const sa = ia[i]!;
+    for (let k = 0; k < b.rows; k++) {
+      const ob = k * dim;
+      let dot = 0;
+      for (let j = 0; j < dim; j++) dot += ad[oa + j]! * bd[ob + j]!;
+      out[i * b.rows + k] = dot * sa * ib[k]!;
+    }
+  }
+  return { data: out, rows: a.rows, cols: b.rows };
+}
+
+/** Select rows of a matrix (copy). */
+export function takeRows(e: Embeddings, indices: readonly number[]): Embeddings {
+  const out = new Float32Array(indices.length * e.dim);
+  indices.forEach((r, i) => out.set(row(e, r), i * e.dim));
+  return { data: out, rows: indices.length, dim: e.dim };
+}

@@ -1,0 +1,372 @@
+/**
+ * Word-level cached tokenization that is exactly equal to the plain `encode` (without special tokens).
+ *
+ * Static-embedding inference is dominated by tokenization, and text repeats at the word level far more than at
+ * the sentence level. A text is cut into *pieces* at every ASCII space that follows a non-whitespace character
+ * ("the cat sat" → "the", " cat", " sat"); each piece's token ids are computed once by the real tokenizer and
+ * cached. Concatenating the pieces' ids equals encoding the whole text only when the tokenizer's normalizer,
+ * pre-tokenizer and model cannot join or influence tokens across such a cut, so `analyzeTokenizer` accepts a
+ * configuration only when it can show that (see `docs/library.md` for the argument per family) and otherwise
+ * the encoder falls back to plain `encode`:
+ *
+ * - char-local normalizers only (BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, StripAccents, Prepend, Replace of
+ *   a literal string without a space, or of " " itself);
+ * - pre-tokenizers that split at spaces without looking across them (Bert/Whitespace/WhitespaceSplit/Punctuation/
+ *   Digits, Metaspace, ByteLevel's GPT-2 regex, the Llama-3/Qwen-2/GPT-2 `Split` regexes, `Split " "` once spaces
+ *   were replaced);
+ * - when spaces become a meta-symbol (SentencePiece `▁`) and the model sees several words at once (Llama-2,
+ *   Gemma, Unigram with `split: false`), no vocabulary token may hold `▁` right after another character
+ *   (tokens that do, like Gemma's `>▁</`, only disable cuts after that character);
+ * - texts holding an added token's text (e.g. `</s>`) are encoded plainly, since added tokens cut sections.
+ *
+ * With a `Prepend` normalizer (Llama-2: `▁` before every section) a later piece " w" is encoded as "w", whose
+ * prepended `▁` stands for the space; texts ending in a space take the plain path there.
+ * Pure (browser-safe). The cache is bounded (two generations) so memory stays flat over millions of texts.
+ */
+import type { TextTokenizer } from './tokenizer.ts';
+
+export type FastEncodeMode = 'keep' | 'strip' | 'plain';
+
+export interface TokenizerAnalysis {
+  /** keep: encode pieces as they are; strip: drop one leading space of later pieces; plain: no cache. */
+  mode: FastEncodeMode;
+  /** Why the mode was chosen (for `pipeline tokens` and tests). */
+  reason: string;
+  /** Char codes after which a space must not start a new piece (vocab tokens join across it). */
+  noCutAfter: Set<number>;
+  /** Whether the model fuses consecutive UNK tokens (joins must fuse them too). */
+  fuseUnk: boolean;
+}
+
+export interface FastEncoder {
+  readonly analysis: TokenizerAnalysis;
+  /** Token ids of `text` without special tokens, equal to `tokenizer.encode(text)`. */
+  encode(text: string): number[];
+  /**
+   * Append the ids of `text` to `out` starting at `offset` (growing it when needed); returns the buffer and the
+   * new end. The allocation-free path used by pooling.
+   */
+  encodeInto(text: string, out: Int32Array, offset: number): { out: Int32Array; end: number };
+  /** Cache statistics since creation. */
+  stats(): { hits: number; misses: number; plain: number; entries: number };
+  clear(): void;
+}
+
+interface NormalizerJson {
+  type?: string;
+  normalizers?: NormalizerJson[];
+  pattern?: { String?: string; Regex?: string };
+  content?: string;
+  prepend?: string;
+  strip_left?: boolean;
+  strip_right?: boolean;
+}
+
+interface PreTokenizerJson {
+  type?: string;
+  pretokenizers?: PreTokenizerJson[];
+  pattern?: { String?: string; Regex?: string };
+  behavior?: string;
+  invert?: boolean;
+  use_regex?: boolean;
+  replacement?: string;
+  split?: boolean;
+  prepend_scheme?: string;
+}
+
+const META = '\u2581';
+
+/** Regexes whose matches never hold a non-whitespace character followed by a space (checked in docs/library.md). */
+const SAFE_SPLIT_REGEXES = new Set([
+  // GPT-2 / ByteLevel default
+  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+  // Llama-3
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+  // Qwen-2 / Qwen-3
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+]);
+
+function flatten<T extends { type?: string }>(node: T | null | undefined, key: 'normalizers' | 'pretokenizers'): T[] {
+  if (!node) return [];
+  if (node.type === 'Sequence') {
+    const list = (node as Record<string, unknown>)[key] as T[] | undefined;
+    return (list ?? []).flatMap((n) => flatten(n, key));
+  }
+  return [node];
+}
+
+/** Decide whether (and how) word-level caching is exact for this tokenizer. */
+export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
+  const plain = (reason: string): TokenizerAnalysis => ({ mode: 'plain', reason, noCutAfter: new Set(), fuseUnk: false });
+  const json = tok.json;
+  const engine = tok.engine as unknown as { remove_space?: boolean; do_lowercase_and_remove_accent?: boolean };
+  if (engine.remove_space === true) return plain('tokenizer_config remove_space collapses whitespace');
+  if (engine.do_lowercase_and_remove_accent) return plain('tokenizer_config do_lowercase_and_remove_accent');
+  const model = json.model as Record<string, unknown>;
+  const modelType = String(model.type ?? tok.modelType);
+  if (!['BPE', 'Unigram', 'WordPiece', 'WordLevel'].includes(modelType)) return plain(`model type ${modelType}`);
+
+  let mode: FastEncodeMode = 'keep';
+  // What a space has become by the time the model sees it: itself, a meta symbol, or removed by a splitter.
+  let spaceAs: string = ' ';
+  let spaceSplits = false;
+  let prependSeen = false;
+  // After `Replace /\s+/ → " "` every whitespace run is one space; only a final `Strip` may follow it.
+  let collapsed = false;
+  for (const n of flatten(json.normalizer as NormalizerJson | null, 'normalizers')) {
+    if (collapsed && n.type !== 'Strip') return plain(`normalizer ${n.type} after whitespace collapsing`);
+    switch (n.type) {
+      case 'BertNormalizer':
+      case 'Lowercase':
+      case 'NFC':
+      case 'NFD':
+      case 'NFKC':
+      case 'NFKD':
+      case 'StripAccents':
+        break;
+      case 'Prepend':
+        // Prepend before the spaces are replaced (Llama-2): the prefix plays the role of the cut-off space.
+        if (prependSeen || spaceAs !== ' ' || n.prepend !== META) return plain(`normalizer Prepend ${JSON.stringify(n.prepend)}`);
+        prependSeen = true;
+        mode = 'strip';
+        break;
+      case 'Strip':
+        // Strip both ends after collapsing: every piece becomes its words joined by single spaces, exactly the
+        // whole text's words joined by single spaces (model2vec's vocabulary-quantized Unigram tokenizers).
+        if (!collapsed || n.strip_left === false || n.strip_right === false) return plain('normalizer Strip');
+        break;
+      case 'Replace': {
+        const pat = n.pattern?.String;
+        if (n.pattern?.Regex === '\\s+' && n.content === ' ' && spaceAs === ' ' && !prependSeen) {
+          collapsed = true;
+          break;
+        }
+        if (pat === undefined) return plain('normalizer Replace with a regex');
+        if (pat === ' ') {
+          if (spaceAs !== ' ' || typeof n.content !== 'string' || n.content.length !== 1 || /\s/.test(n.content)) {
+            return plain(`normalizer Replace " " → ${JSON.stringify(n.content)}`);
+          }
+          spaceAs = n.content;
+        } else if (pat.length === 0 || pat.includes(' ') || pat.includes(spaceAs)) {
+          return plain(`normalizer Replace of ${JSON.stringify(pat)}`);
+        }
+        break;
+      }
+      default:
+        return plain(`normalizer ${n.type}`);
+    }
+  }
+  if (prependSeen && spaceAs !== META) return plain('Prepend without replacing spaces');
+  for (const p of flatten(json.pre_tokenizer as PreTokenizerJson | null, 'pretokenizers')) {
+    switch (p.type) {
+      case 'BertPreTokenizer':
+      case 'Whitespace':
+      case 'WhitespaceSplit':
+        if (spaceAs !== ' ') return plain(`${p.type} after spaces were replaced`);
+        spaceSplits = true;
+        break;
+      case 'Punctuation':
+      case 'Digits':
+        break;
+      case 'Metaspace': {
+        if (mode === 'strip') return plain('Metaspace after a Prepend normalizer');
+        if (spaceAs !== ' ') return plain('Metaspace after spaces were replaced');
+        spaceAs = p.replacement ?? META;
+        if (p.split !== false) spaceSplits = true;
+        break;
+      }
+      case 'ByteLevel':
+        if (p.use_regex === false) break;
+        spaceSplits = true;
+        break;
+      case 'Split': {
+        if (p.pattern?.Regex !== undefined) {
+          if (!SAFE_SPLIT_REGEXES.has(p.pattern.Regex) || p.behavior !== 'Isolated' || p.invert) {
+            return plain('Split pre-tokenizer with an unrecognised regex');
+          }
+          spaceSplits = true;
+        } else if (p.pattern?.String === ' ') {
+          // Splitting at a literal space that the normalizer already replaced is a no-op.
+          if (spaceAs === ' ') return plain('Split at " " keeps the space with a neighbour');
+        } else {
+          return plain(`Split pre-tokenizer on ${JSON.stringify(p.pattern)}`);
+        }
+        break;
+      }
+      default:
+        return plain(`pre-tokenizer ${p.type}`);
+    }
+  }
+  if (modelType === 'Unigram' && !spaceSplits) {
+    // One Viterbi over "▁w1▁w2…": its scores accumulate across words, and with the few distinct scores of real
+    // vocabularies, rounding of those sums breaks ties differently than per word (seen on model2vec's fixture).
+    return plain('Unigram over several words at once (Viterbi ties depend on the prefix score)');
+  }
+  const noCutAfter = new Set<number>();
+  if (!spaceSplits && spaceAs !== ' ') {
+    // The model sees whole "▁word▁word" strings: a cut is exact only where no token spans it.
+    for (const token of vocabTokens(tok)) {
+      for (let i = 1; i < token.length; i++) {
+        if (token[i] === spaceAs && token[i - 1] !== spaceAs) noCutAfter.add(token.charCodeAt(i - 1));
+      }
+    }
+    if (noCutAfter.size > 64) return plain(`${noCutAfter.size} vocabulary tokens join words across "${spaceAs}"`);
+  } else if (!spaceSplits && spaceAs === ' ' && (modelType === 'BPE' || modelType === 'Unigram')) {
+    return plain('no pre-tokenizer separates words');
+  }
+  const fuseUnk = model.fuse_unk === true;
+  const why = `${mode === 'strip' ? 'Prepend+' : ''}${spaceSplits ? 'space-splitting pre-tokenizer' : `words joined by "${spaceAs}", no token spans a cut`}`;
+  return { mode, reason: why, noCutAfter, fuseUnk };
+}
+
+function vocabTokens(tok: TextTokenizer): Iterable<string> {
+  const vocab = tok.json.model.vocab;
+  if (Array.isArray(vocab)) return vocab.map((e) => (Array.isArray(e) ? String(e[0]) : String(e)));
+  if (vocab && typeof vocab === 'object') return Object.keys(vocab as object);
+  return [];
+}
+
+function isWhitespaceCode(c: number): boolean {
+  return (
+    c === 32 ||
+    (c >= 9 && c <= 13) ||
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+/** Added-token texts grouped by first character, for a quick "could this text contain one?" test. */
+function addedTokenIndex(tok: TextTokenizer): Map<number, string[]> {
+  const byFirst = new Map<number, string[]>();
+  for (const t of tok.json.added_tokens ?? []) {
+    if (!t.content) continue;
+    const c = t.content.charCodeAt(0);
+    const list = byFirst.get(c) ?? [];
+    list.push(t.content);
+    byFirst.set(c, list);
+  }
+  return byFirst;
+}
+
+export interface FastEncoderOptions {
+  /** Cached pieces kept (two generations of half each); default 200 000. */
+  maxEntries?: number;
+  /** Force plain encoding (for comparisons). */
+  disable?: boolean;
+}
+
+export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions = {}): FastEncoder {
+  const analysis = opts.disable
+    ? { mode: 'plain' as const, reason: 'disabled', noCutAfter: new Set<number>(), fuseUnk: false }
+    : analyzeTokenizer(tok);
+  const generation = Math.max(1, Math.floor((opts.maxEntries ?? 200_000) / 2));
+  let young = new Map<string, Int32Array>();
+  let old = new Map<string, Int32Array>();
+  const added = addedTokenIndex(tok);
+  const unk = tok.unkId ?? -1;
+  const strip = analysis.mode === 'strip';
+  const noCut = analysis.noCutAfter;
+  let hits = 0;
+  let misses = 0;
+  let plainCount = 0;
+
+  const holdsAddedToken = (text: string): boolean => {
+    if (added.size === 0) return false;
+    for (let i = 0; i < text.length; i++) {
+      const list = added.get(text.charCodeAt(i));
+      if (list === undefined) continue;
+      for (const content of list) if (text.startsWith(content, i)) return true;
+    }
+    return false;
+  };
+
+  /** Ids of one piece, from the cache or the tokenizer. `key` differs from `source` only for strip-mode pieces. */
+  const pieceIds = (key: string, source: string): Int32Array => {
+    let ids = young.get(key);
+    if (ids !== undefined) {
+      hits++;
+      return ids;
+    }
+    ids = old.get(key);
+    if (ids === undefined) {
+      misses++;
+      ids = Int32Array.from(tok.encode(source));
+    } else {
+      hits++;
+    }
+    if (young.size >= generation) {
+      old = young;
+      young = new Map();
+    }
+    young.set(key, ids);
+    return ids;
+  };
+
+  const grow = (out: Int32Array, need: number): Int32Array => {
+    if (need <= out.length) return out;
+    const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
+    bigger.set(out);
+    return bigger;
+  };
+
+  const appendPlain = (text: string, out: Int32Array, offset: number) => {
+    plainCount++;
+    const ids = tok.encode(text);
+    out = grow(out, offset + ids.length);
+    for (let i = 0; i < ids.length; i++) out[offset + i] = ids[i]!;
+    return { out, end: offset + ids.length };
+  };
+
+  const encodeInto = (text: string, out: Int32Array, offset: number): { out: Int32Array; end: number } => {
+    if (analysis.mode === 'plain' || holdsAddedToken(text)) return appendPlain(text, out, offset);
+    if (strip && text.charCodeAt(text.length - 1) === 32) return appendPlain(text, out, offset);
+    let end = offset;
+    let start = 0;
+    const n = text.length;
+    // Pieces: the first runs to the first space that follows a non-whitespace char; each later piece starts there.
+    // Pieces are keyed by their text; the first piece is keyed with a leading \u0000 marker in strip mode, since
+    // there the first piece is encoded whole and later ones without their first space.
+    const emit = (s: number, e: number) => {
+      const piece = text.slice(s, e);
+      let ids: Int32Array;
+      if (!strip) ids = pieceIds(piece, piece);
+      else if (s === 0) ids = pieceIds('\u0000' + piece, piece);
+      else ids = pieceIds(piece, piece.slice(1));
+      out = grow(out, end + ids.length);
+      let k = 0;
+      if (analysis.fuseUnk && end > offset && ids.length > 0 && ids[0] === unk && out[end - 1] === unk) k = 1;
+      for (; k < ids.length; k++) out[end++] = ids[k]!;
+    };
+    for (let i = 1; i < n; i++) {
+      if (text.charCodeAt(i) !== 32) continue;
+      const prev = text.charCodeAt(i - 1);
+      if (isWhitespaceCode(prev) || noCut.has(prev)) continue;
+      emit(start, i);
+      start = i;
+    }
+    if (n > 0) emit(start, n);
+    return { out, end };
+  };
+
+  return {
+    analysis,
+    encode(text: string): number[] {
+      const { out, end } = encodeInto(text, new Int32Array(Math.max(16, text.length)), 0);
+      return Array.from(out.subarray(0, end));
+    },
+    encodeInto,
+    stats: () => ({ hits, misses, plain: plainCount, entries: young.size + old.size }),
+    clear() {
+      young = new Map();
+      old = new Map();
+    },
+  };
+}
