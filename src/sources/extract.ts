@@ -10,7 +10,7 @@ import type { FloatDType } from '../safetensors/dtype.ts';
 import { ConfigError } from '../config/schema.ts';
 import type { ModelConfig, SourceConfig } from '../config/types.ts';
 import { outputDirFor } from '../config/load.ts';
-import { createTokenizer, parseTokenizerJson, requireTokenId, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
+import { createTokenizer, parseTokenizerJson, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
@@ -41,7 +41,7 @@ export interface ExtractOptions {
   /** True when `path` already holds exactly this extraction (same provenance and dtype) and --force is off. */
   isCurrent(path: string, metadata: Record<string, string>, dtype: FloatDType): Promise<boolean>;
   /** Validate a source's tokenizer against the config before the matrix is written (fail before gigabytes). */
-  checkSide(side: SourceSide, label: string): void;
+  checkSide(side: SourceSide, label: string, sourceName: string): void;
 }
 
 /** Facts about one extracted source (`extract.json` entry; `side` is not serialised). */
@@ -128,7 +128,11 @@ export function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefi
     }
   }
   const tok = createTokenizer(parsed, cfg, label);
-  const padId = requireTokenId(tok, config.pad_token, `${config.file}: [model]`, 'pad_token');
+  const padId = tok.tokenToId(config.pad_token);
+  if (padId === undefined) {
+    const specials = [...tok.specialIds].map((i) => tok.idToToken(i)).filter(Boolean).slice(0, 12);
+    throw new ConfigError(config.file, '[model] pad_token', `"${config.pad_token}" is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`);
+  }
   if (tok.vocabSize > config.n_vocab) {
     throw new ConfigError(config.file, '[model] n_vocab', `${config.n_vocab} is smaller than the tokenizer's ${tok.vocabSize} tokens (${label}); token ids would point past the matrix`);
   }
@@ -157,7 +161,7 @@ async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: st
     } else {
       side.note = `${source.name}: no sentencepiece_vocab given, so no tokenizer.json was written`;
     }
-    opts.checkSide(side, `${source.sentencepiece_vocab} (as tokenizer.json)`);
+    opts.checkSide(side, `${source.sentencepiece_vocab} (as tokenizer.json)`, source.name);
     const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
     let overflows = 0;
     if (!skip) {
@@ -200,6 +204,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   }
   const quiet = Boolean(req.quiet);
   const checkedTokenizers = new WeakMap<Uint8Array, ReturnType<typeof checkTokenizer>>();
+  let firstTokenizer: { name: string; fingerprint: string } | undefined;
   const opts: ExtractOptions = {
     dtype: req.dtype ?? 'F16',
     concurrency: req.concurrency ?? DEFAULT_CONCURRENCY,
@@ -209,9 +214,18 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     },
     progress: (label, total) => createProgress(label, { unit: 'bytes', total, quiet }),
     isCurrent: (path, metadata, dtype) => (req.force ? Promise.resolve(false) : isCurrentFile(path, metadata, dtype)),
-    checkSide: (side, label) => {
+    checkSide: (side, label, sourceName) => {
       const tj = side['tokenizer.json'];
-      if (tj && !checkedTokenizers.has(tj)) checkedTokenizers.set(tj, checkTokenizer(tj, side['tokenizer_config.json'], config, label));
+      if (!tj || checkedTokenizers.has(tj)) return;
+      const checked = checkTokenizer(tj, side['tokenizer_config.json'], config, label);
+      checkedTokenizers.set(tj, checked);
+      // Concatenated sources index one matrix with one tokenizer: refuse a mismatch before downloading more.
+      firstTokenizer ??= { name: sourceName, fingerprint: checked.fingerprint };
+      if (checked.fingerprint !== firstTokenizer.fingerprint) {
+        throw new UserError(
+          `${config.file}: sources "${firstTokenizer.name}" and "${sourceName}" have different tokenizers; concatenated sources must share one tokenizer`,
+        );
+      }
     },
   };
   let client: HubClient | undefined;
@@ -236,7 +250,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     if (r.side.note) notes.push(r.side.note);
     const tj = r.side['tokenizer.json'];
     if (tj) {
-      opts.checkSide(r.side, `${r.repo} tokenizer.json`);
+      opts.checkSide(r.side, `${r.repo} tokenizer.json`, r.name);
       const checked = checkedTokenizers.get(tj)!;
       if (!tokenizer) {
         tokenizer = { fingerprint: checked.fingerprint, from: r.name, vocabSize: checked.tok.vocabSize, padId: checked.padId };
@@ -244,10 +258,6 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
           const b = r.side[f];
           if (b) await writeFileAtomic(join(outDir, f), b);
         }
-      } else if (checked.fingerprint !== tokenizer.fingerprint) {
-        throw new UserError(
-          `${config.file}: sources "${tokenizer.from}" and "${r.name}" have different tokenizers; concatenated sources must share one tokenizer`,
-        );
       }
     }
   }

@@ -99,7 +99,7 @@ export async function extractFromHub(
       : `${repo} has no tokenizer.json`;
   }
 
-  opts.checkSide(side, `${repo}/tokenizer.json`);
+  opts.checkSide(side, `${repo}/tokenizer.json`, source.name);
   const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
   let result = { bytesDownloaded: 0, bytesResumed: 0, overflows: 0, chunks: 0 };
   if (skip) {

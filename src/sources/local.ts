@@ -98,7 +98,7 @@ export async function extractFromLocal(
         ? `${dir} has no tokenizer.json, only tokenizer.model (sentencepiece); save a tokenizer.json with transformers and put it into the output folder`
         : `${dir} has no tokenizer.json`;
     }
-    opts.checkSide(side, `${dir}/tokenizer.json`);
+    opts.checkSide(side, `${dir}/tokenizer.json`, source.name);
     const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
     let overflows = 0;
     if (skip) {
