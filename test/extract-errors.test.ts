@@ -173,7 +173,7 @@ describe('several sources', () => {
   it('refuses sources whose tokenizers differ', async () => {
     await expect(extract({ config: two('org/other-tok'), outDir: join(tmp, 'cat-bad'), quiet: true, env: { HF_ENDPOINT: server.url } })).rejects.toThrow(
       /cat\.toml: sources "ok" and "other-tok" have different tokenizers; concatenated sources must share one tokenizer/,
-    
+    );
     // Refused before the second matrix was downloaded.
     expect(readdirSync(join(tmp, 'cat-bad')).sort()).toEqual(['ok.safetensors']);
   });
