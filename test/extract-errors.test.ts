@@ -175,7 +175,7 @@ describe('several sources', () => {
       /cat\.toml: sources "ok" and "other-tok" have different tokenizers; concatenated sources must share one tokenizer/,
     );
     // Refused before the second matrix was downloaded.
-    expect(readdirSync(join(tmp, 'cat-bad')).sort()).toEqual(['ok.safetensors']);
+    expect(readdirSync(join(tmp, 'cat-bad')).sort()).toEqual(['ok.safetensors', 'tokenizer.json']);
   });
   it('--from is refused for several sources', async () => {
     await expect(extract({ config: two('org/ok2'), from: tmp, quiet: true })).rejects.toThrow(/--from replaces the location of a single source, but .*cat\.toml has 2 \[\[sources\]\]/);
