@@ -1,12 +1,86 @@
-// Placeholder: the save stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline save`: turn the trained checkpoint into the compact model: the whole vocabulary projected, one F16
+ * `<config>_<dim>.safetensors` per Matryoshka dim, with tokenizer.json, config.json and README.md beside.
+ */
+import { loadConfig, outputDirFor } from '../src/config/load.ts';
+import { runSave } from '../src/save/save.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { formatBytes, formatDuration } from '../src/util/progress.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const help = `pipeline save --config NAME [options]
+
+Project the whole vocabulary through the trained model and write, per dim, into weights/NAME/:
+  NAME_<dim>.safetensors   tensor "embedding.weight" F16 [n_vocab, dim] (WordLlama's layout and name):
+                           row_t = gelu(w_t)·E_t·W + b truncated to <dim>, so the mean of a sentence's rows
+                           is the trained model's pooled vector (before L2 normalisation)
+  tokenizer.json           the tokenizer (copied when saving elsewhere than the weights folder)
+  config.json              {model_type: "wordllama-ts", name, dims, dim (when one), files, n_vocab, pad_token,
+                           pad_token_id, binarized, normalize: true, max_length, source: {provenance,
+                           checkpoint, step, training settings}, eval: [{file, dim, binary, spearman}]}
+  README.md                a model card (files, usage, provenance, scores)
+Load with the library (load('weights/NAME', { dim: 128 })) or pipeline embed/similarity/eval --model weights/NAME.
+An existing config.json of the source model (left by extract) is kept as source_config.json.
+Reads: weights/NAME/checkpoints/best/model.safetensors (pipeline train), the input matrix (the extracted source,
+or concat.json for several sources) and tokenizer.json. The vocabulary is read and projected in row blocks
+(never the whole matrix in memory); all dims are written in one pass; files appear only when complete.
+
+Options:
+  --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
+  --dims 256,128,64     dims to write (default: [save] dims in the config, else the trained Matryoshka dims);
+                        each must be ≤ the projection width
+  --checkpoint best|last|PATH  which checkpoint (default best; PATH = a checkpoint folder or model.safetensors)
+  --out-dir DIR         weights folder with checkpoints/ and the extracted inputs (default: weights/NAME)
+  --save-dir DIR        write the model files here instead of the weights folder
+  --block-rows N        vocabulary rows projected per block (default: about 4M values per block)
+  --quiet               no progress lines
+  --json                print a JSON summary (files, sizes, step) on stdout
+
+Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix).`;
+
+export function parseDims(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const dims = value.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new UserError(`save: --dims expects comma-separated positive integers like 256,128,64, got "${value}"`);
+  }
+  return dims;
+}
 
 export const stage: Stage = {
   name: 'save',
-  summary: '',
-  help: 'pipeline save: not implemented yet',
-  async run() {
-    throw new UserError('pipeline save is not implemented yet');
+  summary: 'project the whole vocabulary and write <name>_<dim>.safetensors',
+  help,
+  async run(argv) {
+    const { values } = parseStageArgs('save', argv, {
+      config: { type: 'string' },
+      dims: { type: 'string' },
+      checkpoint: { type: 'string' },
+      'out-dir': { type: 'string' },
+      'save-dir': { type: 'string' },
+      'block-rows': { type: 'string' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (!values.config) throw new UserError('save: --config NAME is required (see: pipeline save --help)');
+    const config = loadConfig(values.config);
+    const res = await runSave({
+      config,
+      outDir: outputDirFor(config, values['out-dir']),
+      saveDir: values['save-dir'],
+      dims: parseDims(values.dims),
+      checkpoint: values.checkpoint,
+      blockRows: intFlag('save', 'block-rows', values['block-rows']),
+      quiet: Boolean(values.quiet),
+    });
+    if (!values.quiet) {
+      for (const f of res.files) process.stderr.write(`wrote ${f.path} (${formatBytes(f.bytes)})\n`);
+      process.stderr.write(`wrote ${res.configPath} and ${res.readmePath} (step ${res.step}, ${formatDuration(res.seconds)})\n`);
+      if (res.overflows > 0) process.stderr.write(`warning: ${res.overflows} values overflowed F16 and were saved as ±Inf\n`);
+    }
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ dir: res.saveDir, files: res.files, config: res.configPath, readme: res.readmePath, step: res.step, seconds: res.seconds }, null, 2) + '\n');
+    }
+    return 0;
   },
 };

@@ -1,0 +1,47 @@
+/** The README.md written beside a saved model: what it is, how to load it, where it came from, its scores. */
+
+export interface ModelCardInput {
+  name: string;
+  description?: string;
+  dims: number[];
+  nVocab: number;
+  dimIn: number;
+  binarized: boolean;
+  padToken: string;
+  maxLength: number;
+  sources: { name: string; repo?: string; revision?: string; dim?: number }[];
+  step: number;
+  evals: { file?: string; dim?: number; binary?: boolean; spearman?: number }[];
+  files: { dim: number; file: string; bytes: number }[];
+}
+
+const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+
+export function modelCard(m: ModelCardInput): string {
+  const lines: string[] = [];
+  lines.push(`# ${m.name}`, '');
+  lines.push(
+    `A static sentence-embedding model built with wordllama-ts${m.description ? ` from ${m.description}` : ''}: ` +
+      `one fp16 row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
+      `${m.binarized ? ', trained for binarized (sign bit) use with hamming similarity' : ''}.`,
+    '',
+  );
+  lines.push('## Files', '', '| dim | file | size |', '|---:|---|---:|');
+  for (const f of m.files) lines.push(`| ${f.dim} | \`${f.file}\` | ${mb(f.bytes)} |`);
+  lines.push('', 'Each file holds one tensor `embedding.weight` F16 [n_vocab, dim] (WordLlama\'s layout); `tokenizer.json` and `config.json` sit beside them.', '');
+  lines.push('## Use', '', '```ts', "import { load } from 'wordllama-ts/node';", `const model = load('.', { dim: ${m.dims[m.dims.length - 1]} });`, "const e = model.embed(['a sentence', 'another sentence']);", "console.log(model.similarity('a cat sits', 'a kitten is sitting'));", '```', '');
+  lines.push('```bash', `npx pipeline similarity --model . "a cat sits" "a kitten is sitting"`, '```', '');
+  lines.push('## How it was made', '');
+  lines.push(`- Input: ${m.sources.map((s) => `${s.repo ?? s.name}${s.revision && s.revision !== 'local' ? `@${s.revision.slice(0, 12)}` : ''}${s.dim ? ` (${s.dim} columns)` : ''}`).join(' + ')} → ${m.dimIn} columns.`);
+  lines.push(`- Trained (per-token weights, projection to ${Math.max(...m.dims)}, MultipleNegativesRankingLoss, Matryoshka dims ${m.dims.join(', ')}) for ${m.step} steps.`);
+  lines.push(`- Saved rows: gelu(w_t)·E_t·W + b, truncated per dim. Embedding defaults: L2-normalised, at most ${m.maxLength} tokens, no special tokens, pad token \`${m.padToken}\` ignored.`);
+  if (m.evals.length > 0) {
+    lines.push('', '## Evaluation (Spearman × 100)', '', '| file | dim | kind | score |', '|---|---:|---|---:|');
+    for (const e of m.evals) {
+      if (typeof e.spearman !== 'number') continue;
+      lines.push(`| ${e.file ?? ''} | ${e.dim ?? ''} | ${e.binary ? 'hamming' : 'cosine'} | ${(e.spearman * 100).toFixed(2)} |`);
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,39 @@
+/**
+ * Project token rows into the saved model: row_t = gelu(w_t)·E_t·W + b (WordLlama's layout, so the mean of a
+ * sentence's saved rows equals the trained model's pooled output before normalisation). Pure JS over a row
+ * block, float64 accumulation, cache-friendly i-k-j loop order; the vocabulary is visited block by block.
+ */
+import { gelu } from '../train/gelu.ts';
+import type { ModelParams } from '../train/model.ts';
+
+/**
+ * Rows `[start, start+count)` of the projected vocabulary, width `dimOut`, from the input `block`
+ * ([count, dimIn] row-major). `out` is reused when long enough.
+ */
+export function projectBlock(params: ModelParams, block: Float32Array, start: number, count: number, out?: Float32Array): Float32Array {
+  const { dimIn, dimOut, kernel, bias, tokenWeights } = params;
+  const res = out && out.length >= count * dimOut ? out : new Float32Array(count * dimOut);
+  const acc = new Float64Array(dimOut);
+  for (let r = 0; r < count; r++) {
+    const g = tokenWeights ? gelu(tokenWeights[start + r]!) : 1;
+    acc.fill(0);
+    const base = r * dimIn;
+    for (let i = 0; i < dimIn; i++) {
+      const x = block[base + i]!;
+      if (x === 0) continue;
+      const k = i * dimOut;
+      for (let j = 0; j < dimOut; j++) acc[j]! += x * kernel[k + j]!;
+    }
+    const o = r * dimOut;
+    for (let j = 0; j < dimOut; j++) res[o + j] = g * acc[j]! + bias[j]!;
+  }
+  return res;
+}
+
+/** Columns `[0, dim)` of a [rows, width] block (a copy, contiguous). */
+export function truncateColumns(block: Float32Array, rows: number, width: number, dim: number, out?: Float32Array): Float32Array {
+  if (dim === width) return block.subarray(0, rows * width);
+  const res = out && out.length >= rows * dim ? out : new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) res.set(block.subarray(r * width, r * width + dim), r * dim);
+  return res.subarray(0, rows * dim);
+}

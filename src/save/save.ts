@@ -1,0 +1,248 @@
+/**
+ * The library behind `pipeline save`: read the best (or given) checkpoint, project the whole vocabulary block
+ * by block through the input matrix, and write per Matryoshka dim `<config>_<dim>.safetensors` (F16
+ * `embedding.weight` [n_vocab, dim]) plus `tokenizer.json`, `config.json` and a model card `README.md`.
+ * Writers stream in parallel (one pass over the input for all dims); every file appears atomically.
+ */
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openInputMatrix } from '../concat/open-input.ts';
+import type { ModelConfig } from '../config/types.ts';
+import { SafetensorsFile } from '../safetensors/file.ts';
+import { SafetensorsWriter } from '../safetensors/writer.ts';
+import { loadTokenizerFile } from '../tokenize/node.ts';
+import { requireTokenId } from '../tokenize/tokenizer.ts';
+import { checkpointDir, readModelCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { UserError } from '../util/errors.ts';
+import { createProgress } from '../util/progress.ts';
+import { modelCard } from './model-card.ts';
+import { projectBlock, truncateColumns } from './project.ts';
+
+export const SAVED_TENSOR = 'embedding.weight';
+
+export interface SaveOptions {
+  config: ModelConfig;
+  /** weights/<config>: holds checkpoints/, the extracted sources, tokenizer.json. */
+  outDir: string;
+  /** Where the model files go (default: outDir). */
+  saveDir?: string;
+  /** Dims to write (default: [save] dims, else the checkpoint's Matryoshka dims). */
+  dims?: number[];
+  /** "best" (default), "last", or a path to a checkpoint folder / model.safetensors. */
+  checkpoint?: string;
+  blockRows?: number;
+  quiet?: boolean;
+}
+
+export interface SavedFile {
+  dim: number;
+  path: string;
+  bytes: number;
+}
+
+export interface SaveResult {
+  saveDir: string;
+  files: SavedFile[];
+  configPath: string;
+  readmePath: string;
+  step: number;
+  seconds: number;
+  overflows: number;
+}
+
+export const savedFileName = (configName: string, dim: number) => `${configName}_${dim}.safetensors`;
+
+/** Resolve "best" | "last" | a path to the checkpoint's model.safetensors. */
+export function checkpointPath(outDir: string, which = 'best'): string {
+  if (which === 'best' || which === 'last') return join(checkpointDir(outDir, which), 'model.safetensors');
+  const p = resolve(which);
+  return p.endsWith('.safetensors') ? p : join(p, 'model.safetensors');
+}
+
+/** Dims to save: explicit, else `[save] dims`, else the checkpoint's Matryoshka dims; all ≤ the projection. */
+export function chooseDims(config: ModelConfig, ckpt: LoadedCheckpoint, explicit?: number[]): number[] {
+  let dims = explicit;
+  let where = '--dims';
+  if (!dims && config.save?.dims !== undefined) {
+    const d = config.save.dims;
+    if (!Array.isArray(d) || d.length === 0 || !d.every((x) => Number.isInteger(x) && x > 0)) {
+      throw new UserError(`${config.file}: [save] dims: expected a non-empty array of positive integers, got ${JSON.stringify(d)}`);
+    }
+    dims = d as number[];
+    where = `${config.file}: [save] dims`;
+  }
+  for (const key of Object.keys(config.save ?? {})) {
+    if (key !== 'dims') throw new UserError(`${config.file}: [save] ${key}: unknown key (known keys: dims)`);
+  }
+  dims ??= ckpt.meta.matryoshka_dims.length > 0 ? ckpt.meta.matryoshka_dims : [ckpt.params.dimOut];
+  const over = dims.filter((d) => d > ckpt.params.dimOut);
+  if (over.length > 0) throw new UserError(`${where}: ${over.join(', ')} exceed the trained projection width ${ckpt.params.dimOut}`);
+  return [...new Set(dims)].sort((a, b) => b - a);
+}
+
+/** Provenance of the inputs: extract.json facts, else the sources' safetensors metadata. */
+async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Record<string, unknown>[]> {
+  let facts: Record<string, unknown>[] = [];
+  const factsPath = join(outDir, 'extract.json');
+  if (existsSync(factsPath)) {
+    try {
+      facts = (JSON.parse(readFileSync(factsPath, 'utf8')) as { sources?: Record<string, unknown>[] }).sources ?? [];
+    } catch {
+      facts = [];
+    }
+  }
+  const out: Record<string, unknown>[] = [];
+  for (const s of config.sources) {
+    const fact = facts.find((f) => f.name === s.name);
+    let meta: Record<string, string> = {};
+    const file = join(outDir, `${s.name}.safetensors`);
+    if (existsSync(file)) {
+      const f = await SafetensorsFile.open(file);
+      meta = f.header.metadata;
+      await f.close();
+    }
+    out.push({
+      name: s.name,
+      repo: meta.repo ?? fact?.repo ?? s.hf_model_id ?? s.tfjs_model ?? s.path,
+      revision: meta.revision ?? fact?.revision ?? s.revision,
+      tensor: meta.tensor ?? fact?.tensor ?? s.tensor,
+      source_dtype: meta.source_dtype ?? fact?.source_dtype,
+      source_kind: meta.source_kind ?? fact?.kind,
+      dim: s.dim,
+    });
+  }
+  return out;
+}
+
+export async function runSave(opts: SaveOptions): Promise<SaveResult> {
+  const t0 = performance.now();
+  const { config, outDir } = opts;
+  const saveDir = resolve(opts.saveDir ?? outDir);
+  const quiet = Boolean(opts.quiet);
+  const ckptFile = checkpointPath(outDir, opts.checkpoint);
+  if (!existsSync(ckptFile)) throw new UserError(`${ckptFile}: checkpoint not found; run: pipeline train --config ${config.name}`);
+  const ckpt = await readModelCheckpoint(ckptFile);
+  const { params, meta } = ckpt;
+  const dims = chooseDims(config, ckpt, opts.dims);
+  const tokPath = join(outDir, 'tokenizer.json');
+  if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
+  const tokenizer = loadTokenizerFile(tokPath);
+  const padId = requireTokenId(tokenizer, config.pad_token, `${config.file}: [model]`, 'pad_token');
+
+  const matrix = await openInputMatrix(config, outDir);
+  const writers: { dim: number; w: SafetensorsWriter; buf: Float32Array }[] = [];
+  let overflows = 0;
+  try {
+    if (matrix.dim !== params.dimIn) {
+      throw new UserError(`${ckptFile}: trained on ${params.dimIn} input columns, but ${matrix.label} has ${matrix.dim}; retrain or use the matching config`);
+    }
+    if (params.tokenWeights && params.nVocab !== config.n_vocab) {
+      throw new UserError(`${ckptFile}: ${params.nVocab} token weights, but ${config.file} has n_vocab ${config.n_vocab}`);
+    }
+    const rows = config.n_vocab;
+    const blockRows = opts.blockRows ?? Math.max(64, Math.floor((1 << 22) / Math.max(params.dimIn, params.dimOut)));
+    for (const dim of dims) {
+      const metadata = {
+        format: 'pt',
+        model_type: 'wordllama-ts',
+        name: config.name,
+        dim: String(dim),
+        step: String(meta.step),
+        binarized: String(meta.binarize !== 'none'),
+      };
+      const w = await SafetensorsWriter.create(join(saveDir, savedFileName(config.name, dim)), [{ name: SAVED_TENSOR, dtype: 'F16', shape: [rows, dim] }], metadata);
+      writers.push({ dim, w, buf: new Float32Array(blockRows * dim) });
+    }
+    const progress = createProgress('save: projecting', { unit: 'rows', total: rows, quiet });
+    const input = new Float32Array(blockRows * params.dimIn);
+    const projected = new Float32Array(blockRows * params.dimOut);
+    for (let start = 0; start < rows; start += blockRows) {
+      const count = Math.min(blockRows, rows - start);
+      const block = await matrix.readRows(start, count, input);
+      const full = projectBlock(params, block, start, count, projected);
+      for (const { dim, w, buf } of writers) await w.writeF32(truncateColumns(full, count, params.dimOut, dim, buf));
+      progress.update(start + count);
+    }
+    for (const { w } of writers) {
+      overflows += w.overflows;
+      await w.commit();
+    }
+    progress.finish();
+  } catch (err) {
+    for (const { w } of writers) await w.abort();
+    throw err;
+  } finally {
+    await matrix.close();
+  }
+
+  // tokenizer.json beside the model (already there when saving into the weights folder).
+  if (resolve(join(saveDir, 'tokenizer.json')) !== resolve(tokPath)) {
+    await writeFileAtomic(join(saveDir, 'tokenizer.json'), readFileSync(tokPath));
+    const tc = join(outDir, 'tokenizer_config.json');
+    if (existsSync(tc)) copyFileSync(tc, join(saveDir, 'tokenizer_config.json'));
+  }
+  // extract may have left the source model's config.json here; keep it as source_config.json.
+  const configPath = join(saveDir, 'config.json');
+  if (existsSync(configPath)) {
+    try {
+      const existing = JSON.parse(readFileSync(configPath, 'utf8')) as { model_type?: string };
+      if (existing.model_type !== 'wordllama-ts') await writeFileAtomic(join(saveDir, 'source_config.json'), readFileSync(configPath));
+    } catch {
+      // not JSON: overwritten below
+    }
+  }
+  const sources = await sourceProvenance(config, outDir);
+  const files = dims.map((dim) => {
+    const path = join(saveDir, savedFileName(config.name, dim));
+    return { dim, path, bytes: statSync(path).size };
+  });
+  const evals = meta.eval ?? [];
+  const modelConfig = {
+    model_type: 'wordllama-ts',
+    name: config.name,
+    description: config.description,
+    dims,
+    ...(dims.length === 1 ? { dim: dims[0] } : {}),
+    files: Object.fromEntries(files.map((f) => [String(f.dim), savedFileName(config.name, f.dim)])),
+    n_vocab: config.n_vocab,
+    pad_token: config.pad_token,
+    pad_token_id: padId,
+    binarized: meta.binarize !== 'none',
+    binarize: meta.binarize,
+    normalize: true,
+    max_length: config.tokenizer.max_length,
+    add_special_tokens: false,
+    source: {
+      config: config.name,
+      dim_in: params.dimIn,
+      sources,
+      concat: config.sources.length > 1 ? 'concat.json' : undefined,
+      checkpoint: ckptFile,
+      step: meta.step,
+      token_weights: meta.token_weights,
+      training: meta.config,
+    },
+    eval: evals,
+  };
+  await writeJsonAtomic(configPath, modelConfig);
+  const readmePath = join(saveDir, 'README.md');
+  await writeFileAtomic(
+    readmePath,
+    modelCard({
+      name: config.name,
+      description: config.description,
+      dims,
+      nVocab: config.n_vocab,
+      dimIn: params.dimIn,
+      binarized: meta.binarize !== 'none',
+      padToken: config.pad_token,
+      maxLength: config.tokenizer.max_length,
+      sources: sources.map((s) => ({ name: String(s.name), repo: s.repo as string | undefined, revision: s.revision as string | undefined, dim: s.dim as number })),
+      step: meta.step,
+      evals,
+      files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),
+    }),
+  );
+  return { saveDir, files, configPath, readmePath, step: meta.step, seconds: (performance.now() - t0) / 1000, overflows };
+}
