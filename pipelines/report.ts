@@ -1,12 +1,59 @@
-// Placeholder: the report stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline report`: write a self-contained report.html (inline CSS + SVG, no network) into the model folder
+ * from what earlier stages left there: eval.json, metrics.jsonl, extract.json, config.json.
+ */
+import { join } from 'node:path';
+import { collectReportData } from '../src/eval/report/collect.ts';
+import { renderReport } from '../src/eval/report/html.ts';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { logLine } from '../src/util/progress.ts';
+import { parseStageArgs, type Stage } from './stage.ts';
+
+const HELP = `usage: pipeline report --model PATH [--out FILE] [--json] [--quiet]
+
+Write report.html into the model folder: a self-contained page (inline SVG and CSS; no scripts, fonts or
+network) with whatever data exists — sections without data are left out:
+  - scores: side-by-side table of the model at each width (dense, binary) and the baselines, and score vs
+    dimension charts                                   (from eval.json, written by pipeline eval)
+  - training curves: loss and dev Spearman per dimension over steps
+                                                       (metrics.jsonl in the model folder or up to two levels up)
+  - model size at each width: vocabulary × dim × 2 bytes (f16), sentence vector bytes and binary code bits
+  - extraction facts: bytes downloaded vs shard bytes per source   (extract.json, same places as metrics.jsonl)
+
+  --model PATH   saved model folder or one of its .safetensors files (any folder pipeline eval accepts)
+  --out FILE     where to write (default <model folder>/report.html)
+  --json         print {"report": path, "sections": [...]} on stdout
+  --quiet        no message on stderr
+
+example:
+  pipeline eval --model weights/use_lite --task sts=../shared/data/eval/stsb/dev.tsv --raw use_lite
+  pipeline report --model weights/use_lite      # → weights/use_lite/report.html
+`;
 
 export const stage: Stage = {
   name: 'report',
-  summary: '',
-  help: 'pipeline report: not implemented yet',
-  async run() {
-    throw new UserError('pipeline report is not implemented yet');
+  summary: 'write a self-contained report.html for a model',
+  help: HELP,
+  async run(argv) {
+    const { values: v } = parseStageArgs('report', argv, {
+      model: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    });
+    if (!v.model) throw new UserError('report: --model PATH is required (see: pipeline report --help)');
+    const data = await collectReportData(v.model);
+    const out = v.out ?? join(data.dir, 'report.html');
+    await writeFileAtomic(out, renderReport(data));
+    const sections = [
+      ...(data.eval && data.eval.results.length ? ['scores'] : []),
+      ...(data.train.length || data.dev.length ? ['training'] : []),
+      'size',
+      ...(data.extract?.length ? ['extraction'] : []),
+    ];
+    if (v.json) process.stdout.write(JSON.stringify({ report: out, sections }) + '\n');
+    logLine(`report: ${out} (${sections.join(', ')})`, Boolean(v.quiet));
+    return 0;
   },
 };

@@ -1,0 +1,205 @@
+/**
+ * ReportData → one self-contained HTML page: inline CSS and SVG only (no scripts, fonts, images or network).
+ * Sections without data are left out. Pure function, so tests can check it on strings.
+ */
+import { formatBytes } from '../../util/progress.ts';
+import { MAIN_METRIC, fmtScore, type EvalFile } from '../results.ts';
+import type { ReportData } from './collect.ts';
+import { escapeXml as esc, lineChart, PALETTE, type ReferenceLine, type Series } from './svg.ts';
+
+const CSS = `
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px auto; max-width: 1000px; padding: 0 16px; color: #222; background: #fafafa; }
+h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+p.sub { color: #666; margin: 0 0 12px; font-size: 14px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; background: #fff; }
+th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
+th { background: #f0f0f0; } td.l, th.l { text-align: left; }
+td.best { font-weight: 700; background: #e8f4e8; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+svg.chart { border: 1px solid #ddd; background: #fff; max-width: 100%; height: auto; }
+svg .grid { stroke: #e6e6e6; stroke-width: 1; } svg .frame { stroke: #999; stroke-width: 1; }
+svg text { font-family: inherit; fill: #333; } svg .tick { font-size: 11px; fill: #555; }
+svg .axis-label { font-size: 12px; } svg .legend { font-size: 12px; } svg .chart-title { font-size: 14px; font-weight: 600; }
+.note { color: #666; font-size: 13px; }
+`;
+
+function table(head: string[], rows: string[][], leftCols = 1): string {
+  const cls = (i: number) => (i < leftCols ? ' class="l"' : '');
+  return `<table><thead><tr>${head.map((h, i) => `<th${cls(i)}>${h}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c, i) => (c.startsWith('<td') ? c : `<td${cls(i)}>${c}</td>`)).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+type Row = EvalFile['results'][number];
+
+function mainResults(ev: EvalFile): Row[] {
+  return ev.results.filter((r) => r.main || r.metric === MAIN_METRIC[r.kind]);
+}
+
+function taskKeys(rs: Row[]): { task: string; kind: string; file: string; metric: string }[] {
+  return [...new Map(rs.map((r) => [`${r.kind}\u0000${r.task}\u0000${r.file}`, { task: r.task, kind: r.kind, file: r.file, metric: r.metric }])).values()];
+}
+
+/** Side-by-side table: one row per (model, dim), two columns (dense, binary) per task's main metric. */
+function comparisonTable(ev: EvalFile): string {
+  const rs = mainResults(ev);
+  const tasks = taskKeys(rs);
+  const rowKeys = [...new Map(rs.map((r) => [`${r.model}\u0000${r.dim}`, { model: r.model, dim: r.dim }])).values()];
+  const cols: { t: (typeof tasks)[number]; binary: boolean }[] = [];
+  for (const t of tasks) for (const binary of [false, true]) if (rs.some((r) => r.task === t.task && r.kind === t.kind && r.binary === binary)) cols.push({ t, binary });
+  const find = (model: string, dim: number, c: (typeof cols)[number]) =>
+    rs.find((r) => r.model === model && r.dim === dim && r.task === c.t.task && r.kind === c.t.kind && r.file === c.t.file && r.binary === c.binary);
+  const best = cols.map((c) => Math.max(...rowKeys.map((k) => find(k.model, k.dim, c)?.score ?? -Infinity)));
+  const head = ['model', 'dim', ...cols.map((c) => `${esc(c.t.kind)} ${esc(c.t.task)}<br>${esc(c.t.metric)} ${c.binary ? 'binary' : 'dense'}`)];
+  const rows = rowKeys.map((k) => [
+    esc(k.model),
+    String(k.dim),
+    ...cols.map((c, i) => {
+      const s = find(k.model, k.dim, c)?.score;
+      return s === undefined ? '<td>–</td>' : `<td${s !== null && s === best[i] && rowKeys.length > 1 ? ' class="best"' : ''}>${fmtScore(s)}</td>`;
+    }),
+  ]);
+  return table(head, rows, 1);
+}
+
+/** Score vs width charts: the model dense/binary as lines, baselines (their widest dim) as reference lines. */
+function dimCharts(ev: EvalFile): string {
+  const rs = mainResults(ev);
+  const charts: string[] = [];
+  for (const t of taskKeys(rs)) {
+    const of = rs.filter((r) => r.task === t.task && r.kind === t.kind && r.file === t.file);
+    const models = [...new Set(of.map((r) => r.model))];
+    const series: Series[] = [];
+    const refs: ReferenceLine[] = [];
+    for (const m of models) {
+      const mine = of.filter((r) => r.model === m && r.score !== null);
+      const dims = new Set(mine.map((r) => r.dim));
+      for (const binary of [false, true]) {
+        const pts = mine.filter((r) => r.binary === binary).map((r) => [r.dim, r.score!] as [number, number]);
+        if (pts.length === 0) continue;
+        const label = `${m} ${binary ? 'binary' : 'dense'}`;
+        if (dims.size > 1) series.push({ name: label, points: pts, dashed: binary, color: PALETTE[models.indexOf(m) % PALETTE.length] });
+        else refs.push({ name: `${label} (${pts[0]![0]})`, y: pts[0]![1] });
+      }
+    }
+    if (series.length === 0) continue;
+    charts.push(
+      lineChart({
+        title: `${t.kind} ${t.task}: ${t.metric} by width`,
+        xLabel: 'dimension (Matryoshka prefix)',
+        yLabel: t.metric,
+        series,
+        references: refs,
+        xLog2: true,
+      }),
+    );
+  }
+  return charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '';
+}
+
+function trainingCharts(d: ReportData): string {
+  const charts: string[] = [];
+  if (d.train.length > 0) {
+    const pts = d.train.map((p) => [p.step, p.loss] as [number, number]);
+    const series: Series[] = [{ name: 'train loss', points: pts, markers: pts.length <= 40 }];
+    if (pts.length > 50) {
+      // a moving average (window ≈ 5% of the points) shows the trend through batch noise
+      const w = Math.max(3, Math.round(pts.length / 20));
+      const avg = pts.map((p, i) => {
+        const from = Math.max(0, i - w + 1);
+        const win = pts.slice(from, i + 1);
+        return [p[0], win.reduce((s, q) => s + q[1], 0) / win.length] as [number, number];
+      });
+      series.push({ name: `mean of ${w}`, points: avg, markers: false });
+    }
+    charts.push(lineChart({ title: 'Training loss', xLabel: 'step', yLabel: 'loss', series }));
+  }
+  if (d.dev.length > 0) {
+    const keys = [...new Map(d.dev.map((p) => [`${p.file}\u0000${p.dim}\u0000${p.binary}`, p])).values()].sort((a, b) => b.dim - a.dim || Number(a.binary) - Number(b.binary));
+    const files = new Set(keys.map((k) => k.file));
+    // one colour per (file, dim); binary is the dashed twin of its dense line
+    const colorKeys = [...new Set(keys.map((k) => `${k.file}\u0000${k.dim}`))];
+    const series: Series[] = keys.map((k) => ({
+      name: `${files.size > 1 ? `${k.file} ` : ''}${k.dim}${k.binary ? ' binary' : ' dense'}`,
+      color: PALETTE[colorKeys.indexOf(`${k.file}\u0000${k.dim}`) % PALETTE.length],
+      points: d.dev.filter((p) => p.file === k.file && p.dim === k.dim && p.binary === k.binary).map((p) => [p.step, p.spearman] as [number, number]),
+      dashed: k.binary,
+    }));
+    charts.push(lineChart({ title: 'Dev Spearman per dimension', xLabel: 'step', yLabel: 'Spearman', series }));
+  }
+  return charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '';
+}
+
+function sizeTable(d: ReportData): string {
+  const dims = [...new Set([...d.dims, ...(d.eval?.results.filter((r) => r.model === 'model').map((r) => r.dim) ?? [])])].filter((x) => x <= d.dim || d.dims.includes(x)).sort((a, b) => b - a);
+  const rows = dims.map((dim) => [
+    String(dim),
+    formatBytes(d.nVocab * dim * 2),
+    `${dim * 4} B`,
+    `${dim} bits (${dim / 8} B)`,
+  ]);
+  return table(['dim', `matrix f16 (${d.nVocab.toLocaleString('en-US')} × dim × 2 B)`, 'sentence vector f32', 'sentence code binary'], rows, 0);
+}
+
+function extractSection(d: ReportData): string {
+  const srcs = d.extract ?? [];
+  if (srcs.length === 0) return '';
+  const rows = srcs.map((s) => {
+    const frac = s.bytesDownloaded !== undefined && s.shardBytes ? s.bytesDownloaded / s.shardBytes : undefined;
+    const bar =
+      frac === undefined
+        ? ''
+        : `<svg width="160" height="14" role="img" aria-label="downloaded ${(frac * 100).toFixed(1)}% of shards"><rect width="160" height="14" fill="#e6e6e6"/><rect width="${Math.max(1, Math.min(160, frac * 160)).toFixed(1)}" height="14" fill="#1f77b4"/></svg>`;
+    return [
+      esc(s.name),
+      s.bytesDownloaded !== undefined ? formatBytes(s.bytesDownloaded) : '–',
+      s.shardBytes !== undefined ? formatBytes(s.shardBytes) : '–',
+      s.tensorBytes !== undefined ? formatBytes(s.tensorBytes) : '–',
+      frac !== undefined ? `${(frac * 100).toFixed(2)}%` : '–',
+      `<td class="l">${bar}</td>`,
+      s.seconds !== undefined ? `${s.seconds.toFixed(1)} s` : '–',
+    ];
+  });
+  return `<h2>Extraction</h2><p class="sub">Only the token-embedding tensor is fetched (HTTP range requests), not the whole checkpoint. From ${esc(d.extractPath ?? 'extract.json')}.</p>${table(['source', 'downloaded', 'shard bytes', 'tensor bytes', 'downloaded / shards', '', 'time'], rows, 1)}`;
+}
+
+function summary(d: ReportData): string {
+  const c = d.config ?? {};
+  const src = c.source && typeof c.source === 'object' ? (c.source as Record<string, unknown>) : undefined;
+  const facts: [string, string][] = [
+    ['model file', esc(d.modelPath)],
+    ['vocabulary', d.nVocab.toLocaleString('en-US')],
+    ['width', String(d.dim)],
+    ['Matryoshka dims', d.dims.join(', ')],
+  ];
+  if (typeof c.binarized === 'boolean') facts.push(['binarized training', String(c.binarized)]);
+  if (typeof c.normalize === 'boolean') facts.push(['normalize', String(c.normalize)]);
+  if (src) facts.push(['source', esc(JSON.stringify(src).slice(0, 400))]);
+  if (d.eval) facts.push(['evaluated', `${esc(d.eval.created)} (${d.eval.seconds.toFixed(1)} s for ${d.eval.models.map((m) => `${esc(m.name)} ${m.seconds.toFixed(1)} s`).join(', ')})`]);
+  return `<table class="facts"><tbody>${facts.map(([k, v]) => `<tr><th class="l">${k}</th><td class="l">${v}</td></tr>`).join('')}</tbody></table>`;
+}
+
+export function renderReport(d: ReportData): string {
+  const body: string[] = [];
+  body.push(`<h1>${esc(d.name)}</h1><p class="sub">WordLlama-style static embedding model · ${esc(d.dir)}</p>`);
+  body.push(summary(d));
+  if (d.eval && d.eval.results.length > 0) {
+    body.push(`<h2>Scores</h2><p class="sub">Main metric per task (fractions; best per column in bold). Binary = sign codes compared by Hamming similarity.</p>`);
+    body.push(comparisonTable(d.eval));
+    const charts = dimCharts(d.eval);
+    if (charts) body.push(`<h2>Score vs dimension</h2><p class="sub">Solid: dense; dashed: binary; dotted horizontal lines: baselines at their own width.</p>${charts}`);
+  }
+  const training = trainingCharts(d);
+  if (training) body.push(`<h2>Training</h2><p class="sub">From ${esc(d.metricsPath ?? 'metrics.jsonl')}: ${d.train.length} training log lines, ${d.dev.length} dev evaluations.</p>${training}`);
+  body.push(`<h2>Model size</h2>${sizeTable(d)}`);
+  body.push(extractSection(d));
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(d.name)} — model report</title>
+<style>${CSS}</style></head>
+<body>
+${body.filter(Boolean).join('\n')}
+<p class="note">Generated by pipeline report. Self-contained: no scripts, fonts or network.</p>
+</body></html>
+`;
+}

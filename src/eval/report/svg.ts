@@ -1,0 +1,144 @@
+/**
+ * Tiny inline-SVG line charts for the report: axes with "nice" ticks, grid, axis titles, a legend, solid or
+ * dashed series, optional log2 x axis (Matryoshka widths) and horizontal reference lines (baselines).
+ * Pure string building; no fonts or scripts, so the page renders the same offline everywhere.
+ */
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+  dashed?: boolean;
+  /** Draw a marker at every point (default when a series has ≤ 40 points). */
+  markers?: boolean;
+  /** Stroke colour; default: the palette colour of the series' position. */
+  color?: string;
+}
+
+export interface ReferenceLine {
+  name: string;
+  y: number;
+}
+
+export interface LineChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  references?: ReferenceLine[];
+  /** log2 x axis with a tick at every distinct x (for widths 32, 64, …). */
+  xLog2?: boolean;
+  width?: number;
+  height?: number;
+  /** Force y range (e.g. [0, 1] for scores); else fitted to the data. */
+  yRange?: [number, number];
+}
+
+export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** About `count` round tick values covering [min, max] (1, 2, 5 × 10^k steps). */
+export function niceTicks(min: number, max: number, count = 5): number[] {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
+  if (min === max) {
+    const pad = Math.abs(min) > 0 ? Math.abs(min) * 0.1 : 1;
+    min -= pad;
+    max += pad;
+  }
+  const raw = (max - min) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  const step = (norm >= 5 ? 10 : norm >= 2 ? 5 : norm >= 1 ? 2 : 1) * mag;
+  const ticks: number[] = [];
+  for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  if (ticks[ticks.length - 1]! < max) ticks.push(Number((ticks[ticks.length - 1]! + step).toPrecision(12)));
+  return ticks;
+}
+
+export function formatTick(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
+  if (a >= 1e4) return `${+(v / 1e3).toPrecision(3)}k`;
+  return String(+v.toPrecision(4));
+}
+
+export function lineChart(o: LineChartOptions): string {
+  const W = o.width ?? 640;
+  const H = o.height ?? 320;
+  const legendItems = [
+    ...o.series.map((s, i) => ({ name: s.name, dashed: s.dashed ?? false, ref: false, color: s.color ?? PALETTE[i % PALETTE.length]! })),
+    ...(o.references ?? []).map((r, i) => ({ name: r.name, dashed: true, ref: true, color: PALETTE[(o.series.length + i) % PALETTE.length]! })),
+  ];
+  const legendW = Math.min(220, Math.max(90, ...legendItems.map((l) => 34 + l.name.length * 6.6)));
+  const m = { left: 62, right: legendW + 16, top: 34, bottom: 48 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+
+  const xs = o.series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = [...o.series.flatMap((s) => s.points.map((p) => p[1])), ...(o.references ?? []).map((r) => r.y)].filter(Number.isFinite);
+  const tx = (x: number) => (o.xLog2 ? Math.log2(x) : x);
+  let xMin = Math.min(...xs.map(tx));
+  let xMax = Math.max(...xs.map(tx));
+  if (xMin === xMax) {
+    xMin -= 1;
+    xMax += 1;
+  }
+  const xTicks = o.xLog2 ? [...new Set(xs)].sort((a, b) => a - b) : niceTicks(xMin, xMax, 6);
+  if (!o.xLog2) {
+    xMin = Math.min(xMin, xTicks[0] ?? xMin);
+    xMax = Math.max(xMax, xTicks[xTicks.length - 1] ?? xMax);
+  }
+  const yTicks = o.yRange ? niceTicks(o.yRange[0], o.yRange[1], 5) : niceTicks(Math.min(...ys), Math.max(...ys), 5);
+  const yMin = yTicks[0] ?? 0;
+  const yMax = yTicks[yTicks.length - 1] ?? 1;
+  const X = (x: number) => m.left + ((tx(x) - xMin) / (xMax - xMin || 1)) * pw;
+  const Y = (y: number) => m.top + ph - ((y - yMin) / (yMax - yMin || 1)) * ph;
+  const f = (n: number) => n.toFixed(1);
+
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(o.title)}" class="chart">`);
+  parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
+  parts.push(`<text x="${W / 2 - legendW / 2}" y="20" text-anchor="middle" class="chart-title">${escapeXml(o.title)}</text>`);
+  // grid + y ticks
+  for (const t of yTicks) {
+    parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(t))}" y2="${f(Y(t))}" class="grid"/>`);
+    parts.push(`<text x="${m.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end" class="tick">${formatTick(t)}</text>`);
+  }
+  for (const t of xTicks) {
+    parts.push(`<line x1="${f(X(t))}" x2="${f(X(t))}" y1="${m.top}" y2="${m.top + ph}" class="grid"/>`);
+    parts.push(`<text x="${f(X(t))}" y="${m.top + ph + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`);
+  }
+  parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" class="frame"/>`);
+  parts.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle" class="axis-label">${escapeXml(o.xLabel)}</text>`);
+  parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(o.yLabel)}</text>`);
+  // reference lines (baselines)
+  (o.references ?? []).forEach((r, i) => {
+    const color = PALETTE[(o.series.length + i) % PALETTE.length];
+    if (Number.isFinite(r.y)) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(r.y))}" y2="${f(Y(r.y))}" stroke="${color}" stroke-width="1.5" stroke-dasharray="2 4"/>`);
+  });
+  // series
+  o.series.forEach((s, i) => {
+    const color = s.color ?? PALETTE[i % PALETTE.length];
+    const pts = s.points.filter((p) => Number.isFinite(p[1])).sort((a, b) => a[0] - b[0]);
+    if (pts.length === 0) return;
+    const d = pts.map((p, k) => `${k === 0 ? 'M' : 'L'}${f(X(p[0]))} ${f(Y(p[1]))}`).join(' ');
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} class="series"><title>${escapeXml(s.name)}</title></path>`);
+    if (s.markers ?? pts.length <= 40) {
+      for (const p of pts) parts.push(`<circle cx="${f(X(p[0]))}" cy="${f(Y(p[1]))}" r="3" fill="${s.dashed ? '#fff' : color}" stroke="${color}" stroke-width="1.5"><title>${escapeXml(`${s.name}: ${formatTick(p[0])} → ${p[1].toFixed(4)}`)}</title></circle>`);
+    }
+  });
+  // legend
+  const lx = m.left + pw + 14;
+  legendItems.forEach((l, i) => {
+    const color = l.color;
+    const ly = m.top + 8 + i * 18;
+    const dash = l.ref ? ' stroke-dasharray="2 4"' : l.dashed ? ' stroke-dasharray="6 4"' : '';
+    parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);
+    parts.push(`<text x="${lx + 30}" y="${ly + 4}" class="legend">${escapeXml(l.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

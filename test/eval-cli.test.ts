@@ -1,0 +1,155 @@
+/**
+ * `pipeline eval` end to end, in-process through the CLI: a tiny saved model and a raw extracted source
+ * (real Llama-2 tokenizer), every task kind, --json/eval.json contents, flags, and one-line errors.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spearman } from '../src/eval/metrics/index.ts';
+import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
+import { main } from '../pipelines/cli.ts';
+import { LLAMA2_TOKENIZER, STS_ROWS, writeRawSource, writeTaskFiles, writeTinyModel } from './helpers/eval-fixtures.ts';
+
+let dir: string;
+let modelDir: string;
+let rawDir: string;
+let tasks: Record<string, string>;
+let model: Float32Array;
+let raw: Float32Array;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'eval-cli-'));
+  modelDir = join(dir, 'tiny');
+  rawDir = join(dir, 'extracted');
+  model = await writeTinyModel(modelDir);
+  raw = await writeRawSource(rawDir);
+  tasks = writeTaskFiles(join(dir, 'tasks'));
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+/** Run the CLI capturing stdout and stderr. */
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  const code = await main(args);
+  vi.restoreAllMocks();
+  return { code, out, err };
+}
+
+/** Independent expectation: mean rows → truncate → cosine, Spearman vs gold. */
+function expectedStsSpearman(matrix: Float32Array, width: number, dim: number): number {
+  const tok = createTokenizer(parseTokenizerJson(readFileSync(LLAMA2_TOKENIZER, 'utf8'), 'tok'));
+  const vec = (text: string) => {
+    const ids = tok.encode(text, false);
+    const v = new Float64Array(dim);
+    for (const id of ids) for (let j = 0; j < dim; j++) v[j]! += matrix[id * width + j]!;
+    return v;
+  };
+  const cos = (a: Float64Array, b: Float64Array) => {
+    let ab = 0, aa = 0, bb = 0;
+    for (let j = 0; j < a.length; j++) {
+      ab += a[j]! * b[j]!;
+      aa += a[j]! * a[j]!;
+      bb += b[j]! * b[j]!;
+    }
+    return ab / Math.sqrt(aa * bb);
+  };
+  return spearman(STS_ROWS.map(([a, b]) => cos(vec(a), vec(b))), STS_ROWS.map((r) => r[2]));
+}
+
+describe('pipeline eval', () => {
+  it('scores every task kind per width, dense and binary, with baselines; writes eval.json', async () => {
+    const { code, out, err } = await cli([
+      'eval', '--model', modelDir, '--json', '--raw', rawDir,
+      '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`, '--task', `clf=${tasks.clfTrain},${tasks.clfTest}`,
+      '--task', `cluster=${tasks.cluster}`, '--task', `retrieval=${tasks.retrieval}`,
+    ]);
+    expect(err).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out) as { results: { model: string; task: string; kind: string; file: string; dim: number; binary: boolean; metric: string; score: number; main: boolean }[] };
+    const keys = new Set(results.map((r) => `${r.model}/${r.kind}/${r.dim}/${r.binary}`));
+    for (const kind of ['sts', 'pair', 'clf', 'cluster', 'retrieval']) {
+      for (const k of [`model/${kind}/64`, `model/${kind}/32`, `raw/${kind}/48`]) {
+        expect(keys.has(`${k}/false`)).toBe(true);
+        expect(keys.has(`${k}/true`)).toBe(true);
+      }
+    }
+    expect(keys.size).toBe(5 * 3 * 2);
+    for (const r of results) {
+      expect(r.score).toBeGreaterThanOrEqual(-1);
+      expect(r.score).toBeLessThanOrEqual(1);
+    }
+    const sts = (m: string, dim: number, binary: boolean) => results.find((r) => r.model === m && r.kind === 'sts' && r.dim === dim && r.binary === binary && r.metric === 'spearman')!.score;
+    expect(sts('model', 64, false)).toBeCloseTo(expectedStsSpearman(model, 64, 64), 6);
+    expect(sts('model', 32, false)).toBeCloseTo(expectedStsSpearman(model, 64, 32), 6);
+    expect(sts('raw', 48, false)).toBeCloseTo(expectedStsSpearman(raw, 48, 48), 6);
+    expect(results.find((r) => r.kind === 'sts')).toMatchObject({ task: 'sts', file: tasks.sts });
+    expect(new Set(results.filter((r) => r.main).map((r) => `${r.kind}:${r.metric}`))).toEqual(
+      new Set(['sts:spearman', 'pair:ap', 'clf:accuracy', 'cluster:v_measure', 'retrieval:ndcg@10']),
+    );
+    // the table goes to stderr with --json
+    expect(err).toContain('sts sts (');
+    expect(err).toMatch(/spearman\s+model\s+64\s+-?\d\.\d{4}\s+-?\d\.\d{4}/);
+
+    const file = JSON.parse(readFileSync(join(modelDir, 'eval.json'), 'utf8'));
+    expect(file.version).toBe(1);
+    expect(file.results).toEqual(results);
+    expect(file.models.map((m: { name: string; dims: number[] }) => [m.name, m.dims])).toEqual([['model', [64, 32]], ['raw', [48]]]);
+    expect(file.tasks.map((t: { kind: string }) => t.kind)).toEqual(['sts', 'pair', 'clf', 'cluster', 'retrieval']);
+  });
+
+  it('is deterministic: the same run gives the same scores', async () => {
+    const args = ['eval', '--model', modelDir, '--json', '--quiet', '--task', `cluster=${tasks.cluster}`, '--task', `clf=${tasks.clfTrain},${tasks.clfTest}`, '--out', join(dir, 'a.json')];
+    const a = JSON.parse((await cli(args)).out);
+    const b = JSON.parse((await cli(args)).out);
+    expect(a).toEqual(b);
+  });
+
+  it('--dim, --binary, --baseline, --out; table on stdout without --json', async () => {
+    const out = join(dir, 'sub.json');
+    const { code, out: stdout } = await cli(['eval', '--model', join(modelDir, 'tiny_64.safetensors'), '--task', `sts=${tasks.sts}`, '--dim', '32', '--binary', '--baseline', modelDir, '--out', out, '--quiet']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^sts sts \(/);
+    expect(stdout).toMatch(/spearman\s+model\s+32\s+-\s+-?\d\.\d{4}/);
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    expect(new Set(file.results.map((r: { model: string; dim: number; binary: boolean }) => `${r.model}/${r.dim}/${r.binary}`))).toEqual(
+      new Set(['model/32/true', 'baseline:tiny/64/true', 'baseline:tiny/32/true']),
+    );
+  });
+
+  it('fails with one line naming the problem, before any output file', async () => {
+    const bad = join(dir, 'bad.tsv');
+    writeFileSync(bad, 'sentence1\tsentence2\tscore\na\tb\t1\nc\td\tlots\n');
+    const empty = join(dir, 'empty.tsv');
+    writeFileSync(empty, '\n');
+    const cases: [string[], string][] = [
+      [['eval', '--task', `sts=${tasks.sts}`], 'error: eval: --model PATH is required'],
+      [['eval', '--model', modelDir], 'error: eval: at least one --task KIND=FILE is required'],
+      [['eval', '--model', modelDir, '--task', `sts=${bad}`], `error: ${bad}:3: score (column 3) "lots" is not a number`],
+      [['eval', '--model', modelDir, '--task', `sts=${empty}`], `error: ${empty}: empty task file`],
+      [['eval', '--model', modelDir, '--task', `nli=${bad}`], 'error: eval: --task "nli='],
+      [['eval', '--model', modelDir, '--task', `sts=${tasks.sts}`, '--dim', '128'], "error: eval: --dim 128 exceeds the model's width 64"],
+      [['eval', '--model', join(dir, 'nope'), '--task', `sts=${tasks.sts}`], `error: ${join(dir, 'nope')}: model not found`],
+      [['eval', '--model', modelDir, '--task', `sts=${tasks.sts}`, '--raw', join(dir, 'tasks')], `error: --raw ${join(dir, 'tasks')}: no extracted source`],
+      [['eval', '--model', modelDir, '--task', `sts=${tasks.sts}`, '--bogus'], "error: eval: Unknown option '--bogus'"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli([...args, '--out', join(dir, 'never.json')]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toContain(message);
+    }
+    expect(existsSync(join(dir, 'never.json'))).toBe(false);
+  });
+
+  it('has complete --help', async () => {
+    const { code, out } = await cli(['eval', '--help']);
+    expect(code).toBe(0);
+    for (const flag of ['--model', '--task', '--dim', '--dense', '--binary', '--raw', '--baseline', '--use-lite', '--seed', '--out', '--json', '--quiet']) expect(out).toContain(flag);
+    for (const kind of ['sts=', 'pair=', 'clf=', 'cluster=', 'retrieval=', 'rerank=']) expect(out).toContain(kind);
+  });
+});
