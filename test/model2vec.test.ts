@@ -21,14 +21,15 @@ function expectClose(actual: Float32Array, expected: number[], rel: number): voi
 }
 
 describeShared('model2vec fixtures', ['fixtures', 'model2vec'], () => {
-  it('float32: "hello world" and the 1000×hello text match bit for bit (f32 accumulation like model2vec-rs)', () => {
+  it('float32: "hello world" and the 1000×hello text (char + token truncation) match to 1e-5', () => {
     const m = load(F('test-model-float32'));
     expect(m.info.format).toBe('model2vec');
     expect(m.normalize).toBe(true);
     // median token length 6 × max_length 512
     expect(m.info.maxChars).toBe(3072);
-    expect(Array.from(m.embed(['hello world']).data)).toEqual(json('embeddings_short.json')[0]!.map(Math.fround));
-    expect(Array.from(m.embed([LONG]).data)).toEqual(json('embeddings_long.json')[0]!.map(Math.fround));
+    expectClose(m.embed(['hello world']).data, json('embeddings_short.json')[0]!, 1e-6);
+    // model2vec-rs sums 512 rows in float32 one by one (its expected value drifts by 4e-6); we sum in float64.
+    expectClose(m.embed([LONG]).data, json('embeddings_long.json')[0]!, 1e-5);
     expect(m.tokenIds(LONG).length).toBe(512);
   });
 

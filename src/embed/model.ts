@@ -68,7 +68,7 @@ export class StaticModel {
   private readonly rules: PoolRules;
   private readonly maxChars: number;
   private ids: Int32Array = new Int32Array(1024);
-  private acc: Float32Array;
+  private acc: Float64Array;
 
   constructor(
     readonly tokenizer: TextTokenizer,
@@ -97,7 +97,7 @@ export class StaticModel {
     this.rules = { skipA: pad ?? -1, skipB: unk ?? -1, maxLength: defaults.maxLength };
     this.maxChars = defaults.charTruncation && defaults.maxLength > 0 ? defaults.maxLength * medianTokenLength(tokenizer) : 0;
     this.encoder = createFastEncoder(tokenizer);
-    this.acc = new Float32Array(matrix.dim);
+    this.acc = new Float64Array(matrix.dim);
     this.info = {
       format: defaults.format,
       tensor: defaults.tensor,

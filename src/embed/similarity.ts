@@ -2,19 +2,15 @@
 import { UserError } from '../util/errors.ts';
 import type { Embeddings, SimilarityMatrix } from './types.ts';
 
-/**
- * L2-normalise every row in place; zero rows stay zero (never NaN). Float32 arithmetic in order (sum of squares,
- * sqrt, divide), as model2vec-rs does, so normalised outputs match it exactly.
- */
+/** L2-normalise every row in place (float64 norm); zero rows stay zero (never NaN). */
 export function normalizeRows(e: Embeddings): Embeddings {
   const { data, rows, dim } = e;
-  const f = Math.fround;
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
     let s = 0;
-    for (let j = 0; j < dim; j++) s = f(s + f(data[o + j]! * data[o + j]!));
+    for (let j = 0; j < dim; j++) s += data[o + j]! * data[o + j]!;
     if (s > 0) {
-      const norm = f(Math.sqrt(s));
+      const norm = Math.sqrt(s);
       for (let j = 0; j < dim; j++) data[o + j] = data[o + j]! / norm;
     }
   }
