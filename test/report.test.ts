@@ -162,7 +162,11 @@ describe('pipeline report', () => {
       }
       // every chart's legend text is laid out inside its SVG (nothing clipped off the right edge)
       const overflow = await page.$$eval('svg.chart', (els) =>
-        els.flatMap((svg) => [...svg.querySelectorAll('text')].filter((t) => t.getBBox().x + t.getBBox().width > svg.viewBox.baseVal.width + 1).map((t) => t.textContent)),
+        els.flatMap((svg) =>
+          Array.from(svg.querySelectorAll('text'))
+            .filter((t) => t.getBBox().x + t.getBBox().width > (svg as SVGSVGElement).viewBox.baseVal.width + 1)
+            .map((t) => t.textContent),
+        ),
       );
       expect(overflow).toEqual([]);
       const shots = join(dir, 'screenshots');
