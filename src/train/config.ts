@@ -24,7 +24,7 @@ export type SamplerMode = 'proportional' | 'mixed';
 export interface TrainConfig {
   batchSize: number;
   epochs: number;
-  /** Stop after this many optimizer steps (overrides epochs when smaller). */
+  /** The run's length in optimizer steps when set (replaces epochs; the data is cycled as needed). */
   maxSteps?: number;
   lr: number;
   /** Linear warmup steps; undefined = 10% of the total steps, at most 256. */
@@ -69,7 +69,7 @@ export interface TrainConfig {
 const TRAINING_KEYS: TableSpec = {
   batch_size: { kind: 'int', check: positiveInt, doc: 'pairs per step (default 512)' },
   epochs: { kind: 'int', check: positiveInt, doc: 'passes over the data (default 1)' },
-  max_steps: { kind: 'int', check: positiveInt, doc: 'stop after this many steps' },
+  max_steps: { kind: 'int', check: positiveInt, doc: 'run exactly this many steps (replaces epochs)' },
   lr: { kind: 'number', check: positiveNumber, doc: 'peak learning rate (default 1e-2)' },
   warmup_steps: { kind: 'int', check: nonNegativeInt, doc: 'linear warmup steps' },
   weight_decay: { kind: 'number', check: nonNegativeNumber, doc: 'AdamW decay of the projection kernel (default 0)' },

@@ -77,7 +77,8 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
   if (matrix.rows < inp.nVocab) throw new UserError(`${matrix.label}: ${matrix.rows} rows, but the config's n_vocab is ${inp.nVocab}`);
   checkBatchSize(inp.datasets, cfg.batchSize, cfg.sampler, `${where}: [training]`);
   const perEpoch = stepsPerEpoch(inp.datasets, cfg.batchSize, cfg.sampler);
-  const totalSteps = Math.min(cfg.maxSteps ?? Infinity, perEpoch * cfg.epochs);
+  // Like Hugging Face's max_steps: when set it is the run's length, cycling through the data as needed.
+  const totalSteps = cfg.maxSteps ?? perEpoch * cfg.epochs;
   const warmup = warmupFor(cfg, totalSteps);
   const metricsPath = join(inp.outDir, 'metrics.jsonl');
   const last = checkpointDir(inp.outDir, 'last');
