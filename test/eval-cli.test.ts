@@ -133,7 +133,7 @@ describe('pipeline eval', () => {
       [['eval', '--model', modelDir, '--task', `sts=${empty}`], `error: ${empty}: empty task file`],
       [['eval', '--model', modelDir, '--task', `nli=${bad}`], 'error: eval: --task "nli='],
       [['eval', '--model', modelDir, '--task', `sts=${tasks.sts}`, '--dim', '128'], "error: eval: --dim 128 exceeds the model's width 64"],
-      [['eval', '--model', join(dir, 'nope'), '--task', `sts=${tasks.sts}`], `error: ${join(dir, 'nope')}: model not found`],
+      [['eval', '--model', join(dir, 'nope'), '--task', `sts=${tasks.sts}`], `error: ${join(dir, 'nope')}: no such file or folder`],
       [['eval', '--model', modelDir, '--task', `sts=${tasks.sts}`, '--raw', join(dir, 'tasks')], `error: --raw ${join(dir, 'tasks')}: no extracted source`],
       [['eval', '--model', modelDir, '--task', `sts=${tasks.sts}`, '--bogus'], "error: eval: Unknown option '--bogus'"],
     ];

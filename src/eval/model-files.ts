@@ -3,8 +3,9 @@
  * when there are several), tokenizer.json, config.json, and the matrix shape from a safetensors header
  * (read without loading the matrix). Works for our saved models, WordLlama and model2vec folders.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { resolveModelFiles } from '../embed/node.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -13,7 +14,7 @@ export interface ModelFiles {
   dir: string;
   /** The embedding matrix file to read. */
   safetensors: string;
-  tokenizer: string | undefined;
+  tokenizer: string;
   config: Record<string, unknown> | undefined;
 }
 
@@ -27,33 +28,20 @@ export function readJsonIfExists(path: string): Record<string, unknown> | undefi
   }
 }
 
-/** `<anything>_<digits>.safetensors` → digits, else undefined. */
-function widthFromName(file: string): number | undefined {
-  const m = /_(\d+)\.safetensors$/.exec(file);
-  return m ? Number(m[1]) : undefined;
-}
-
-/** The model's files from a folder or a .safetensors path. */
+/**
+ * The model's files from a folder or a .safetensors path, resolved exactly as the embedding library's `load`
+ * resolves them (so eval, report and users all read the same file). eval.json/report.html go into the folder
+ * given (or the file's folder).
+ */
 export function findModelFiles(path: string): ModelFiles {
-  if (!existsSync(path)) throw new UserError(`${path}: model not found (pass a saved model folder or its .safetensors file)`);
-  let dir: string;
-  let safetensors: string;
-  if (statSync(path).isDirectory()) {
-    dir = path;
-    const files = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
-    if (files.length === 0) throw new UserError(`${dir}: no .safetensors file in this folder; is it a saved model (pipeline save)?`);
-    // Prefer `<name>_<dim>.safetensors` (widest), then model.safetensors, then the only file.
-    const sized = files.filter((f) => widthFromName(f) !== undefined).sort((a, b) => widthFromName(b)! - widthFromName(a)!);
-    const pick = sized[0] ?? (files.includes('model.safetensors') ? 'model.safetensors' : files.length === 1 ? files[0] : undefined);
-    if (!pick) throw new UserError(`${dir}: several .safetensors files (${files.join(', ')}); pass the one to evaluate`);
-    safetensors = join(dir, pick);
-  } else {
-    dir = dirname(path);
-    safetensors = path;
-    if (!basename(path).endsWith('.safetensors')) throw new UserError(`${path}: expected a .safetensors file or a model folder`);
-  }
-  const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? join(dir, 'tokenizer.json') : undefined;
-  return { dir, safetensors, tokenizer, config: readJsonIfExists(join(dir, 'config.json')) };
+  const resolved = resolveModelFiles(path);
+  const dir = statSync(path).isDirectory() ? path : dirname(path);
+  return {
+    dir,
+    safetensors: resolved.safetensors,
+    tokenizer: resolved.tokenizer,
+    config: resolved.config ? readJsonIfExists(resolved.config) : readJsonIfExists(join(dirname(resolved.safetensors), 'config.json')),
+  };
 }
 
 /** Preferred tensor names, in order, when a file holds several. */
