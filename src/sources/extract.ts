@@ -4,12 +4,12 @@
  * `__metadata__`), the tokenizer files, and `extract.json` with the facts the report shows.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import type { FloatDType } from '../safetensors/dtype.ts';
 import { ConfigError } from '../config/schema.ts';
 import type { ModelConfig, SourceConfig } from '../config/types.ts';
-import { outputDirFor } from '../config/load.ts';
+import { PACKAGE_ROOT, outputDirFor } from '../config/load.ts';
 import { createTokenizer, parseTokenizerJson, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
@@ -139,6 +139,12 @@ export function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefi
   return { tok, padId, fingerprint: tokenizerFingerprint(parsed) };
 }
 
+/** A path as provenance: `npm:pkg/file` inside our node_modules (the same on every machine), else as given. */
+export function provenancePath(path: string): string {
+  const nm = join(PACKAGE_ROOT, 'node_modules') + sep;
+  return path.startsWith(nm) ? `npm:${path.slice(nm.length).split(sep).join('/')}` : path;
+}
+
 async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: string, opts: ExtractOptions): Promise<SourceResult> {
   const t0 = performance.now();
   if (!source.tensor) throw new ConfigError(where.configFile, `${where.table} tensor`, 'missing: a TF.js source needs the tensor name (e.g. "module/Embeddings_en")');
@@ -146,7 +152,7 @@ async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: st
   const m = await openTfjsMatrix(source.tfjs_model!, source.tensor);
   try {
     const rows = checkSourceTensor([m.rows, m.dim], 'F32', source, where, m.label);
-    const provenance = { repo: source.tfjs_model!, revision: 'local', tensor: m.tensorName, source_dtype: m.sourceDtype, source_kind: 'tfjs' as const };
+    const provenance = { repo: provenancePath(source.tfjs_model!), revision: 'local', tensor: m.tensorName, source_dtype: m.sourceDtype, source_kind: 'tfjs' as const };
     const metadata = outputMetadata(provenance, rows, m.dim);
     const side: SourceSide = {};
     if (source.sentencepiece_vocab) {
@@ -181,7 +187,7 @@ async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: st
       dtype: opts.dtype,
       rows,
       dim: m.dim,
-      shard: m.shardFiles.join(','),
+      shard: m.shardFiles.map((f) => basename(f)).join(','),
       bytes_downloaded: 0,
       bytes_resumed: 0,
       shard_bytes: m.shardBytes,
