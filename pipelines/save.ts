@@ -5,7 +5,7 @@
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { runSave } from '../src/save/save.ts';
 import { UserError } from '../src/util/errors.ts';
-import { formatBytes, formatDuration } from '../src/util/progress.ts';
+import { formatBytes, formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
 const help = `pipeline save --config NAME [options]
@@ -33,6 +33,9 @@ Options:
   --out-dir DIR         weights folder with checkpoints/ and the extracted inputs (default: weights/NAME)
   --save-dir DIR        write the model files here instead of the weights folder
   --block-rows N        vocabulary rows projected per block (default: about 4M values per block)
+  --backend B           projection engine: auto (default: TF.js tfjs-node, else wasm SIMD; the plain JS
+                        loop when only the cpu backend loads) | node | wasm | cpu | js (plain JS loop,
+                        float64 accumulation)
   --quiet               no progress lines
   --json                print a JSON summary (files, sizes, step) on stdout
 
@@ -59,6 +62,7 @@ export const stage: Stage = {
       'out-dir': { type: 'string' },
       'save-dir': { type: 'string' },
       'block-rows': { type: 'string' },
+      backend: { type: 'string' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -71,7 +75,9 @@ export const stage: Stage = {
       dims: parseDims(values.dims),
       checkpoint: values.checkpoint,
       blockRows: intFlag('save', 'block-rows', values['block-rows']),
+      backend: values.backend,
       quiet: Boolean(values.quiet),
+      log: (m) => logLine(m, Boolean(values.quiet)),
     });
     if (!values.quiet) {
       for (const f of res.files) process.stderr.write(`wrote ${f.path} (${formatBytes(f.bytes)})\n`);

@@ -81,6 +81,7 @@ describe('save', () => {
 
   it('writes F16 embedding.weight per dim whose token mean equals the trained pooled output', async () => {
     const res = await runSave({ config, outDir: out, quiet: true, blockRows: 3000 });
+    expect(res.engine).toBe('wasm');
     expect(res.files.map((f) => f.dim)).toEqual([8, 4]);
     expect(res.step).toBe(123);
     const tok = loadTokenizerFile(join(out, 'tokenizer.json'));
@@ -142,7 +143,17 @@ describe('save', () => {
 
   it('saves chosen dims elsewhere, and rejects bad dims and missing checkpoints', async () => {
     const elsewhere = join(root, 'exported');
-    expect(await stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--save-dir', elsewhere, '--dims', '4', '--quiet'])).toBe(0);
+    expect(await stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--save-dir', elsewhere, '--dims', '4', '--backend', 'js', '--quiet'])).toBe(0);
+    // The plain-JS projection and the TF.js one agree (to fp16 rounding).
+    const js = await openSafetensorsMatrix(join(elsewhere, 'tiny_4.safetensors'), 'embedding.weight');
+    const tf = await openSafetensorsMatrix(join(out, 'tiny_4.safetensors'), 'embedding.weight');
+    const a = await js.readRows(0, N_VOCAB);
+    const b = await tf.readRows(0, N_VOCAB);
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(a[i]!)));
+    expect(maxDiff).toBeLessThan(2e-3);
+    await js.close();
+    await tf.close();
     expect(existsSync(join(elsewhere, 'tiny_4.safetensors'))).toBe(true);
     expect(existsSync(join(elsewhere, 'tiny_8.safetensors'))).toBe(false);
     expect(existsSync(join(elsewhere, 'tokenizer.json'))).toBe(true);

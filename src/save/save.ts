@@ -4,7 +4,7 @@
  * `embedding.weight` [n_vocab, dim]) plus `tokenizer.json`, `config.json` and a model card `README.md`.
  * Writers stream in parallel (one pass over the input for all dims); every file appears atomically.
  */
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openInputMatrix } from '../concat/open-input.ts';
 import type { ModelConfig } from '../config/types.ts';
@@ -13,11 +13,12 @@ import { SafetensorsWriter } from '../safetensors/writer.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
 import { requireTokenId } from '../tokenize/tokenizer.ts';
 import { checkpointDir, readModelCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import type { ModelParams } from '../train/model.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { modelCard } from './model-card.ts';
-import { projectBlock, truncateColumns } from './project.ts';
+import { jsProjector, tfProjector, truncateColumns, type BlockProjector } from './project.ts';
 
 export const SAVED_TENSOR = 'embedding.weight';
 
@@ -32,7 +33,10 @@ export interface SaveOptions {
   /** "best" (default), "last", or a path to a checkpoint folder / model.safetensors. */
   checkpoint?: string;
   blockRows?: number;
+  /** "js" (plain loop), or a TF.js backend choice: auto (default) | node | wasm | cpu. */
+  backend?: string;
   quiet?: boolean;
+  log?: (message: string) => void;
 }
 
 export interface SavedFile {
@@ -49,6 +53,8 @@ export interface SaveResult {
   step: number;
   seconds: number;
   overflows: number;
+  /** How the projection ran ("js", "wasm", ...). */
+  engine: string;
 }
 
 export const savedFileName = (configName: string, dim: number) => `${configName}_${dim}.safetensors`;
@@ -115,6 +121,19 @@ async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Re
   return out;
 }
 
+/**
+ * The projection engine: "js" forces the plain loop; otherwise TF.js on the chosen backend (D's backend
+ * selection: tfjs-node, else wasm, else cpu). The pure-JS cpu backend is no faster than the plain loop, so
+ * "auto" uses the loop when only cpu is available.
+ */
+export async function createProjector(params: ModelParams, backend = 'auto'): Promise<BlockProjector> {
+  if (backend === 'js') return jsProjector(params);
+  const { selectBackend } = await import('../train/backend.ts');
+  const b = await selectBackend(backend);
+  if (b.name === 'cpu' && backend === 'auto') return jsProjector(params);
+  return tfProjector(b.tf, params, b.name);
+}
+
 export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const t0 = performance.now();
   const { config, outDir } = opts;
@@ -130,6 +149,8 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const tokenizer = loadTokenizerFile(tokPath);
   const padId = requireTokenId(tokenizer, config.pad_token, `${config.file}: [model]`, 'pad_token');
 
+  const projector = await createProjector(params, opts.backend);
+  opts.log?.(`save: projecting with ${projector.engine}`);
   const matrix = await openInputMatrix(config, outDir);
   const writers: { dim: number; w: SafetensorsWriter; buf: Float32Array }[] = [];
   let overflows = 0;
@@ -160,7 +181,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     for (let start = 0; start < rows; start += blockRows) {
       const count = Math.min(blockRows, rows - start);
       const block = await matrix.readRows(start, count, input);
-      const full = projectBlock(params, block, start, count, projected);
+      const full = projector.project(block, start, count, projected);
       for (const { dim, w, buf } of writers) await w.writeF32(truncateColumns(full, count, params.dimOut, dim, buf));
       progress.update(start + count);
     }
@@ -173,9 +194,16 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     for (const { w } of writers) await w.abort();
     throw err;
   } finally {
+    projector.dispose();
     await matrix.close();
   }
 
+  // Files of dims no longer saved would contradict config.json (and loaders pick files by dim): remove them.
+  const mine = new RegExp(`^${config.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_(\\d+)\\.safetensors$`);
+  for (const f of readdirSync(saveDir)) {
+    const m = mine.exec(f);
+    if (m && !dims.includes(Number(m[1]))) rmSync(join(saveDir, f), { force: true });
+  }
   // tokenizer.json beside the model (already there when saving into the weights folder).
   if (resolve(join(saveDir, 'tokenizer.json')) !== resolve(tokPath)) {
     await writeFileAtomic(join(saveDir, 'tokenizer.json'), readFileSync(tokPath));
@@ -244,5 +272,5 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),
     }),
   );
-  return { saveDir, files, configPath, readmePath, step: meta.step, seconds: (performance.now() - t0) / 1000, overflows };
+  return { saveDir, files, configPath, readmePath, step: meta.step, seconds: (performance.now() - t0) / 1000, overflows, engine: projector.engine };
 }
