@@ -1,12 +1,211 @@
-// Placeholder: the embed stage is being built (see the open issues). Replace this whole file.
+/**
+ * `pipeline embed`: embed texts with any model `load` accepts; `--input` streams a file line by line in batches;
+ * output is a .npy (float32 [n, dim], or uint8 [n, ceil(dim/8)] packed sign bits with --binary) written
+ * atomically, or JSON on stdout.
+ */
+import { createReadStream } from 'node:fs';
+import { open, rename, rm, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { tempPathFor } from '../src/util/atomic.ts';
+import { createProgress } from '../src/util/progress.ts';
+import { load, packedBytes, type StaticModel } from '../src/embed/node.ts';
+import { npyHeader } from '../src/embed/npy.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const HELP = `pipeline embed --model PATH (--text T ... | --input FILE) [options]
+
+Embed texts with a static model: the mean of the rows of each text's tokens (pad and UNK tokens never count),
+optionally truncated to the first --dim values (Matryoshka) and L2-normalised.
+
+PATH is anything the library's load() accepts: a folder or file written by \`pipeline save\`
+(<name>_<dim>.safetensors + tokenizer.json + config.json), a WordLlama .safetensors with tokenizer.json beside
+it, a model2vec folder (model.safetensors, f32/f16/i8 or vocabulary-quantized) or a sentence-transformers
+StaticEmbedding folder.
+
+Input (one of):
+  --text T          a text to embed; repeat for several
+  --input FILE      one text per line (UTF-8; a trailing \\r is dropped; empty lines give zero vectors),
+                    read as a stream and embedded --batch-size lines at a time
+
+Options:
+  --model PATH      the model (required)
+  --dim D           keep the first D values of each embedding (≤ the model's dim). With a folder holding
+                    several <name>_<dim>.safetensors files, the file of that dim is used
+  --norm            L2-normalise (default: the model's config, e.g. normalize: true for pipeline save output)
+  --no-norm         do not normalise
+  --binary          sign bits instead of floats (packed 8 per byte, NumPy packbits order)
+  --output OUT.npy  write a NumPy .npy: float32 [n, dim], or uint8 [n, ceil(dim/8)] with --binary; written to a
+                    temporary file and renamed when complete
+  --json            print {"dim": D, "embeddings": [[...], ...]} on stdout (with --binary: {"dim", "bits",
+                    "embeddings": [[byte, ...], ...]}). This is the default when --output is not given
+  --batch-size N    lines per batch with --input (default 1024)
+  --quiet           no progress lines on stderr
+
+Examples:
+  pipeline embed --model weights/l2_supercat --text "Hello world" --text "Good morning"
+  pipeline embed --model weights/l2_supercat --dim 64 --input sentences.txt --output emb.npy
+`;
+
+interface Sink {
+  write(model: StaticModel, texts: string[]): Promise<void>;
+  finish(): Promise<number>;
+  abort(): Promise<void>;
+}
+
+function makeArgs(argv: string[]) {
+  const { values } = parseStageArgs('embed', argv, {
+    model: { type: 'string' },
+    text: { type: 'string', multiple: true },
+    input: { type: 'string' },
+    output: { type: 'string' },
+    json: { type: 'boolean' },
+    dim: { type: 'string' },
+    norm: { type: 'boolean' },
+    'no-norm': { type: 'boolean' },
+    binary: { type: 'boolean' },
+    'batch-size': { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  if (!values.model) throw new UserError('embed: --model PATH is required (see: pipeline embed --help)');
+  const texts = values.text ?? [];
+  if (texts.length === 0 && !values.input) throw new UserError('embed: give --text T (repeatable) or --input FILE');
+  if (texts.length > 0 && values.input) throw new UserError('embed: give either --text or --input, not both');
+  if (values.output && values.json) throw new UserError('embed: give either --output or --json, not both');
+  if (values.norm && values['no-norm']) throw new UserError('embed: --norm and --no-norm contradict each other');
+  if (values.output && !values.output.endsWith('.npy')) throw new UserError(`embed: --output must end in .npy, got "${values.output}"`);
+  return {
+    model: values.model,
+    texts,
+    input: values.input,
+    output: values.output,
+    dim: intFlag('embed', 'dim', values.dim),
+    norm: values.norm ? true : values['no-norm'] ? false : undefined,
+    binary: Boolean(values.binary),
+    batchSize: intFlag('embed', 'batch-size', values['batch-size']) ?? 1024,
+    quiet: Boolean(values.quiet),
+  };
+}
+
+type Args = ReturnType<typeof makeArgs>;
+
+function jsonSink(args: Args, dim: () => number): Sink {
+  const rows: number[][] = [];
+  return {
+    async write(model, texts) {
+      if (args.binary) {
+        const codes = model.embedBinary(texts, { dim: args.dim });
+        const bytes = packedBytes(codes);
+        const per = Math.ceil(codes.bits / 8);
+        for (let r = 0; r < codes.rows; r++) rows.push(Array.from(bytes.subarray(r * per, (r + 1) * per)));
+      } else {
+        const e = model.embed(texts, { dim: args.dim, norm: args.norm });
+        for (let r = 0; r < e.rows; r++) rows.push(Array.from(e.data.subarray(r * e.dim, (r + 1) * e.dim)));
+      }
+    },
+    async finish() {
+      const out = args.binary ? { dim: dim(), bits: dim(), embeddings: rows } : { dim: dim(), embeddings: rows };
+      process.stdout.write(JSON.stringify(out) + '\n');
+      return rows.length;
+    },
+    async abort() {},
+  };
+}
+
+async function npySink(args: Args, dim: number): Promise<Sink> {
+  const path = args.output!;
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  const fh = await open(tmp, 'w');
+  const cols = args.binary ? Math.ceil(dim / 8) : dim;
+  const dtype = args.binary ? '|u1' : '<f4';
+  let header = npyHeader(dtype, 0, cols);
+  await fh.write(header, 0, header.length, 0);
+  let pos = header.length;
+  let rows = 0;
+  const put = async (bytes: Uint8Array) => {
+    let off = 0;
+    while (off < bytes.length) {
+      const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, pos);
+      off += bytesWritten;
+      pos += bytesWritten;
+    }
+  };
+  return {
+    async write(model, texts) {
+      if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim })));
+      else {
+        const e = model.embed(texts, { dim: args.dim, norm: args.norm });
+        await put(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+      }
+      rows += texts.length;
+    },
+    async finish() {
+      header = npyHeader(dtype, rows, cols);
+      await fh.write(header, 0, header.length, 0);
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, path);
+      return rows;
+    },
+    async abort() {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+    },
+  };
+}
+
+async function* lineBatches(path: string, size: number): AsyncGenerator<string[]> {
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new UserError(`embed: cannot read --input ${path} (${err.code ?? err.message})`)),
+    );
+  });
+  await opened;
+  const rl = createInterface({ input: stream, crlfDelay: Infinity });
+  let batch: string[] = [];
+  for await (const line of rl) {
+    batch.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
 
 export const stage: Stage = {
   name: 'embed',
-  summary: '',
-  help: 'pipeline embed: not implemented yet',
-  async run() {
-    throw new UserError('pipeline embed is not implemented yet');
+  summary: 'embed texts with a saved model (.npy or JSON out)',
+  help: HELP,
+  async run(argv) {
+    const args = makeArgs(argv);
+    const model = load(args.model, { dim: args.dim });
+    const dim = args.dim ?? model.dim;
+    const sink = args.output ? await npySink(args, dim) : jsonSink(args, () => dim);
+    const progress = createProgress('embed', { unit: 'texts', quiet: args.quiet || !args.input });
+    let n = 0;
+    try {
+      if (args.input) {
+        for await (const batch of lineBatches(args.input, args.batchSize)) {
+          await sink.write(model, batch);
+          n += batch.length;
+          progress.update(n);
+        }
+      } else {
+        await sink.write(model, args.texts);
+        n = args.texts.length;
+      }
+      const rows = await sink.finish();
+      if (args.input) progress.finish();
+      if (args.output && !args.quiet) process.stderr.write(`wrote ${args.output}: ${rows} × ${args.binary ? `${Math.ceil(dim / 8)} bytes` : `${dim} float32`}\n`);
+    } catch (err) {
+      await sink.abort();
+      throw err;
+    }
+    return 0;
   },
 };

@@ -1,12 +1,44 @@
-// Placeholder: the similarity stage is being built (see the open issues). Replace this whole file.
+/** `pipeline similarity`: the similarity of two texts under a model (cosine, or Hamming with --binary). */
 import { UserError } from '../src/util/errors.ts';
-import type { Stage } from './stage.ts';
+import { load } from '../src/embed/node.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const HELP = `pipeline similarity --model PATH [options] "text a" "text b"
+
+Print the similarity of two texts: cosine of their mean-token embeddings, or with --binary the Hamming
+similarity 1 − 2·distance/bits of their sign bits (WordLlama's binary mode; the default when the model's
+config.json says binarized: true).
+
+Options:
+  --model PATH   any model the library's load() accepts (see pipeline embed --help)
+  --dim D        compare only the first D values (Matryoshka truncation)
+  --binary       Hamming similarity of sign bits
+  --dense        cosine even for a binarized model
+  --json         print {"similarity": s, "dim": D, "binary": bool} on stdout (else a line on stderr)
+
+Example:
+  pipeline similarity --model weights/l2_supercat "I went to the car" "I went to the pawn shop"
+`;
 
 export const stage: Stage = {
   name: 'similarity',
-  summary: '',
-  help: 'pipeline similarity: not implemented yet',
-  async run() {
-    throw new UserError('pipeline similarity is not implemented yet');
+  summary: 'similarity of two texts under a model',
+  help: HELP,
+  async run(argv) {
+    const { values, positionals } = parseStageArgs(
+      'similarity',
+      argv,
+      { model: { type: 'string' }, dim: { type: 'string' }, binary: { type: 'boolean' }, dense: { type: 'boolean' }, json: { type: 'boolean' } },
+      true,
+    );
+    if (!values.model) throw new UserError('similarity: --model PATH is required (see: pipeline similarity --help)');
+    if (positionals.length !== 2) throw new UserError(`similarity: expected exactly two texts, got ${positionals.length}`);
+    if (values.binary && values.dense) throw new UserError('similarity: --binary and --dense contradict each other');
+    const dim = intFlag('similarity', 'dim', values.dim);
+    const model = load(values.model, { dim, binary: values.binary ? true : values.dense ? false : undefined });
+    const s = model.similarity(positionals[0]!, positionals[1]!);
+    if (values.json) process.stdout.write(JSON.stringify({ similarity: s, dim: model.dim, binary: model.binary }) + '\n');
+    else process.stderr.write(`${s.toFixed(6)}  (${model.binary ? 'hamming' : 'cosine'}, dim ${model.dim})\n`);
+    return 0;
   },
 };
