@@ -5,7 +5,7 @@
  * blocks (never the whole matrix in memory). Output goes through SafetensorsWriter: temp file + rename.
  */
 import type { RowMatrix } from '../matrix/row-matrix.ts';
-import { DTYPE_BYTES, convertFloatBytes, type DType, type FloatDType } from '../safetensors/dtype.ts';
+import { DTYPE_BYTES, convertFloatBytes, f32BitsToF16Bits, type DType, type FloatDType } from '../safetensors/dtype.ts';
 import { encodeHeader } from '../safetensors/header.ts';
 import { SafetensorsWriter } from '../safetensors/writer.ts';
 import { ConfigError } from '../config/schema.ts';
@@ -84,9 +84,41 @@ export function outputHeader(rows: number, dim: number, dtype: FloatDType, metad
   return encodeHeader([{ name: OUTPUT_TENSOR, dtype, shape: [rows, dim] }], metadata).bytes;
 }
 
-/** Element-wise conversion of one chunk (BF16 → F32 is exact; → F16 rounds to nearest even, overflows counted). */
+/**
+ * Element-wise conversion of one chunk (BF16 → F32 is exact; → F16 rounds to nearest even, overflows counted).
+ * The common hub cases (BF16 → F16/F32) convert bit patterns directly, without a float32 intermediate array:
+ * it halves the memory per in-flight chunk and keeps conversion well ahead of the network.
+ */
 export function chunkConverter(from: DType, to: FloatDType) {
+  if (from === 'BF16' && to === 'F16') {
+    return (bytes: Uint8Array) => {
+      const src = u16View(bytes);
+      const out = new Uint16Array(src.length);
+      let overflows = 0;
+      for (let i = 0; i < src.length; i++) {
+        const b = src[i]!;
+        const h = f32BitsToF16Bits(b << 16);
+        out[i] = h;
+        // ±Inf from a finite input (BF16 exponent not all ones) is an overflow.
+        if ((h & 0x7fff) === 0x7c00 && (b & 0x7f80) !== 0x7f80) overflows++;
+      }
+      return { bytes: new Uint8Array(out.buffer), overflows };
+    };
+  }
+  if (from === 'BF16' && to === 'F32') {
+    return (bytes: Uint8Array) => {
+      const src = u16View(bytes);
+      const out = new Uint32Array(src.length);
+      for (let i = 0; i < src.length; i++) out[i] = src[i]! << 16;
+      return { bytes: new Uint8Array(out.buffer), overflows: 0 };
+    };
+  }
   return (bytes: Uint8Array) => convertFloatBytes(bytes, from, to);
+}
+
+function u16View(bytes: Uint8Array): Uint16Array {
+  const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
 }
 
 export interface WriteResult {

@@ -1,0 +1,113 @@
+/** Pure pieces of the hub client and the extract conversions, with exact expected values. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_HUB_URL, hubClientFromEnv, resolveUrl } from '../src/hub/client.ts';
+import { parseRetryAfter, isRetryableStatus, hubErrorFor } from '../src/hub/errors.ts';
+import { parseContentRange } from '../src/hub/range.ts';
+import { backoffDelay } from '../src/hub/retry.ts';
+import { normaliseEtag } from '../src/hub/http.ts';
+import { chunkConverter } from '../src/sources/write-matrix.ts';
+import { detectEmbeddingTensor } from '../src/sources/detect.ts';
+import { decodeToF32, encodeFromF32 } from '../src/safetensors/dtype.ts';
+
+describe('hub client settings', () => {
+  it('HF_ENDPOINT (trailing slash dropped), HF_TOKEN, defaults', () => {
+    const c = hubClientFromEnv({ HF_ENDPOINT: 'http://127.0.0.1:9/', HF_TOKEN: 'hf_abc' });
+    expect([c.hubUrl, c.token]).toEqual(['http://127.0.0.1:9', 'hf_abc']);
+    const d = hubClientFromEnv({});
+    expect([d.hubUrl, d.token]).toEqual([DEFAULT_HUB_URL, undefined]);
+    expect(hubClientFromEnv({ HUGGING_FACE_HUB_TOKEN: 'hf_old' }).token).toBe('hf_old');
+    expect(() => hubClientFromEnv({ HF_ENDPOINT: 'not a url' })).toThrow('HF_ENDPOINT "not a url" is not a URL');
+  });
+  it('resolve URLs encode each path segment', () => {
+    const c = hubClientFromEnv({ HF_ENDPOINT: 'https://hub.example' });
+    expect(resolveUrl(c, 'org/m', 'refs/pr/1', 'sub dir/model #1.safetensors')).toBe(
+      'https://hub.example/org/m/resolve/refs%2Fpr%2F1/sub%20dir/model%20%231.safetensors',
+    );
+  });
+});
+
+describe('HTTP details', () => {
+  it('Retry-After in seconds or as an HTTP date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter('0.5')).toBe(500);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+  it('Content-Range parsing', () => {
+    expect(parseContentRange('bytes 0-7/5000')).toEqual({ start: 0, end: 7, total: 5000 });
+    expect(parseContentRange('bytes */5000')).toBeUndefined();
+    expect(parseContentRange(null)).toBeUndefined();
+  });
+  it('retryable statuses and backoff (Retry-After wins, capped)', () => {
+    expect([408, 429, 500, 502, 503].every(isRetryableStatus)).toBe(true);
+    expect([400, 401, 403, 404, 416].some(isRetryableStatus)).toBe(false);
+    const policy = { retries: 5, baseDelayMs: 100, maxDelayMs: 1000, maxRetryAfterMs: 2000 };
+    expect(backoffDelay(policy, 1, 1500)).toBe(1500);
+    expect(backoffDelay(policy, 1, 99_000)).toBe(2000);
+    for (let i = 0; i < 50; i++) {
+      const d3 = backoffDelay(policy, 3);
+      expect(d3).toBeGreaterThanOrEqual(300);
+      expect(d3).toBeLessThanOrEqual(500);
+      expect(backoffDelay(policy, 10)).toBeLessThanOrEqual(1250);
+    }
+  });
+  it('ETags lose quotes and the weak prefix', () => {
+    expect(normaliseEtag('W/"abc"')).toBe('abc');
+    expect(normaliseEtag('"abc"')).toBe('abc');
+    expect(normaliseEtag(null)).toBeUndefined();
+  });
+  it('a plain 401 on a mirror without X-Error-Code still tells what to do', () => {
+    const ctx = { repo: 'o/m', file: 'model.safetensors', hubUrl: 'https://m.example', hasToken: false };
+    expect(hubErrorFor({ status: 401, headers: new Headers() }, ctx).message).toBe(
+      'o/m/model.safetensors: authentication required (HTTP 401); set HF_TOKEN (and accept the licence on https://m.example/o/m if the model is gated)',
+    );
+  });
+});
+
+describe('chunk conversion', () => {
+  const allBf16 = new Uint16Array(65536).map((_, i) => i);
+  const bytes = new Uint8Array(allBf16.buffer);
+  it('BF16 → F16 direct path equals f32 → f16 round-to-nearest-even for all 65536 inputs, overflows counted', () => {
+    const direct = chunkConverter('BF16', 'F16')(bytes);
+    const ref = encodeFromF32(decodeToF32(bytes, 'BF16'), 'F16');
+    expect(Buffer.from(direct.bytes).equals(Buffer.from(ref.bytes))).toBe(true);
+    expect(direct.overflows).toBe(ref.overflows);
+    expect(direct.overflows).toBeGreaterThan(0);
+  });
+  it('BF16 → F32 is the bits shifted: exact', () => {
+    const direct = chunkConverter('BF16', 'F32')(bytes);
+    expect(Buffer.from(direct.bytes).equals(Buffer.from(decodeToF32(bytes, 'BF16').buffer))).toBe(true);
+  });
+  it('same dtype passes bytes through; odd byte offsets are handled', () => {
+    expect(chunkConverter('F16', 'F16')(bytes).bytes).toBe(bytes);
+    const shifted = new Uint8Array(bytes.byteLength + 1);
+    shifted.set(bytes, 1);
+    const view = shifted.subarray(1);
+    expect(Buffer.from(chunkConverter('BF16', 'F16')(view).bytes).equals(Buffer.from(chunkConverter('BF16', 'F16')(bytes).bytes))).toBe(true);
+  });
+});
+
+describe('embedding tensor detection', () => {
+  it('known names win over suffix matches; lm_head and vision towers are never chosen', () => {
+    expect(detectEmbeddingTensor(['lm_head.weight', 'model.embed_tokens.weight'], 'x')).toEqual({ name: 'model.embed_tokens.weight', how: 'known name' });
+    expect(detectEmbeddingTensor(['model.language_model.embed_tokens.weight', 'model.vision_tower.embeddings.patch_embedding.weight'], 'x').name).toBe(
+      'model.language_model.embed_tokens.weight',
+    );
+    expect(detectEmbeddingTensor(['h.0.attn', 'transformer.wte.weight', 'transformer.wpe.weight'], 'x').name).toBe('transformer.wte.weight');
+    expect(detectEmbeddingTensor(['bert.embeddings.word_embeddings.weight', 'bert.embeddings.position_embeddings.weight'], 'x').name).toBe(
+      'bert.embeddings.word_embeddings.weight',
+    );
+    expect(detectEmbeddingTensor(['tok_embeddings.weight', 'output.weight'], 'x').name).toBe('tok_embeddings.weight');
+    expect(detectEmbeddingTensor(['foo.bar.embed_tokens.weight', 'lm_head.weight'], 'x')).toEqual({ name: 'foo.bar.embed_tokens.weight', how: 'suffix match' });
+  });
+  it('ambiguity and absence are errors that say to set tensor', () => {
+    expect(() => detectEmbeddingTensor(['a.embed_tokens.weight', 'b.embed_tokens.weight'], 'idx')).toThrow(
+      'idx: several embedding-like tensors (a.embed_tokens.weight, b.embed_tokens.weight); set tensor = "..." in the config to choose',
+    );
+    expect(() => detectEmbeddingTensor(['lm_head.weight', 'vision.patch_embedding.weight'], 'idx')).toThrow(
+      'idx: no token-embedding tensor found among 2 tensors (lm_head.weight, vision.patch_embedding.weight); set tensor = "..." in the config',
+    );
+    expect(detectEmbeddingTensor(['lm_head.weight', 'model.embed_tokens.weight'], 'idx', 'lm_head.weight')).toEqual({ name: 'lm_head.weight', how: 'config' });
+  });
+});
