@@ -17,6 +17,8 @@ import {
   mrrAtK,
   mulberry32,
   ndcgAtK,
+  rankingAtK,
+  topK,
   pearson,
   predictLogistic,
   rankingAveragePrecision,
@@ -143,6 +145,26 @@ describe('ranking metrics', () => {
     expect(mrrAtK(Array.from({ length: 11 }, (_, i) => -i), Array.from({ length: 11 }, (_, i) => (i === 10 ? 1 : 0)))).toBe(0);
     // relevant at ranks 2 and 4: (1/2 + 2/4) / 2
     expect(rankingAveragePrecision([4, 3, 2, 1], [0, 1, 0, 1])).toBe(0.5);
+  });
+});
+
+describe('top-k ranking (retrieval fast path)', () => {
+  it('topK keeps the k best, ties by index like a stable sort', () => {
+    expect(topK([0.1, 0.9, 0.5, 0.9, 0.3], 3)).toEqual([1, 3, 2]);
+    expect(topK([1, 1, 1], 2)).toEqual([0, 1]);
+    expect(topK([2, 1], 5)).toEqual([1, 0].reverse());
+  });
+
+  it('rankingAtK equals mrrAtK/ndcgAtK on random pools with ties and graded relevance', () => {
+    const rand = mulberry32(9);
+    for (let t = 0; t < 200; t++) {
+      const n = 1 + Math.floor(rand() * 60);
+      const scores = Array.from({ length: n }, () => Math.round(rand() * 20) / 20);
+      const rel = Array.from({ length: n }, () => (rand() < 0.2 ? Math.floor(rand() * 3) : 0));
+      const r = rankingAtK(scores, rel, 10);
+      expect(r.mrr).toBe(mrrAtK(scores, rel, 10));
+      expect(r.ndcg).toBeCloseTo(ndcgAtK(scores, rel, 10), 12);
+    }
   });
 });
 

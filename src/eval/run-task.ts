@@ -2,7 +2,7 @@
  * Run one parsed task against one encoder at every requested width and mode: embed the task's distinct texts
  * once, then derive each (dim, dense|binary) view and score it. Returns one result row per metric.
  */
-import { accuracy, averagePrecision, bestAccuracy, bestF1, fitLogistic, kmeans, macroF1, mrrAtK, ndcgAtK, pearson, predictLogistic, rankingAveragePrecision, spearman, vMeasure } from './metrics/index.ts';
+import { accuracy, averagePrecision, bestAccuracy, bestF1, fitLogistic, kmeans, macroF1, pearson, predictLogistic, rankingAtK, rankingAveragePrecision, spearman, vMeasure } from './metrics/index.ts';
 import { prepareVectors, rowDot, type Embeddings, type SentenceEncoder } from './encoder.ts';
 import type { ClfData, ClusterData, PairData, RankingData, StsData, TaskData, TaskKind } from './tasks/types.ts';
 
@@ -151,8 +151,9 @@ function scoreRanking(data: RankingData, v: Float32Array, ids: Record<string, nu
       scores[j] = rowDot(v, ids.query![i]!, docs, c, dim);
       relevance[j] = positives.has(c) ? 1 : 0;
     });
-    mrr += mrrAtK(scores, relevance, 10);
-    ndcg += ndcgAtK(scores, relevance, 10);
+    const at10 = rankingAtK(scores, relevance, 10);
+    mrr += at10.mrr;
+    ndcg += at10.ndcg;
     if (data.kind === 'rerank') map += rankingAveragePrecision(scores, relevance);
   });
   const n = data.queries.length;

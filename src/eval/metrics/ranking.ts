@@ -43,3 +43,36 @@ export function rankingAveragePrecision(scores: ArrayLike<number>, relevance: Ar
   }
   return hits === 0 ? 0 : sum / hits;
 }
+
+/** Indices of the k highest scores, best first; ties → lower index first (same order as a stable sort). */
+export function topK(scores: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i]!;
+    if (top.length === k && s <= scores[top[k - 1]!]!) continue;
+    let pos = top.length;
+    while (pos > 0 && scores[top[pos - 1]!]! < s) pos--;
+    top.splice(pos, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+/**
+ * MRR@k and NDCG@k in one pass over a top-k selection (O(n·k) instead of sorting every candidate): equal to
+ * `mrrAtK` and `ndcgAtK`, for retrieval over large pools.
+ */
+export function rankingAtK(scores: ArrayLike<number>, relevance: ArrayLike<number>, k = 10): { mrr: number; ndcg: number } {
+  const top = topK(scores, k);
+  let mrr = 0;
+  let dcgSum = 0;
+  top.forEach((i, r) => {
+    const rel = relevance[i]!;
+    if (rel > 0 && mrr === 0) mrr = 1 / (r + 1);
+    dcgSum += rel / Math.log2(r + 2);
+  });
+  const ideal = topK(relevance, k);
+  let best = 0;
+  ideal.forEach((i, r) => (best += relevance[i]! / Math.log2(r + 2)));
+  return { mrr, ndcg: best === 0 ? 0 : dcgSum / best };
+}
