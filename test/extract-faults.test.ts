@@ -3,7 +3,7 @@
  * fails with one line and leaves only `.partial` files, which the next run resumes from.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, rmSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, readFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.ts';
@@ -98,7 +98,7 @@ describe('download faults are retried and never corrupt the output', () => {
     expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
   });
 
-  it('exhausted retries: one-line error, no complete-looking file; the re-run fetches only missing chunks', async () => {
+  it('exhausted retries: one-line error, no complete-looking file; the re-run re-verifies recorded chunks and fetches only missing or damaged ones', async () => {
     server.faults = [{ kind: 'whole', times: 1000, atByte: dataStart + 20 * CHUNK + 1 }];
     const r = req({ concurrency: 1 });
     await expect(extract(r)).rejects.toThrow(/chunk 21\/32: failed after 4 attempts: .*ignored the Range request and answered 200/);
@@ -108,13 +108,19 @@ describe('download faults are retried and never corrupt the output', () => {
     const state = JSON.parse(readFileSync(join(r.outDir!, 'faulty.safetensors.partial.json'), 'utf8'));
     // Chunks run in order with concurrency 1; the failure stops the queue, so chunks 1-20 are verified.
     expect(Object.keys(state.done).map(Number).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
+    // Simulate a power loss that lost the pages of recorded chunk #4: the resume re-hashes and re-fetches it.
+    const partial = join(r.outDir!, 'faulty.safetensors.partial');
+    const headerLen = readFileSync(partial).subarray(0, 8).readUInt32LE(0) + 8;
+    const fd = openSync(partial, 'r+');
+    writeSync(fd, new Uint8Array(CHUNK), 0, CHUNK, headerLen + 3 * CHUNK);
+    closeSync(fd);
     server.faults = [];
     server.resetStats();
     const summary = await extract(r);
     const dataReqs = server.requests.filter((x) => x.server === 'cdn' && x.start! >= dataStart);
-    const expected = [...Array(12).keys()].map((k) => [dataStart + (20 + k) * CHUNK, dataStart + (21 + k) * CHUNK - 1]);
+    const expected = [3, ...Array.from({ length: 12 }, (_, k) => 20 + k)].map((k) => [dataStart + k * CHUNK, dataStart + (k + 1) * CHUNK - 1]);
     expect(dataReqs.map((x) => [x.start!, x.end!]).sort((a, b) => a[0]! - b[0]!)).toEqual(expected);
-    expect(summary.sources[0]!.bytes_resumed).toBe(20 * CHUNK);
+    expect(summary.sources[0]!.bytes_resumed).toBe(19 * CHUNK);
     expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
     expect(readdirSync(r.outDir!).filter((n) => n.includes('partial'))).toEqual([]);
   });

@@ -69,8 +69,11 @@ describe('chunk conversion', () => {
   const allBf16 = new Uint16Array(65536).map((_, i) => i);
   const bytes = new Uint8Array(allBf16.buffer);
   it('BF16 → F16 direct path equals f32 → f16 round-to-nearest-even for all 65536 inputs, overflows counted', () => {
-    const direct = chunkConverter('BF16', 'F16')(bytes);
     const ref = encodeFromF32(decodeToF32(bytes, 'BF16'), 'F16');
+    const input = bytes.slice();
+    const direct = chunkConverter('BF16', 'F16')(input);
+    // Same width: converted in place (the downloader reuses its chunk buffers).
+    expect(direct.bytes.buffer).toBe(input.buffer);
     expect(Buffer.from(direct.bytes).equals(Buffer.from(ref.bytes))).toBe(true);
     expect(direct.overflows).toBe(ref.overflows);
     expect(direct.overflows).toBeGreaterThan(0);
@@ -84,7 +87,7 @@ describe('chunk conversion', () => {
     const shifted = new Uint8Array(bytes.byteLength + 1);
     shifted.set(bytes, 1);
     const view = shifted.subarray(1);
-    expect(Buffer.from(chunkConverter('BF16', 'F16')(view).bytes).equals(Buffer.from(chunkConverter('BF16', 'F16')(bytes).bytes))).toBe(true);
+    expect(Buffer.from(chunkConverter('BF16', 'F16')(view).bytes).equals(Buffer.from(chunkConverter('BF16', 'F16')(bytes.slice()).bytes))).toBe(true);
   });
 });
 

@@ -80,6 +80,8 @@ export async function readBody(
   abort: AbortController,
   what: string,
   onBytes?: (n: number) => void,
+  /** Reuse this buffer (length ≥ expected) instead of allocating one: the chunk downloader pools them. */
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   if (!res.body) {
     if (expected === 0 || expected === undefined) return new Uint8Array(0);
@@ -87,7 +89,7 @@ export async function readBody(
   }
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
-  let out = expected !== undefined ? new Uint8Array(expected) : undefined;
+  let out = expected !== undefined ? (into && into.byteLength >= expected ? into.subarray(0, expected) : new Uint8Array(expected)) : undefined;
   let got = 0;
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {

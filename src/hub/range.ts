@@ -23,6 +23,8 @@ export interface RangeOptions {
   expectTotal?: number;
   expectEtag?: string;
   onBytes?: (n: number) => void;
+  /** Buffer to read the body into (length ≥ the range). */
+  into?: Uint8Array;
 }
 
 /** The file on the hub changed between requests (new commit on a branch, re-upload): not retryable. */
@@ -81,6 +83,6 @@ export async function fetchRange(
   }
   const cl = res.headers.get('content-length');
   if (cl !== null && Number(cl) !== length) await fail(`Content-Length ${cl} differs from the ${length} bytes requested`);
-  const bytes = await readBody(res, length, client.idleTimeoutMs, abort, what, opts.onBytes);
+  const bytes = await readBody(res, length, client.idleTimeoutMs, abort, what, opts.onBytes, opts.into);
   return { bytes, total: cr!.total, etag, commit };
 }

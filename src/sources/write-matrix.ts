@@ -92,8 +92,9 @@ export function outputHeader(rows: number, dim: number, dtype: FloatDType, metad
 export function chunkConverter(from: DType, to: FloatDType) {
   if (from === 'BF16' && to === 'F16') {
     return (bytes: Uint8Array) => {
+      // Same element width: convert in place (each element is read before it is overwritten).
       const src = u16View(bytes);
-      const out = new Uint16Array(src.length);
+      const out = src;
       let overflows = 0;
       for (let i = 0; i < src.length; i++) {
         const b = src[i]!;
@@ -102,7 +103,7 @@ export function chunkConverter(from: DType, to: FloatDType) {
         // ±Inf from a finite input (BF16 exponent not all ones) is an overflow.
         if ((h & 0x7fff) === 0x7c00 && (b & 0x7f80) !== 0x7f80) overflows++;
       }
-      return { bytes: new Uint8Array(out.buffer), overflows };
+      return { bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), overflows };
     };
   }
   if (from === 'BF16' && to === 'F32') {
