@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { SentenceEncoder } from '../src/eval/encoder.ts';
 import { openModelEncoder } from '../src/eval/encoders/model.ts';
 import { openRawEncoders } from '../src/eval/encoders/raw.ts';
+import { resolveModelPath } from '../src/eval/model-files.ts';
 import { formatTable, toEvalFile, type EvaluatedModel } from '../src/eval/results.ts';
 import { runTask, type EvalResult } from '../src/eval/run-task.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
@@ -21,8 +22,9 @@ const HELP = `usage: pipeline eval --model PATH --task KIND=FILE[,FILE] [--task 
 Evaluate a saved model on local task files, at each Matryoshka width and dense/binary, optionally beside
 baselines. Prints a table, writes <model folder>/eval.json (read by pipeline report).
 
-  --model PATH          saved model folder (weights/<config>/) or one of its .safetensors files; any folder
-                        with a .safetensors embedding matrix + tokenizer.json works (WordLlama, model2vec)
+  --model PATH          saved model folder (weights/<config>/, or just the config name) or one of its
+                        .safetensors files; any model the embedding library loads works (WordLlama
+                        *_<dim>.safetensors + tokenizer.json, model2vec / sentence-transformers folders)
   --task KIND=FILE      repeatable. KIND and columns (TSV, tab-separated, optional header line of column
                         names; or JSONL with the same keys):
                           sts=FILE        sentence1  sentence2  score    Spearman of cosine (Hamming if binary)
@@ -97,7 +99,7 @@ export const stage: Stage = {
     const started = performance.now();
     const { encoder: model, files } = await openModelEncoder(v.model, 'model');
     const encoders: { encoder: SentenceEncoder; path: string; dims: number[] }[] = [
-      { encoder: model, path: resolve(v.model), dims: parseDims(v.dim, model.dims, model.dim) },
+      { encoder: model, path: resolve(resolveModelPath(v.model)), dims: parseDims(v.dim, model.dims, model.dim) },
     ];
     try {
       if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });
@@ -131,7 +133,7 @@ export const stage: Stage = {
       }
 
       const seconds = (performance.now() - started) / 1000;
-      const file = toEvalFile(resolve(v.model), specs, models, results, seconds);
+      const file = toEvalFile(resolve(resolveModelPath(v.model)), specs, models, results, seconds);
       const outPath = v.out ?? join(files.dir, 'eval.json');
       await writeJsonAtomic(outPath, file);
       const table = formatTable(file.results);

@@ -21,7 +21,8 @@ network) with whatever data exists — sections without data are left out:
   - model size at each width: vocabulary × dim × 2 bytes (f16), sentence vector bytes and binary code bits
   - extraction facts: bytes downloaded vs shard bytes per source   (extract.json, same places as metrics.jsonl)
 
-  --model PATH   saved model folder or one of its .safetensors files (any folder pipeline eval accepts)
+  --model PATH   saved model folder (or its config name) or one of its .safetensors files (anything
+                 pipeline eval accepts)
   --out FILE     where to write (default <model folder>/report.html)
   --json         print {"report": path, "sections": [...]} on stdout
   --quiet        no message on stderr

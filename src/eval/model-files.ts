@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { loadConfig, outputDirFor } from '../config/load.ts';
 import { resolveModelFiles } from '../embed/node.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { UserError } from '../util/errors.ts';
@@ -33,7 +34,8 @@ export function readJsonIfExists(path: string): Record<string, unknown> | undefi
  * resolves them (so eval, report and users all read the same file). eval.json/report.html go into the folder
  * given (or the file's folder).
  */
-export function findModelFiles(path: string): ModelFiles {
+export function findModelFiles(arg: string): ModelFiles {
+  const path = resolveModelPath(arg);
   const resolved = resolveModelFiles(path);
   const dir = statSync(path).isDirectory() ? path : dirname(path);
   return {
@@ -42,6 +44,22 @@ export function findModelFiles(path: string): ModelFiles {
     tokenizer: resolved.tokenizer,
     config: resolved.config ? readJsonIfExists(resolved.config) : readJsonIfExists(join(dirname(resolved.safetensors), 'config.json')),
   };
+}
+
+/**
+ * `--model` as given, or — when no such path exists and it looks like a config name (`use_lite`) — that
+ * config's output folder weights/<name>/.
+ */
+export function resolveModelPath(arg: string): string {
+  if (existsSync(arg) || !/^[\w.-]+$/.test(arg)) return arg;
+  let dir: string;
+  try {
+    dir = outputDirFor(loadConfig(arg));
+  } catch {
+    return arg; // not a config either: let the loader report the missing path
+  }
+  if (!existsSync(dir)) throw new UserError(`${arg}: no such file or folder, and the config's output ${dir} does not exist yet (run pipeline run --config ${arg})`);
+  return dir;
 }
 
 /** Preferred tensor names, in order, when a file holds several. */
