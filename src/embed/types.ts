@@ -33,7 +33,10 @@ export interface EmbedOptions {
   norm?: boolean;
   /** Matryoshka truncation: keep the first `dim` values (before normalisation). */
   dim?: number;
-  /** Texts per tokenization batch (only affects memory of intermediate id buffers; default 1024). */
+  /**
+   * Accepted for WordLlama API compatibility; no effect: texts are tokenized and pooled one at a time into the
+   * output, no padded [batch, tokens, dim] block is ever built.
+   */
   batchSize?: number;
   /** Keep at most this many tokens per text (default: the model's max_length; 0 = no limit). */
   maxLength?: number;

@@ -278,12 +278,17 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
   let misses = 0;
   let plainCount = 0;
 
+  // Flag tables (one byte per UTF-16 code unit) keep the per-character checks to an array load.
+  const addedFirst = new Uint8Array(65536);
+  for (const c of added.keys()) addedFirst[c] = 1;
+  const noCutFlag = new Uint8Array(65536);
+  for (const c of noCut) noCutFlag[c] = 1;
+
   const holdsAddedToken = (text: string): boolean => {
     if (added.size === 0) return false;
     for (let i = 0; i < text.length; i++) {
-      const list = added.get(text.charCodeAt(i));
-      if (list === undefined) continue;
-      for (const content of list) if (text.startsWith(content, i)) return true;
+      if (addedFirst[text.charCodeAt(i)] === 0) continue;
+      for (const content of added.get(text.charCodeAt(i))!) if (text.startsWith(content, i)) return true;
     }
     return false;
   };
@@ -348,7 +353,7 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     for (let i = 1; i < n; i++) {
       if (text.charCodeAt(i) !== 32) continue;
       const prev = text.charCodeAt(i - 1);
-      if (isWhitespaceCode(prev) || noCut.has(prev)) continue;
+      if (noCutFlag[prev] === 1 || isWhitespaceCode(prev)) continue;
       emit(start, i);
       start = i;
     }
