@@ -69,6 +69,24 @@ describeShared('model2vec fixtures', ['fixtures', 'model2vec'], () => {
     expect(Array.from(z.data)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
+  it('Unigram (vocab-quantized) edge cases: UNK dropped, empty/whitespace → zero, long text capped at 512 tokens', () => {
+    const m = load(F('test-model-vocab-quantized'));
+    const unk = m.tokenizer.unkId!;
+    const texts = ['hello 😀 world', '', '   ', '\t\n', '😀', 'naïve café', Array(800).fill('word').join(' ')];
+    expect(m.tokenizer.encode('hello 😀 world')).toContain(unk);
+    const e = m.embed(texts);
+    texts.forEach((t, i) => {
+      const ids = m.tokenIds(t);
+      expect(ids).not.toContain(unk);
+      expect(ids.length).toBeLessThanOrEqual(512);
+      const mean = new Float64Array(64);
+      for (const id of ids) m.tokenVector(id).forEach((v, j) => (mean[j]! += v / ids.length));
+      const n = Math.hypot(...mean);
+      for (let j = 0; j < 64; j++) expect(e.data[i * 64 + j]!).toBeCloseTo(n > 0 ? mean[j]! / n : 0, 5);
+    });
+    expect(m.tokenIds(texts[6]!).length).toBe(512);
+  });
+
   it('toModel2Vec round-trips: the exported folder loads as model2vec with the same embeddings', async () => {
     const m = load(F('test-model-vocab-quantized'));
     const dir = mkdtempSync(join(tmpdir(), 'm2v-export-'));

