@@ -91,6 +91,7 @@ export async function pooledOutput(
   const plan = planBatch(tokenIds);
   const gatherer = await createRowGatherer(matrix, 0);
   const rows = await gatherer.gather(plan.uniq);
+  gatherer.close();
   const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
   const out = project(params, pooled, plan.sentences, dim);
   // A sentence without tokens stays a zero row (not the bias).

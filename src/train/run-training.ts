@@ -5,7 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openInputMatrix } from '../concat/open-input.ts';
+import { existsSync as exists } from 'node:fs';
+import { resolve } from 'node:path';
+import { CONCAT_FILE, readConcatDescriptor } from '../concat/descriptor.ts';
+import { SOURCE_TENSOR, openInputMatrix } from '../concat/open-input.ts';
+import type { SyncRowFile } from './gather.ts';
 import type { ModelConfig } from '../config/types.ts';
 import { loadTrainingData } from '../data/load.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
@@ -79,6 +83,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   const stop = stopwordIds(tokenizer, config.n_vocab);
   if (cfg.tokenWeights !== 'none') log(`token weights: ${stop.length} English stopword tokens start at ${cfg.stopwordWeight}`);
   const matrix = await openInputMatrix(config, outDir);
+  const syncFile = singleFileInput(config, outDir);
   try {
     const summary = await train({
       configName: config.name,
@@ -96,6 +101,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
       resume: opts.resume,
       quiet: opts.quiet,
       signal: opts.signal,
+      syncFile,
       onStep: opts.onStep,
       log,
     });
@@ -103,4 +109,17 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   } finally {
     await matrix.close();
   }
+}
+
+/**
+ * The one safetensors file behind the input when there is one (a single source, or a materialized concat):
+ * batches then gather rows with sync reads. A concat read through its descriptor uses the async RowMatrix.
+ */
+function singleFileInput(config: ModelConfig, outDir: string): SyncRowFile | undefined {
+  if (config.sources.length === 1) return { path: join(outDir, `${config.sources[0]!.name}.safetensors`), tensor: SOURCE_TENSOR };
+  const desc = join(outDir, CONCAT_FILE);
+  if (!exists(desc)) return undefined;
+  const d = readConcatDescriptor(desc);
+  if (d.materialized && exists(resolve(outDir, d.materialized.file))) return { path: resolve(outDir, d.materialized.file), tensor: d.materialized.tensor };
+  return undefined;
 }

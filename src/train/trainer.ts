@@ -26,7 +26,7 @@ import {
 } from './checkpoint.ts';
 import { warmupFor, type TrainConfig } from './config.ts';
 import { selectionScore, type EvalResult, type StsEvaluator } from './evaluate.ts';
-import { createRowGatherer } from './gather.ts';
+import { createRowGatherer, type SyncRowFile } from './gather.ts';
 import { initParams, type ModelParams } from './model.ts';
 import { Rng } from './rng.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
@@ -48,6 +48,8 @@ export interface TrainInputs {
   quiet?: boolean;
   /** Stop after the current step, save `last`, return with `interrupted: true`. */
   signal?: AbortSignal;
+  /** The safetensors file behind `matrix` when it is one file: rows are then gathered with sync reads. */
+  syncFile?: SyncRowFile;
   /** Called after every step (tests abort from here). */
   onStep?: (step: number) => void;
   log?: (message: string) => void;
@@ -136,131 +138,138 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
     await truncateMetrics(metricsPath, state.step);
   }
 
-  const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb);
-  log(
-    gatherer.resident
-      ? `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, held in memory as f32 (${((matrix.rows * matrix.dim * 4) / 1e6).toFixed(0)} MB ≤ memory_cache_mb ${cfg.memoryCacheMb})`
-      : `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, rows gathered from disk per batch (larger than memory_cache_mb ${cfg.memoryCacheMb})`,
-  );
-  log(`${inp.records.length} pairs, ${perEpoch} steps/epoch, ${totalSteps} steps, batch ${cfg.batchSize}, lr ${cfg.lr}, warmup ${warmup}, dims [${cfg.dims.join(', ')}]${cfg.binarize !== 'none' ? `, binarize ${cfg.binarize}` : ''}`);
+  const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, inp.syncFile);
+  try {
+    return await loop();
+  } finally {
+    gatherer.close();
+  }
+  async function loop(): Promise<TrainSummary> {
+    log(
+      gatherer.resident
+        ? `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, held in memory as f32 (${((matrix.rows * matrix.dim * 4) / 1e6).toFixed(0)} MB ≤ memory_cache_mb ${cfg.memoryCacheMb})`
+        : `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, rows gathered from disk per batch (larger than memory_cache_mb ${cfg.memoryCacheMb})`,
+    );
+    log(`${inp.records.length} pairs, ${perEpoch} steps/epoch, ${totalSteps} steps, batch ${cfg.batchSize}, lr ${cfg.lr}, warmup ${warmup}, dims [${cfg.dims.join(', ')}]${cfg.binarize !== 'none' ? `, binarize ${cfg.binarize}` : ''}`);
 
-  const binary = cfg.binarize !== 'none';
-  let lastEval: EvalResult[] = [];
-  let lastEvalText = '';
-  const writeMetric = (obj: Record<string, unknown>) => appendFile(metricsPath, JSON.stringify(obj) + '\n');
-  const metaFor = (step: number, ev: EvalResult[]): CheckpointMeta => ({
-    config: { name: inp.configName, file: inp.configFile, n_vocab: inp.nVocab, dim_in: matrix.dim, training: { ...cfg, evalFile: cfg.evalFile } },
-    step,
-    matryoshka_dims: cfg.dims,
-    binarize: cfg.binarize,
-    norm: cfg.norm,
-    token_weights: cfg.tokenWeights,
-    eval: ev,
-  });
+    const binary = cfg.binarize !== 'none';
+    let lastEval: EvalResult[] = [];
+    let lastEvalText = '';
+    const writeMetric = (obj: Record<string, unknown>) => appendFile(metricsPath, JSON.stringify(obj) + '\n');
+    const metaFor = (step: number, ev: EvalResult[]): CheckpointMeta => ({
+      config: { name: inp.configName, file: inp.configFile, n_vocab: inp.nVocab, dim_in: matrix.dim, training: { ...cfg, evalFile: cfg.evalFile } },
+      step,
+      matryoshka_dims: cfg.dims,
+      binarize: cfg.binarize,
+      norm: cfg.norm,
+      token_weights: cfg.tokenWeights,
+      eval: ev,
+    });
 
-  const evaluate = async (step: number): Promise<void> => {
-    if (!inp.evaluator) return;
-    lastEval = await inp.evaluator.evaluate(tf, params, gatherer, cfg.dims, binary);
-    for (const r of lastEval) await writeMetric({ type: 'eval', step, file: r.file, dim: r.dim, binary: r.binary, spearman: r.spearman });
-    const fmt = (b: boolean) => lastEval.filter((r) => r.binary === b).map((r) => `${r.dim}:${r.spearman.toFixed(3)}`).join(' ');
-    lastEvalText = `eval ${fmt(false)}${binary ? ` | ham ${fmt(true)}` : ''}`;
-  };
-  const saveCheckpoints = async (step: number): Promise<void> => {
-    const meta = metaFor(step, lastEval);
-    if (inp.evaluator && lastEval.length > 0) {
-      const score = selectionScore(lastEval, binary);
-      if (state.bestScore === null || score > state.bestScore) {
-        state.bestScore = score;
+    const evaluate = async (step: number): Promise<void> => {
+      if (!inp.evaluator) return;
+      lastEval = await inp.evaluator.evaluate(tf, params, gatherer, cfg.dims, binary);
+      for (const r of lastEval) await writeMetric({ type: 'eval', step, file: r.file, dim: r.dim, binary: r.binary, spearman: r.spearman });
+      const fmt = (b: boolean) => lastEval.filter((r) => r.binary === b).map((r) => `${r.dim}:${r.spearman.toFixed(3)}`).join(' ');
+      lastEvalText = `eval ${fmt(false)}${binary ? ` | ham ${fmt(true)}` : ''}`;
+    };
+    const saveCheckpoints = async (step: number): Promise<void> => {
+      const meta = metaFor(step, lastEval);
+      if (inp.evaluator && lastEval.length > 0) {
+        const score = selectionScore(lastEval, binary);
+        if (state.bestScore === null || score > state.bestScore) {
+          state.bestScore = score;
+          state.bestStep = step;
+          await writeModelCheckpoint(best, params, meta);
+        }
+      } else if (!inp.evaluator) {
         state.bestStep = step;
         await writeModelCheckpoint(best, params, meta);
       }
-    } else if (!inp.evaluator) {
-      state.bestStep = step;
-      await writeModelCheckpoint(best, params, meta);
-    }
-    await writeModelCheckpoint(last, params, meta);
-    await writeOptimizerState(last, optimizerSlots(opt), step);
-    state.step = step;
-    await writeTrainState(last, state);
-  };
+      await writeModelCheckpoint(last, params, meta);
+      await writeOptimizerState(last, optimizerSlots(opt), step);
+      state.step = step;
+      await writeTrainState(last, state);
+    };
 
-  if (!inp.resume && inp.evaluator) {
-    await evaluate(0);
-    log(`untrained projection: ${lastEvalText}`);
-  }
+    if (!inp.resume && inp.evaluator) {
+      await evaluate(0);
+      log(`untrained projection: ${lastEvalText}`);
+    }
 
-  const progress = createProgress('train', { unit: 'steps', total: totalSteps, quiet: inp.quiet });
-  const t0 = performance.now();
-  const elapsed0 = state.elapsedSeconds;
-  let epochCached = -1;
-  let batches: Int32Array[] = [];
-  let step = state.step;
-  let lastLoss = NaN;
-  let interrupted = false;
-  let pairsThisRun = 0;
-  const batchRecords: TokenizedRecord[] = [];
-  while (step < totalSteps) {
-    const epoch = Math.floor(step / perEpoch);
-    if (epoch !== epochCached) {
-      batches = epochBatches(inp.datasets, cfg.batchSize, cfg.seed, epoch, cfg.sampler);
-      epochCached = epoch;
+    const progress = createProgress('train', { unit: 'steps', total: totalSteps, quiet: inp.quiet });
+    const t0 = performance.now();
+    const elapsed0 = state.elapsedSeconds;
+    let epochCached = -1;
+    let batches: Int32Array[] = [];
+    let step = state.step;
+    let lastLoss = NaN;
+    let interrupted = false;
+    let pairsThisRun = 0;
+    const batchRecords: TokenizedRecord[] = [];
+    while (step < totalSteps) {
+      const epoch = Math.floor(step / perEpoch);
+      if (epoch !== epochCached) {
+        batches = epochBatches(inp.datasets, cfg.batchSize, cfg.seed, epoch, cfg.sampler);
+        epochCached = epoch;
+      }
+      const idx = batches[step % perEpoch]!;
+      batchRecords.length = 0;
+      for (const i of idx) batchRecords.push(inp.records[i]!);
+      const ts = performance.now();
+      const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup);
+      const dt = (performance.now() - ts) / 1000;
+      if (!Number.isFinite(rep.loss)) {
+        throw new UserError(`step ${step + 1}: the loss became ${rep.loss}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan`, 1);
+      }
+      step++;
+      lastLoss = rep.loss;
+      pairsThisRun += idx.length;
+      state.pairsSeen += idx.length;
+      const elapsed = elapsed0 + (performance.now() - t0) / 1000;
+      state.elapsedSeconds = elapsed;
+      await writeMetric({
+        type: 'train',
+        step,
+        epoch: epoch + (step % perEpoch === 0 ? 1 : (step % perEpoch) / perEpoch),
+        loss: rep.loss,
+        lr: rep.lr,
+        pairs_per_s: idx.length / dt,
+        elapsed_s: elapsed,
+        grad_norm: rep.gradNorm,
+      });
+      inp.onStep?.(step);
+      const atEval = cfg.evalSteps > 0 && step % cfg.evalSteps === 0;
+      const done = step === totalSteps;
+      const stop = inp.signal?.aborted === true && !done;
+      if (atEval || done) await evaluate(step);
+      if (atEval || done || stop) await saveCheckpoints(step);
+      progress.update(step, `loss ${rep.loss.toFixed(4)} ${(idx.length / dt).toFixed(0)} pairs/s${lastEvalText ? ` ${lastEvalText}` : ''}`);
+      if (stop) {
+        interrupted = true;
+        progress.log(`interrupted at step ${step}/${totalSteps}: saved ${last}; continue with --resume`);
+        break;
+      }
     }
-    const idx = batches[step % perEpoch]!;
-    batchRecords.length = 0;
-    for (const i of idx) batchRecords.push(inp.records[i]!);
-    const ts = performance.now();
-    const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup);
-    const dt = (performance.now() - ts) / 1000;
-    if (!Number.isFinite(rep.loss)) {
-      throw new UserError(`step ${step + 1}: the loss became ${rep.loss}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan`, 1);
-    }
-    step++;
-    lastLoss = rep.loss;
-    pairsThisRun += idx.length;
-    state.pairsSeen += idx.length;
-    const elapsed = elapsed0 + (performance.now() - t0) / 1000;
-    state.elapsedSeconds = elapsed;
-    await writeMetric({
-      type: 'train',
-      step,
-      epoch: epoch + (step % perEpoch === 0 ? 1 : (step % perEpoch) / perEpoch),
-      loss: rep.loss,
-      lr: rep.lr,
-      pairs_per_s: idx.length / dt,
-      elapsed_s: elapsed,
-      grad_norm: rep.gradNorm,
-    });
-    inp.onStep?.(step);
-    const atEval = cfg.evalSteps > 0 && step % cfg.evalSteps === 0;
-    const done = step === totalSteps;
-    const stop = inp.signal?.aborted === true && !done;
-    if (atEval || done) await evaluate(step);
-    if (atEval || done || stop) await saveCheckpoints(step);
-    progress.update(step, `loss ${rep.loss.toFixed(4)} ${(idx.length / dt).toFixed(0)} pairs/s${lastEvalText ? ` ${lastEvalText}` : ''}`);
-    if (stop) {
-      interrupted = true;
-      progress.log(`interrupted at step ${step}/${totalSteps}: saved ${last}; continue with --resume`);
-      break;
-    }
+    const seconds = (performance.now() - t0) / 1000;
+    progress.finish();
+    if (lastEval.length === 0 && inp.evaluator) await evaluate(step); // resumed a finished run
+    return {
+      steps: step,
+      totalSteps,
+      stepsPerEpoch: perEpoch,
+      seconds,
+      pairsPerSecond: pairsThisRun / Math.max(seconds, 1e-9),
+      stepsPerSecond: step / Math.max(state.elapsedSeconds, 1e-9),
+      lastLoss,
+      finalEval: lastEval,
+      bestScore: state.bestScore,
+      bestStep: state.bestStep,
+      interrupted,
+      resident: gatherer.resident,
+      backend: backend.reason,
+    };
   }
-  const seconds = (performance.now() - t0) / 1000;
-  progress.finish();
-  if (lastEval.length === 0 && inp.evaluator) await evaluate(step); // resumed a finished run
-  return {
-    steps: step,
-    totalSteps,
-    stepsPerEpoch: perEpoch,
-    seconds,
-    pairsPerSecond: pairsThisRun / Math.max(seconds, 1e-9),
-    stepsPerSecond: step / Math.max(state.elapsedSeconds, 1e-9),
-    lastLoss,
-    finalEval: lastEval,
-    bestScore: state.bestScore,
-    bestStep: state.bestStep,
-    interrupted,
-    resident: gatherer.resident,
-    backend: backend.reason,
-  };
 }
 
 /** Keep only metrics of steps ≤ `step` (a resumed run rewrites what came after its checkpoint). */

@@ -1,0 +1,220 @@
+/**
+ * Training-step speed at real shapes (issue 3 §3), run with `nice npx tsx scripts/bench-train.ts`:
+ * ms per optimizer step (gather rows → JS pooling → TF.js projection + Matryoshka MNRL forward/backward →
+ * token-weight gradient → clip → AdamW) at Gemma-2 2B's shape (256000 × 2304 → 1024, dims 1024…64) and
+ * USE-lite's (8002 × 256 → 256), batch 512 pairs, per backend, with peak RSS.
+ *
+ * The input matrix is a random f16 safetensors file on disk (written once to the temp dir and reused; 1.18 GB
+ * for Gemma-2 2B), read through the same row gatherer as training: nothing holds the whole matrix in memory.
+ * Batches mimic speed_ref.py: sentence lengths drawn from STS-B's tokenized lengths
+ * (../shared/reference/stsb_token_lengths.json) rescaled to mean 24, clipped to 1..128, token ids uniform
+ * over the vocabulary (a worst case for gathering: real text repeats tokens far more).
+ *
+ *   --sizes 256000x2304x1024,8002x256x256   shapes VOCABxINxOUT
+ *   --backends wasm[,cpu,tensorflow]          backends to time (default: every one that loads, except cpu
+ *                                             at the big shape: minutes per step)
+ *   --batch 512 --mean-len 24 --steps 10 --warmup 2
+ *   --pytorch                                 also run ../shared/reference/speed_ref.py (WordLlama's recipe in
+ *                                             PyTorch) on the same shapes, side by side
+ *   --install-torch                           apt-get install python3-torch python3-numpy first when missing
+ *   --async-gather                            gather through the async RowMatrix instead of sync reads
+ *   --json FILE                               write all results
+ * Each (size, backend) runs in a child process so peak RSS is its own.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openSafetensorsMatrix } from '../src/matrix/row-matrix.ts';
+import { SafetensorsWriter } from '../src/safetensors/writer.ts';
+import { selectBackend } from '../src/train/backend.ts';
+import { parseTrainConfig } from '../src/train/config.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { createRowGatherer } from '../src/train/gather.ts';
+import { initParams } from '../src/train/model.ts';
+import { Rng } from '../src/train/rng.ts';
+import { createOptimizer, trainStep, type StepReport } from '../src/train/update.ts';
+import type { TokenizedRecord } from '../src/data/types.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED_REF = resolve(ROOT, '..', 'shared', 'reference');
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '256000x2304x1024,8002x256x256' },
+    backends: { type: 'string' },
+    batch: { type: 'string', default: '512' },
+    'mean-len': { type: 'string', default: '24' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    pytorch: { type: 'boolean' },
+    'install-torch': { type: 'boolean' },
+    json: { type: 'string' },
+    'async-gather': { type: 'boolean' },
+    child: { type: 'string' },
+  },
+});
+
+const DIMS = [1024, 512, 256, 128, 64];
+
+async function matrixFile(V: number, D: number): Promise<string> {
+  const path = join(tmpdir(), `bench-train-${V}x${D}-f16.safetensors`);
+  if (existsSync(path)) return path;
+  process.stderr.write(`writing random f16 matrix ${V} x ${D} to ${path} ...\n`);
+  const w = await SafetensorsWriter.create(path, [{ name: 'embedding', dtype: 'F16', shape: [V, D] }]);
+  const rng = new Rng(1);
+  const block = 4096;
+  for (let r = 0; r < V; r += block) {
+    const n = Math.min(block, V - r);
+    const a = new Float32Array(n * D);
+    for (let i = 0; i < a.length; i++) a[i] = (rng.next() + rng.next() + rng.next() - 1.5) * 0.04; // ~N(0, 0.02²)
+    await w.writeF32(a);
+  }
+  await w.commit();
+  return path;
+}
+
+function makeBatches(V: number, batch: number, meanLen: number, n: number, seed: number): TokenizedRecord[][] {
+  const lensPath = join(SHARED_REF, 'stsb_token_lengths.json');
+  const lens: number[] = existsSync(lensPath) ? JSON.parse(readFileSync(lensPath, 'utf8')) : [10];
+  const mean = lens.reduce((a, b) => a + b, 0) / lens.length;
+  const scale = meanLen / mean;
+  const rng = new Rng(seed);
+  const seq = () => {
+    const L = Math.min(128, Math.max(1, Math.round(lens[rng.int(lens.length)]! * scale)));
+    return Int32Array.from({ length: L }, () => rng.int(V));
+  };
+  return Array.from({ length: n }, () => Array.from({ length: batch }, () => ({ anchor: seq(), positive: seq() })));
+}
+
+interface Row {
+  vocab: number;
+  in_dim: number;
+  out_dim: number;
+  backend: string;
+  backend_reason: string;
+  median_ms: number;
+  min_ms: number;
+  max_ms: number;
+  breakdown_median_ms: { gather: number; grads: number; update: number };
+  mean_tokens: number;
+  mean_unique_tokens: number;
+  peak_rss_mb: number;
+  steps_timed: number;
+}
+
+async function child(spec: string): Promise<void> {
+  const [size, backendName] = spec.split('@') as [string, string];
+  const [V, D, O] = size.split('x').map(Number) as [number, number, number];
+  const batch = Number(args.batch);
+  const steps = Number(args.steps);
+  const warm = Number(args.warmup);
+  const dims = DIMS.filter((d) => d <= O);
+  const backend = await selectBackend(backendName);
+  const path = await matrixFile(V, D);
+  const matrix = await openSafetensorsMatrix(path, 'embedding');
+  const config = parseConfig({ model: { path, dim: D, n_vocab: V, pad_token: 'x' }, matryoshka: { dims }, training: { batch_size: batch, lr: 3e-4 } }, join(ROOT, 'bench.toml'));
+  const cfg = parseTrainConfig(config);
+  const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, args['async-gather'] ? undefined : { path, tensor: 'embedding' });
+  const params = initParams(V, D, O, new Rng(0), { tokenWeights: true, stopwordIds: Array.from({ length: 190 }, (_, i) => 10 + i) });
+  const opt = createOptimizer(params, true);
+  const batches = makeBatches(V, batch, Number(args['mean-len']), warm + steps, 0);
+  const reps: StepReport[] = [];
+  const times: number[] = [];
+  for (let k = 0; k < batches.length; k++) {
+    const t0 = performance.now();
+    const r = await trainStep(backend.tf, params, opt, gatherer, cfg, batches[k]!, k, 1000, 0);
+    const dt = performance.now() - t0;
+    if (k >= warm) {
+      times.push(dt);
+      reps.push(r);
+    }
+  }
+  await matrix.close();
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const row: Row = {
+    vocab: V,
+    in_dim: D,
+    out_dim: O,
+    backend: backend.name,
+    backend_reason: backend.reason,
+    median_ms: med(times),
+    min_ms: Math.min(...times),
+    max_ms: Math.max(...times),
+    breakdown_median_ms: { gather: med(reps.map((r) => r.ms.gather)), grads: med(reps.map((r) => r.ms.grads)), update: med(reps.map((r) => r.ms.update)) },
+    mean_tokens: reps.reduce((a, r) => a + r.tokens, 0) / reps.length,
+    mean_unique_tokens: reps.reduce((a, r) => a + r.uniqueTokens, 0) / reps.length,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    steps_timed: times.length,
+  };
+  process.stdout.write(JSON.stringify(row) + '\n');
+}
+
+function pytorch(sizes: string): unknown {
+  const script = join(SHARED_REF, 'speed_ref.py');
+  if (!existsSync(script)) {
+    process.stderr.write(`skipping PyTorch reference: ${script} not found\n`);
+    return undefined;
+  }
+  const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy, scipy'], { stdio: 'ignore' }).status === 0;
+  if (!hasTorch) {
+    if (!args['install-torch']) {
+      process.stderr.write('skipping PyTorch reference: python3-torch missing (rerun with --install-torch, or apt-get install -y python3-torch python3-numpy python3-scipy)\n');
+      return undefined;
+    }
+    process.stderr.write('installing python3-torch python3-numpy python3-scipy with apt-get ...\n');
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'python3-torch', 'python3-numpy', 'python3-scipy'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  const out = join(tmpdir(), `speed_ref-${process.pid}.json`);
+  const res = spawnSync(
+    '/usr/bin/python3',
+    [script, '--sizes', sizes, '--batch', String(args.batch), '--mean-len', String(args['mean-len']), '--steps', String(args.steps), '--threads', '2', '--json', out],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (res.status !== 0) {
+    process.stderr.write(`speed_ref.py exited ${res.status}\n`);
+    return undefined;
+  }
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+async function main(): Promise<void> {
+  if (args.child) return child(args.child);
+  const sizes = args.sizes!.split(',');
+  const results: Row[] = [];
+  for (const size of sizes) {
+    const big = Number(size.split('x')[0]) * Number(size.split('x')[1]) > 1e8;
+    const backends = args.backends ? args.backends.split(',') : ['tensorflow', 'wasm', ...(big ? [] : ['cpu'])];
+    for (const b of backends) {
+      const res = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', `${size}@${b}`], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
+      if (res.status !== 0) {
+        process.stderr.write(`${size} @ ${b}: not available (exit ${res.status})\n`);
+        continue;
+      }
+      const row = JSON.parse(res.stdout.trim().split('\n').pop()!) as Row;
+      results.push(row);
+      process.stderr.write(
+        `${size} @ ${row.backend}: median ${row.median_ms.toFixed(0)} ms/step (min ${row.min_ms.toFixed(0)}, max ${row.max_ms.toFixed(0)}; gather ${row.breakdown_median_ms.gather.toFixed(0)}, grads ${row.breakdown_median_ms.grads.toFixed(0)}, update ${row.breakdown_median_ms.update.toFixed(0)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB, ${row.mean_tokens.toFixed(0)} tokens / ${row.mean_unique_tokens.toFixed(0)} unique per step\n`,
+      );
+    }
+  }
+  const ref = args.pytorch ? pytorch(sizes.join(',')) : undefined;
+  console.log('\n| vocab x in -> out | implementation | median ms/step | min | max | peak RSS MB |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(`| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | ours, TF.js ${r.backend} | ${r.median_ms.toFixed(0)} | ${r.min_ms.toFixed(0)} | ${r.max_ms.toFixed(0)} | ${r.peak_rss_mb.toFixed(0)} |`);
+  }
+  for (const r of ((ref as { rows?: Record<string, number | string>[] })?.rows ?? [])) {
+    console.log(`| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | PyTorch ${r.variant} | ${Number(r.median_ms).toFixed(0)} | ${Number(r.min_ms).toFixed(0)} | ${Number(r.max_ms).toFixed(0)} | |`);
+  }
+  if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, results, pytorch: ref }, null, 2) + '\n');
+}
+
+await main();
