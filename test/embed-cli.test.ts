@@ -11,11 +11,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load, packedBytes } from '../src/embed/node.ts';
 import { parseNpy } from '../src/embed/npy.ts';
 import { makeModel, REPO, TOKENIZERS, type GeneratedModel } from './helpers/embed-model.ts';
+import { main } from '../pipelines/cli.ts';
 
 const run = promisify(execFile);
 const BIN = join(REPO, 'bin', 'pipeline.js');
 
+/** The CLI in this process (same dispatch, flag parsing and error printing as the bin), output captured. */
 async function pipeline(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+/** The real bin in a child process (exit code, stdout/stderr separation). */
+async function pipelineBin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: REPO, maxBuffer: 64 << 20 });
     return { code: 0, stdout, stderr };
@@ -96,6 +115,16 @@ describe('embed / similarity / tokens stages', () => {
     expect(rt.tokens[1].mean).toBeCloseTo(Array.from(raw.rows.subarray(id * 8, id * 8 + 8)).reduce((a, b) => a + b, 0) / 8, 6);
     const human = await pipeline(['tokens', '--model', g.dir, '--text', 'Hi']);
     expect(human.stderr).toMatch(/tokens, \d+ counted/);
+  });
+
+  it('the real bin: JSON on stdout, exit 0; bad input: exit 2 and one error line', async () => {
+    const ok = await pipelineBin(['embed', '--model', g.dir, '--text', 'Hello', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).dim).toBe(24);
+    const bad = await pipelineBin(['embed', '--model', g.dir, '--text', 'x', '--dim', '99']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^error: .*dim 99 is above the model's 24$/);
+    expect(bad.stdout).toBe('');
   });
 
   it('bad input: exit code 2 and one line', async () => {
