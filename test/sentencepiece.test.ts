@@ -179,6 +179,16 @@ describe('sentencepieceToTokenizerJson input validation', () => {
     expect(() => sentencepieceToTokenizerJson(bad, {}, 'v.json')).toThrow(message);
   });
 
+  it('finds the unknown piece by name and keeps other reserved names (T5-style <pad>, </s>, <unk>)', () => {
+    const t5: [string, number][] = [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁a', -1], ['a', -2], ['▁', -3]];
+    const j = sentencepieceToTokenizerJson(t5, {}, 't5.json');
+    expect(j.model.unk_id).toBe(2);
+    expect(j.added_tokens!.map((t) => [t.id, t.content])).toEqual([[0, '<pad>'], [1, '</s>'], [2, '<unk>']]);
+    expect(createTokenizer(j).encode('a b')).toEqual([3, 5, 2]);
+    const named = sentencepieceToTokenizerJson(t5, { specialNames: { 0: '[PAD]' } });
+    expect(named.added_tokens!.map((t) => t.content)).toEqual(['[PAD]', '</s>', '<unk>']);
+  });
+
   it('rejects bad options with the file name and the allowed range', () => {
     expect(() => sentencepieceToTokenizerJson(small, { rows: 5 }, 'v.json')).toThrow(
       'v.json: rows = 5 must be an integer ≥ the vocabulary size 7',
@@ -187,6 +197,15 @@ describe('sentencepieceToTokenizerJson input validation', () => {
     expect(() => sentencepieceToTokenizerJson(small, { reserved: 8 }, 'v.json')).toThrow('reserved = 8 must be an integer in [0, 7]');
     expect(() => sentencepieceToTokenizerJson([...small, ['<unused_8>', -5]], { rows: 9 }, 'v.json')).toThrow(
       'already has a piece "<unused_8>"',
+    );
+    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 4: '<x>' } }, 'v.json')).toThrow(
+      'v.json: specialNames has id 4, which is not a reserved id (0..2) or the unk id 0',
+    );
+    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 1: 'a' } }, 'v.json')).toThrow(
+      'special token "a" (id 1) is also an ordinary piece',
+    );
+    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 1: '</s>' } }, 'v.json')).toThrow(
+      'special token "</s>" is used for two ids',
     );
   });
 });

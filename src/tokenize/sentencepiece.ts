@@ -32,12 +32,12 @@ export interface SentencepieceOptions {
    * below 0): USE-lite's "�", "<s>", "</s>", "extra_token_id_1..3" → 6.
    */
   reserved?: number;
-  /** Id of the unknown piece (default 0). */
+  /** Id of the unknown piece. Default: the first reserved piece spelled "<unk>" or "�" (U+FFFD), else 0. */
   unkId?: number;
   /**
-   * Names given to reserved ids in the tokenizer.json (default: `{0: "<unk>", 1: "<s>", 2: "</s>"}` when
-   * those ids are reserved; other reserved ids keep their vocab text). All reserved ids become special
-   * added tokens.
+   * Names for special ids in the tokenizer.json. Default: the unknown piece is named "<unk>" (USE-lite's
+   * vocab.json spells it "�"); every other reserved piece keeps its vocab text. Reserved ids and the unknown
+   * id become special added tokens.
    */
   specialNames?: Record<number, string>;
   /**
@@ -54,21 +54,23 @@ export const SPIECE_UNDERLINE = '\u2581';
 export function sentencepieceToTokenizerJson(vocab: unknown, opts: SentencepieceOptions = {}, source = 'vocab'): TokenizerJson {
   const entries = validateVocab(vocab, source);
   const reserved = opts.reserved ?? leadingControlPieces(entries);
-  const unkId = opts.unkId ?? 0;
-  const rows = opts.rows ?? entries.length;
   if (!Number.isInteger(reserved) || reserved < 0 || reserved > entries.length) {
     throw new UserError(`${source}: reserved = ${reserved} must be an integer in [0, ${entries.length}]`);
   }
+  const unkId = opts.unkId ?? defaultUnkId(entries, reserved);
+  const rows = opts.rows ?? entries.length;
   if (!Number.isInteger(unkId) || unkId < 0 || unkId >= entries.length) {
     throw new UserError(`${source}: unk id ${unkId} is outside the vocabulary (0..${entries.length - 1})`);
   }
   if (!Number.isInteger(rows) || rows < entries.length) {
     throw new UserError(`${source}: rows = ${rows} must be an integer ≥ the vocabulary size ${entries.length}`);
   }
-  const defaultNames: Record<number, string> = { 0: '<unk>', 1: '<s>', 2: '</s>' };
-  const names: Record<number, string> = {};
-  for (const [id, name] of Object.entries(defaultNames)) if (Number(id) < reserved) names[Number(id)] = name;
-  Object.assign(names, opts.specialNames ?? {});
+  const names: Record<number, string> = { [unkId]: '<unk>', ...opts.specialNames };
+  for (const id of Object.keys(names).map(Number)) {
+    if (!(Number.isInteger(id) && id >= 0 && id < entries.length && (id < reserved || id === unkId))) {
+      throw new UserError(`${source}: specialNames has id ${id}, which is not a reserved id (0..${reserved - 1}) or the unk id ${unkId}`);
+    }
+  }
 
   // Real pieces keep their score (null → 0, which is what the reference's `null + x` arithmetic does).
   let minScore = Infinity;
@@ -91,7 +93,13 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
       modelVocab.push([piece, score ?? 0]);
     }
   }
-  const taken = new Set(modelVocab.map(([p]) => p));
+  const specialIds = new Set(added.map((t) => t.id));
+  const taken = new Set(modelVocab.filter((_, id) => !specialIds.has(id)).map(([p]) => p));
+  for (const t of added) {
+    if (taken.has(t.content)) {
+      throw new UserError(`${source}: special token "${t.content}" (id ${t.id}) is also an ordinary piece; give it another name in specialNames`);
+    }
+  }
   for (let row = entries.length; row < rows; row++) {
     const content = `<unused_${row}>`;
     if (taken.has(content)) throw new UserError(`${source}: the vocabulary already has a piece "${content}"`);
@@ -129,6 +137,11 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
     },
     model: { type: 'Unigram', unk_id: unkId, vocab: modelVocab, byte_fallback: false },
   };
+}
+
+function defaultUnkId(entries: readonly SentencepieceEntry[], reserved: number): number {
+  for (let i = 0; i < reserved; i++) if (entries[i]![0] === '<unk>' || entries[i]![0] === '\uFFFD') return i;
+  return 0;
 }
 
 /** Count of leading entries with score exactly 0 (a `null` score is not a control marker: USE-lite has them mid-vocab). */
