@@ -182,7 +182,14 @@ function pytorch(sizes: string): unknown {
 }
 
 async function main(): Promise<void> {
-  if (args.child) return child(args.child);
+  if (args.child) {
+    try {
+      return await child(args.child);
+    } catch (err) {
+      process.stderr.write(`${args.child}: ${(err as Error).message}\n`);
+      process.exit(3);
+    }
+  }
   const sizes = args.sizes!.split(',');
   const results: Row[] = [];
   for (const size of sizes) {

@@ -51,7 +51,7 @@ function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof ran
       let emb = tf.div(tf.sum(tf.mul(y, m), 1), tf.sum(m, 1)) as tfTypes.Tensor2D;
       if (opts.norm) emb = tf.div(emb, tf.norm(emb, 2, 1, true)) as tfTypes.Tensor2D;
       if (opts.binarize !== 'none') emb = binarize(tf, emb, opts.binarize) as tfTypes.Tensor2D;
-      return matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale).total as tfTypes.Scalar;
+      return matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total as tfTypes.Scalar;
     };
     const { value, grads } = tf.valueAndGrads(f)([tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)]);
     return { loss: value.dataSync()[0]!, gw: grads[0]!.dataSync() as Float32Array, gk: grads[1]!.dataSync() as Float32Array, gb: grads[2]!.dataSync() as Float32Array };
@@ -68,13 +68,13 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number) {
+async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false) {
   const V = 40;
   const D = 12;
   const O = 8;
   const B = 6;
   const { E, params, seqs } = randomProblem(7 + withNeg, V, D, O, B, withNeg);
-  const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned' };
+  const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned', symmetric };
   const cpu = await selectBackend('cpu');
   const ref = tokenLevel(cpu.tf, E, V, params, seqs, B, opts);
   const { tf } = await selectBackend(backend);
@@ -89,15 +89,16 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
 
 describe('pooled formulation = token-level WordLlama (loss and all gradients)', () => {
   for (const backend of ['cpu', 'wasm'] as const) {
-    for (const [name, bin, norm, neg] of [
+    for (const [name, bin, norm, neg, symmetricFlag] of [
       ['dense', 'none', false, 0],
       ['dense + hard negatives + norm', 'none', true, 4],
       ['tanh-binarized', 'tanh', false, 3],
       ['ste-binarized + norm', 'ste', true, 0],
       ['reste-binarized', 'reste', false, 2],
+      ['symmetric MNRL + hard negatives', 'none', false, 3, true],
     ] as const) {
       it(`${backend}: ${name}`, async () => {
-        const { ref, got, gw } = await compare(backend, bin, norm, neg);
+        const { ref, got, gw } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false);
         expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
         expect(relErr(got.kernel, ref.gk)).toBeLessThan(1e-5);
         expect(relErr(got.bias, ref.gb)).toBeLessThan(1e-5);
@@ -177,5 +178,23 @@ describe('pieces', () => {
     }
     const sum = dims.reduce((s, d, i) => s + weights[i]! * explicit(d), 0);
     expect((await total.data())[0]).toBeCloseTo(sum, 4);
+    // Symmetric: mean of anchor→candidates and positive→anchors cross-entropies.
+    const backward = (d: number) => {
+      const unit = (r: number) => {
+        const v = Array.from(data.subarray(r * w, r * w + d));
+        const s = Math.hypot(...v);
+        return v.map((x) => x / s);
+      };
+      let l = 0;
+      for (let i = 0; i < n; i++) {
+        const p = unit(n + i);
+        const logits = Array.from({ length: n }, (_, j) => 20 * unit(j).reduce((s, x, k) => s + x * p[k]!, 0));
+        const mx = Math.max(...logits);
+        l += mx + Math.log(logits.reduce((s, z) => s + Math.exp(z - mx), 0)) - logits[i]!;
+      }
+      return l / n;
+    };
+    const sym = mnrl(tf, tf.slice(emb, [0, 0], [n, 3]) as tfTypes.Tensor2D, tf.slice(emb, [n, 0], [c, 3]) as tfTypes.Tensor2D, 20, true);
+    expect((await sym.data())[0]).toBeCloseTo((explicit(3) + backward(3)) / 2, 4);
   });
 });

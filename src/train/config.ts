@@ -50,6 +50,8 @@ export interface TrainConfig {
   stopwordWeight: number;
   /** proportional: each batch from one dataset (WordLlama / sentence-transformers PROPORTIONAL); mixed: batches mix all data. */
   sampler: SamplerMode;
+  /** MNRL in both directions (anchor → positives and positive → anchors), averaged. */
+  symmetric: boolean;
   /** Use a record's `negative` as an extra candidate when present. */
   hardNegatives: boolean;
   /** Keep an in-memory f32 copy of the input matrix when it is at most this many MB; else gather rows from disk. */
@@ -84,6 +86,7 @@ const TRAINING_KEYS: TableSpec = {
   token_weights: { kind: 'string', check: oneOf('learned', 'frozen', 'none'), doc: 'per-token weights (default learned)' },
   stopword_weight: { kind: 'number', check: nonNegativeNumber, doc: 'initial weight of English stopwords (default 0.1)' },
   sampler: { kind: 'string', check: oneOf('proportional', 'mixed'), doc: 'batch composition (default proportional)' },
+  symmetric: { kind: 'bool', doc: 'symmetric MNRL (default false)' },
   hard_negatives: { kind: 'bool', doc: "use records' negatives (default true)" },
   memory_cache_mb: { kind: 'number', check: nonNegativeNumber, doc: 'max MB for an in-memory f32 copy of the matrix' },
   datasets: { kind: 'table[]', doc: '[[training.datasets]] entries' },
@@ -161,6 +164,7 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     tokenWeights: (t.token_weights as TokenWeightMode | undefined) ?? 'learned',
     stopwordWeight: (t.stopword_weight as number | undefined) ?? 0.1,
     sampler: (t.sampler as SamplerMode | undefined) ?? 'proportional',
+    symmetric: (t.symmetric as boolean | undefined) ?? false,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,
     memoryCacheMb: (t.memory_cache_mb as number | undefined) ?? 1024,
     datasets: t.datasets as Record<string, unknown>[] | undefined,

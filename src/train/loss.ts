@@ -78,14 +78,20 @@ function resteFactor(tf: TF, x: Tensor, t: number, o: number): Tensor {
  * the target j = i. `candidates` = the anchors' positives (same order) followed by any hard negatives.
  * The diagonal is picked with a mask (the `gather` gradient is missing on wasm).
  */
-export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: number): Tensor {
+export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: number, symmetric = false): Tensor {
   const a = l2Normalize(tf, anchors);
   const c = l2Normalize(tf, candidates);
   const scores = tf.mul(fastMatMul(tf, a, tf.transpose(c)), scale) as Tensor2D;
   const logp = tf.logSoftmax(scores, 1);
   const n = anchors.shape[0];
-  const target = tf.tidy(() => tf.pad(tf.eye(n), [[0, 0], [0, candidates.shape[0] - n]]));
-  return tf.neg(tf.div(tf.sum(tf.mul(logp, target)), n));
+  const eye = tf.eye(n);
+  const target = candidates.shape[0] === n ? eye : tf.pad(eye, [[0, 0], [0, candidates.shape[0] - n]]);
+  const forward = tf.neg(tf.div(tf.sum(tf.mul(logp, target)), n));
+  if (!symmetric) return forward;
+  // sentence-transformers' MultipleNegativesSymmetricRankingLoss: also rank the anchors for each positive.
+  const back = tf.logSoftmax(tf.transpose(tf.slice(scores, [0, 0], [n, n])), 1);
+  const backward = tf.neg(tf.div(tf.sum(tf.mul(back, eye)), n));
+  return tf.div(tf.add(forward, backward), 2);
 }
 
 /**
@@ -99,6 +105,7 @@ export function matryoshkaMnrl(
   dims: readonly number[],
   weights: readonly number[],
   scale: number,
+  symmetric = false,
 ): { total: Tensor; perDim: Tensor[] } {
   const rows = emb.shape[0];
   const width = emb.shape[1];
@@ -108,7 +115,7 @@ export function matryoshkaMnrl(
     const e = d === width ? emb : tf.slice(emb, [0, 0], [rows, d]);
     const a = tf.slice(e, [0, 0], [nAnchors, d]);
     const c = tf.slice(e, [nAnchors, 0], [rows - nAnchors, d]);
-    const l = mnrl(tf, a, c, scale);
+    const l = mnrl(tf, a, c, scale, symmetric);
     perDim.push(l);
     const wl = weights[i] === 1 ? l : tf.mul(l, weights[i]!);
     total = total === undefined ? wl : tf.add(total, wl);

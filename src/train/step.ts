@@ -17,6 +17,8 @@ export interface LossOptions {
   norm: boolean;
   binarize: BinarizeMode;
   tokenWeights: TokenWeightMode;
+  /** Add the positives → anchors ranking term (MultipleNegativesSymmetricRankingLoss). */
+  symmetric?: boolean;
 }
 
 export interface StepGradients {
@@ -54,7 +56,7 @@ export async function computeGradients(
     let parts: tfTypes.Tensor[] = [];
     const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor) => {
       const emb = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, bb, opts);
-      const { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale);
+      const { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric);
       parts = perDim.map((p) => tf.keep(p));
       return total as tfTypes.Scalar;
     };

@@ -1,0 +1,120 @@
+/**
+ * Quality of `use_lite` training (issue 3 §6), run with `nice npx tsx scripts/bench-quality.ts`:
+ * train the USE-lite token matrix (npm) on all of ../shared/data/train with several recipes and report
+ * STS-B dev Spearman per Matryoshka dim (cosine, and hamming on sign bits), training time and steps/s.
+ *
+ *   --variants wordllama,ours,...   recipes to run (default: wordllama,ours,ours_binary); see VARIANTS
+ *   --data DIR|FILE                 training data (default ../shared/data/train)
+ *   --eval FILE                     STS file (default ../shared/data/eval/stsb/dev.tsv)
+ *   --work DIR                      extracted matrix, token cache and checkpoints (default $TMPDIR/bench-quality)
+ *   --backend B                     TF.js backend (default auto)
+ *   --json FILE                     write the results
+ * Every variant starts from the same extracted matrix and seed; the token cache is shared between them.
+ */
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { main as cli } from '../pipelines/cli.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { runTraining } from '../src/train/run-training.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = resolve(ROOT, '..', 'shared');
+
+/** [training] tables layered over use_lite.toml; `wordllama` is WordLlama's recipe as issue §6 measured it. */
+export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown> }> = {
+  wordllama: { doc: "WordLlama's recipe: 1 epoch, batch 512, lr 1e-2, proportional batches, MNRL", training: { batch_size: 512, lr: 1e-2, epochs: 1 } },
+  wordllama_binary: { doc: 'the same with tanh STE binarization', training: { batch_size: 512, lr: 1e-2, epochs: 1, binarize: 'tanh' } },
+  symmetric: { doc: 'wordllama + symmetric MNRL', training: { batch_size: 512, lr: 1e-2, epochs: 1, symmetric: true } },
+  big_batch: { doc: 'batch 2048, lr 2e-2, 3 epochs', training: { batch_size: 2048, lr: 2e-2, epochs: 3 } },
+  mixed: { doc: 'wordllama with mixed (cross-dataset) batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, sampler: 'mixed' } },
+  ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
+  ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },
+};
+
+const { values: args } = parseArgs({
+  options: {
+    variants: { type: 'string', default: 'wordllama,ours,ours_binary' },
+    data: { type: 'string', default: join(SHARED, 'data', 'train') },
+    eval: { type: 'string', default: join(SHARED, 'data', 'eval', 'stsb', 'dev.tsv') },
+    work: { type: 'string', default: join(tmpdir(), 'bench-quality') },
+    backend: { type: 'string', default: 'auto' },
+    json: { type: 'string' },
+  },
+});
+
+async function run(): Promise<void> {
+  const work = resolve(args.work!);
+  const base = join(work, 'use_lite');
+  if (!existsSync(join(base, 'use_lite.safetensors'))) {
+    const code = await cli(['extract', '--config', 'use_lite', '--out-dir', base, '--quiet']);
+    if (code !== 0) throw new Error(`extract failed (${code})`);
+  }
+  mkdirSync(join(base, 'cache'), { recursive: true });
+  const config = loadConfig('use_lite');
+  const rows: Record<string, unknown>[] = [];
+  for (const name of args.variants!.split(',')) {
+    const v = VARIANTS[name];
+    if (!v) throw new Error(`unknown variant "${name}" (known: ${Object.keys(VARIANTS).join(', ')})`);
+    const out = join(work, name);
+    mkdirSync(out, { recursive: true });
+    for (const f of ['use_lite.safetensors', 'tokenizer.json', 'cache']) {
+      if (!existsSync(join(out, f))) symlinkSync(join(base, f), join(out, f));
+    }
+    const training = { eval_steps: 0, ...v.training, eval_file: resolve(args.eval!) };
+    process.stderr.write(`\n== ${name}: ${v.doc} ${JSON.stringify(v.training)}\n`);
+    const s = await runTraining({
+      config: { ...config, training },
+      outDir: out,
+      data: args.data,
+      backend: args.backend,
+      log: (m) => process.stderr.write(m + '\n'),
+    });
+    const score = (binary: boolean, dim: number) => s.finalEval.find((r) => r.binary === binary && r.dim === dim)?.spearman;
+    const row = {
+      variant: name,
+      doc: v.doc,
+      training: v.training,
+      cos: Object.fromEntries(s.trainConfig.dims.map((d) => [d, score(false, d)])),
+      ham: Object.fromEntries(s.trainConfig.dims.map((d) => [d, score(true, d)])),
+      steps: s.steps,
+      seconds: s.seconds,
+      steps_per_s: s.steps / s.seconds,
+      pairs_per_s: s.pairsPerSecond,
+      backend: s.backend,
+    };
+    // Hamming of a dense model = its sign bits: evaluate them too (the issue's comparison point).
+    if (s.trainConfig.binarize === 'none') {
+      const { readModelCheckpoint, checkpointDir } = await import('../src/train/checkpoint.ts');
+      const { StsEvaluator, readStsFile } = await import('../src/train/evaluate.ts');
+      const { loadTokenizerFile } = await import('../src/tokenize/node.ts');
+      const { createRowGatherer } = await import('../src/train/gather.ts');
+      const { openInputMatrix } = await import('../src/concat/open-input.ts');
+      const { selectBackend } = await import('../src/train/backend.ts');
+      const ck = await readModelCheckpoint(checkpointDir(out, 'last'));
+      const m = await openInputMatrix(config, out);
+      const g = await createRowGatherer(m, 1024);
+      const ev = new StsEvaluator(readStsFile(resolve(args.eval!)), loadTokenizerFile(join(out, 'tokenizer.json')), s.trainConfig.maxLength);
+      const res = await ev.evaluate((await selectBackend(args.backend)).tf, ck.params, g, s.trainConfig.dims, true);
+      row.ham = Object.fromEntries(res.filter((r) => r.binary).map((r) => [r.dim, r.spearman]));
+      g.close();
+      await m.close();
+    }
+    rows.push(row);
+    process.stderr.write(`${name}: cos ${JSON.stringify(row.cos)} ham ${JSON.stringify(row.ham)} in ${s.seconds.toFixed(0)} s (${row.steps_per_s.toFixed(2)} steps/s)\n`);
+  }
+  const dims = Object.keys((rows[0]?.cos as object) ?? {}).map(Number).sort((a, b) => b - a);
+  const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : '-');
+  console.log(`\n| variant | ${dims.map((d) => `cos@${d}`).join(' | ')} | ${dims.map((d) => `ham@${d}`).join(' | ')} | steps | train s | steps/s |`);
+  console.log(`|---|${dims.map(() => '---:').join('|')}|${dims.map(() => '---:').join('|')}|---:|---:|---:|`);
+  for (const r of rows) {
+    const cos = r.cos as Record<number, number>;
+    const ham = r.ham as Record<number, number>;
+    console.log(`| ${r.variant} | ${dims.map((d) => f(cos[d])).join(' | ')} | ${dims.map((d) => f(ham[d])).join(' | ')} | ${r.steps} | ${Number(r.seconds).toFixed(0)} | ${Number(r.steps_per_s).toFixed(2)} |`);
+  }
+  if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, rows }, null, 2) + '\n');
+}
+
+await run();
