@@ -65,7 +65,10 @@ describe('a model in the pipeline save format', () => {
     await makeModel({ tokenizer: TOKENIZERS.llama2, nVocab: 32000, dim: 8, padToken: '</s>', name: 'toy', dir: g.dir, seed: 2 });
   });
 
-  it('folder load picks the largest dim, or the file of the dim asked for', () => {
+  it('folder load picks the largest dim, or the file of the dim asked for; extracted sources beside are ignored', async () => {
+    // An extracted source in the same folder, as in weights/<config>/ (its name even ends in _<number>).
+    await writeSafetensors(join(g.dir, 'source_64.safetensors'), [{ name: 'embedding', dtype: 'F32', shape: [4, 64], data: new Float32Array(256) }]);
+    await writeSafetensors(join(g.dir, 'llama2.safetensors'), [{ name: 'embedding', dtype: 'F32', shape: [4, 64], data: new Float32Array(256) }]);
     expect(load(g.dir).dim).toBe(16);
     expect(load(g.dir, { dim: 8 }).info.fullDim).toBe(8);
     // A dim between files: the next larger file, truncated.

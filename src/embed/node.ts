@@ -47,11 +47,19 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     if (candidates.length === 0 && existsSync(join(dir, '0_StaticEmbedding'))) {
       return resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
     }
-    if (candidates.includes('model.safetensors')) file = 'model.safetensors';
+    // A `pipeline save` folder also holds the extracted sources (weights/<config>/<source>.safetensors): with
+    // config.json naming the model, only <name>_<dim>.safetensors files are candidates.
+    const cfgPath = join(dir, 'config.json');
+    const cfg = existsSync(cfgPath) ? readJson(cfgPath) : undefined;
+    const savedName = cfg?.model_type === 'wordllama-ts' && typeof cfg.name === 'string' ? cfg.name : undefined;
+    if (savedName === undefined && candidates.includes('model.safetensors')) file = 'model.safetensors';
     else {
       const byDim = candidates
         .map((f) => ({ f, dim: Number(/_(\d+)\.safetensors$/.exec(f)?.[1]) }))
-        .filter((c) => Number.isInteger(c.dim));
+        .filter((c) => Number.isInteger(c.dim) && (savedName === undefined || c.f === `${savedName}_${c.dim}.safetensors`));
+      if (savedName !== undefined && byDim.length === 0) {
+        throw new UserError(`${dir}: config.json names model "${savedName}" but there is no ${savedName}_<dim>.safetensors (run pipeline save)`);
+      }
       if (byDim.length > 0) {
         byDim.sort((a, b) => a.dim - b.dim);
         const want = opts.dim;
