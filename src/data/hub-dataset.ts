@@ -4,14 +4,14 @@
  * (streamed to a temp file, renamed when complete; a file already there with the right size is reused),
  * and return their local paths. `hubUrl` and `fetch` are injectable so tests talk to a loopback server.
  */
-import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { downloadFile, listFiles, type ListFileEntry } from '@huggingface/hub';
-import { tempPathFor } from '../util/atomic.ts';
+import { tempPathFor, writeJsonAtomic } from '../util/atomic.ts';
 import { UserError, errorMessage } from '../util/errors.ts';
 
 export interface HubDatasetOptions {
@@ -76,15 +76,22 @@ export async function fetchHubDatasetFiles(opts: HubDatasetOptions): Promise<str
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(accessToken ? { accessToken } : {}),
   };
+  const root = join(opts.cacheDir, 'hub-datasets', ...opts.repo.split('/'), revision.replace(/[^\w.-]/g, '_'));
+  const manifestPath = join(root, `files-${(opts.subset ?? '_').replace(/[^\w.-]/g, '_')}-${split.replace(/[^\w.-]/g, '_')}.json`);
   const entries: ListFileEntry[] = [];
   try {
     for await (const e of listFiles({ ...common, recursive: true })) if (e.type === 'file') entries.push(e);
   } catch (err) {
+    // Offline re-runs: a complete earlier download of this subset/split is used as it is.
+    const cached = readManifest(manifestPath);
+    if (cached) {
+      opts.log?.(`hub dataset ${opts.repo}: listing failed (${errorMessage(err).split('\n')[0]}); using the ${cached.length} files downloaded before`);
+      return cached;
+    }
     throw new UserError(`hub dataset ${opts.repo}@${revision}: cannot list files (${errorMessage(err)})`, 1);
   }
   const sizes = new Map(entries.map((e) => [e.path, e.lfs?.size ?? e.size]));
   const chosen = selectParquetFiles(entries.map((e) => e.path), opts.repo, opts.subset, split);
-  const root = join(opts.cacheDir, 'hub-datasets', ...opts.repo.split('/'), revision.replace(/[^\w.-]/g, '_'));
   const out: string[] = [];
   for (const path of chosen) {
     const local = join(root, ...path.split('/'));
@@ -117,5 +124,18 @@ export async function fetchHubDatasetFiles(opts: HubDatasetOptions): Promise<str
     }
     out.push(local);
   }
+  await writeJsonAtomic(manifestPath, { repo: opts.repo, revision, subset: opts.subset ?? null, split, files: out.map((f) => relative(root, f)) });
   return out;
+}
+
+/** Local files of an earlier complete download, when all are still there. */
+function readManifest(path: string): string[] | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { files: string[] };
+    const files = m.files.map((f) => join(dirname(path), f));
+    return files.length > 0 && files.every((f) => existsSync(f)) ? files : undefined;
+  } catch {
+    return undefined;
+  }
 }
