@@ -174,5 +174,36 @@ const results: Record<string, unknown> = { node: process.version, sentences: sen
   );
 }
 
+// 3b. The word cache under churn: texts of random letter strings, so nearly every piece is new and the cache
+//     cycles through its two generations (200 000 pieces): RSS must stay flat there too.
+{
+  const total = quick ? 50_000 : 300_000;
+  const model = loadModelFromBuffers({ safetensors: bytes, tokenizerJson: tokJson, configJson: config });
+  const r = mulberry32(9);
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  const word = () => {
+    let w = '';
+    const n = 3 + Math.floor(r() * 8);
+    for (let i = 0; i < n; i++) w += letters[Math.floor(r() * 26)];
+    return w;
+  };
+  const samples: number[] = [];
+  const t0 = now();
+  for (let done = 0; done < total; done += 1024) {
+    const m = Math.min(1024, total - done);
+    const batch: string[] = [];
+    for (let i = 0; i < m; i++) batch.push(Array.from({ length: 3 + Math.floor(r() * 10) }, word).join(' '));
+    model.embed(batch);
+    if ((done / 1024) % 29 === 0) samples.push(rss());
+  }
+  const secs = (now() - t0) / 1000;
+  samples.push(rss());
+  results.churn = { texts: total, seconds: +secs.toFixed(1), per_s: Math.round(total / secs), rss_mb: samples.map((x) => Math.round(x)), cache: model.encoder.stats() };
+  console.error(
+    `${total} texts of random letter words (cache churn): ${secs.toFixed(1)} s = ${Math.round(total / secs)} texts/s; ` +
+      `RSS MB ${samples.map((x) => x.toFixed(0)).join(' ')}; cache ${JSON.stringify(model.encoder.stats())}`,
+  );
+}
+
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results));
