@@ -92,6 +92,7 @@ describe('a model in the pipeline save format', () => {
     const texts = ['The cat sat on the mat.', 'Dogs bark.', ''];
     const codes = m.embedBinary(texts);
     expect([codes.rows, codes.bits, codes.words]).toEqual([3, 16, 1]);
+    expect(Array.from(m.embed(texts, { binarize: true }).data)).toEqual(Array.from(codes.data));
     const dense = m.embed(texts, { norm: false });
     const bytes = packedBytes(codes);
     expect(bytes.length).toBe(6);

@@ -153,8 +153,18 @@ export class StaticModel {
     return tokenRow(this.matrix, id, this.resolveDim(dim));
   }
 
-  /** Mean of token rows per text, optionally truncated (`dim`) then L2-normalised (`norm`). */
-  embed(texts: string | readonly string[], opts: EmbedOptions = {}): Embeddings {
+  /**
+   * Mean of token rows per text, optionally truncated (`dim`) then L2-normalised (`norm`). With
+   * `binarize: true` the sign bits instead (same as `embedBinary`).
+   */
+  embed(texts: string | readonly string[], opts: EmbedOptions & { binarize: true }): BinaryCodes;
+  embed(texts: string | readonly string[], opts?: EmbedOptions & { binarize?: false }): Embeddings;
+  embed(texts: string | readonly string[], opts: EmbedOptions & { binarize?: boolean } = {}): Embeddings | BinaryCodes {
+    if (opts.binarize) return this.embedBinary(texts, { dim: opts.dim, maxLength: opts.maxLength });
+    return this.embedDense(texts, opts);
+  }
+
+  private embedDense(texts: string | readonly string[], opts: EmbedOptions): Embeddings {
     const list = typeof texts === 'string' ? [texts] : texts;
     if (!Array.isArray(list)) throw new UserError('embed: texts must be a string or an array of strings');
     const d = this.resolveDim(opts.dim);
@@ -175,7 +185,7 @@ export class StaticModel {
 
   /** Sign bits of the (truncated) mean embeddings, packed into 32-bit words. */
   embedBinary(texts: string | readonly string[], opts: Omit<EmbedOptions, 'norm'> = {}): BinaryCodes {
-    return binarize(this.embed(texts, { ...opts, norm: false }));
+    return binarize(this.embedDense(texts, { ...opts, norm: false }));
   }
 
   /** Similarity matrix between two lists: cosine, or Hamming similarity for a binary model. */
