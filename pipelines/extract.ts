@@ -32,6 +32,8 @@ Options:
   --concurrency N       parallel range requests per file (default ${DEFAULT_CONCURRENCY})
   --chunk-size BYTES    bytes per range request, e.g. 8388608 or 8M (default 8M; min 4k)
   --force               extract again even when the output already matches the source and dtype
+  --fsync               flush a downloaded matrix to disk before renaming it into place (durable across
+                        power loss; slower where the disk is slower than the network)
   --quiet               no progress or log lines (errors still print)
   --json                print a JSON summary (outputs and facts) on stdout
 
@@ -66,6 +68,7 @@ export const stage: Stage = {
       concurrency: { type: 'string' },
       'chunk-size': { type: 'string' },
       force: { type: 'boolean' },
+      fsync: { type: 'boolean' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -84,6 +87,7 @@ export const stage: Stage = {
       concurrency: intFlag('extract', 'concurrency', values.concurrency),
       chunkSize: parseByteSize(values['chunk-size']),
       force: values.force,
+      fsync: values.fsync,
       quiet: values.quiet,
     });
     const quiet = values.quiet || values.json;

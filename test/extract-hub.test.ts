@@ -149,11 +149,11 @@ describe('extract from the hub', () => {
     expect(readdirSync(req.outDir!).filter((n) => n.includes('.partial') || n.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('sharded with index, untied, F16 source → f16 bytes identical; lm_head is not picked', async () => {
+  it('sharded with index, untied, F16 source → f16 bytes identical (--fsync path); lm_head is not picked', async () => {
     const { emb } = makeRepo('org/sharded-f16', { dtype: 'F16', layout: 'sharded', tied: false });
     const cfg = config({ model: { hf_model_id: 'org/sharded-f16', dim: DIM, n_vocab: ROWS, pad_token: '<pad>' } }, 'sharded');
     server.resetStats();
-    const req = request(cfg);
+    const req = request(cfg, { fsync: true });
     const summary = await extract(req);
     const out = await readOut(join(req.outDir!, 'sharded.safetensors'));
     expect(out.dtype).toBe('F16');

@@ -10,16 +10,16 @@
  * A re-run with the same identity re-reads the recorded chunks from the partial file, keeps those whose SHA-1
  * still matches (so even a power loss that dropped unflushed pages cannot slip zeros into the output) and
  * downloads only the rest; a different identity (new commit, changed ETag, other dtype...) starts over. No
- * fsync is needed while downloading: writeback is started in the background every 256 MB so the one datasync
- * before the final rename is short. Nothing that looks complete exists before every chunk is in place.
- * Chunk buffers are pooled (one per concurrent request), so memory does not grow with the tensor.
+ * fsync is needed for that (`sync` adds one before the rename, for durability across power loss). Nothing that
+ * looks complete exists before every chunk is in place. Chunk buffers are pooled (one per concurrent request),
+ * so memory does not grow with the tensor.
  */
 import { existsSync } from 'node:fs';
-import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import PQueue from 'p-queue';
-import { writeJsonAtomic } from '../util/atomic.ts';
+import { tempPathFor } from '../util/atomic.ts';
 import type { HubClient } from './client.ts';
 import type { ErrorContext } from './errors.ts';
 import { fetchRange } from './range.ts';
@@ -55,6 +55,12 @@ export interface RangeDownloadOptions {
   onLog?: (message: string) => void;
   /** Minimum ms between sidecar writes. */
   flushEveryMs?: number;
+  /**
+   * Flush the output to disk before the final rename (with background writeback every 256 MB meanwhile).
+   * Off by default, as in huggingface_hub and curl: the checksums already make resume safe, and an fsync makes
+   * a fast download wait for the disk.
+   */
+  sync?: boolean;
 }
 
 export interface RangeDownloadResult {
@@ -80,6 +86,21 @@ interface PartialState {
 }
 
 const WRITEBACK_EVERY = 256 * 1024 * 1024;
+
+/**
+ * Temp file + rename, without fsync: an fsync here would (on ext4) also force out the partial's dirty data
+ * every time. The per-chunk checksums make a stale or lost record harmless.
+ */
+async function writeStateFile(path: string, state: PartialState): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    await writeFile(tmp, JSON.stringify(state));
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
 
 async function sha1(bytes: Uint8Array): Promise<string> {
   // WebCrypto digests run on the libuv thread pool: hashing stays off the main thread.
@@ -158,7 +179,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     fh = await open(paths.data, 'w+');
     await fh.write(o.outHeader, 0, o.outHeader.byteLength, 0);
     await fh.truncate(outSize);
-    await writeJsonAtomic(paths.state, state);
+    await writeStateFile(paths.state, state);
   }
   const done = state.done;
   let verified = 0;
@@ -174,7 +195,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     if (!force && now - lastFlush < (o.flushEveryMs ?? 500)) return flushing;
     lastFlush = now;
     const snapshot: PartialState = { version: 2, identity, done: { ...done } };
-    flushing = flushing.then(() => writeJsonAtomic(paths.state, snapshot));
+    flushing = flushing.then(() => writeStateFile(paths.state, snapshot));
     return flushing;
   };
   // Start writeback in the background every WRITEBACK_EVERY bytes, so the final datasync has little left.
@@ -182,7 +203,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
   let writeback: Promise<void> = Promise.resolve();
   const maybeWriteback = (n: number) => {
     sinceWriteback += n;
-    if (sinceWriteback < WRITEBACK_EVERY) return;
+    if (!o.sync || sinceWriteback < WRITEBACK_EVERY) return;
     sinceWriteback = 0;
     writeback = writeback.then(() => fh.datasync()).catch(() => {});
   };
@@ -240,7 +261,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     await fh.close().catch(() => {});
     throw firstError;
   }
-  await fh.datasync();
+  if (o.sync) await fh.datasync();
   await fh.close();
   await rename(paths.data, o.finalPath);
   await rm(paths.state, { force: true });

@@ -36,6 +36,8 @@ export interface ExtractOptions {
   dtype: FloatDType;
   concurrency: number;
   chunkSize: number;
+  /** fsync downloaded matrices before they are renamed into place. */
+  fsync: boolean;
   log(message: string): void;
   progress(label: string, totalBytes: number): Progress;
   /** True when `path` already holds exactly this extraction (same provenance and dtype) and --force is off. */
@@ -77,6 +79,7 @@ export interface ExtractRequest {
   chunkSize?: number;
   quiet?: boolean;
   force?: boolean;
+  fsync?: boolean;
   /** Hub client settings (tests inject fetch/retry); the rest comes from HF_ENDPOINT / HF_TOKEN. */
   hub?: Partial<HubClient>;
   env?: NodeJS.ProcessEnv;
@@ -215,6 +218,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     dtype: req.dtype ?? 'F16',
     concurrency: req.concurrency ?? DEFAULT_CONCURRENCY,
     chunkSize: req.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    fsync: Boolean(req.fsync),
     log: (m) => {
       if (!quiet) process.stderr.write(`${m}\n`);
     },

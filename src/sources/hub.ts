@@ -121,6 +121,7 @@ export async function extractFromHub(
       outHeader: outputHeader(rows, dim, opts.dtype, metadata),
       chunkSize: opts.chunkSize,
       concurrency: opts.concurrency,
+      sync: opts.fsync,
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
       onProgress: (n) => progress.update(n),
       onLog: (m) => progress.log(m),

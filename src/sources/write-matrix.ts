@@ -91,19 +91,19 @@ export function outputHeader(rows: number, dim: number, dtype: FloatDType, metad
  */
 export function chunkConverter(from: DType, to: FloatDType) {
   if (from === 'BF16' && to === 'F16') {
+    const table = bf16ToF16Table();
     return (bytes: Uint8Array) => {
       // Same element width: convert in place (each element is read before it is overwritten).
-      const src = u16View(bytes);
-      const out = src;
+      const buf = u16View(bytes);
       let overflows = 0;
-      for (let i = 0; i < src.length; i++) {
-        const b = src[i]!;
-        const h = f32BitsToF16Bits(b << 16);
-        out[i] = h;
+      for (let i = 0; i < buf.length; i++) {
+        const b = buf[i]!;
+        const h = table[b]!;
+        buf[i] = h;
         // ±Inf from a finite input (BF16 exponent not all ones) is an overflow.
         if ((h & 0x7fff) === 0x7c00 && (b & 0x7f80) !== 0x7f80) overflows++;
       }
-      return { bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), overflows };
+      return { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), overflows };
     };
   }
   if (from === 'BF16' && to === 'F32') {
@@ -115,6 +115,16 @@ export function chunkConverter(from: DType, to: FloatDType) {
     };
   }
   return (bytes: Uint8Array) => convertFloatBytes(bytes, from, to);
+}
+
+let bf16F16: Uint16Array | undefined;
+/** BF16 bits → F16 bits (round to nearest even) for all 65536 inputs: conversion becomes one lookup. */
+function bf16ToF16Table(): Uint16Array {
+  if (!bf16F16) {
+    bf16F16 = new Uint16Array(65536);
+    for (let b = 0; b < 65536; b++) bf16F16[b] = f32BitsToF16Bits(b << 16);
+  }
+  return bf16F16;
 }
 
 function u16View(bytes: Uint8Array): Uint16Array {
