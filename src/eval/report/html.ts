@@ -8,7 +8,7 @@ import type { ReportData } from './collect.ts';
 import { escapeXml as esc, lineChart, PALETTE, type ReferenceLine, type Series } from './svg.ts';
 
 const CSS = `
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px auto; max-width: 1000px; padding: 0 16px; color: #222; background: #fafafa; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; margin: 24px auto; max-width: 1320px; padding: 0 16px; color: #222; background: #fafafa; }
 h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 p.sub { color: #666; margin: 0 0 12px; font-size: 14px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; background: #fff; }
@@ -21,6 +21,8 @@ svg .grid { stroke: #e6e6e6; stroke-width: 1; } svg .frame { stroke: #999; strok
 svg text { font-family: inherit; fill: #333; } svg .tick { font-size: 11px; fill: #555; }
 svg .axis-label { font-size: 12px; } svg .legend { font-size: 12px; } svg .chart-title { font-size: 14px; font-weight: 600; }
 .note { color: #666; font-size: 13px; }
+.wide { overflow-x: auto; max-width: 100%; }
+table.facts td { max-width: 900px; overflow-wrap: anywhere; }
 `;
 
 function table(head: string[], rows: string[][], leftCols = 1): string {
@@ -40,26 +42,31 @@ function taskKeys(rs: Row[]): { task: string; kind: string; file: string; metric
   return [...new Map(rs.map((r) => [`${r.kind}\u0000${r.task}\u0000${r.file}`, { task: r.task, kind: r.kind, file: r.file, metric: r.metric }])).values()];
 }
 
-/** Side-by-side table: one row per (model, dim), two columns (dense, binary) per task's main metric. */
+/**
+ * Side-by-side table: one row per task main metric and mode (dense, binary), one column per (model, width):
+ * the model's widths first, then the baselines. The best score of each row is highlighted.
+ */
 function comparisonTable(ev: EvalFile): string {
   const rs = mainResults(ev);
   const tasks = taskKeys(rs);
-  const rowKeys = [...new Map(rs.map((r) => [`${r.model}\u0000${r.dim}`, { model: r.model, dim: r.dim }])).values()];
-  const cols: { t: (typeof tasks)[number]; binary: boolean }[] = [];
-  for (const t of tasks) for (const binary of [false, true]) if (rs.some((r) => r.task === t.task && r.kind === t.kind && r.binary === binary)) cols.push({ t, binary });
-  const find = (model: string, dim: number, c: (typeof cols)[number]) =>
-    rs.find((r) => r.model === model && r.dim === dim && r.task === c.t.task && r.kind === c.t.kind && r.file === c.t.file && r.binary === c.binary);
-  const best = cols.map((c) => Math.max(...rowKeys.map((k) => find(k.model, k.dim, c)?.score ?? -Infinity)));
-  const head = ['model', 'dim', ...cols.map((c) => `${esc(c.t.kind)} ${esc(c.t.task)}<br>${esc(c.t.metric)} ${c.binary ? 'binary' : 'dense'}`)];
-  const rows = rowKeys.map((k) => [
-    esc(k.model),
-    String(k.dim),
-    ...cols.map((c, i) => {
-      const s = find(k.model, k.dim, c)?.score;
-      return s === undefined ? '<td>–</td>' : `<td${s !== null && s === best[i] && rowKeys.length > 1 ? ' class="best"' : ''}>${fmtScore(s)}</td>`;
-    }),
-  ]);
-  return table(head, rows, 1);
+  const cols = [...new Map(rs.map((r) => [`${r.model}\u0000${r.dim}`, { model: r.model, dim: r.dim }])).values()];
+  const head = ['task', 'metric', 'mode', ...cols.map((c) => `${esc(c.model)}<br>${c.dim}`)];
+  const rows: string[][] = [];
+  for (const t of tasks) {
+    for (const binary of [false, true]) {
+      const of = rs.filter((r) => r.task === t.task && r.kind === t.kind && r.file === t.file && r.binary === binary);
+      if (of.length === 0) continue;
+      const scores = cols.map((c) => of.find((r) => r.model === c.model && r.dim === c.dim)?.score);
+      const best = Math.max(...scores.map((x) => (x === null || x === undefined ? -Infinity : x)));
+      rows.push([
+        `${esc(t.kind)} ${esc(t.task)}`,
+        esc(t.metric),
+        binary ? 'binary' : 'dense',
+        ...scores.map((x) => (x === undefined ? '<td>–</td>' : `<td${x !== null && x === best && cols.length > 1 ? ' class="best"' : ''}>${fmtScore(x)}</td>`)),
+      ]);
+    }
+  }
+  return table(head, rows, 3);
 }
 
 /** Score vs width charts: the model dense/binary as lines, baselines (their widest dim) as reference lines. */
@@ -110,7 +117,7 @@ function trainingCharts(d: ReportData): string {
         const win = pts.slice(from, i + 1);
         return [p[0], win.reduce((s, q) => s + q[1], 0) / win.length] as [number, number];
       });
-      series.push({ name: `mean of ${w}`, points: avg, markers: false });
+      series.push({ name: `moving mean (${w})`, points: avg, markers: false });
     }
     charts.push(lineChart({ title: 'Training loss', xLabel: 'step', yLabel: 'loss', series }));
   }
@@ -174,7 +181,7 @@ function summary(d: ReportData): string {
   ];
   if (typeof c.binarized === 'boolean') facts.push(['binarized training', String(c.binarized)]);
   if (typeof c.normalize === 'boolean') facts.push(['normalize', String(c.normalize)]);
-  if (src) facts.push(['source', esc(JSON.stringify(src).slice(0, 400))]);
+  if (src) facts.push(['source', describeSource(src)]);
   if (d.eval) facts.push(['evaluated', `${esc(d.eval.created)} (${secs(d.eval.seconds)} for ${d.eval.models.map((m) => `${esc(m.name)} ${secs(m.seconds)}`).join(', ')})`]);
   return `<table class="facts"><tbody>${facts.map(([k, v]) => `<tr><th class="l">${k}</th><td class="l">${v}</td></tr>`).join('')}</tbody></table>`;
 }
@@ -184,8 +191,8 @@ export function renderReport(d: ReportData): string {
   body.push(`<h1>${esc(d.name)}</h1><p class="sub">WordLlama-style static embedding model · ${esc(d.dir)}</p>`);
   body.push(summary(d));
   if (d.eval && d.eval.results.length > 0) {
-    body.push(`<h2>Scores</h2><p class="sub">Main metric per task (fractions; best per column in bold). Binary = sign codes compared by Hamming similarity.</p>`);
-    body.push(comparisonTable(d.eval));
+    body.push(`<h2>Scores</h2><p class="sub">Main metric per task (fractions; the best of each row in bold). Binary = sign codes compared by Hamming similarity.</p>`);
+    body.push(`<div class="wide">${comparisonTable(d.eval)}</div>`);
     const charts = dimCharts(d.eval);
     if (charts) body.push(`<h2>Score vs dimension</h2><p class="sub">Solid: dense; dashed: binary; dotted horizontal lines: baselines at their own width.</p>${charts}`);
   }
@@ -206,4 +213,17 @@ ${body.filter(Boolean).join('\n')}
 
 function secs(s: number): string {
   return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+}
+
+/** Provenance in one readable line per source: "name: repo @ revision (kind, dtype)", plus the training step. */
+function describeSource(src: Record<string, unknown>): string {
+  const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+  const sources = Array.isArray(src.sources) ? (src.sources as Record<string, unknown>[]) : [src];
+  const lines = sources.map((s) => {
+    const extra = [str(s.source_kind), str(s.source_dtype), s.dim !== undefined ? `dim ${str(s.dim)}` : undefined].filter(Boolean).join(', ');
+    const head = [str(s.name), str(s.repo)].filter(Boolean).join(': ');
+    return esc(`${head || 'source'}${s.revision ? ` @ ${str(s.revision)}` : ''}${extra ? ` (${extra})` : ''}`);
+  });
+  if (src.step !== undefined) lines.push(esc(`trained ${str(src.step)} steps${src.token_weights ? `, token weights ${str(src.token_weights)}` : ''}`));
+  return lines.join('<br>');
 }
