@@ -115,7 +115,10 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
     const model = json.model as { vocab: [string, number][] };
     expect(model.vocab[57]).toEqual([':', 0]);
     expect(model.vocab[4177]).toEqual([':30', 30]);
-    expect(model.vocab[9]).toEqual(['▁the', -3.56637144089]);
+    expect(model.vocab[9]![0]).toBe('▁the');
+    expect(model.vocab[9]![1]).toBeCloseTo(-3.56637144089, 9);
+    // Scores are multiples of 2^-30, so every lattice sum is exact (see the word-by-word test below).
+    expect(model.vocab.every(([, score]) => Number.isInteger(score * 2 ** 30))).toBe(true);
     // Reserved pieces score below every real piece, so the lattice never prefers them.
     expect(model.vocab[1]![1]).toBeCloseTo(-14.528678894 - 10, 9);
   });
@@ -132,6 +135,18 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
     const glosses = wordnetGlosses();
     expect(glosses.length).toBeGreaterThan(2500);
     expect(differences(glosses)).toEqual([]);
+  });
+
+  it('encodes word by word exactly as the whole text (every ▁ starts a token; exact score sums)', () => {
+    // No piece has ▁ after its first character, so the best path cuts before every ▁; with dyadic scores the
+    // lattice's running sums are exact, so the prefix cannot change a tie. A word cache may rely on this.
+    expect(vocab.some(([p]) => p.indexOf('▁', 1) > 0)).toBe(false);
+    const texts = [...wordnetGlosses(), ...EDGE_CASES, ...KNOWN_DIFFERENCES.map((d) => d[0])].filter((t) => t !== '' && t.normalize('NFKC') === t);
+    const mismatches = texts.filter((t) => {
+      const words = t.split(' ').flatMap((w) => (w === '' ? [30] : tok.encode(w)));
+      return words.join() !== tok.encode(t).join();
+    });
+    expect(mismatches).toEqual([]);
   });
 
   it('handles spaces exactly: prepends ▁ even before a leading space, one ▁ per space, nothing for ""', () => {

@@ -50,6 +50,11 @@ export interface SentencepieceOptions {
 
 export const SPIECE_UNDERLINE = '\u2581';
 
+/** Scores are multiples of 2^-SCORE_FRACTION_BITS, so sums of up to 2^(53-30) in magnitude are exact. */
+export const SCORE_FRACTION_BITS = 30;
+const SCORE_SCALE = 2 ** SCORE_FRACTION_BITS;
+const dyadic = (x: number) => Math.round(x * SCORE_SCALE) / SCORE_SCALE;
+
 /** Build a Unigram tokenizer.json from a sentencepiece vocabulary (validated: a clear error names the bad entry). */
 export function sentencepieceToTokenizerJson(vocab: unknown, opts: SentencepieceOptions = {}, source = 'vocab'): TokenizerJson {
   const entries = validateVocab(vocab, source);
@@ -72,9 +77,13 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
     }
   }
 
-  // Real pieces keep their score (null → 0, which is what the reference's `null + x` arithmetic does).
+  // Real pieces keep their score (null → 0, which is what the reference's `null + x` arithmetic does), rounded
+  // to a multiple of 2^-30 (a change below 5e-10; the vocab has 11 decimals): every lattice sum is then exact in
+  // float64 up to |2^23|, so tie-breaking never depends on rounding, and encoding word by word provably equals
+  // encoding the whole text (which src/tokenize/fast-encode.ts can use for its word cache).
+  const scoreOf = (i: number) => dyadic(entries[i]![1] ?? 0);
   let minScore = Infinity;
-  for (let i = reserved; i < entries.length; i++) minScore = Math.min(minScore, entries[i]![1] ?? 0);
+  for (let i = reserved; i < entries.length; i++) minScore = Math.min(minScore, scoreOf(i));
   if (!Number.isFinite(minScore)) minScore = 0;
   // Reserved pieces score below every real piece: the lattice takes them only when nothing else matches.
   const reservedScore = minScore - 10;
@@ -84,13 +93,13 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
   const special = (id: number, content: string) =>
     added.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true } as never);
   for (let i = 0; i < entries.length; i++) {
-    const [piece, score] = entries[i]!;
+    const piece = entries[i]![0];
     if (i < reserved || i === unkId) {
       const content = names[i] ?? piece;
       modelVocab.push([content, reservedScore]);
       special(i, content);
     } else {
-      modelVocab.push([piece, score ?? 0]);
+      modelVocab.push([piece, scoreOf(i)]);
     }
   }
   const specialIds = new Set(added.map((t) => t.id));
