@@ -68,6 +68,8 @@ describe('fast-encode equals plain encode', () => {
       for (const t of texts) if (tok.encode(t).join(',') !== fast.encode(t).join(',')) mismatches.push(`(cached) ${JSON.stringify(t)}`);
       expect(mismatches.slice(0, 5)).toEqual([]);
       if (mode !== 'plain') expect(fast.stats().hits).toBeGreaterThan(fast.stats().misses);
+      // Natural text never trips the churn bypass.
+      expect(fast.stats().bypassed).toBe(0);
     });
   }
 
@@ -91,6 +93,17 @@ describe('fast-encode equals plain encode', () => {
     for (let i = 0; i < 2000; i++) fast.encode(`w${i} x${i % 7}`);
     expect(fast.stats().entries).toBeLessThanOrEqual(100);
     expect(fast.encode('w5 x5 hello')).toEqual(tok.encode('w5 x5 hello'));
+  });
+
+  it('text that never repeats switches to plain encoding for a while (same ids)', () => {
+    const tok = tokenizer(TOKENIZERS.llama3);
+    const fast = createFastEncoder(tok);
+    let seed = 1;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const word = () => Array.from({ length: 4 + Math.floor(rand() * 6) }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join('');
+    const texts = Array.from({ length: 600 }, () => Array.from({ length: 8 }, word).join(' '));
+    for (const t of texts) expect(fast.encode(t)).toEqual(tok.encode(t));
+    expect(fast.stats().bypassed).toBeGreaterThan(400);
   });
 
   it('unrecognised configurations fall back to plain encoding', () => {
