@@ -90,24 +90,29 @@ function makeArgs(argv: string[]) {
 
 type Args = ReturnType<typeof makeArgs>;
 
-function jsonSink(args: Args, dim: () => number): Sink {
-  const rows: number[][] = [];
+/** JSON on stdout, written row by row as batches arrive (memory stays flat for long --input files). */
+function jsonSink(args: Args, dim: number): Sink {
+  let rows = 0;
+  const head = args.binary ? `{"dim":${dim},"bits":${dim},"embeddings":[` : `{"dim":${dim},"embeddings":[`;
+  const emit = (row: ArrayLike<number>) => {
+    process.stdout.write((rows === 0 ? head : ',') + '[' + Array.prototype.join.call(row, ',') + ']');
+    rows++;
+  };
   return {
     async write(model, texts) {
       if (args.binary) {
         const codes = model.embedBinary(texts, { dim: args.dim });
         const bytes = packedBytes(codes);
         const per = Math.ceil(codes.bits / 8);
-        for (let r = 0; r < codes.rows; r++) rows.push(Array.from(bytes.subarray(r * per, (r + 1) * per)));
+        for (let r = 0; r < codes.rows; r++) emit(bytes.subarray(r * per, (r + 1) * per));
       } else {
         const e = model.embed(texts, { dim: args.dim, norm: args.norm });
-        for (let r = 0; r < e.rows; r++) rows.push(Array.from(e.data.subarray(r * e.dim, (r + 1) * e.dim)));
+        for (let r = 0; r < e.rows; r++) emit(e.data.subarray(r * e.dim, (r + 1) * e.dim));
       }
     },
     async finish() {
-      const out = args.binary ? { dim: dim(), bits: dim(), embeddings: rows } : { dim: dim(), embeddings: rows };
-      process.stdout.write(JSON.stringify(out) + '\n');
-      return rows.length;
+      process.stdout.write((rows === 0 ? head : '') + ']}\n');
+      return rows;
     },
     async abort() {},
   };
@@ -185,7 +190,7 @@ export const stage: Stage = {
     const args = makeArgs(argv);
     const model = load(args.model, { dim: args.dim });
     const dim = args.dim ?? model.dim;
-    const sink = args.output ? await npySink(args, dim) : jsonSink(args, () => dim);
+    const sink = args.output ? await npySink(args, dim) : jsonSink(args, dim);
     const progress = createProgress('embed', { unit: 'texts', quiet: args.quiet || !args.input });
     let n = 0;
     try {

@@ -69,6 +69,14 @@ describe('embed / similarity / tokens stages', () => {
     const want = load(g.dir).embed(lines.map((l) => l.replace(/\r$/, '')), { dim: 16 });
     expect(Array.from(npy.data)).toEqual(Array.from(want.data));
     expect(readdirSync(join(work, 'sub')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // The same file as JSON (streamed row by row on stdout).
+    const j = await pipeline(['embed', '--model', g.dir, '--input', join(work, 'in.txt'), '--dim', '16', '--quiet']);
+    expect(j.code).toBe(0);
+    const parsed = JSON.parse(j.stdout) as { dim: number; embeddings: number[][] };
+    expect(parsed.dim).toBe(16);
+    expect(parsed.embeddings.length).toBe(2500);
+    expect(parsed.embeddings[1]).toEqual(Array.from(want.data.subarray(16, 32)));
+    expect(parsed.embeddings[0]).toEqual(new Array(16).fill(0));
   });
 
   it('--binary writes uint8 packed sign bits; --json prints dim and embeddings', async () => {
