@@ -13,7 +13,7 @@ import type { StaticModel } from './model.ts';
 export * from './index.ts';
 
 /** Files above this are not read whole (use the pipeline's row-block readers for raw LLM matrices). */
-const MAX_MODEL_BYTES = 4 * 1024 ** 3 - 1;
+const MAX_MODEL_BYTES = 2 * 1024 ** 3 - 1; // readFileSync refuses files of 2 GiB and more
 
 function readJson(path: string): Record<string, unknown> {
   try {
