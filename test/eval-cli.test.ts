@@ -173,8 +173,8 @@ describe('pipeline eval', () => {
   });
 
   it('--use-lite evaluates the USE-lite transformer (512-d) as a baseline, like calling it directly', async () => {
-    const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--use-lite', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'use.json')]);
-    expect(code).toBe(0);
+    const { code, out, err } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--use-lite', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'use.json')]);
+    expect(code, err).toBe(0);
     const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
     const use = results.find((r) => r.model === 'use-lite' && r.metric === 'spearman')!;
     expect(use.dim).toBe(512);
