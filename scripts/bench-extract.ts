@@ -8,7 +8,7 @@
  *   - peak RSS of the extract process (/usr/bin/time -v), also with a 4× smaller tensor to show it does not
  *     grow with the tensor; goal ≤ 300 MB
  *
- * Usage: nice npx tsx scripts/bench-extract.ts [--rows 256000] [--dim 2048] [--reps 2] [--concurrency 8]
+ * Usage: nice npx tsx scripts/bench-extract.ts [--rows 256000] [--dim 2048] [--reps 2] [--concurrency 4]
  * Sparse files live in a temp folder under /tmp and are deleted at the end.
  */
 import { spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '256000' },
     dim: { type: 'string', default: '2048' },
     reps: { type: 'string', default: '2' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '4' },
     'chunk-size': { type: 'string', default: '8M' },
   },
 });

@@ -21,7 +21,7 @@ import { extractFromLocal } from './local.ts';
 import { OUTPUT_TENSOR, checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
-export const DEFAULT_CONCURRENCY = 8;
+export const DEFAULT_CONCURRENCY = 4;
 
 /** Side files of one source (raw bytes as found), and a note when the tokenizer is missing. */
 export interface SourceSide {
