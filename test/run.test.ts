@@ -98,6 +98,55 @@ describe('pipeline run', () => {
     expect(ran(await run('--dims', '4', '--lr', '0.02', '--force'))).toEqual({ extract: true, train: true, save: true });
   }, 120_000);
 
+  it('concatenates several sources on the way, and skips concat when current', async () => {
+    const two = join(root, 'two.toml');
+    let s = 11;
+    const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    mkdirSync(join(root, 'src2'), { recursive: true });
+    await writeSafetensors(join(root, 'src2', 'b.safetensors'), [{ name: 'embed_tokens.weight', dtype: 'F32', shape: [32000, 8], data: new Float32Array(32000 * 8).map(() => rnd()) }]);
+    copyFileSync(LLAMA2, join(root, 'src2', 'tokenizer.json'));
+    writeFileSync(
+      two,
+      [
+        'name = "two"',
+        '[model]',
+        'n_vocab = 32000',
+        'pad_token = "<unk>"',
+        '[[sources]]',
+        'name = "a"',
+        'path = "src/tiny.safetensors"',
+        'dim = 16',
+        '[[sources]]',
+        'name = "b"',
+        'path = "src2/b.safetensors"',
+        'dim = 8',
+        'scale_mode = "mean_norm"',
+        '[training]',
+        'batch_size = 8',
+        'eval_steps = 0',
+        '[matryoshka]',
+        'dims = [8]',
+      ].join('\n'),
+    );
+    const twoOut = join(root, 'weights-two');
+    const go = async () => {
+      const chunks: string[] = [];
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (chunks.push(String(c)), true));
+      try {
+        expect(await stage.run(['--config', two, '--out-dir', twoOut, '--data', dataFile, '--quiet', '--json'])).toBe(0);
+      } finally {
+        spy.mockRestore();
+      }
+      return JSON.parse(chunks.join('')) as { stages: { stage: string; ran: boolean }[] };
+    };
+    expect(ran(await go())).toEqual({ extract: true, concat: true, train: true, save: true });
+    const d = JSON.parse(readFileSync(join(twoOut, 'concat.json'), 'utf8'));
+    expect(d).toMatchObject({ rows: 32000, dim: 24 });
+    expect(d.sources.map((x: { scale_mode: string }) => x.scale_mode)).toEqual(['none', 'mean_norm']);
+    expect(JSON.parse(readFileSync(join(twoOut, 'config.json'), 'utf8')).source).toMatchObject({ dim_in: 24, concat: 'concat.json' });
+    expect(ran(await go())).toEqual({ extract: false, concat: false, train: false, save: false });
+  }, 120_000);
+
   it('rejects bad flags with one-line errors', async () => {
     await expect(stage.run(['--out-dir', out])).rejects.toThrow(/run: --config NAME is required/);
     await expect(stage.run(['--config', toml, '--binarize', 'x'])).rejects.toThrow(/--binarize expects none, ste, tanh or reste/);
