@@ -9,6 +9,8 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spearman } from '../src/eval/metrics/index.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
 import { main } from '../pipelines/cli.ts';
+import { hammingSimilarity, load } from '../src/embed/node.ts';
+import { describeShared, sharedPath } from './helpers/shared.ts';
 import { LLAMA2_TOKENIZER, STS_ROWS, writeRawSource, writeTaskFiles, writeTinyModel } from './helpers/eval-fixtures.ts';
 
 let dir: string;
@@ -172,6 +174,21 @@ describe('pipeline eval', () => {
     expect(sp('raw:concat').score).toBeCloseTo(expected, 6);
   });
 
+  it('binary scores rank pairs exactly as the embedding library\'s Hamming similarity of sign codes', async () => {
+    const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--binary', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'bin.json')]);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out) as { results: { dim: number; metric: string; score: number }[] };
+    const m = load(modelDir);
+    for (const dim of [64, 32]) {
+      const a = m.embedBinary(STS_ROWS.map((r) => r[0]), { dim });
+      const b = m.embedBinary(STS_ROWS.map((r) => r[1]), { dim });
+      const sim = hammingSimilarity(a, b);
+      const sims = STS_ROWS.map((_, i) => sim.data[i * STS_ROWS.length + i]!);
+      const expected = spearman(sims, STS_ROWS.map((r) => r[2]));
+      expect(results.find((r) => r.dim === dim && r.metric === 'spearman')!.score).toBeCloseTo(expected, 12);
+    }
+  });
+
   it('--use-lite evaluates the USE-lite transformer (512-d) as a baseline, like calling it directly', async () => {
     const { code, out, err } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--use-lite', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'use.json')]);
     expect(code, err).toBe(0);
@@ -200,5 +217,26 @@ describe('pipeline eval', () => {
     expect(code).toBe(0);
     for (const flag of ['--model', '--task', '--dim', '--dense', '--binary', '--raw', '--baseline', '--use-lite', '--seed', '--out', '--json', '--quiet']) expect(out).toContain(flag);
     for (const kind of ['sts=', 'pair=', 'clf=', 'cluster=', 'retrieval=', 'rerank=']) expect(out).toContain(kind);
+  });
+});
+
+describeShared('pipeline eval with a model2vec baseline', ['fixtures', 'model2vec', 'test-model-float32'], () => {
+  it('evaluates any model load accepts, at its default widths, as the library embeds it', async () => {
+    const m2v = sharedPath('fixtures', 'model2vec', 'test-model-float32');
+    const { code, out, err } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--baseline', m2v, '--task', `sts=${tasks.sts}`, '--out', join(dir, 'm2v.json')]);
+    expect(code, err).toBe(0);
+    const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
+    const base = results.filter((r) => r.model === 'baseline:test-model-float32' && r.metric === 'spearman');
+    const lib = load(m2v);
+    expect(lib.dim).toBe(64); // no dims in its config.json: its width and the powers of two below, down to 32
+    expect(base.map((r) => r.dim)).toEqual([64, 32]);
+    const a = lib.embed(STS_ROWS.map((r) => r[0]), { norm: true });
+    const b = lib.embed(STS_ROWS.map((r) => r[1]), { norm: true });
+    const sims = STS_ROWS.map((_, i) => {
+      let s = 0;
+      for (let j = 0; j < a.dim; j++) s += a.data[i * a.dim + j]! * b.data[i * b.dim + j]!;
+      return s;
+    });
+    expect(base[0]!.score).toBeCloseTo(spearman(sims, STS_ROWS.map((r) => r[2])), 6);
   });
 });
