@@ -12,8 +12,8 @@
  * Sparse files live in a temp folder under /tmp and are deleted at the end.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SafetensorsFile } from '../src/safetensors/file.ts';
@@ -39,6 +39,8 @@ interface Run {
   seconds: number;
   maxRssMb: number;
   bytes: number;
+  /** extract.json `seconds`: the source's own time, without process start-up (tsx compiles the CLI). */
+  inner?: number;
 }
 
 /** Run a command under /usr/bin/time -v; returns wall seconds and the child's max RSS. */
@@ -102,8 +104,12 @@ async function main() {
   const measure = async (key: string, fn: () => Promise<{ seconds: number; maxRssMb: number }>) => {
     server.resetStats();
     const r = await fn();
-    results[key]!.push({ ...r, bytes: server.bytesSent });
-    console.error(`${key.padEnd(20)} ${r.seconds.toFixed(2)} s  ${(tensorBytes / 1e6 / r.seconds).toFixed(0)} MB/s  rss ${r.maxRssMb.toFixed(0)} MB  sent ${(server.bytesSent / 1e6).toFixed(1)} MB`);
+    let inner: number | undefined;
+    if (key.startsWith('extract')) inner = JSON.parse(readFileSync(join(out, 'extract.json'), 'utf8')).sources[0].seconds;
+    results[key]!.push({ ...r, bytes: server.bytesSent, inner });
+    console.error(
+      `${key.padEnd(20)} ${r.seconds.toFixed(2)} s${inner !== undefined ? ` (in-process ${inner.toFixed(2)} s)` : ''}  ${(tensorBytes / 1e6 / r.seconds).toFixed(0)} MB/s  rss ${r.maxRssMb.toFixed(0)} MB  sent ${(server.bytesSent / 1e6).toFixed(1)} MB  load ${loadavg()[0]!.toFixed(1)}`,
+    );
   };
   const extractArgs = (config: string, dtype: string) => [BIN, 'extract', '--config', config, '--out-dir', out, '--dtype', dtype, '--force', '--quiet', '--concurrency', values.concurrency!, '--chunk-size', values['chunk-size']!];
   const nodeFetch = `const fs=require('node:fs');(async()=>{let u=process.argv[1];let r;for(;;){r=await fetch(u,{headers:{range:process.argv[2]},redirect:'manual'});if(r.status>=300&&r.status<400){u=new URL(r.headers.get('location'),u).toString();continue}break}const fd=fs.openSync(process.argv[3],'w');for await(const c of r.body){fs.writeSync(fd,c)}fs.closeSync(fd)})()`;
@@ -115,7 +121,6 @@ async function main() {
     await measure('node_fetch', () => timed(process.execPath, ['-e', nodeFetch, resolveUrl, range, rangeFile], env));
     await measure('extract_bf16', () => timed(process.execPath, extractArgs(bigCfg, 'bf16'), env));
     await measure('extract_f16', () => timed(process.execPath, extractArgs(bigCfg, 'f16'), env));
-    rmSync(out, { recursive: true, force: true });
     rmSync(rangeFile, { force: true });
   }
   await measure('extract_small_bf16', () => timed(process.execPath, extractArgs(smallCfg, 'bf16'), env));
@@ -135,6 +140,10 @@ async function main() {
     bytes_ratio_f16: best('extract_f16').bytes / tensorBytes,
     seconds: Object.fromEntries(Object.keys(results).map((k) => [k, Number(best(k).seconds.toFixed(2))])),
     throughput_mb_s: Object.fromEntries(Object.keys(results).filter((k) => k !== 'extract_small_bf16').map((k) => [k, Math.round(tensorBytes / 1e6 / best(k).seconds)])),
+    in_process_seconds: Object.fromEntries(
+      Object.keys(results).filter((k) => k.startsWith('extract')).map((k) => [k, Number(Math.min(...results[k]!.map((r) => r.inner ?? Infinity)).toFixed(2))]),
+    ),
+    load_average_1m_at_end: Number(loadavg()[0]!.toFixed(1)),
     relative_throughput_bf16_vs_best_single_stream: Number((base / best('extract_bf16').seconds).toFixed(3)),
     relative_throughput_f16_vs_best_single_stream: Number((base / best('extract_f16').seconds).toFixed(3)),
     peak_rss_mb: Object.fromEntries(Object.keys(results).map((k) => [k, Math.round(Math.max(...results[k]!.map((r) => r.maxRssMb)))])),

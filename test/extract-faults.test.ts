@@ -85,6 +85,17 @@ describe('download faults are retried and never corrupt the output', () => {
     });
   }
 
+  it('stall: a response that stops sending is aborted after the idle timeout and retried', async () => {
+    server.faults = [{ kind: 'stall', times: 1, atByte: dataStart + 7 * CHUNK }];
+    const r = req();
+    const retries: string[] = [];
+    r.hub = { ...r.hub, idleTimeoutMs: 300, onRetry: (m) => retries.push(m) };
+    await extract(r);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatch(/chunk 8\/32: .*no data for 300 ms/);
+    expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
+  });
+
   it('429 with Retry-After: waits as told before retrying', async () => {
     server.faults = [{ kind: '429', times: 1, retryAfter: 1, atByte: dataStart + 100 }];
     const r = req();

@@ -33,7 +33,7 @@ export interface TestRepo {
   revisions?: Record<string, string>;
 }
 
-export type FaultKind = 'drop' | 'short' | 'lying-length' | '500' | '429' | 'whole' | 'wrong-range';
+export type FaultKind = 'drop' | 'short' | 'lying-length' | '500' | '429' | 'whole' | 'wrong-range' | 'stall';
 
 export interface Fault {
   kind: FaultKind;
@@ -218,6 +218,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
         break;
       case 'drop':
       case 'short':
+      case 'stall':
         sendBytes = Math.floor(length / 2);
         break;
     }
@@ -231,6 +232,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
       return;
     }
     const finish = () => {
+      if (fault?.kind === 'stall') return; // half the body, then silence until the client gives up
       if (fault?.kind === 'drop') res.socket?.destroy();
       else if (fault?.kind === 'short') res.socket?.end();
       else res.end();
