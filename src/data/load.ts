@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ModelConfig } from '../config/types.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { tokenizerFingerprint } from '../tokenize/tokenizer.ts';
+import { createFastEncoder } from '../tokenize/fast-encode.ts';
 import { UserError } from '../util/errors.ts';
 import { readDelimitedPairs } from './delimited.ts';
 import { fetchHubDatasetFiles } from './hub-dataset.ts';
@@ -125,10 +126,12 @@ export function tokenizePairs(
   onProgress?: (done: number) => void,
 ): { records: TokenizedRecord[]; kept: Int32Array; dropped: number } {
   const cache = new Map<string, Int32Array>();
+  // Word-level cached encoding, equal to tokenizer.encode(text, false) (src/tokenize/fast-encode.ts).
+  const fast = createFastEncoder(tokenizer);
   const enc = (text: string): Int32Array => {
     let ids = cache.get(text);
     if (!ids) {
-      const all = tokenizer.encode(text, false);
+      const all = fast.encode(text);
       ids = Int32Array.from(all.length > maxLength ? all.slice(0, maxLength) : all);
       // Texts repeat a lot (one caption, five pairs): keep a bounded memo.
       if (cache.size < 200_000) cache.set(text, ids);
