@@ -7,11 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { selectBackend } from '../src/train/backend.ts';
-import { binarize, matryoshkaMnrl, mnrl } from '../src/train/loss.ts';
+import { binarize, matryoshkaMnrl, mnrl, similarityDistillation } from '../src/train/loss.ts';
 import { initParams } from '../src/train/model.ts';
 import { planBatch } from '../src/train/pooling.ts';
 import { Rng } from '../src/train/rng.ts';
-import { computeGradients, type LossOptions } from '../src/train/step.ts';
+import { computeGradients, type BatchTeacher, type LossOptions } from '../src/train/step.ts';
 import { gelu, geluGrad } from '../src/train/gelu.ts';
 import type { BinarizeMode } from '../src/train/config.ts';
 
@@ -33,7 +33,7 @@ function randomProblem(seed: number, V: number, D: number, O: number, B: number,
 }
 
 /** WordLlama's formulation with TF.js autograd: padded ids, per-token projection, masked mean. */
-function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof randomProblem>['params'], seqs: Int32Array[], nAnchors: number, opts: LossOptions) {
+function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof randomProblem>['params'], seqs: Int32Array[], nAnchors: number, opts: LossOptions, teacher?: BatchTeacher) {
   const L = Math.max(...seqs.map((s) => s.length));
   const S = seqs.length;
   const ids = new Int32Array(S * L);
@@ -51,7 +51,11 @@ function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof ran
       let emb = tf.div(tf.sum(tf.mul(y, m), 1), tf.sum(m, 1)) as tfTypes.Tensor2D;
       if (opts.norm) emb = tf.div(emb, tf.norm(emb, 2, 1, true)) as tfTypes.Tensor2D;
       if (opts.binarize !== 'none') emb = binarize(tf, emb, opts.binarize) as tfTypes.Tensor2D;
-      return matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total as tfTypes.Scalar;
+      const mn = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total;
+      if (!teacher) return mn as tfTypes.Scalar;
+      const C = S - nAnchors;
+      const dl = similarityDistillation(tf, emb, nAnchors, opts.dims, opts.dimWeights, tf.tensor2d(teacher.sim, [nAnchors, C]), tf.tensor2d(teacher.mask, [nAnchors, C]), teacher.kind);
+      return tf.add(tf.mul(mn, teacher.mnrlWeight), tf.mul(dl, teacher.weight)) as tfTypes.Scalar;
     };
     const { value, grads } = tf.valueAndGrads(f)([tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)]);
     return { loss: value.dataSync()[0]!, gw: grads[0]!.dataSync() as Float32Array, gk: grads[1]!.dataSync() as Float32Array, gb: grads[2]!.dataSync() as Float32Array };
@@ -68,20 +72,28 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false) {
+async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine') {
   const V = 40;
   const D = 12;
   const O = 8;
   const B = 6;
   const { E, params, seqs } = randomProblem(7 + withNeg, V, D, O, B, withNeg);
   const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned', symmetric };
+  let teacher: BatchTeacher | undefined;
+  if (distill) {
+    const C = seqs.length - B;
+    const r = new Rng(99);
+    const sim = Float32Array.from({ length: B * C }, () => r.next() * 2 - 1);
+    const mask = Float32Array.from({ length: B * C }, (_, k) => (Math.floor(k / C) === 1 || k % C === 2 ? 0 : 1));
+    teacher = { sim, mask, kind: distill, weight: 0.7, mnrlWeight: 0.5 };
+  }
   const cpu = await selectBackend('cpu');
-  const ref = tokenLevel(cpu.tf, E, V, params, seqs, B, opts);
+  const ref = tokenLevel(cpu.tf, E, V, params, seqs, B, opts, teacher);
   const { tf } = await selectBackend(backend);
   const plan = planBatch(seqs);
   const rows = new Float32Array(plan.uniq.length * D);
   plan.uniq.forEach((t, u) => rows.set(E.subarray(t * D, (t + 1) * D), u * D));
-  const got = await computeGradients(tf, params, plan, rows, B, opts);
+  const got = await computeGradients(tf, params, plan, rows, B, opts, teacher);
   const gw = new Float32Array(V);
   got.tokenWeights!.indices.forEach((t, i) => (gw[t] = got.tokenWeights!.values[i]!));
   return { ref, got, gw };
@@ -89,16 +101,18 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
 
 describe('pooled formulation = token-level WordLlama (loss and all gradients)', () => {
   for (const backend of ['cpu', 'wasm'] as const) {
-    for (const [name, bin, norm, neg, symmetricFlag] of [
+    for (const [name, bin, norm, neg, symmetricFlag, distillKind] of [
       ['dense', 'none', false, 0],
       ['dense + hard negatives + norm', 'none', true, 4],
       ['tanh-binarized', 'tanh', false, 3],
       ['ste-binarized + norm', 'ste', true, 0],
       ['reste-binarized', 'reste', false, 2],
       ['symmetric MNRL + hard negatives', 'none', false, 3, true],
+      ['MNRL + similarity distillation (mse, masked)', 'none', false, 2, false, 'mse'],
+      ['MNRL + similarity distillation (cosine, masked)', 'none', true, 0, false, 'cosine'],
     ] as const) {
       it(`${backend}: ${name}`, async () => {
-        const { ref, got, gw } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false);
+        const { ref, got, gw } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false, distillKind as 'mse' | 'cosine' | undefined);
         expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
         expect(relErr(got.kernel, ref.gk)).toBeLessThan(1e-5);
         expect(relErr(got.bias, ref.gb)).toBeLessThan(1e-5);
@@ -196,5 +210,44 @@ describe('pieces', () => {
     };
     const sym = mnrl(tf, tf.slice(emb, [0, 0], [n, 3]) as tfTypes.Tensor2D, tf.slice(emb, [n, 0], [c, 3]) as tfTypes.Tensor2D, 20, true);
     expect((await sym.data())[0]).toBeCloseTo((explicit(3) + backward(3)) / 2, 4);
+  });
+
+  it('similarity distillation = explicit float64 masked MSE / row cosine of in-batch cosine matrices, per dim', async () => {
+    const { tf } = await selectBackend('cpu');
+    const rng = new Rng(5);
+    const n = 3;
+    const c = 4;
+    const w = 4;
+    const data = Float32Array.from({ length: (n + c) * w }, () => rng.normal());
+    const T = Float32Array.from({ length: n * c }, () => rng.next() * 2 - 1);
+    const M = Float32Array.from([1, 1, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1]);
+    const cosAt = (i: number, j: number, d: number) => {
+      const a = Array.from(data.subarray(i * w, i * w + d));
+      const b = Array.from(data.subarray((n + j) * w, (n + j) * w + d));
+      return a.reduce((s, x, k) => s + x * b[k]!, 0) / (Math.hypot(...a) * Math.hypot(...b));
+    };
+    const mse = (d: number) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) s += M[i * c + j]! * (cosAt(i, j, d) - T[i * c + j]!) ** 2;
+      return s / 7;
+    };
+    const rowCos = (d: number) => {
+      let s = 0;
+      let rows = 0;
+      for (let i = 0; i < n; i++) {
+        const sv = Array.from({ length: c }, (_, j) => M[i * c + j]! * cosAt(i, j, d));
+        const tv = Array.from({ length: c }, (_, j) => M[i * c + j]! * T[i * c + j]!);
+        if (Math.hypot(...tv) === 0) continue;
+        rows++;
+        s += 1 - sv.reduce((a, x, k) => a + x * tv[k]!, 0) / (Math.hypot(...sv) * Math.hypot(...tv));
+      }
+      return s / rows;
+    };
+    const emb = tf.tensor2d(data, [n + c, w]);
+    const args = [tf.tensor2d(T, [n, c]), tf.tensor2d(M, [n, c])] as const;
+    const m = similarityDistillation(tf, emb, n, [4, 2], [1, 0.5], args[0], args[1], 'mse');
+    expect((await m.data())[0]).toBeCloseTo(mse(4) + 0.5 * mse(2), 5);
+    const k = similarityDistillation(tf, emb, n, [4, 2], [1, 0.5], args[0], args[1], 'cosine');
+    expect((await k.data())[0]).toBeCloseTo(rowCos(4) + 0.5 * rowCos(2), 5);
   });
 });

@@ -17,7 +17,10 @@ import { UserError } from '../util/errors.ts';
 import { selectBackend } from './backend.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import { StsEvaluator, readStsFile } from './evaluate.ts';
+import { normaliseRows, type TeacherTargets } from './distill.ts';
+import { Rng } from './rng.ts';
 import { stopwordIds } from './stopwords.ts';
+import { parseTeacherConfig, teacherVectors } from './teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';
 
 export interface TrainOverrides {
@@ -65,12 +68,14 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   const tokPath = join(outDir, 'tokenizer.json');
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
+  const teacherCfg = parseTeacherConfig(config.file, cfg.teacher);
   const data = await loadTrainingData(config, {
     dataOverride: opts.data,
     tokenizer,
     maxLength: cfg.maxLength,
     cacheDir: join(outDir, 'cache'),
     seed: cfg.seed,
+    withTexts: teacherCfg !== undefined,
     log,
   });
   let evaluator: StsEvaluator | undefined;
@@ -80,6 +85,37 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   }
   const backend = await selectBackend(opts.backend ?? 'auto');
   log(`backend: ${backend.reason}`);
+  let teacher: TeacherTargets | undefined;
+  let fingerprint = data.fingerprint;
+  if (teacherCfg) {
+    // Distil on a seeded sample of `max_records` records (all by default): their anchor, positive and negative.
+    const n = data.records.length;
+    const order = new Rng(cfg.seed + 17).shuffle(Int32Array.from({ length: n }, (_, i) => i));
+    const chosen = order.subarray(0, Math.min(n, teacherCfg.max_records ?? n));
+    const texts: string[] = [];
+    const anchor = new Int32Array(n).fill(-1);
+    const positive = new Int32Array(n).fill(-1);
+    const negative = new Int32Array(n).fill(-1);
+    for (const i of chosen) {
+      const p = data.texts![i]!;
+      anchor[i] = texts.push(p.anchor) - 1;
+      positive[i] = texts.push(p.positive) - 1;
+      if (p.negative !== undefined && cfg.hardNegatives) negative[i] = texts.push(p.negative) - 1;
+    }
+    const tv = await teacherVectors(texts, { cacheDir: join(outDir, 'cache'), tf: backend.tf, batchSize: teacherCfg.batch_size, quiet: opts.quiet, log });
+    log(`teacher: ${texts.length} texts of ${chosen.length} records (${tv.cached} cached, ${tv.encoded} encoded in ${tv.seconds.toFixed(0)} s)`);
+    teacher = {
+      dim: tv.dim,
+      vectors: normaliseRows(tv.data, tv.dim),
+      anchor,
+      positive,
+      negative,
+      kind: teacherCfg.loss,
+      weight: teacherCfg.weight,
+      mnrlWeight: teacherCfg.mnrl_weight,
+    };
+    fingerprint = `${fingerprint}:teacher:${JSON.stringify(teacherCfg)}`;
+  }
   const stop = stopwordIds(tokenizer, config.n_vocab);
   if (cfg.tokenWeights !== 'none') log(`token weights: ${stop.length} English stopword tokens start at ${cfg.stopwordWeight}`);
   const matrix = await openInputMatrix(config, outDir);
@@ -92,7 +128,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
       train: cfg,
       records: data.records,
       datasets: data.datasets,
-      dataFingerprint: data.fingerprint,
+      dataFingerprint: fingerprint,
+      teacher,
       matrix,
       stopwordIds: stop,
       evaluator,

@@ -4,7 +4,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
-import { head, matryoshkaMnrl } from './loss.ts';
+import { head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import type { ModelParams } from './model.ts';
 import { gatherWeights, poolRows, tokenCoefficients, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
@@ -19,6 +19,16 @@ export interface LossOptions {
   tokenWeights: TokenWeightMode;
   /** Add the positives → anchors ranking term (MultipleNegativesSymmetricRankingLoss). */
   symmetric?: boolean;
+}
+
+/** A batch's distillation targets (see similarityDistillation). */
+export interface BatchTeacher {
+  /** Teacher cosine similarities [nAnchors, candidates] and the mask of pairs that have them. */
+  sim: Float32Array;
+  mask: Float32Array;
+  kind: 'mse' | 'cosine';
+  weight: number;
+  mnrlWeight: number;
 }
 
 export interface StepGradients {
@@ -41,6 +51,7 @@ export async function computeGradients(
   rows: Float32Array,
   nAnchors: number,
   opts: LossOptions,
+  teacher?: BatchTeacher,
 ): Promise<StepGradients> {
   const { dimIn, dimOut } = params;
   const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
@@ -58,7 +69,19 @@ export async function computeGradients(
       const emb = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, bb, opts);
       const { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric);
       parts = perDim.map((p) => tf.keep(p));
-      return total as tfTypes.Scalar;
+      if (!teacher) return total as tfTypes.Scalar;
+      const C = S - nAnchors;
+      const distill = similarityDistillation(
+        tf,
+        emb,
+        nAnchors,
+        opts.dims,
+        opts.dimWeights,
+        tf.tensor2d(teacher.sim, [nAnchors, C]),
+        tf.tensor2d(teacher.mask, [nAnchors, C]),
+        teacher.kind,
+      );
+      return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
     };
     if (learnW) {
       const { value, grads } = tf.valueAndGrads(lossOf)([x, k, b]);

@@ -26,6 +26,7 @@ import {
 } from './checkpoint.ts';
 import { warmupFor, type TrainConfig } from './config.ts';
 import { selectionScore, type EvalResult, type StsEvaluator } from './evaluate.ts';
+import { batchTeacher, type TeacherTargets } from './distill.ts';
 import { createRowGatherer, type SyncRowFile } from './gather.ts';
 import { initParams, type ModelParams } from './model.ts';
 import { Rng } from './rng.ts';
@@ -50,6 +51,8 @@ export interface TrainInputs {
   signal?: AbortSignal;
   /** The safetensors file behind `matrix` when it is one file: rows are then gathered with sync reads. */
   syncFile?: SyncRowFile;
+  /** Distillation targets (from [training.teacher]); undefined = MNRL only. */
+  teacher?: TeacherTargets;
   /** Called after every step (tests abort from here). */
   onStep?: (step: number) => void;
   log?: (message: string) => void;
@@ -217,7 +220,8 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       batchRecords.length = 0;
       for (const i of idx) batchRecords.push(inp.records[i]!);
       const ts = performance.now();
-      const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup);
+      const bt = inp.teacher ? await batchTeacher(tf, inp.teacher, idx, batchRecords, cfg.hardNegatives) : undefined;
+    const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup, bt);
       const dt = (performance.now() - ts) / 1000;
       if (!Number.isFinite(rep.loss)) {
         throw new UserError(`step ${step + 1}: the loss became ${rep.loss}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan`, 1);

@@ -9,7 +9,7 @@ import type { RowGatherer } from './gather.ts';
 import type { ModelParams } from './model.ts';
 import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, type Grad, type ParamSlot } from './optimizer.ts';
 import { planBatch } from './pooling.ts';
-import { computeGradients, type LossOptions } from './step.ts';
+import { computeGradients, type BatchTeacher, type LossOptions } from './step.ts';
 
 export interface Optimizer {
   kernel: ParamSlot;
@@ -63,12 +63,13 @@ export async function trainStep(
   step: number,
   totalSteps: number,
   warmupSteps: number,
+  teacher?: BatchTeacher,
 ): Promise<StepReport> {
   const t0 = performance.now();
   const plan = planBatch(batchSequences(records, cfg.hardNegatives));
   const rows = await gatherer.gather(plan.uniq);
   const t1 = performance.now();
-  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg));
+  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg), teacher);
   const t2 = performance.now();
   const grads: Grad[] = [{ dense: g.kernel }, { dense: g.bias }];
   if (g.tokenWeights) grads.push(g.tokenWeights);
