@@ -133,7 +133,7 @@ describe('dataset specs', () => {
     expect(resolveDataOverride('d/*.jsonl', dir).map((s) => s.label)).toEqual(['one.jsonl']);
     expect(resolveDataOverride('d/**/*.jsonl', dir).map((s) => s.label)).toEqual(['one.jsonl', 'three.jsonl']);
     expect(resolveDataOverride('hf:org/set:pair:dev', dir)[0]).toMatchObject({ format: 'hf', hf_dataset: 'org/set', subset: 'pair', split: 'dev' });
-    expect(resolveDatasets(join(dir, 'x.toml'), undefined)[0]).toMatchObject({ format: 'wordnet', max_records: 40000 });
+    expect(resolveDatasets(join(dir, 'x.toml'), undefined)[0]).toMatchObject({ format: 'wordnet', max_records: 120000 });
     expect(() => resolveDataOverride('d/*.parquet', dir)).toThrow(/no data files match/);
     expect(() => resolveDataOverride('absent.jsonl', dir)).toThrow(/--data absent\.jsonl: not found/);
     expect(globToRegExp('a/*.jsonl').test('a/b.jsonl')).toBe(true);

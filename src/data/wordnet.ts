@@ -14,7 +14,7 @@ import { UserError } from '../util/errors.ts';
 import { seededRandom, shuffleInPlace } from './random.ts';
 import type { TextPair } from './types.ts';
 
-export const WORDNET_DEFAULT_RECORDS = 40_000;
+export const WORDNET_DEFAULT_RECORDS = 120_000;
 /** Bump when the pair recipe changes (it keys the token cache). */
 export const WORDNET_RECIPE_VERSION = 1;
 
