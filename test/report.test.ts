@@ -136,6 +136,16 @@ describe('pipeline report', () => {
     expect(r2.err.trim()).toBe('error: report: --model PATH is required (see: pipeline report --help)');
   });
 
+  it('--out writes elsewhere; --help lists every flag and section', async () => {
+    const out = join(dir, 'elsewhere', 'r.html');
+    const r = await cli(['report', '--model', join(weights, 'tiny_64.safetensors'), '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.err.trim()).toBe(`report: ${out} (scores, training, size, extraction)`);
+    expect(readFileSync(out, 'utf8')).toContain('<h2>Extraction</h2>');
+    const h = await cli(['report', '--help']);
+    for (const t of ['--model', '--out', '--json', '--quiet', 'eval.json', 'metrics.jsonl', 'extract.json']) expect(h.out).toContain(t);
+  });
+
   const withChromium = existsSync(CHROMIUM) ? it : it.skip;
   if (!existsSync(CHROMIUM)) console.warn(`report render test skipped: ${CHROMIUM} is absent (apt-get install chromium)`);
 
