@@ -94,6 +94,38 @@ describe('USE-lite embedding from the npm package', () => {
     }
   });
 
+  it('is the table the USE-lite graph itself gathers token ids from (tf.loadGraphModel, row i = id i)', async () => {
+    // Load the real graph with TF.js's own loader and run it up to the embedding lookup: its output for a
+    // sentence's token ids (from the reference tokenizer) must be our rows at those ids, so ids and rows align.
+    const mj = JSON.parse(await readFile(USE_MODEL, 'utf8'));
+    const group = mj.weightsManifest[0];
+    const weightData: ArrayBuffer[] = [];
+    for (const p of group.paths as string[]) {
+      const b = await readFile(join(USE_DIR, p));
+      weightData.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+    }
+    const model = await tf.loadGraphModel({ load: async () => ({ modelTopology: mj.modelTopology, weightSpecs: group.weights, weightData }) });
+    const { EmbeddingsModel } = require('@energetic-ai/embeddings') as {
+      EmbeddingsModel: new (d: { vocabulary: unknown; model: unknown }) => { tokenizer: { encode(text: string): number[] } };
+    };
+    const vocabulary = JSON.parse(await readFile(join(USE_DIR, 'vocab.json'), 'utf8'));
+    const ids = new EmbeddingsModel({ vocabulary, model: null }).tokenizer.encode('A naïve man is playing a guitar 😀.');
+    expect(ids).toContain(0);
+    const indices = tf.tensor2d(ids.map((_, i) => [0, i]), [ids.length, 2], 'int32');
+    const values = tf.tensor1d(ids, 'int32');
+    const lookup = (await model.executeAsync({ indices, values }, 'module_apply_default/Encoder_en/KonaTransformer/Encode/embedding_lookup')) as tf.Tensor;
+    expect(lookup.shape).toEqual([ids.length, 256]);
+    const got = (await lookup.data()) as Float32Array;
+    const m = await openTfjsMatrix(USE_MODEL, TENSOR);
+    try {
+      for (const [k, id] of ids.entries()) expectSameBits(got.subarray(k * 256, (k + 1) * 256), await m.readRows(id, 1));
+    } finally {
+      await m.close();
+      tf.dispose([indices, values, lookup]);
+      model.dispose();
+    }
+  });
+
   it('rejects rows outside the matrix and a too-small out buffer', async () => {
     const m = await openTfjsMatrix(USE_MODEL, TENSOR);
     try {
