@@ -82,10 +82,26 @@ describe('fast-encode equals plain encode', () => {
     for (const t of EDGE) expect(fast.encode(t)).toEqual(tok.encode(t));
   });
 
-  it('Gemma-3: no cut after ">" (the vocabulary holds ">▁</")', () => {
+  it('Gemma-3: no cut after ">" (the vocabulary holds ">▁</") or after a literal "▁" (it holds "▁▁")', () => {
     const fast = createFastEncoder(tokenizer(TOKENIZERS.gemma3));
-    expect([...fast.analysis.noCutAfter].map((c) => String.fromCharCode(c))).toEqual(['>']);
+    expect([...fast.analysis.noCutAfter].map((c) => String.fromCharCode(c)).sort()).toEqual(['>', '\u2581']);
   });
+
+  // Random strings over an alphabet of the characters cuts are sensitive to (spaces and their neighbours,
+  // literal "▁", combining marks, full-width and zero-width spaces, CRLF, contractions, digits, emoji).
+  const ALPHABET = [' ', ' ', ' ', '  ', '\t', '\n', 'a', 'b', 'the', 'B', 'é', 'ß', 'İ', "'s", "'", '1', '23', '.', ',', '!', '😀',
+    '\u2581', '<', '>', '</', 'Σ', '中', '\u00a0', '\u200b', '\r\n', 'e\u0301', '\u0301', 'ﬁ', '-', '...', '\u3000', 'ー', 'x'];
+  let seed = 11;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const FUZZ = Array.from({ length: 3000 }, () => Array.from({ length: 1 + Math.floor(rand() * 14) }, () => ALPHABET[Math.floor(rand() * ALPHABET.length)]).join(''));
+  for (const [name, path] of FAMILIES.filter(([, , mode]) => mode !== 'plain')) {
+    it(`fuzz: ${name} on 3000 random strings of cut-sensitive characters`, () => {
+      const tok = tokenizer(path);
+      const fast = createFastEncoder(tok);
+      const bad = [...FUZZ, ...FUZZ].filter((t) => tok.encode(t).join(',') !== fast.encode(t).join(','));
+      expect(bad.slice(0, 5)).toEqual([]);
+    });
+  }
 
   it('the cache stays bounded (two generations) and still answers correctly', () => {
     const tok = tokenizer(TOKENIZERS.llama3);

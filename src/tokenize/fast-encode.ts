@@ -205,12 +205,14 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
   const noCutAfter = new Set<number>();
   if (!spaceSplits && spaceAs !== ' ') {
     // The model sees whole "▁word▁word" strings: a cut is exact only where no token spans it.
+    // Includes "▁" itself when tokens like "▁▁" exist: a literal "▁" typed in the text right before a space
+    // would otherwise be cut from the "▁" that space becomes.
     for (const token of vocabTokens(tok)) {
       for (let i = 1; i < token.length; i++) {
-        if (token[i] === spaceAs && token[i - 1] !== spaceAs) noCutAfter.add(token.charCodeAt(i - 1));
+        if (token[i] === spaceAs) noCutAfter.add(token.charCodeAt(i - 1));
       }
     }
-    if (noCutAfter.size > 64) return plain(`${noCutAfter.size} vocabulary tokens join words across "${spaceAs}"`);
+    if (noCutAfter.size > 64) return plain(`tokens join words across "${spaceAs}" after ${noCutAfter.size} different characters`);
   } else if (!spaceSplits && spaceAs === ' ' && (modelType === 'BPE' || modelType === 'Unigram')) {
     return plain('no pre-tokenizer separates words');
   }
