@@ -30,6 +30,9 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   symmetric: { doc: 'wordllama + symmetric MNRL', training: { batch_size: 512, lr: 1e-2, epochs: 1, symmetric: true } },
   big_batch: { doc: 'batch 2048, lr 2e-2, 3 epochs', training: { batch_size: 2048, lr: 2e-2, epochs: 3 } },
   mixed: { doc: 'wordllama with mixed (cross-dataset) batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, sampler: 'mixed' } },
+  sif: { doc: 'wordllama + SIF token-weight init', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif' } },
+  sif_tlr: { doc: 'wordllama + SIF init + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 5 } },
+  tlr: { doc: 'wordllama + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_lr_scale: 5 } },
   ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
   ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },
 };

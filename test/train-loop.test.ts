@@ -20,7 +20,7 @@ import { checkpointDir, readModelCheckpoint } from '../src/train/checkpoint.ts';
 import { parseTrainConfig, type TrainConfig } from '../src/train/config.ts';
 import { StsEvaluator, readStsFile } from '../src/train/evaluate.ts';
 import { gelu } from '../src/train/gelu.ts';
-import { pooledOutput } from '../src/train/model.ts';
+import { inverseGelu, pooledOutput, sifWeights } from '../src/train/model.ts';
 import { Rng } from '../src/train/rng.ts';
 import { stopwordIds } from '../src/train/stopwords.ts';
 import { train, type TrainInputs } from '../src/train/trainer.ts';
@@ -206,6 +206,19 @@ describe('trainer loop', () => {
     const s = await train(inputs(out, baseConfig({ binarize: 'tanh', maxSteps: 4 })));
     expect(s.finalEval.filter((r) => r.binary).map((r) => r.dim)).toEqual([64, 32, 16]);
     expect((await readModelCheckpoint(checkpointDir(out, 'last'))).meta.binarize).toBe('tanh');
+  });
+});
+
+describe('token-weight init', () => {
+  it('SIF: gelu(w) = gelu(1)·a/(a + p), unseen tokens keep w = 1, inverseGelu inverts gelu', () => {
+    for (const g of [0.001, 0.1, 0.5, 0.8413, 1.2]) expect(gelu(inverseGelu(g))).toBeCloseTo(g, 9);
+    const seqs = [Int32Array.from([1, 1, 2]), Int32Array.from([1, 3])]; // p = 3/5, 1/5, 1/5
+    const w = sifWeights(5, seqs, 0.1);
+    expect(w[0]).toBe(1);
+    expect(w[4]).toBe(1);
+    expect(gelu(w[1]!)).toBeCloseTo((gelu(1) * 0.1) / (0.1 + 0.6), 6);
+    expect(gelu(w[2]!)).toBeCloseTo((gelu(1) * 0.1) / (0.1 + 0.2), 6);
+    expect(w[2]).toBe(w[3]);
   });
 });
 

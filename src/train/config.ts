@@ -46,6 +46,15 @@ export interface TrainConfig {
   /** MNRL similarity scale (sentence-transformers default 20). */
   scale: number;
   tokenWeights: TokenWeightMode;
+  /**
+   * stopwords: w = 1, English stopwords `stopwordWeight` (WordLlama). sif: gelu(w_t) = gelu(1)·a/(a + p_t) with
+   * p_t the token's frequency in the training texts (smooth inverse frequency, Arora et al. 2017).
+   */
+  tokenWeightInit: 'stopwords' | 'sif';
+  /** SIF's a. */
+  sifA: number;
+  /** Learning-rate multiplier for the token weights. */
+  tokenLrScale: number;
   /** Initial weight of English stopwords found in the vocabulary (WordLlama: 0.1); 1 disables. */
   stopwordWeight: number;
   /** proportional: each batch from one dataset (WordLlama / sentence-transformers PROPORTIONAL); mixed: batches mix all data. */
@@ -84,6 +93,9 @@ const TRAINING_KEYS: TableSpec = {
   binarize: { kind: 'string', check: oneOf('none', 'ste', 'tanh', 'reste'), doc: 'sign with straight-through gradient' },
   scale: { kind: 'number', check: positiveNumber, doc: 'MNRL cosine scale (default 20)' },
   token_weights: { kind: 'string', check: oneOf('learned', 'frozen', 'none'), doc: 'per-token weights (default learned)' },
+  token_weight_init: { kind: 'string', check: oneOf('stopwords', 'sif'), doc: 'stopwords (WordLlama) | sif (frequency prior)' },
+  sif_a: { kind: 'number', check: positiveNumber, doc: 'SIF smoothing a (default 1e-3)' },
+  token_lr_scale: { kind: 'number', check: positiveNumber, doc: 'token-weight learning-rate multiplier (default 1)' },
   stopword_weight: { kind: 'number', check: nonNegativeNumber, doc: 'initial weight of English stopwords (default 0.1)' },
   sampler: { kind: 'string', check: oneOf('proportional', 'mixed'), doc: 'batch composition (default proportional)' },
   symmetric: { kind: 'bool', doc: 'symmetric MNRL (default false)' },
@@ -163,6 +175,9 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     scale: (t.scale as number | undefined) ?? 20,
     tokenWeights: (t.token_weights as TokenWeightMode | undefined) ?? 'learned',
     stopwordWeight: (t.stopword_weight as number | undefined) ?? 0.1,
+    tokenWeightInit: (t.token_weight_init as 'stopwords' | 'sif' | undefined) ?? 'stopwords',
+    sifA: (t.sif_a as number | undefined) ?? 1e-3,
+    tokenLrScale: (t.token_lr_scale as number | undefined) ?? 1,
     sampler: (t.sampler as SamplerMode | undefined) ?? 'proportional',
     symmetric: (t.symmetric as boolean | undefined) ?? false,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,

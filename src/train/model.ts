@@ -7,6 +7,7 @@
  */
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { Rng } from './rng.ts';
+import { gelu } from './gelu.ts';
 import { planBatch, poolRows, tokenCoefficients } from './pooling.ts';
 import { createRowGatherer } from './gather.ts';
 
@@ -44,6 +45,35 @@ export function initParams(
     for (const id of opts.stopwordIds ?? []) tokenWeights[id] = opts.stopwordWeight ?? 0.1;
   }
   return { dimIn, dimOut, nVocab, tokenWeights, kernel, bias };
+}
+
+/** The w ≥ 0 with gelu(w) = g (g in [0, gelu(3)]), by bisection: gelu is increasing on w ≥ 0. */
+export function inverseGelu(g: number): number {
+  let lo = 0;
+  let hi = 3;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (gelu(mid) < g) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * SIF token weights (smooth inverse frequency): gelu(w_t) = gelu(1)·a/(a + p_t), p_t = count_t / Σ counts
+ * over `sequences`. Tokens never seen keep w = 1 (gelu(1), the WordLlama init); frequent tokens shrink.
+ */
+export function sifWeights(nVocab: number, sequences: Iterable<ArrayLike<number>>, a: number): Float32Array {
+  const counts = new Float64Array(nVocab);
+  let total = 0;
+  for (const s of sequences) {
+    for (let i = 0; i < s.length; i++) counts[s[i]!]!++;
+    total += s.length;
+  }
+  const w = new Float32Array(nVocab).fill(1);
+  const g1 = gelu(1);
+  for (let t = 0; t < nVocab; t++) if (counts[t]! > 0) w[t] = inverseGelu((g1 * a) / (a + counts[t]! / total));
+  return w;
 }
 
 /** y = x·W + b for `rows` pooled rows ([rows, dimIn] → [rows, dimOut]; only the first `dim` columns). */

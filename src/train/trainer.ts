@@ -28,7 +28,7 @@ import { warmupFor, type TrainConfig } from './config.ts';
 import { selectionScore, type EvalResult, type StsEvaluator } from './evaluate.ts';
 import { batchTeacher, type TeacherTargets } from './distill.ts';
 import { createRowGatherer, type SyncRowFile } from './gather.ts';
-import { initParams, type ModelParams } from './model.ts';
+import { initParams, sifWeights, type ModelParams } from './model.ts';
 import { Rng } from './rng.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
 
@@ -116,6 +116,10 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       stopwordIds: inp.stopwordIds,
       stopwordWeight: cfg.stopwordWeight,
     });
+    if (cfg.tokenWeightInit === 'sif' && params.tokenWeights) {
+      params.tokenWeights.set(sifWeights(inp.nVocab, sequencesOf(inp.records), cfg.sifA));
+      log(`token weights: SIF init (a = ${cfg.sifA}) from the training texts' token frequencies`);
+    }
     state = {
       version: 1,
       step: 0,
@@ -273,6 +277,14 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       resident: gatherer.resident,
       backend: backend.reason,
     };
+  }
+}
+
+function* sequencesOf(records: readonly TokenizedRecord[]): Generator<Int32Array> {
+  for (const r of records) {
+    yield r.anchor;
+    yield r.positive;
+    if (r.negative) yield r.negative;
   }
 }
 

@@ -78,7 +78,7 @@ export async function trainStep(
   const lr = scheduledLr(cfg.lr, step, warmupSteps, totalSteps);
   adamwUpdate(opt.kernel, grads[0]!, factor, lr, cfg.weightDecay, step + 1);
   adamwUpdate(opt.bias, grads[1]!, factor, lr, cfg.weightDecay, step + 1);
-  if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, factor, lr, cfg.weightDecay, step + 1);
+  if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, factor, lr * cfg.tokenLrScale, cfg.weightDecay, step + 1);
   const t3 = performance.now();
   return {
     loss: g.loss,
