@@ -51,7 +51,10 @@ beforeAll(async () => {
   }
   lines.push(JSON.stringify({ type: 'note', message: 'ignored' }));
   writeFileSync(join(weights, 'metrics.jsonl'), lines.join('\n') + '\n');
-  writeFileSync(join(weights, 'extract.json'), JSON.stringify({ sources: [{ name: 'gemma2', file: 'gemma2.safetensors', bytes_downloaded: 1_179_648_000, shard_bytes: 5_228_683_776, tensor_bytes: 1_179_648_000, seconds: 95.5 }] }));
+  writeFileSync(join(weights, 'extract.json'), JSON.stringify({ sources: [
+    { name: 'gemma2', file: 'gemma2.safetensors', kind: 'hub', repo: 'google/gemma-2-2b', revision: '0123456789abcdef0123', bytes_downloaded: 1_179_648_000, bytes_resumed: 0, shard_bytes: 5_228_683_776, tensor_bytes: 1_179_648_000, seconds: 95.5 },
+    { name: 'use_lite', file: 'use_lite.safetensors', kind: 'tfjs', repo: 'npm:x/model.json', revision: 'local', bytes_downloaded: 0, shard_bytes: 11_126_440, tensor_bytes: 8_194_048, seconds: 0.2 },
+  ] }));
   const r = await cli(['eval', '--model', weights, '--quiet', '--raw', join(dir, 'extracted'), '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`]);
   expect(r.code).toBe(0);
   // a model folder with nothing but the model: every optional section must disappear
@@ -115,6 +118,8 @@ describe('pipeline report', () => {
     expect(html).toContain('<td>1.18 GB</td>');
     expect(html).toContain('<td>5.23 GB</td>');
     expect(html).toContain('22.56%');
+    expect(html).toContain('google/gemma-2-2b @ 0123456789ab (hub)');
+    expect(html).toContain('<td>none (local files)</td>');
   });
 
   it('leaves out sections without data', async () => {

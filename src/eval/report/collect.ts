@@ -29,6 +29,11 @@ export interface DevPoint {
 export interface ExtractSource {
   name: string;
   file?: string;
+  /** "hub" | "local" | "tfjs" */
+  kind?: string;
+  repo?: string;
+  revision?: string;
+  bytesResumed?: number;
   bytesDownloaded?: number;
   shardBytes?: number;
   tensorBytes?: number;
@@ -94,6 +99,10 @@ function parseExtract(path: string): ExtractSource[] | undefined {
   return (j.sources as Record<string, unknown>[]).map((s, i) => ({
     name: typeof s.name === 'string' ? s.name : `source ${i + 1}`,
     file: typeof s.file === 'string' ? s.file : undefined,
+    kind: typeof s.kind === 'string' ? s.kind : typeof s.source_kind === 'string' ? s.source_kind : undefined,
+    repo: typeof s.repo === 'string' ? s.repo : undefined,
+    revision: typeof s.revision === 'string' ? s.revision : undefined,
+    bytesResumed: num(s.bytes_resumed),
     bytesDownloaded: num(s.bytes_downloaded),
     shardBytes: num(s.shard_bytes),
     tensorBytes: num(s.tensor_bytes),

@@ -157,9 +157,17 @@ function extractSection(d: ReportData): string {
       frac === undefined
         ? ''
         : `<svg width="160" height="14" role="img" aria-label="downloaded ${(frac * 100).toFixed(1)}% of shards"><rect width="160" height="14" fill="#e6e6e6"/><rect width="${Math.max(1, Math.min(160, frac * 160)).toFixed(1)}" height="14" fill="#1f77b4"/></svg>`;
+    const local = s.kind !== undefined && s.kind !== 'hub';
+    const origin = [s.repo, s.revision ? `@ ${s.revision.slice(0, 12)}` : undefined, s.kind ? `(${s.kind})` : undefined].filter(Boolean).join(' ');
+    const downloaded =
+      s.bytesDownloaded === undefined
+        ? '–'
+        : local && s.bytesDownloaded === 0
+          ? 'none (local files)'
+          : `${formatBytes(s.bytesDownloaded)}${s.bytesResumed ? ` + ${formatBytes(s.bytesResumed)} resumed` : ''}`;
     return [
-      esc(s.name),
-      s.bytesDownloaded !== undefined ? formatBytes(s.bytesDownloaded) : '–',
+      `${esc(s.name)}${origin ? `<br><span class="note">${esc(origin)}</span>` : ''}`,
+      downloaded,
       s.shardBytes !== undefined ? formatBytes(s.shardBytes) : '–',
       s.tensorBytes !== undefined ? formatBytes(s.tensorBytes) : '–',
       frac !== undefined ? `${(frac * 100).toFixed(2)}%` : '–',
