@@ -137,16 +137,24 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
     expect(differences(glosses)).toEqual([]);
   });
 
-  it('encodes word by word exactly as the whole text (every ▁ starts a token; exact score sums)', () => {
+  it('cuts before every ▁ without changing any id: word-by-word lattices equal the whole-text lattice', () => {
     // No piece has ▁ after its first character, so the best path cuts before every ▁; with dyadic scores the
-    // lattice's running sums are exact, so the prefix cannot change a tie. A word cache may rely on this.
+    // lattice's running sums are exact, so the prefix cannot change a tie. Hence the Split pre-tokenizer.
     expect(vocab.some(([p]) => p.indexOf('▁', 1) > 0)).toBe(false);
-    const texts = [...wordnetGlosses(), ...EDGE_CASES, ...KNOWN_DIFFERENCES.map((d) => d[0])].filter((t) => t !== '' && t.normalize('NFKC') === t);
-    const mismatches = texts.filter((t) => {
-      const words = t.split(' ').flatMap((w) => (w === '' ? [30] : tok.encode(w)));
-      return words.join() !== tok.encode(t).join();
-    });
+    expect(json.pre_tokenizer).toEqual({ type: 'Split', pattern: { Regex: '▁[^▁]*' }, behavior: 'Isolated', invert: true });
+    const whole = createTokenizer({ ...json, pre_tokenizer: null });
+    const texts = [...wordnetGlosses(), ...EDGE_CASES, ...KNOWN_DIFFERENCES.map((d) => d[0]), 'a </s> b', '<s> x <unk>'];
+    const mismatches = texts.filter((t) => whole.encode(t).join() !== tok.encode(t).join());
     expect(mismatches).toEqual([]);
+    expect(tok.tokens('  a  b ')).toEqual(['▁', '▁', '▁a', '▁', '▁b', '▁']);
+  });
+
+  it('encodes a text of 200,000 tokens (one whole-text lattice overflows tokenizers.js\'s call stack)', () => {
+    const text = Array(200_000).fill('x').join(' ');
+    const ids = tok.encode(text);
+    expect(ids.length).toBe(200_000);
+    expect(new Set(ids)).toEqual(new Set([649]));
+    expect(() => createTokenizer({ ...json, pre_tokenizer: null }).encode(text)).toThrow(RangeError);
   });
 
   it('handles spaces exactly: prepends ▁ even before a leading space, one ▁ per space, nothing for ""', () => {
@@ -180,6 +188,8 @@ describe('sentencepieceToTokenizerJson input validation', () => {
     expect(t.vocabSize).toBe(7);
     expect(t.encode('a ab c')).toEqual([3, 3, 6, 5, 0]);
     expect(t.specialIds).toEqual(new Set([0, 1, 2]));
+    // A piece with ▁ inside lets tokens span words: then there is no word-splitting pre-tokenizer.
+    expect(sentencepieceToTokenizerJson([...small, ['a▁b', -5]]).pre_tokenizer).toBeNull();
   });
 
   it.each([

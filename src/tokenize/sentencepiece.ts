@@ -10,10 +10,13 @@
  *   - Viterbi over the whole string with the pieces' scores; the first `reserved` pieces (unk and control
  *     symbols) are never matched; a character that starts no piece becomes the unknown id, and consecutive
  *     unknown ids are merged into one.
- * We express that as normalizer `Sequence[NFKC, Prepend("▁"), Replace(" ", "▁")]` with no pre-tokenizer
- * (a Metaspace pre-tokenizer would not prepend "▁" to a text that starts with a space, the reference does),
- * a Unigram model whose reserved pieces score below every real piece (so the lattice never prefers them), and
- * `fuse_unk`. The quirks of the reference Viterbi that a standard Unigram lattice cannot express (its
+ * We express that as normalizer `Sequence[NFKC, Prepend("▁"), Replace(" ", "▁")]` (a Metaspace pre-tokenizer
+ * would not prepend "▁" to a text that starts with a space, the reference does), a Unigram model whose reserved
+ * pieces score below every real piece (so the lattice never prefers them), and `fuse_unk`. When no piece holds
+ * "▁" after its first character (USE-lite), every "▁" starts a token, so a pre-tokenizer that cuts before each
+ * "▁" changes no id (scores are dyadic, so sums are exact and ties cannot depend on the prefix); it keeps each
+ * lattice one word long, which is faster and avoids tokenizers.js's call-stack overflow on huge texts (one
+ * `push(...ids)` of a whole text's ids). The quirks of the reference Viterbi that a standard Unigram lattice cannot express (its
  * "best score 0 means unset" test and its tie-breaking) are documented in docs/use-lite.md with how often
  * they change ids on STS-B.
  *
@@ -134,7 +137,7 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
         { type: 'Replace', pattern: { String: ' ' }, content: SPIECE_UNDERLINE },
       ],
     },
-    pre_tokenizer: null,
+    pre_tokenizer: wordsStartAtMeta(entries) ? SPLIT_BEFORE_META : null,
     post_processor: null,
     decoder: {
       type: 'Sequence',
@@ -151,6 +154,22 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
 function defaultUnkId(entries: readonly SentencepieceEntry[], reserved: number): number {
   for (let i = 0; i < reserved; i++) if (entries[i]![0] === '<unk>' || entries[i]![0] === '\uFFFD') return i;
   return 0;
+}
+
+/**
+ * Cut the normalised text before every "▁" ("▁a▁▁b" → "▁a", "▁", "▁b"). Written as the words to keep (`invert`),
+ * because tokenizers.js ignores `behavior: "MergedWithNext"`; Rust and JS give the same pieces this way.
+ */
+export const SPLIT_BEFORE_META = {
+  type: 'Split',
+  pattern: { Regex: `${SPIECE_UNDERLINE}[^${SPIECE_UNDERLINE}]*` },
+  behavior: 'Isolated',
+  invert: true,
+} as const;
+
+/** True when no piece holds "▁" after its first character: then every "▁" of a text starts a token. */
+export function wordsStartAtMeta(entries: readonly SentencepieceEntry[]): boolean {
+  return entries.every(([piece]) => piece.indexOf(SPIECE_UNDERLINE, 1) < 0);
 }
 
 /** Count of leading entries with score exactly 0 (a `null` score is not a control marker: USE-lite has them mid-vocab). */
