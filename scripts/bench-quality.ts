@@ -33,6 +33,10 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   sif: { doc: 'wordllama + SIF token-weight init', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif' } },
   sif_tlr: { doc: 'wordllama + SIF init + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 5 } },
   tlr: { doc: 'wordllama + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_lr_scale: 5 } },
+  sif_binary_ft: {
+    doc: 'tanh-STE binarized fine-tune (1 epoch, lr 2e-3) starting from the sif run',
+    training: { batch_size: 512, lr: 2e-3, epochs: 1, binarize: 'tanh', init_checkpoint: '@sif' },
+  },
   ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
   ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },
 };
@@ -66,7 +70,11 @@ async function run(): Promise<void> {
     for (const f of ['use_lite.safetensors', 'tokenizer.json', 'cache']) {
       if (!existsSync(join(out, f))) symlinkSync(join(base, f), join(out, f));
     }
-    const training = { eval_steps: 0, ...v.training, eval_file: resolve(args.eval!) };
+    const training: Record<string, unknown> = { eval_steps: 0, ...v.training, eval_file: resolve(args.eval!) };
+    // "@variant" = the last checkpoint of an earlier variant of this work dir.
+    if (typeof training.init_checkpoint === 'string' && training.init_checkpoint.startsWith('@')) {
+      training.init_checkpoint = join(work, training.init_checkpoint.slice(1), 'checkpoints', 'last', 'model.safetensors');
+    }
     process.stderr.write(`\n== ${name}: ${v.doc} ${JSON.stringify(v.training)}\n`);
     const s = await runTraining({
       config: { ...config, training },

@@ -201,6 +201,19 @@ describe('trainer loop', () => {
     expect(Array.from(raw.subarray(0, 64)).every((v) => v === 0)).toBe(true);
   });
 
+  it('init_checkpoint starts from a checkpoint (e.g. binarized fine-tuning of a dense run)', async () => {
+    const from = join(checkpointDir(join(tmp, 'contract'), 'last'), 'model.safetensors');
+    const out = join(tmp, 'ft');
+    await train(inputs(out, baseConfig({ maxSteps: 1, lr: 1e-12, warmupSteps: 0, initCheckpoint: from, binarize: 'tanh' })));
+    const a = (await readModelCheckpoint(from)).params;
+    const b = (await readModelCheckpoint(checkpointDir(out, 'last'))).params;
+    for (const [x, y] of [[a.kernel, b.kernel], [a.bias, b.bias], [a.tokenWeights!, b.tokenWeights!]] as const) {
+      let m = 0;
+      for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
+      expect(m).toBeLessThan(1e-6);
+    }
+  });
+
   it('binarized training evaluates hamming too and records it', async () => {
     const out = join(tmp, 'bin');
     const s = await train(inputs(out, baseConfig({ binarize: 'tanh', maxSteps: 4 })));

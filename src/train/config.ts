@@ -53,6 +53,8 @@ export interface TrainConfig {
   tokenWeightInit: 'stopwords' | 'sif';
   /** SIF's a. */
   sifA: number;
+  /** Start from this checkpoint's parameters (model.safetensors or its folder) instead of the init. */
+  initCheckpoint?: string;
   /** Learning-rate multiplier for the token weights. */
   tokenLrScale: number;
   /** Initial weight of English stopwords found in the vocabulary (WordLlama: 0.1); 1 disables. */
@@ -95,6 +97,7 @@ const TRAINING_KEYS: TableSpec = {
   token_weights: { kind: 'string', check: oneOf('learned', 'frozen', 'none'), doc: 'per-token weights (default learned)' },
   token_weight_init: { kind: 'string', check: oneOf('stopwords', 'sif'), doc: 'stopwords (WordLlama) | sif (frequency prior)' },
   sif_a: { kind: 'number', check: positiveNumber, doc: 'SIF smoothing a (default 1e-3)' },
+  init_checkpoint: { kind: 'string', doc: 'start from a checkpoint (e.g. a dense run before binarized training)' },
   token_lr_scale: { kind: 'number', check: positiveNumber, doc: 'token-weight learning-rate multiplier (default 1)' },
   stopword_weight: { kind: 'number', check: nonNegativeNumber, doc: 'initial weight of English stopwords (default 0.1)' },
   sampler: { kind: 'string', check: oneOf('proportional', 'mixed'), doc: 'batch composition (default proportional)' },
@@ -178,6 +181,7 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     tokenWeightInit: (t.token_weight_init as 'stopwords' | 'sif' | undefined) ?? 'stopwords',
     sifA: (t.sif_a as number | undefined) ?? 1e-3,
     tokenLrScale: (t.token_lr_scale as number | undefined) ?? 1,
+    initCheckpoint: t.init_checkpoint !== undefined ? resolveConfigRelativePath(t.init_checkpoint as string, file) : undefined,
     sampler: (t.sampler as SamplerMode | undefined) ?? 'proportional',
     symmetric: (t.symmetric as boolean | undefined) ?? false,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,

@@ -116,7 +116,16 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       stopwordIds: inp.stopwordIds,
       stopwordWeight: cfg.stopwordWeight,
     });
-    if (cfg.tokenWeightInit === 'sif' && params.tokenWeights) {
+    if (cfg.initCheckpoint) {
+      const init = await readModelCheckpoint(cfg.initCheckpoint);
+      if (init.params.dimIn !== matrix.dim || init.params.dimOut !== cfg.projectionDim) {
+        throw new UserError(`${cfg.initCheckpoint}: init_checkpoint is ${init.params.dimIn}→${init.params.dimOut}, the config wants ${matrix.dim}→${cfg.projectionDim}`);
+      }
+      params.kernel.set(init.params.kernel);
+      params.bias.set(init.params.bias);
+      if (params.tokenWeights && init.params.tokenWeights) params.tokenWeights.set(init.params.tokenWeights.subarray(0, inp.nVocab));
+      log(`init from ${cfg.initCheckpoint} (step ${init.meta.step})`);
+    } else if (cfg.tokenWeightInit === 'sif' && params.tokenWeights) {
       params.tokenWeights.set(sifWeights(inp.nVocab, sequencesOf(inp.records), cfg.sifA));
       log(`token weights: SIF init (a = ${cfg.sifA}) from the training texts' token frequencies`);
     }
