@@ -92,6 +92,7 @@ export function readRunRecord(outDir: string): RunRecord {
 
 /** Local check that extract's outputs match the config (no network). */
 export async function extractIsCurrent(config: ModelConfig, outDir: string): Promise<boolean> {
+  const { provenancePath } = await import('../src/sources/extract.ts');
   if (!existsSync(join(outDir, 'tokenizer.json'))) return false;
   for (const s of config.sources) {
     const path = join(outDir, `${s.name}.safetensors`);
@@ -105,9 +106,11 @@ export async function extractIsCurrent(config: ModelConfig, outDir: string): Pro
     try {
       const t = f.header.tensors.get('embedding');
       if (!t || t.shape[0] !== config.n_vocab || t.shape[1] !== s.dim) return false;
+      // extract records `repo` as the hub id, the local path, or a node_modules path as `npm:pkg/file`.
       const repo = f.header.metadata.repo;
-      const want = s.hf_model_id ?? s.tfjs_model ?? s.path;
-      if (repo !== undefined && want !== undefined && repo !== want) return false;
+      const path = s.tfjs_model ?? s.path;
+      const wanted = [s.hf_model_id, path, path !== undefined ? provenancePath(path) : undefined].filter((x) => x !== undefined);
+      if (repo !== undefined && !wanted.includes(repo)) return false;
       if (s.hf_model_id && s.revision !== 'main' && f.header.metadata.revision !== undefined) {
         // A pinned revision: a commit sha must match (branch/tag names resolve to shas we cannot check offline).
         if (/^[0-9a-f]{40}$/.test(s.revision) && f.header.metadata.revision !== s.revision) return false;
@@ -142,11 +145,6 @@ export function trainStamp(config: ModelConfig, outDir: string, data: string[] |
 export function saveStamp(config: ModelConfig, outDir: string, dims: number[] | undefined): string {
   const ckpt = fileStamp(checkpointPath(outDir, 'best'));
   return hashOf({ ckpt: [ckpt.size, ckpt.mtime_ms], dims: dims ?? null, save: config.save ?? null, max_length: config.tokenizer.max_length, pad: config.pad_token });
-}
-
-/** Files `save` would write for the current config (to check they all exist). */
-function savedFiles(config: ModelConfig, outDir: string, record: RunRecord): string[] {
-  return record.save?.files ?? [join(outDir, 'config.json')];
 }
 
 export interface StageReport {
@@ -279,7 +277,7 @@ export const stage: Stage = {
     if (interrupted) return 130;
     // 4. save
     const sStamp = saveStamp(config, outDir, dims);
-    const saveCurrent = record.save?.stamp === sStamp && savedFiles(config, outDir, record).every((f) => existsSync(f));
+    const saveCurrent = record.save?.stamp === sStamp && record.save.files.every((f) => existsSync(f));
     let saved: string[] = record.save?.files ?? [];
     await timed('save', saveCurrent, async () => {
       const r = await runSave({ config, outDir, dims, quiet });

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeSafetensors } from '../src/safetensors/writer.ts';
-import { formatSimilarityTable, stage } from '../pipelines/run.ts';
+import { extractIsCurrent, formatSimilarityTable, stage } from '../pipelines/run.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { extract } from '../src/sources/extract.ts';
 
 const LLAMA2 = join(import.meta.dirname, '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');
 let root: string;
@@ -146,6 +148,16 @@ describe('pipeline run', () => {
     expect(JSON.parse(readFileSync(join(twoOut, 'config.json'), 'utf8')).source).toMatchObject({ dim_in: 24, concat: 'concat.json' });
     expect(ran(await go())).toEqual({ extract: false, concat: false, train: false, save: false });
   }, 120_000);
+
+  it('recognizes a current extract of the npm-shipped use_lite source (npm: provenance)', async () => {
+    const config = loadConfig('use_lite');
+    const dir = join(root, 'ul');
+    expect(await extractIsCurrent(config, dir)).toBe(false);
+    await extract({ config, outDir: dir, quiet: true });
+    expect(await extractIsCurrent(config, dir)).toBe(true);
+    expect(await extractIsCurrent({ ...config, n_vocab: 8000 }, dir)).toBe(false);
+    expect(await extractIsCurrent({ ...config, sources: [{ ...config.sources[0]!, tfjs_model: '/elsewhere/model.json' }] }, dir)).toBe(false);
+  });
 
   it('rejects bad flags with one-line errors', async () => {
     await expect(stage.run(['--out-dir', out])).rejects.toThrow(/run: --config NAME is required/);
