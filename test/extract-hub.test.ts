@@ -206,6 +206,24 @@ describe('extract from the hub', () => {
     expect(cdnBytes).toBe(300 * DIM * 2);
   });
 
+  it('BF16 → f16 (the default; done on the worker thread) is exact round-to-nearest-even, overflows counted', async () => {
+    const bf = new Uint16Array(matrixBytes(ROWS, DIM, 'BF16', 77).buffer.slice(0));
+    bf[5] = 0x4974; // ≈ 999424: beyond f16's 65504
+    bf[6] = 0xc780; // -65536
+    bf[7] = 0x477f; // 65280: still finite in f16
+    const emb = new Uint8Array(bf.buffer);
+    const dir = join(tmp, 'repos', 'org__bf16-f16');
+    writeSparseSafetensors(join(dir, 'model.safetensors'), [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [ROWS, DIM], data: emb }]);
+    server.addRepo({ id: 'org/bf16-f16', files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } } });
+    const req = request(config({ model: { hf_model_id: 'org/bf16-f16', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'bf16f16'));
+    const s = await extract(req);
+    expect(s.sources[0]!.overflows).toBe(2);
+    const out = await readOut(join(req.outDir!, 'bf16f16.safetensors'));
+    const ref = encodeFromF32(decodeToF32(emb, 'BF16'), 'F16');
+    expect(ref.overflows).toBe(2);
+    expect(Buffer.from(out.bytes).equals(Buffer.from(ref.bytes))).toBe(true);
+  });
+
   it('a second run with the same commit and dtype skips the download; --force redoes it', async () => {
     makeRepo('org/again', { dtype: 'BF16', layout: 'single' });
     const cfg = config({ model: { hf_model_id: 'org/again', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'again');

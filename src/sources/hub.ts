@@ -12,7 +12,7 @@ import { readRemoteHeader } from '../hub/remote-header.ts';
 import { resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
-import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
+import { bf16ToF16Table, checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
 import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
 import type { SourceConfig } from '../config/types.ts';
 import type { SourceWhere } from './write-matrix.ts';
@@ -122,6 +122,13 @@ export async function extractFromHub(
       chunkSize: opts.chunkSize,
       concurrency: opts.concurrency,
       sync: opts.fsync,
+      // The common cases (BF16 → F16, or no conversion) run their per-byte work on a worker thread.
+      worker:
+        t.dtype === opts.dtype
+          ? { mode: 'same' }
+          : t.dtype === 'BF16' && opts.dtype === 'F16'
+            ? { mode: 'bf16-f16', table: bf16ToF16Table() }
+            : undefined,
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
       onProgress: (n) => progress.update(n),
       onLog: (m) => progress.log(m),

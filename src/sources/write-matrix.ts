@@ -119,7 +119,7 @@ export function chunkConverter(from: DType, to: FloatDType) {
 
 let bf16F16: Uint16Array | undefined;
 /** BF16 bits → F16 bits (round to nearest even) for all 65536 inputs: conversion becomes one lookup. */
-function bf16ToF16Table(): Uint16Array {
+export function bf16ToF16Table(): Uint16Array {
   if (!bf16F16) {
     bf16F16 = new Uint16Array(65536);
     for (let b = 0; b < 65536; b++) bf16F16[b] = f32BitsToF16Bits(b << 16);
