@@ -24,10 +24,13 @@ export interface LogisticModel {
   loss: number;
 }
 
-/** Objective and gradient at parameters theta = [W (dim×classes), b (classes)]. */
+/**
+ * Objective and gradient at parameters theta = [W (classes × dim, class-major so every inner loop is a
+ * contiguous dot product or axpy over the features), b (classes)].
+ */
 function lossAndGradient(
   theta: Float64Array,
-  x: ArrayLike<number>,
+  x: Float64Array,
   y: ArrayLike<number>,
   n: number,
   dim: number,
@@ -40,31 +43,29 @@ function lossAndGradient(
   const bOff = dim * k;
   let loss = 0;
   for (let i = 0; i < n; i++) {
-    for (let m = 0; m < k; m++) logits[m] = theta[bOff + m]!;
-    for (let j = 0; j < dim; j++) {
-      const v = x[i * dim + j]!;
-      if (v === 0) continue;
-      const row = j * k;
-      for (let m = 0; m < k; m++) logits[m]! += v * theta[row + m]!;
-    }
+    const xo = i * dim;
     let max = -Infinity;
-    for (let m = 0; m < k; m++) if (logits[m]! > max) max = logits[m]!;
+    for (let m = 0; m < k; m++) {
+      const wo = m * dim;
+      let z = theta[bOff + m]!;
+      for (let j = 0; j < dim; j++) z += x[xo + j]! * theta[wo + j]!;
+      logits[m] = z;
+      if (z > max) max = z;
+    }
     let sum = 0;
     for (let m = 0; m < k; m++) {
       logits[m] = Math.exp(logits[m]! - max);
       sum += logits[m]!;
     }
     const yi = y[i]!;
-    loss += -(Math.log(logits[yi]! / sum));
+    loss += -Math.log(logits[yi]! / sum);
     // d loss / d logit_m = p_m − [m = y]; scaled by C
-    for (let m = 0; m < k; m++) logits[m] = (c * logits[m]!) / sum - (m === yi ? c : 0);
-    for (let j = 0; j < dim; j++) {
-      const v = x[i * dim + j]!;
-      if (v === 0) continue;
-      const row = j * k;
-      for (let m = 0; m < k; m++) grad[row + m]! += v * logits[m]!;
+    for (let m = 0; m < k; m++) {
+      const g = (c * logits[m]!) / sum - (m === yi ? c : 0);
+      const wo = m * dim;
+      for (let j = 0; j < dim; j++) grad[wo + j]! += g * x[xo + j]!;
+      grad[bOff + m]! += g;
     }
-    for (let m = 0; m < k; m++) grad[bOff + m]! += logits[m]!;
   }
   let penalty = 0;
   for (let p = 0; p < bOff; p++) {
@@ -97,9 +98,10 @@ export function fitLogistic(
   const tol = opts.tol ?? 1e-4;
   const m = opts.history ?? 10;
   const size = dim * classes + classes;
+  const xs = x instanceof Float64Array ? x : Float64Array.from({ length: n * dim }, (_, i) => x[i]!);
   let theta = new Float64Array(size);
   let grad = new Float64Array(size);
-  let f = lossAndGradient(theta, x, y, n, dim, classes, c, grad);
+  let f = lossAndGradient(theta, xs, y, n, dim, classes, c, grad);
   const sHist: Float64Array[] = [];
   const yHist: Float64Array[] = [];
   const rhoHist: number[] = [];
@@ -136,7 +138,7 @@ export function fitLogistic(
     let fNext = Infinity;
     for (let tries = 0; tries < 40; tries++) {
       for (let i = 0; i < size; i++) next[i] = theta[i]! + step * q[i]!;
-      fNext = lossAndGradient(next, x, y, n, dim, classes, c, nextGrad);
+      fNext = lossAndGradient(next, xs, y, n, dim, classes, c, nextGrad);
       if (fNext <= f + 1e-4 * step * slope) break;
       step /= 2;
     }
@@ -166,10 +168,13 @@ export function fitLogistic(
     grad = nextGrad;
     f = fNext;
   }
+  // back to the documented [dim, classes] layout
+  const weights = new Float64Array(dim * classes);
+  for (let m = 0; m < classes; m++) for (let j = 0; j < dim; j++) weights[j * classes + m] = theta[m * dim + j]!;
   return {
     dim,
     classes,
-    weights: theta.slice(0, dim * classes),
+    weights,
     bias: theta.slice(dim * classes),
     iterations: iter,
     loss: f,
