@@ -172,6 +172,8 @@ function quantWeight(name: string, shape: number[], qdtype: 'uint8' | 'uint16' |
   if (qdtype === 'float16') {
     const h = new Uint16Array(n);
     for (let i = 0; i < n; i++) h[i] = f32ToF16Bits((r() - 0.5) * 3);
+    // Edge values first: ±0, smallest/largest subnormal, smallest normal, ±max, ±infinity.
+    h.set([0x0000, 0x8000, 0x0001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x8001]);
     return { spec: { name, shape, dtype: 'float32', quantization: { dtype: 'float16' } }, bytes: new Uint8Array(h.buffer) };
   }
   const q = qdtype === 'uint8' ? new Uint8Array(n) : new Uint16Array(n);

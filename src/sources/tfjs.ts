@@ -209,10 +209,7 @@ class ShardStream {
   }
 }
 
-/**
- * Open tensor `tensorName` of the TF.js model at `modelJsonPath` as a RowMatrix (first axis = rows, the rest
- * flattened into the row width; the tensor must be 2-D).
- */
+/** Open 2-D tensor `tensorName` ([rows, dim]) of the TF.js model at `modelJsonPath` as a RowMatrix. */
 export async function openTfjsMatrix(modelJsonPath: string, tensorName: string): Promise<TfjsMatrix> {
   let modelJson: unknown;
   try {
