@@ -110,6 +110,10 @@ describe('pipeline report', () => {
     expect(html).toContain('>64 binary<');
     expect(html).toContain('>raw dense (48)<');
     expect(html).toContain('31 training log lines, 28 dev evaluations');
+    // dev numbers: 0.4 + step/2000 − 0.02 (dim 32) − 0.07 (binary); best = last = step 600
+    expect(html).toContain('<td>64</td><td>dense</td><td>0.4000 (step 0)</td><td>0.7000 (step 600)</td><td>0.7000 (step 600)</td>');
+    expect(html).toContain('<td>32</td><td>binary</td><td>0.3100 (step 0)</td><td>0.6100 (step 600)</td><td>0.6100 (step 600)</td>');
+    expect(html).toContain('Training: 600 steps · epoch 2 · 1.3 min · median 813 pairs/s · final loss');
     // sizes: 32000 × 64 × 2 = 4.10 MB, × 32 → 2.05 MB; codes 64 bits
     expect(html).toContain('<td>4.10 MB</td>');
     expect(html).toContain('<td>2.05 MB</td>');

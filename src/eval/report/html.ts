@@ -134,7 +134,35 @@ function trainingCharts(d: ReportData): string {
     }));
     charts.push(lineChart({ title: 'Dev Spearman per dimension', xLabel: 'step', yLabel: 'Spearman', series }));
   }
-  return charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '';
+  if (charts.length === 0) return '';
+  return `<div class="charts">${charts.join('\n')}</div>${devSummary(d)}${trainSummary(d)}`;
+}
+
+/** Best and last dev Spearman per (file, dim, mode): the numbers behind the dev curve. */
+function devSummary(d: ReportData): string {
+  if (d.dev.length === 0) return '';
+  const keys = [...new Map(d.dev.map((p) => [`${p.file}\u0000${p.dim}\u0000${p.binary}`, p])).values()].sort((a, b) => b.dim - a.dim || Number(a.binary) - Number(b.binary));
+  const rows = keys.map((k) => {
+    const pts = d.dev.filter((p) => p.file === k.file && p.dim === k.dim && p.binary === k.binary).sort((a, b) => a.step - b.step);
+    const best = pts.reduce((b, p) => (p.spearman > b.spearman ? p : b));
+    const first = pts[0]!;
+    const last = pts[pts.length - 1]!;
+    return [esc(k.file), String(k.dim), k.binary ? 'binary' : 'dense', `${first.spearman.toFixed(4)} (step ${first.step})`, `${best.spearman.toFixed(4)} (step ${best.step})`, `${last.spearman.toFixed(4)} (step ${last.step})`];
+  });
+  return table(['dev file', 'dim', 'mode', 'first', 'best', 'last'], rows, 1);
+}
+
+/** Steps, time and throughput of the training run. */
+function trainSummary(d: ReportData): string {
+  if (d.train.length === 0) return '';
+  const last = d.train[d.train.length - 1]!;
+  const rates = d.train.map((p) => p.pairsPerS).filter((v): v is number => v !== undefined);
+  const facts = [`${last.step} steps`];
+  if (last.epoch !== undefined) facts.push(`epoch ${last.epoch}`);
+  if (last.elapsedS !== undefined) facts.push(`${(last.elapsedS / 60).toFixed(1)} min`);
+  if (rates.length > 0) facts.push(`median ${[...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!.toFixed(0)} pairs/s`);
+  facts.push(`final loss ${last.loss.toFixed(4)}`);
+  return `<p class="sub">Training: ${esc(facts.join(' · '))}.</p>`;
 }
 
 function sizeTable(d: ReportData): string {
