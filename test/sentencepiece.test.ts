@@ -204,6 +204,14 @@ describe('sentencepieceToTokenizerJson input validation', () => {
     expect(() => sentencepieceToTokenizerJson(bad, {}, 'v.json')).toThrow(message);
   });
 
+  it('names matrix rows beyond the vocabulary <unused_ROW>, special, so ids and rows stay aligned', () => {
+    const t = createTokenizer(sentencepieceToTokenizerJson(small, { rows: 10 }));
+    expect(t.vocabSize).toBe(10);
+    expect([7, 8, 9].map((i) => t.idToToken(i))).toEqual(['<unused_7>', '<unused_8>', '<unused_9>']);
+    expect([...t.specialIds].sort((a, b) => a - b)).toEqual([0, 1, 2, 7, 8, 9]);
+    expect(t.encode('a ab')).toEqual([3, 3, 6]);
+  });
+
   it('finds the unknown piece by name and keeps other reserved names (T5-style <pad>, </s>, <unk>)', () => {
     const t5: [string, number][] = [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁a', -1], ['a', -2], ['▁', -3]];
     const j = sentencepieceToTokenizerJson(t5, {}, 't5.json');
