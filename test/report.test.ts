@@ -11,6 +11,8 @@ import { main } from '../pipelines/cli.ts';
 import { parseMetricsLog } from '../src/eval/report/collect.ts';
 import { lineChart, niceTicks } from '../src/eval/report/svg.ts';
 import { writeRawSource, writeTaskFiles, writeTinyModel } from './helpers/eval-fixtures.ts';
+import { describeShared, sharedPath } from './helpers/shared.ts';
+import { load } from '../src/embed/node.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -196,6 +198,22 @@ describe('pipeline report', () => {
       console.info(`report screenshot: ${png}`);
     } finally {
       await browser.close();
+    }
+  });
+});
+
+describeShared('pipeline report on model2vec folders', ['fixtures', 'model2vec'], () => {
+  it('reports any model load accepts (f32, f16, int8, sentence-transformers, vocab-quantized)', async () => {
+    for (const name of ['test-model-float32', 'test-model-float16', 'test-model-int8', 'test-model-sentence-transformers', 'test-model-vocab-quantized']) {
+      const path = sharedPath('fixtures', 'model2vec', name);
+      const out = join(dir, `${name}.html`);
+      const r = await cli(['report', '--model', path, '--out', out, '--json', '--quiet']);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).sections).toEqual(['size']);
+      const html = readFileSync(out, 'utf8');
+      const m = load(path);
+      expect(html).toContain(`<tr><th class="l">width</th><td class="l">${m.info.fullDim}</td></tr>`);
+      expect(html).toContain('<h2>Model size</h2>');
     }
   });
 });
