@@ -6,6 +6,8 @@ import { parseContentRange } from '../src/hub/range.ts';
 import { backoffDelay } from '../src/hub/retry.ts';
 import { normaliseEtag } from '../src/hub/http.ts';
 import { chunkConverter } from '../src/sources/write-matrix.ts';
+import { chunkFingerprint } from '../src/hub/chunk-worker.ts';
+import { randomF32 } from './helpers/hub-server.ts';
 import { detectEmbeddingTensor } from '../src/sources/detect.ts';
 import { decodeToF32, encodeFromF32 } from '../src/safetensors/dtype.ts';
 
@@ -112,5 +114,25 @@ describe('embedding tensor detection', () => {
       'idx: no token-embedding tensor found among 2 tensors (lm_head.weight, vision.patch_embedding.weight); set tensor = "..." in the config',
     );
     expect(detectEmbeddingTensor(['lm_head.weight', 'model.embed_tokens.weight'], 'idx', 'lm_head.weight')).toEqual({ name: 'lm_head.weight', how: 'config' });
+  });
+});
+
+describe('chunk fingerprint (what a resume checks a recorded chunk against)', () => {
+  const data = new Uint8Array(randomF32(1 << 18, 5).buffer); // 1 MiB of float32
+  it('is stable and depends on the length', () => {
+    expect(chunkFingerprint(data)).toBe(chunkFingerprint(data.slice()));
+    expect(chunkFingerprint(data)).toMatch(/^[0-9a-f]{40}$/);
+    expect(chunkFingerprint(data.subarray(0, data.length - 512))).not.toBe(chunkFingerprint(data));
+  });
+  it('changes when any 4 KiB page is lost (zeroed) or stale', () => {
+    const ref = chunkFingerprint(data);
+    for (const page of [0, 1, 100, 255]) {
+      const lost = data.slice();
+      lost.fill(0, page * 4096, (page + 1) * 4096);
+      expect(chunkFingerprint(lost)).not.toBe(ref);
+      const stale = data.slice();
+      stale.set(data.subarray(0, 4096), page * 4096 + (page === 0 ? 4096 : 0));
+      expect(chunkFingerprint(stale)).not.toBe(ref);
+    }
   });
 });

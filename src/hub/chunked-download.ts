@@ -3,18 +3,17 @@
  * straight to its place in the output file, resumably:
  *
  *   <final>.partial       the output being filled (header first, data at fixed offsets; sparse until done)
- *   <final>.partial.json  which chunks are verified and written, each with the SHA-1 of its output bytes, plus
+ *   <final>.partial.json  which chunks are verified and written, each with a fingerprint of its output bytes, plus
  *                         everything that decides the bytes (repo, commit, ETag, size, range, dtypes, chunk size,
  *                         output header)
  *
- * A re-run with the same identity re-reads the recorded chunks from the partial file, keeps those whose SHA-1
- * still matches (so even a power loss that dropped unflushed pages cannot slip zeros into the output) and
+ * A re-run with the same identity re-reads the recorded chunks from the partial file, keeps those whose
+ * fingerprint still matches (so even a power loss that dropped unflushed pages cannot slip zeros into the output) and
  * downloads only the rest; a different identity (new commit, changed ETag, other dtype...) starts over. No
  * fsync is needed for that (`sync` adds one before the rename, for durability across power loss). Nothing that
  * looks complete exists before every chunk is in place. Chunk buffers are pooled (one per concurrent request),
  * so memory does not grow with the tensor.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, writeSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
@@ -24,7 +23,7 @@ import { tempPathFor } from '../util/atomic.ts';
 import type { HubClient } from './client.ts';
 import type { ErrorContext } from './errors.ts';
 import { fetchRange } from './range.ts';
-import { ChunkWorker, type WorkerMode } from './chunk-worker.ts';
+import { ChunkWorker, chunkFingerprint, type WorkerMode } from './chunk-worker.ts';
 import { withRetries } from './retry.ts';
 
 export interface ChunkTransform {
@@ -82,7 +81,7 @@ export interface RangeDownloadResult {
 interface ChunkRecord {
   /** f16 overflows in this chunk. */
   o: number;
-  /** SHA-1 (hex) of the chunk's output bytes as written. */
+  /** Fingerprint of the chunk's output bytes as written (chunkFingerprint). */
   h: string;
 }
 
@@ -107,11 +106,6 @@ async function writeStateFile(path: string, state: PartialState): Promise<void> 
     await rm(tmp, { force: true });
     throw err;
   }
-}
-
-/** SHA-1 of a chunk (main-thread path, and resume verification). */
-function sha1(bytes: Uint8Array): string {
-  return createHash('sha1').update(bytes).digest('hex');
 }
 
 export const partialPaths = (finalPath: string) => ({ data: `${finalPath}.partial`, state: `${finalPath}.partial.json` });
@@ -169,7 +163,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
       const i = Number(k);
       const view = buf.subarray(0, outLen(i));
       const { bytesRead } = await fh.read(view, 0, view.byteLength, outPos(i));
-      if (bytesRead !== view.byteLength || sha1(view) !== state.done[k]!.h) {
+      if (bytesRead !== view.byteLength || chunkFingerprint(view) !== state.done[k]!.h) {
         delete state.done[k];
         bad++;
       }
@@ -245,10 +239,10 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
             written = len;
           } else {
             const out = o.transform(bytes);
-            // Synchronous positional write (into the page cache), then the hash.
+            // Synchronous positional write (into the page cache), then the fingerprint.
             let off = 0;
             while (off < out.bytes.byteLength) off += writeSync(fh.fd, out.bytes, off, out.bytes.byteLength - off, position + off);
-            done[String(i)] = { o: out.overflows, h: sha1(out.bytes) };
+            done[String(i)] = { o: out.overflows, h: chunkFingerprint(out.bytes) };
             written = out.bytes.byteLength;
           }
           downloaded += len;
