@@ -52,7 +52,7 @@ baselines. Prints a table, writes <model folder>/eval.json (read by pipeline rep
   --quiet               no progress or table on stderr
 
 examples:
-  pipeline eval --model weights/use_lite --task sts=../shared/data/eval/stsb/dev.tsv --raw use_lite --use-lite
+  pipeline eval --model weights/use_lite --task sts=stsb/dev.tsv --raw use_lite --use-lite
   pipeline eval --model weights/use_lite/use_lite_256.safetensors --task pair=pairs.tsv --dim 256,64 --json
 `;
 

@@ -28,7 +28,7 @@ network) with whatever data exists — sections without data are left out:
   --quiet        no message on stderr
 
 example:
-  pipeline eval --model weights/use_lite --task sts=../shared/data/eval/stsb/dev.tsv --raw use_lite
+  pipeline eval --model weights/use_lite --task sts=stsb/dev.tsv --raw use_lite
   pipeline report --model weights/use_lite      # → weights/use_lite/report.html
 `;
 
