@@ -190,7 +190,8 @@ describe('pipeline report', () => {
         ),
       );
       expect(overflow).toEqual([]);
-      const shots = join(dir, 'screenshots');
+      // test-output/ is git-ignored: a stable place for CI to pick the screenshot up as an artifact
+      const shots = join(import.meta.dirname, '..', 'test-output');
       mkdirSync(shots, { recursive: true });
       const png = join(shots, 'report.png');
       await page.screenshot({ path: png, fullPage: true });
