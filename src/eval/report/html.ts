@@ -13,7 +13,7 @@ h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 28px 0 8p
 p.sub { color: #666; margin: 0 0 12px; font-size: 14px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; background: #fff; }
 th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
-th { background: #f0f0f0; } td.l, th.l { text-align: left; }
+th { background: #f0f0f0; } td.l, th.l { text-align: left; } td:not(.l) { white-space: nowrap; }
 td.best { font-weight: 700; background: #e8f4e8; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 svg.chart { border: 1px solid #ddd; background: #fff; max-width: 100%; height: auto; }
