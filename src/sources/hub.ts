@@ -105,7 +105,17 @@ export async function extractFromHub(
   if (skip) {
     opts.log(`${source.name}: ${outPath} is already extracted from this commit (use --force to redo)`);
   } else {
-    const progress = opts.progress(`${source.name}`, srcLength);
+    // The bar counts this run's bytes (rate and ETA stay true after a resume); resumed bytes are logged.
+    let base: number | undefined;
+    let progress: ReturnType<ExtractOptions['progress']> | undefined;
+    const onProgress = (n: number) => {
+      if (base === undefined) {
+        base = n;
+        progress = opts.progress(`${source.name}`, srcLength - n);
+        if (n > 0) progress.log(`${source.name}: ${(n / 1e6).toFixed(1)} MB already verified from an earlier run`);
+      }
+      progress!.update(n - base);
+    };
     result = await downloadRangeResumable({
       client,
       url: remote.url,
@@ -130,10 +140,10 @@ export async function extractFromHub(
             ? { mode: 'bf16-f16', table: bf16ToF16Table() }
             : undefined,
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
-      onProgress: (n) => progress.update(n),
-      onLog: (m) => progress.log(m),
+      onProgress,
+      onLog: (m) => (progress ? progress.log(m) : opts.log(m)),
     });
-    progress.finish();
+    progress?.finish();
     bytesDownloaded += result.bytesDownloaded;
   }
   return {
