@@ -2,10 +2,10 @@
  * `pipeline eval` end to end, in-process through the CLI: a tiny saved model and a raw extracted source
  * (real Llama-2 tokenizer), every task kind, --json/eval.json contents, flags, and one-line errors.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spearman } from '../src/eval/metrics/index.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
 import { main } from '../pipelines/cli.ts';
@@ -30,6 +30,7 @@ beforeAll(async () => {
 });
 
 afterEach(() => vi.restoreAllMocks());
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Run the CLI capturing stdout and stderr. */
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {

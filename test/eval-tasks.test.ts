@@ -1,5 +1,5 @@
 /** Task files (TSV/JSONL parsing, errors with file:line) and the task runner on a hand-built encoder. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +67,7 @@ describe('task file parsing', () => {
     const data = loadTask(parseTaskSpec(`clf=${join(dir, 'tr.tsv')},${join(dir, 'te.tsv')}`));
     expect(data).toEqual({ kind: 'clf', train: { text: ['a', 'b'], label: ['x', 'y'] }, test: { text: ['c'], label: ['x'] } });
     expect(() => loadTask(parseTaskSpec(`sts=${join(dir, 'nope.tsv')}`))).toThrow(`${join(dir, 'nope.tsv')}: task file not found`);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -3,10 +3,10 @@
  * extract.json, a tiny model), checked for structure and numbers, sections left out without data, and
  * rendered in headless Chromium (screenshot saved; skipped with a message when Chromium is absent).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../pipelines/cli.ts';
 import { parseMetricsLog } from '../src/eval/report/collect.ts';
 import { lineChart, niceTicks } from '../src/eval/report/svg.ts';
@@ -32,6 +32,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 afterEach(() => vi.restoreAllMocks());
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'report-'));
