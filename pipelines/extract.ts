@@ -18,8 +18,10 @@ Download only the token-embedding tensor of each source in config/NAME.toml (or 
 
 Hub sources read the shard index and the shard's header with HTTP Range requests, then fetch only the
 tensor's bytes in parallel chunks (validated: 206, exact Content-Range and length; retried with backoff,
-honouring Retry-After). An interrupted run resumes: verified chunks are kept in <file>.partial with a
-<file>.partial.json record and are never fetched again. Output files appear only when complete.
+honouring Retry-After). An interrupted run resumes: verified chunks are written into <file>.partial and
+recorded in <file>.partial.json with a fingerprint that is re-checked on resume; they are not fetched again.
+Output files appear only when complete. Local sources (--from, path = ...) and TF.js sources
+(tfjs_model = ...) are copied by row blocks with the same dtype conversion.
 
 Options:
   --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
