@@ -13,7 +13,7 @@ import { runTask, type EvalResult } from '../src/eval/run-task.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
 import type { TaskData, TaskSpec } from '../src/eval/tasks/types.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
-import { UserError } from '../src/util/errors.ts';
+import { errorMessage, UserError } from '../src/util/errors.ts';
 import { createProgress, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -140,7 +140,11 @@ export const stage: Stage = {
       const file = toEvalFile(resolve(resolveModelPath(v.model)), specs, models, results, seconds);
       const outPath = v.out ?? join(files.dir, 'eval.json');
       const previous = v.merge ? readEvalFile(outPath) : undefined;
-      await writeJsonAtomic(outPath, previous ? mergeEvalFiles(previous, file) : file);
+      try {
+        await writeJsonAtomic(outPath, previous ? mergeEvalFiles(previous, file) : file);
+      } catch (err) {
+        throw new UserError(`eval: cannot write ${outPath} (${errorMessage(err)}); pass --out FILE somewhere writable`);
+      }
       // the table and --json show this run's results only
       const table = formatTable(file.results);
       if (v.json) {

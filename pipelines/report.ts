@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { collectReportData } from '../src/eval/report/collect.ts';
 import { renderReport } from '../src/eval/report/html.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
-import { UserError } from '../src/util/errors.ts';
+import { errorMessage, UserError } from '../src/util/errors.ts';
 import { logLine } from '../src/util/progress.ts';
 import { parseStageArgs, type Stage } from './stage.ts';
 
@@ -46,7 +46,11 @@ export const stage: Stage = {
     if (!v.model) throw new UserError('report: --model PATH is required (see: pipeline report --help)');
     const data = await collectReportData(v.model);
     const out = v.out ?? join(data.dir, 'report.html');
-    await writeFileAtomic(out, renderReport(data));
+    try {
+      await writeFileAtomic(out, renderReport(data));
+    } catch (err) {
+      throw new UserError(`report: cannot write ${out} (${errorMessage(err)}); pass --out FILE somewhere writable`);
+    }
     const sections = [
       ...(data.eval && data.eval.results.length ? ['scores'] : []),
       ...(data.train.length || data.dev.length ? ['training'] : []),

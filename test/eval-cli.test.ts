@@ -166,6 +166,9 @@ describe('pipeline eval', () => {
       expect(r.err).toContain(message);
     }
     expect(existsSync(join(dir, 'never.json'))).toBe(false);
+    const unwritable = await cli(['eval', '--model', modelDir, '--quiet', '--dense', '--dim', '32', '--task', `sts=${tasks.sts}`, '--out', '/dev/null/eval.json']);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.err.trim()).toMatch(/^error: eval: cannot write \/dev\/null\/eval\.json \(.+\); pass --out FILE somewhere writable$/);
   });
 
   it('--raw on a multi-source folder: one baseline per source, plus the concatenation via concat.json', async () => {

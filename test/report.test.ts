@@ -144,6 +144,9 @@ describe('pipeline report', () => {
     const r = await cli(['report', '--model', bare]);
     expect(r.code).toBe(2);
     expect(r.err.trim()).toBe(`error: ${join(bare, 'eval.json')}: no "results" list; is this an eval.json from pipeline eval?`);
+    const r3 = await cli(['report', '--model', weights, '--out', '/dev/null/report.html']);
+    expect(r3.code).toBe(2);
+    expect(r3.err.trim()).toMatch(/^error: report: cannot write \/dev\/null\/report\.html \(.+\); pass --out FILE somewhere writable$/);
     const r2 = await cli(['report']);
     expect(r2.err.trim()).toBe('error: report: --model PATH is required (see: pipeline report --help)');
   });
