@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultDims, prepareVectors, type SentenceEncoder } from '../src/eval/encoder.ts';
 import { averagePrecision, spearman } from '../src/eval/metrics/index.ts';
+import { formatTable, toEvalFile } from '../src/eval/results.ts';
 import { runTask } from '../src/eval/run-task.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
 import { parseCluster, parseLabelled, parsePair, parseRanking, parseSts } from '../src/eval/tasks/parse.ts';
@@ -190,5 +191,22 @@ describe('task runner', () => {
     const cl2 = await run(enc, { kind: 'cluster', text: texts, label: labels }, ['dense']);
     expect(cl1[0]!.score).toBeCloseTo(1, 12);
     expect(cl1).toEqual(cl2);
+  });
+});
+
+describe('results', () => {
+  it('writes an undefined metric as null and shows it as n/a; table rows per metric, model and width', () => {
+    const base = { task: 'dev', kind: 'sts' as const, file: 'dev.tsv', main: true, metric: 'spearman' };
+    const file = toEvalFile('/m', [{ name: 'dev', kind: 'sts', files: ['dev.tsv'] }], [], [
+      { ...base, model: 'model', dim: 64, binary: false, score: 0.5 },
+      { ...base, model: 'model', dim: 64, binary: true, score: NaN },
+      { ...base, model: 'raw', dim: 48, binary: false, score: 0.25 },
+    ], 1.23456);
+    expect(file.results.map((r) => r.score)).toEqual([0.5, null, 0.25]);
+    expect(file.seconds).toBe(1.235);
+    expect(JSON.parse(JSON.stringify(file)).results[1].score).toBeNull();
+    expect(formatTable(file.results)).toBe(
+      ['sts dev (dev.tsv)', '  metric    model  dim   dense  binary', '  spearman  model   64  0.5000     n/a', '  spearman  raw     48  0.2500       -', ''].join('\n'),
+    );
   });
 });
