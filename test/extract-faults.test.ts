@@ -135,4 +135,24 @@ describe('download faults are retried and never corrupt the output', () => {
     expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
     expect(readdirSync(r.outDir!).filter((n) => n.includes('partial'))).toEqual([]);
   });
+
+  it('a new commit on the branch invalidates the partial: the re-run starts over', async () => {
+    server.faults = [{ kind: '500', times: 1000, atByte: dataStart + 10 * CHUNK + 1 }];
+    const r = req({ concurrency: 1 });
+    await expect(extract(r)).rejects.toThrow(/chunk 11\/32: failed after 4 attempts/);
+    const before = JSON.parse(readFileSync(join(r.outDir!, 'faulty.safetensors.partial.json'), 'utf8'));
+    expect(Object.keys(before.done)).toHaveLength(10);
+    // Same files, new commit (as after a push to main): the recorded chunks belong to the old commit.
+    server.addRepo({
+      id: 'org/faulty',
+      files: { 'model.safetensors': { disk: join(tmp, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } },
+    });
+    server.faults = [];
+    server.resetStats();
+    const summary = await extract(r);
+    expect(summary.sources[0]!.revision).not.toBe(before.identity.revision);
+    expect(summary.sources[0]!.bytes_resumed).toBe(0);
+    expect(server.requests.filter((x) => x.server === 'cdn' && x.start! >= dataStart)).toHaveLength(32);
+    expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
+  });
 });
