@@ -97,7 +97,9 @@ export const stage: Stage = {
       for (const s of summary.sources) {
         const what = s.skipped
           ? 'already current'
-          : `${s.source_dtype} → ${s.dtype}, ${formatBytes(s.bytes_downloaded)} downloaded of a ${formatBytes(s.shard_bytes)} shard in ${s.seconds.toFixed(1)} s`;
+          : s.kind === 'hub'
+            ? `${s.source_dtype} → ${s.dtype}, ${formatBytes(s.bytes_downloaded)} downloaded of a ${formatBytes(s.shard_bytes)} shard in ${s.seconds.toFixed(1)} s`
+            : `${s.source_dtype} → ${s.dtype}, ${formatBytes(s.tensor_bytes)} read from local files in ${s.seconds.toFixed(1)} s`;
         process.stderr.write(`${s.name}: [${s.rows}, ${s.dim}] from ${s.repo} (${what})\n`);
         if (s.overflows > 0) process.stderr.write(`warning: ${s.name}: ${s.overflows} values overflowed to ±Inf in f16; use --dtype bf16 or f32\n`);
       }
