@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultDims, prepareVectors, type SentenceEncoder } from '../src/eval/encoder.ts';
+import { defaultDims, hammingSim, packSigns, prepareVectors, rowDot, type SentenceEncoder } from '../src/eval/encoder.ts';
+import { mulberry32 } from '../src/eval/metrics/random.ts';
 import { averagePrecision, spearman } from '../src/eval/metrics/index.ts';
 import { formatTable, toEvalFile } from '../src/eval/results.ts';
 import { runTask } from '../src/eval/run-task.ts';
@@ -73,6 +74,24 @@ describe('task file parsing', () => {
 });
 
 describe('vectors for each width and mode', () => {
+  it('Hamming similarity of packed sign codes = dot product of the ±1/√dim codes, 0 for a tokenless row', () => {
+    const rand = mulberry32(4);
+    const rows = 40;
+    const dim = 80; // not a multiple of 32: the last word is partial
+    const data = Float32Array.from({ length: rows * dim }, () => rand() - 0.5);
+    data.fill(0, 7 * dim, 8 * dim); // row 7 had no tokens
+    const emb = { data, rows, dim };
+    for (const d of [80, 64, 33, 5]) {
+      const codes = packSigns(emb, d);
+      const v = prepareVectors(emb, d, true);
+      for (let a = 0; a < rows; a++) {
+        for (let b = 0; b < rows; b++) expect(hammingSim(codes, a, b)).toBeCloseTo(rowDot(v, a, v, b, d), 6);
+      }
+      expect(hammingSim(codes, 7, 3)).toBe(0);
+      expect(hammingSim(codes, 2, 2)).toBe(1);
+    }
+  });
+
   it('lists default Matryoshka widths', () => {
     expect(defaultDims(256)).toEqual([256, 128, 64, 32]);
     expect(defaultDims(300)).toEqual([300, 256, 128, 64, 32]);

@@ -67,3 +67,49 @@ export function rowDot(x: Float32Array, a: number, y: Float32Array, b: number, d
   for (let j = 0; j < dim; j++) s += x[oa + j]! * y[ob + j]!;
   return s;
 }
+
+/** Sign codes packed 32 per word (bit = component > 0), with a flag for rows that are all zero (no token). */
+export interface PackedCodes {
+  data: Uint32Array;
+  words: number;
+  bits: number;
+  zero: Uint8Array;
+}
+
+export function packSigns(emb: Embeddings, dim: number): PackedCodes {
+  if (dim > emb.dim) throw new Error(`packSigns: dim ${dim} exceeds the encoder's ${emb.dim}`);
+  const words = Math.ceil(dim / 32);
+  const data = new Uint32Array(emb.rows * words);
+  const zero = new Uint8Array(emb.rows);
+  for (let r = 0; r < emb.rows; r++) {
+    const src = r * emb.dim;
+    let any = false;
+    for (let j = 0; j < dim; j++) {
+      const x = emb.data[src + j]!;
+      if (x !== 0) any = true;
+      if (x > 0) data[r * words + (j >>> 5)]! |= 1 << (j & 31);
+    }
+    zero[r] = any ? 0 : 1;
+  }
+  return { data, words, bits: dim, zero };
+}
+
+function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/**
+ * Hamming similarity 1 − 2·hamming/bits of rows a and b (the dot product of their ±1/√bits codes); 0 when
+ * either row had no token, like the zero vector's cosine.
+ */
+export function hammingSim(c: PackedCodes, a: number, b: number): number {
+  if (c.zero[a] || c.zero[b]) return 0;
+  let d = 0;
+  const oa = a * c.words;
+  const ob = b * c.words;
+  for (let w = 0; w < c.words; w++) d += popcount32(c.data[oa + w]! ^ c.data[ob + w]!);
+  return 1 - (2 * d) / c.bits;
+}

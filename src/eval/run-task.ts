@@ -3,7 +3,7 @@
  * once, then derive each (dim, dense|binary) view and score it. Returns one result row per metric.
  */
 import { accuracy, averagePrecision, bestAccuracy, bestF1, fitLogistic, kmeans, macroF1, pearson, predictLogistic, rankingAtK, rankingAveragePrecision, spearman, vMeasure } from './metrics/index.ts';
-import { prepareVectors, rowDot, type Embeddings, type SentenceEncoder } from './encoder.ts';
+import { hammingSim, packSigns, prepareVectors, rowDot, type Embeddings, type SentenceEncoder } from './encoder.ts';
 import type { ClfData, ClusterData, PairData, RankingData, StsData, TaskData, TaskKind } from './tasks/types.ts';
 
 export interface EvalResult {
@@ -87,22 +87,25 @@ function gather(v: Float32Array, ids: number[], dim: number): Float32Array {
 
 type Scores = { metric: string; score: number; main: boolean }[];
 
-function pairSims(v: Float32Array, a: number[], b: number[], dim: number): Float64Array {
+/** Similarity of two embedded texts (row indices) at one width and mode. */
+type Similarity = (a: number, b: number) => number;
+
+function pairSims(sim: Similarity, a: number[], b: number[]): Float64Array {
   const sims = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) sims[i] = rowDot(v, a[i]!, v, b[i]!, dim);
+  for (let i = 0; i < a.length; i++) sims[i] = sim(a[i]!, b[i]!);
   return sims;
 }
 
-function scoreSts(data: StsData, v: Float32Array, ids: Record<string, number[]>, dim: number): Scores {
-  const sims = pairSims(v, ids.a!, ids.b!, dim);
+function scoreSts(data: StsData, sim: Similarity, ids: Record<string, number[]>): Scores {
+  const sims = pairSims(sim, ids.a!, ids.b!);
   return [
     { metric: 'spearman', score: spearman(sims, data.score), main: true },
     { metric: 'pearson', score: pearson(sims, data.score), main: false },
   ];
 }
 
-function scorePair(data: PairData, v: Float32Array, ids: Record<string, number[]>, dim: number): Scores {
-  const sims = pairSims(v, ids.a!, ids.b!, dim);
+function scorePair(data: PairData, sim: Similarity, ids: Record<string, number[]>): Scores {
+  const sims = pairSims(sim, ids.a!, ids.b!);
   return [
     { metric: 'ap', score: averagePrecision(sims, data.label), main: true },
     { metric: 'accuracy', score: bestAccuracy(sims, data.label).score, main: false },
@@ -137,7 +140,7 @@ function scoreCluster(data: ClusterData, v: Float32Array, ids: Record<string, nu
  * of every line); rerank: each query against its own positives + negatives. MRR@10 and NDCG@10 averaged
  * over queries (+ MAP for rerank, MTEB's main reranking score).
  */
-function scoreRanking(data: RankingData, v: Float32Array, ids: Record<string, number[]>, dim: number, docIds: Map<string, number>, docs: Float32Array): Scores {
+function scoreRanking(data: RankingData, sim: Similarity, ids: Record<string, number[]>, docIds: Map<string, number>): Scores {
   let mrr = 0;
   let ndcg = 0;
   let map = 0;
@@ -148,7 +151,7 @@ function scoreRanking(data: RankingData, v: Float32Array, ids: Record<string, nu
     const scores = new Float64Array(candidates.length);
     const relevance = new Float64Array(candidates.length);
     candidates.forEach((c, j) => {
-      scores[j] = rowDot(v, ids.query![i]!, docs, c, dim);
+      scores[j] = sim(ids.query![i]!, c);
       relevance[j] = positives.has(c) ? 1 : 0;
     });
     const at10 = rankingAtK(scores, relevance, 10);
@@ -181,24 +184,33 @@ export async function runTask(
   for (const dim of opts.dims) {
     for (const mode of opts.modes) {
       const binary = mode === 'binary';
-      const v = prepareVectors(emb, dim, binary);
+      // Pairwise kinds compare rows directly (cosine of unit vectors, or Hamming of packed sign codes);
+      // classification and clustering need the vectors themselves (unit dense, or ±1/√dim codes).
+      let sim: Similarity;
+      if (binary) {
+        const codes = packSigns(emb, dim);
+        sim = (a, b) => hammingSim(codes, a, b);
+      } else {
+        const unit = prepareVectors(emb, dim, false);
+        sim = (a, b) => rowDot(unit, a, unit, b, dim);
+      }
       let scores: Scores;
       switch (data.kind) {
         case 'sts':
-          scores = scoreSts(data, v, ids, dim);
+          scores = scoreSts(data, sim, ids);
           break;
         case 'pair':
-          scores = scorePair(data, v, ids, dim);
+          scores = scorePair(data, sim, ids);
           break;
         case 'clf':
-          scores = scoreClf(data, v, ids, dim);
+          scores = scoreClf(data, prepareVectors(emb, dim, binary), ids, dim);
           break;
         case 'cluster':
-          scores = scoreCluster(data, v, ids, dim, opts.seed ?? 42);
+          scores = scoreCluster(data, prepareVectors(emb, dim, binary), ids, dim, opts.seed ?? 42);
           break;
         case 'retrieval':
         case 'rerank':
-          scores = scoreRanking(data, v, ids, dim, docIds, v);
+          scores = scoreRanking(data, sim, ids, docIds);
           break;
       }
       for (const s of scores) {
