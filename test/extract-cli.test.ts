@@ -115,6 +115,9 @@ describe('pipeline extract (CLI)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([join(out, 'resumable.safetensors'), join(out, 'tokenizer.json'), join(out, 'extract.json')]);
     expect(r.stderr).toMatch(/resumable: \[512, 1024\] from org\/resumable \(BF16 → F16, 1\.05 MB downloaded of a 68\.2 MB shard/);
+    // Not a TTY: plain progress lines with bytes, percentage, rate and ETA, then the final line.
+    expect(r.stderr).toMatch(/^resumable 1\.05 MB\/1\.05 MB 100\.0% [\d.]+ [kMG]?B\/s ETA \d+s \(done in \d+s\)$/m);
+    expect(r.stderr).toMatch(/^resumable: tensor model\.embed_tokens\.weight \(known name\) BF16 \[512,1024\] in model\.safetensors$/m);
   });
 
   it('gated repo without token: one line on stderr, exit code 2', async () => {
