@@ -404,6 +404,10 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
   return {
     analysis,
     encode(text: string): number[] {
+      if (analysis.mode === 'plain') {
+        plainCount++;
+        return tok.encode(text);
+      }
       const { out, end } = encodeInto(text, new Int32Array(Math.max(16, text.length)), 0);
       return Array.from(out.subarray(0, end));
     },
