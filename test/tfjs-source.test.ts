@@ -3,7 +3,7 @@
  * concatenated shards): the real USE-lite embedding (float32 [8002, 256] across shards 5–7 of the npm package)
  * and generated models with tiny shards, string tensors before the target, and uint8/uint16/float16 quantization.
  */
-import { copyFile, mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -329,6 +329,43 @@ describe('generated TF.js models', () => {
       JSON.stringify({ weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'x', shape: [2, 2], dtype: 'float32', quantization: { dtype: 'uint8' } }] }] }),
     );
     await expect(openTfjsMatrix(at('e.json'), 'x')).rejects.toThrow('uint8 quantization needs numeric "scale" and "min"');
+  });
+});
+
+describe('large TF.js groups', () => {
+  it('reads a tensor that sits past 4 GiB of other weights in one sparse shard, without reading the rest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tfjs-big-'));
+    try {
+      const filler = 1_100_000_000; // float32 elements: 4.4 GB before the embedding (a sparse hole on disk)
+      const emb = new Float32Array(6 * 4).map((_, i) => i * 0.25 - 3);
+      const fh = await open(join(dir, 'big.bin'), 'w');
+      await fh.write(new Uint8Array(emb.buffer), 0, emb.byteLength, filler * 4);
+      await fh.close();
+      await writeFile(
+        join(dir, 'model.json'),
+        JSON.stringify({
+          weightsManifest: [
+            {
+              paths: ['big.bin'],
+              weights: [
+                { name: 'filler', shape: [filler], dtype: 'float32' },
+                { name: 'emb', shape: [6, 4], dtype: 'float32' },
+              ],
+            },
+          ],
+        }),
+      );
+      const m = await openTfjsMatrix(join(dir, 'model.json'), 'emb');
+      try {
+        expect([m.rows, m.dim, m.shardBytes, m.tensorBytes]).toEqual([6, 4, filler * 4 + 96, 96]);
+        expectSameBits(await m.readRows(0, 6), emb);
+        expectSameBits(await m.readRows(4, 2), emb.subarray(16));
+      } finally {
+        await m.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
