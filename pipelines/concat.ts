@@ -37,7 +37,7 @@ Options:
   --materialize         also write weights/NAME/concat.safetensors (tensor "embedding" [n_vocab, dim]),
                         streamed block by block; training then reads that one file
   --dtype f16|f32|bf16  dtype of the materialized file (default: the first source's dtype)
-  --block-rows N        rows per streamed block (default 4096)
+  --block-rows N        rows per streamed block (default: about 8M values per block, at most 4096 rows)
   --force               run even when concat.json is current
   --quiet               no progress lines
   --json                print the descriptor on stdout
