@@ -208,13 +208,47 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     writeback = writeback.then(() => fh.datasync()).catch(() => {});
   };
 
-  const queue = new PQueue({ concurrency: Math.max(1, o.concurrency) });
-  const pool: Uint8Array[] = [];
+  const concurrency = Math.max(1, o.concurrency);
+  const queue = new PQueue({ concurrency });
   if (o.worker && o.srcElemBytes !== o.dstElemBytes) throw new Error('chunk worker converts in place only (same element width)');
   const worker = o.worker ? new ChunkWorker(o.worker.mode, o.worker.table) : undefined;
-  const newBuffer = () => (worker ? new Uint8Array(new SharedArrayBuffer(chunkSize)) : new Uint8Array(chunkSize));
+
+  // Chunk buffers: at most `concurrency + 2`, so a connection can start its next range while the worker still
+  // writes the previous one, and memory stays bounded when the disk is slower than the network.
+  const maxBuffers = worker ? concurrency + 2 : concurrency;
+  const pool: Uint8Array[] = [];
+  const waiting: ((b: Uint8Array) => void)[] = [];
+  let allocated = 0;
+  const acquire = (): Promise<Uint8Array> => {
+    const b = pool.pop();
+    if (b) return Promise.resolve(b);
+    if (allocated < maxBuffers) {
+      allocated++;
+      return Promise.resolve(worker ? new Uint8Array(new SharedArrayBuffer(chunkSize)) : new Uint8Array(chunkSize));
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = (b: Uint8Array) => {
+    const next = waiting.shift();
+    if (next) next(b);
+    else pool.push(b);
+  };
+
   let firstError: unknown;
+  const fail = (err: unknown) => {
+    firstError ??= err;
+    queue.clear();
+  };
   let downloaded = 0;
+  const record = (i: number, len: number, written: number, overflows: number, hash: string) => {
+    done[String(i)] = { o: overflows, h: hash };
+    downloaded += len;
+    verified += len;
+    maybeWriteback(written);
+    o.onProgress?.(verified);
+    void flush(false);
+  };
+  const writes = new Set<Promise<void>>();
   for (let i = 0; i < nChunks; i++) {
     if (done[String(i)] !== undefined) continue;
     queue
@@ -222,7 +256,8 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
         if (firstError) return;
         const start = o.srcStart + i * chunkSize;
         const len = chunkLen(i);
-        const buffer = pool.pop() ?? newBuffer();
+        const buffer = await acquire();
+        let handedOff = false;
         try {
           const { bytes } = await withRetries(
             o.client.retry,
@@ -232,34 +267,32 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
           );
           if (firstError) return;
           const position = outPos(i);
-          let written: number;
           if (worker) {
-            const r = await worker.process({ buffer: buffer.buffer as SharedArrayBuffer, length: len, fd: fh.fd, position });
-            done[String(i)] = { o: r.overflows, h: r.hash };
-            written = len;
+            // Hand the bytes to the worker and free this connection for the next range at once.
+            handedOff = true;
+            const w: Promise<void> = worker
+              .process({ buffer: buffer.buffer as SharedArrayBuffer, length: len, fd: fh.fd, position })
+              .then((r) => record(i, len, len, r.overflows, r.hash), fail)
+              .finally(() => {
+                release(buffer);
+                writes.delete(w);
+              });
+            writes.add(w);
           } else {
             const out = o.transform(bytes);
             // Synchronous positional write (into the page cache), then the fingerprint.
             let off = 0;
             while (off < out.bytes.byteLength) off += writeSync(fh.fd, out.bytes, off, out.bytes.byteLength - off, position + off);
-            done[String(i)] = { o: out.overflows, h: chunkFingerprint(out.bytes) };
-            written = out.bytes.byteLength;
+            record(i, len, out.bytes.byteLength, out.overflows, chunkFingerprint(out.bytes));
           }
-          downloaded += len;
-          verified += len;
-          maybeWriteback(written);
-          o.onProgress?.(verified);
-          void flush(false);
         } finally {
-          pool.push(buffer);
+          if (!handedOff) release(buffer);
         }
       })
-      .catch((err: unknown) => {
-        firstError ??= err;
-        queue.clear();
-      });
+      .catch(fail);
   }
   await queue.onIdle();
+  while (writes.size > 0) await Promise.all([...writes]);
   await worker?.close();
   try {
     await flush(true);
