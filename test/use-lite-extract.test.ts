@@ -1,7 +1,7 @@
 /**
  * The offline default end to end: `pipeline extract --config use_lite` (no network) writes the USE-lite
  * embedding equal to the TF.js weights, the converted tokenizer.json, and the contract metadata; the default
- * f16 output is the round-to-nearest-even of every f32 value.
+ * f16 output (and bf16) is the round-to-nearest-even of every f32 value.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { f32ToF16Bits } from '../src/safetensors/dtype.ts';
+import { f32BitsToBf16Bits, f32ToF16Bits } from '../src/safetensors/dtype.ts';
 import { SafetensorsFile } from '../src/safetensors/file.ts';
 import { openTfjsMatrix } from '../src/sources/tfjs.ts';
 import { loadTokenizerFile } from '../src/tokenize/node.ts';
@@ -112,6 +112,24 @@ describe('pipeline extract --config use_lite', () => {
       for (let i = 0; i < halves.length; i++) if (halves[i] !== f32ToF16Bits(tfjsRows[i]!)) mismatches++;
       expect(mismatches).toBe(0);
       expect(f.header.metadata?.source_dtype).toBe('float32');
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('--dtype bf16: every value is the round-to-nearest-even bfloat16 of the f32 weight', async () => {
+    const out = join(dir, 'bf16');
+    await extract(out, '--dtype', 'bf16', '--quiet');
+    const f = await SafetensorsFile.open(join(out, 'use_lite.safetensors'));
+    try {
+      const t = f.tensor('embedding');
+      expect([t.dtype, t.shape]).toEqual(['BF16', [8002, 256]]);
+      const raw = await f.readBytes(t, 0, 8002 * 256 * 2);
+      const halves = new Uint16Array(raw.buffer, raw.byteOffset, 8002 * 256);
+      const f32bits = new Uint32Array(tfjsRows.buffer, tfjsRows.byteOffset, tfjsRows.length);
+      let mismatches = 0;
+      for (let i = 0; i < halves.length; i++) if (halves[i] !== f32BitsToBf16Bits(f32bits[i]!)) mismatches++;
+      expect(mismatches).toBe(0);
     } finally {
       await f.close();
     }
