@@ -32,10 +32,19 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   mixed: { doc: 'wordllama with mixed (cross-dataset) batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, sampler: 'mixed' } },
   sif: { doc: 'wordllama + SIF token-weight init', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif' } },
   sif_tlr: { doc: 'wordllama + SIF init + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 5 } },
+  sif_tlr02: { doc: 'wordllama + SIF init + 0.2x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 0.2 } },
   tlr: { doc: 'wordllama + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_lr_scale: 5 } },
   sif_binary_ft: {
     doc: 'tanh-STE binarized fine-tune (1 epoch, lr 2e-3) starting from the sif run',
     training: { batch_size: 512, lr: 2e-3, epochs: 1, binarize: 'tanh', init_checkpoint: '@sif' },
+  },
+  sif_binary_ft_ste: {
+    doc: 'STE (|x| ≤ 1) binarized fine-tune on L2-normalised vectors (1 epoch, lr 1e-3) from the sif run',
+    training: { batch_size: 512, lr: 1e-3, epochs: 1, binarize: 'ste', norm: true, init_checkpoint: '@sif' },
+  },
+  sif_binary_mixed: {
+    doc: 'binarized fine-tune from the sif run: STE on L2-normalised vectors + the dense loss (binary_dense_weight 1), lr 2e-3',
+    training: { batch_size: 512, lr: 2e-3, epochs: 1, binarize: 'ste', norm: true, binary_dense_weight: 1, init_checkpoint: '@sif' },
   },
   ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
   ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },

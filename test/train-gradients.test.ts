@@ -50,8 +50,10 @@ function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof ran
       const y = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [S * L, p.dimIn]), k as tfTypes.Tensor2D), b), [S, L, p.dimOut]);
       let emb = tf.div(tf.sum(tf.mul(y, m), 1), tf.sum(m, 1)) as tfTypes.Tensor2D;
       if (opts.norm) emb = tf.div(emb, tf.norm(emb, 2, 1, true)) as tfTypes.Tensor2D;
+      const dense = emb;
       if (opts.binarize !== 'none') emb = binarize(tf, emb, opts.binarize) as tfTypes.Tensor2D;
-      const mn = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total;
+      let mn = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total;
+      if (opts.binarize !== 'none' && opts.denseWeight) mn = tf.add(mn, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total, opts.denseWeight));
       if (!teacher) return mn as tfTypes.Scalar;
       const C = S - nAnchors;
       const dl = similarityDistillation(tf, emb, nAnchors, opts.dims, opts.dimWeights, tf.tensor2d(teacher.sim, [nAnchors, C]), tf.tensor2d(teacher.mask, [nAnchors, C]), teacher.kind);
@@ -72,13 +74,13 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine') {
+async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine', denseWeight = 0) {
   const V = 40;
   const D = 12;
   const O = 8;
   const B = 6;
   const { E, params, seqs } = randomProblem(7 + withNeg, V, D, O, B, withNeg);
-  const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned', symmetric };
+  const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned', symmetric, denseWeight };
   let teacher: BatchTeacher | undefined;
   if (distill) {
     const C = seqs.length - B;
@@ -101,7 +103,7 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
 
 describe('pooled formulation = token-level WordLlama (loss and all gradients)', () => {
   for (const backend of ['cpu', 'wasm'] as const) {
-    for (const [name, bin, norm, neg, symmetricFlag, distillKind] of [
+    for (const [name, bin, norm, neg, symmetricFlag, distillKind, denseW] of [
       ['dense', 'none', false, 0],
       ['dense + hard negatives + norm', 'none', true, 4],
       ['tanh-binarized', 'tanh', false, 3],
@@ -110,9 +112,10 @@ describe('pooled formulation = token-level WordLlama (loss and all gradients)', 
       ['symmetric MNRL + hard negatives', 'none', false, 3, true],
       ['MNRL + similarity distillation (mse, masked)', 'none', false, 2, false, 'mse'],
       ['MNRL + similarity distillation (cosine, masked)', 'none', true, 0, false, 'cosine'],
+      ['ste-binarized + 0.5 × dense loss', 'ste', true, 2, false, undefined, 0.5],
     ] as const) {
       it(`${backend}: ${name}`, async () => {
-        const { ref, got, gw } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false, distillKind as 'mse' | 'cosine' | undefined);
+        const { ref, got, gw } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false, distillKind as 'mse' | 'cosine' | undefined, (denseW as number | undefined) ?? 0);
         expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
         expect(relErr(got.kernel, ref.gk)).toBeLessThan(1e-5);
         expect(relErr(got.bias, ref.gb)).toBeLessThan(1e-5);

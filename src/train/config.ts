@@ -61,6 +61,8 @@ export interface TrainConfig {
   stopwordWeight: number;
   /** proportional: each batch from one dataset (WordLlama / sentence-transformers PROPORTIONAL); mixed: batches mix all data. */
   sampler: SamplerMode;
+  /** With binarize: weight of an extra loss on the dense vectors (0 = sign vectors only, WordLlama). */
+  binaryDenseWeight: number;
   /** MNRL in both directions (anchor → positives and positive → anchors), averaged. */
   symmetric: boolean;
   /** Use a record's `negative` as an extra candidate when present. */
@@ -101,6 +103,7 @@ const TRAINING_KEYS: TableSpec = {
   token_lr_scale: { kind: 'number', check: positiveNumber, doc: 'token-weight learning-rate multiplier (default 1)' },
   stopword_weight: { kind: 'number', check: nonNegativeNumber, doc: 'initial weight of English stopwords (default 0.1)' },
   sampler: { kind: 'string', check: oneOf('proportional', 'mixed'), doc: 'batch composition (default proportional)' },
+  binary_dense_weight: { kind: 'number', check: nonNegativeNumber, doc: 'with binarize: weight of the dense-vector loss (default 0)' },
   symmetric: { kind: 'bool', doc: 'symmetric MNRL (default false)' },
   hard_negatives: { kind: 'bool', doc: "use records' negatives (default true)" },
   memory_cache_mb: { kind: 'number', check: nonNegativeNumber, doc: 'max MB for an in-memory f32 copy of the matrix' },
@@ -184,6 +187,7 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     initCheckpoint: t.init_checkpoint !== undefined ? resolveConfigRelativePath(t.init_checkpoint as string, file) : undefined,
     sampler: (t.sampler as SamplerMode | undefined) ?? 'proportional',
     symmetric: (t.symmetric as boolean | undefined) ?? false,
+    binaryDenseWeight: (t.binary_dense_weight as number | undefined) ?? 0,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,
     memoryCacheMb: (t.memory_cache_mb as number | undefined) ?? 1024,
     datasets: t.datasets as Record<string, unknown>[] | undefined,

@@ -4,7 +4,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
-import { head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
+import { binarize, head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import type { ModelParams } from './model.ts';
 import { gatherWeights, poolRows, tokenCoefficients, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
@@ -19,6 +19,8 @@ export interface LossOptions {
   tokenWeights: TokenWeightMode;
   /** Add the positives → anchors ranking term (MultipleNegativesSymmetricRankingLoss). */
   symmetric?: boolean;
+  /** With binarize: also add this weight × the loss of the dense (un-binarized) vectors (0 = binary only). */
+  denseWeight?: number;
 }
 
 /** A batch's distillation targets (see similarityDistillation). */
@@ -66,9 +68,12 @@ export async function computeGradients(
     const b = tf.tensor1d(params.bias);
     let parts: tfTypes.Tensor[] = [];
     const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor) => {
-      const emb = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, bb, opts);
-      const { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric);
+      const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
+      const dense = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, bb, mixed ? { ...opts, binarize: 'none' } : opts);
+      const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
+      let { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric);
       parts = perDim.map((p) => tf.keep(p));
+      if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total, opts.denseWeight!));
       if (!teacher) return total as tfTypes.Scalar;
       const C = S - nAnchors;
       const distill = similarityDistillation(

@@ -28,7 +28,7 @@ export function createOptimizer(params: ModelParams, learnTokenWeights: boolean)
 export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : [])];
 
 export function lossOptions(cfg: TrainConfig): LossOptions {
-  return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights, symmetric: cfg.symmetric };
+  return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights, symmetric: cfg.symmetric, denseWeight: cfg.binaryDenseWeight };
 }
 
 /** Sentences of a batch in the order the loss expects: anchors, positives, then the hard negatives present. */
