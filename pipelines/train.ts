@@ -52,7 +52,8 @@ Options:
 Ctrl-C finishes the current step, saves checkpoints/last and exits 130; --resume continues from there.
 [training] keys (all optional): batch_size, epochs, max_steps, lr, warmup_steps (default 10% of steps, at
 most 256), weight_decay (0; projection kernel only), grad_clip (1.0; 0 = off), seed, eval_steps, eval_file,
-max_length, norm (false), binarize, scale (20), symmetric (false: MNRL in both directions), token_weights
+max_length, norm (false), binarize, binary_dense_weight (0), scale (20), symmetric (false: MNRL in both
+directions), token_weights
 (learned|frozen|none), token_weight_init (stopwords|sif), stopword_weight (0.1), sif_a (1e-3),
 token_lr_scale (1), init_checkpoint (start from a checkpoint), sampler (proportional|mixed), hard_negatives
 (true), memory_cache_mb (1024), [[training.datasets]], [training.teacher] (distillation from the USE-lite
