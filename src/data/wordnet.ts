@@ -75,6 +75,8 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The example with the first form of `word` (plain or simply inflected) replaced by `synonym`, or undefined. */
 export function swapWord(example: string, word: string, synonym: string): string | undefined {
+  // Cheap filter first: every form starts with the word itself.
+  if (!example.toLowerCase().includes(word.toLowerCase())) return undefined;
   const forms = [word, `${word}s`, `${word}es`, `${word}ed`, `${word}d`, `${word}ing`];
   for (const form of forms) {
     const re = new RegExp(`\\b${escapeRe(form)}\\b`, 'i');
@@ -114,8 +116,12 @@ export function wordnetPairKinds(synsets: Synset[]): { examples: TextPair[]; swa
  * The default pairs: every swap pair, then example and synonym pairs filling the rest of `maxRecords` half
  * and half (a seeded sample of each), shuffled with `seed`.
  */
-export function wordnetPairs(maxRecords = WORDNET_DEFAULT_RECORDS, seed = 13, dir?: string): TextPair[] {
-  const kinds = wordnetPairKinds(readSynsets(dir));
+let memo: { dir: string; kinds: ReturnType<typeof wordnetPairKinds> } | undefined;
+
+export function wordnetPairs(maxRecords = WORDNET_DEFAULT_RECORDS, seed = 13, dir = wordnetDir()): TextPair[] {
+  // Parsing the database takes seconds; the candidate lists are read-only, so keep them for the process.
+  if (memo?.dir !== dir) memo = { dir, kinds: wordnetPairKinds(readSynsets(dir)) };
+  const kinds = memo.kinds;
   const random = seededRandom(seed);
   const take = (items: TextPair[], n: number) => shuffleInPlace(items.slice(), random).slice(0, Math.max(0, n));
   const swaps = take(kinds.swaps, Math.floor(maxRecords / 3));
