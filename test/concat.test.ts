@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { encodeHeader } from '../src/safetensors/header.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -191,6 +192,66 @@ describe('concat', () => {
     utimesSync(join(out, 'a.safetensors'), new Date(), new Date(Date.now() + 5000));
     expect(concatIsCurrent(config, out)).toBe(false);
     await expect(openInputMatrix(config, out)).rejects.toThrow(/a\.safetensors changed after concat ran; run: pipeline concat --config mat/);
+  });
+
+  it('reads a supercat-sized concatenation (256000 × 10496: past 2^31 values) by row blocks from sparse sources', async () => {
+    const rows = 256000;
+    const dims = [2304, 3584, 4608];
+    const dir = join(root, 'supercat');
+    const out = join(dir, 'weights');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(dir, 'supercat.toml'),
+      `name = "supercat"\n[model]\nn_vocab = ${rows}\npad_token = "<eos>"\n` + dims.map((d, i) => `[[sources]]\nname = "s${i}"\npath = "x${i}"\ndim = ${d}\n`).join(''),
+    );
+    const config = loadConfig(join(dir, 'supercat.toml'));
+    // BF16 files (1.2 + 1.8 + 2.4 GB) that are holes except the first 2 and the last 3 rows.
+    // Multiples of 1/4 below 8: exact in bf16.
+    const edge = (i: number, r: number, c: number) => ((i + 1) * 4 + (r % 7) + (c % 5)) / 4;
+    for (const [i, d] of dims.entries()) {
+      const { bytes, dataLength } = encodeHeader([{ name: 'embedding', dtype: 'BF16', shape: [rows, d] }], { format: 'pt' });
+      const path = join(out, `s${i}.safetensors`);
+      const fd = openSync(path, 'w');
+      writeSync(fd, bytes, 0, bytes.byteLength, 0);
+      for (const r of [0, 1, rows - 3, rows - 2, rows - 1]) {
+        const row = new Uint16Array(d);
+        const f = new Float32Array(1);
+        const u = new Uint32Array(f.buffer);
+        for (let c = 0; c < d; c++) {
+          f[0] = edge(i, r, c);
+          row[c] = u[0]! >>> 16;
+        }
+        writeSync(fd, new Uint8Array(row.buffer), 0, d * 2, bytes.byteLength + r * d * 2);
+      }
+      ftruncateSync(fd, bytes.byteLength + dataLength);
+      closeSync(fd);
+    }
+    // The descriptor as concat writes it (without its full norm pass over 5.4 GB of holes).
+    const sources = dims.map((d, i) => {
+      const st = statSync(join(out, `s${i}.safetensors`));
+      return { file: `s${i}.safetensors`, tensor: 'embedding', dim: d, scale: i === 1 ? 0.5 : 1, mean_row_norm: 1, scale_mode: i === 1 ? 'fixed' : 'none', source_rows: rows, bytes: st.size, mtime_ms: st.mtimeMs };
+    });
+    writeFileSync(join(out, 'concat.json'), JSON.stringify({ format: 'wordllama-ts/concat', version: 1, config: 'supercat', rows, dim: 10496, sources, tokenizer_fingerprint: null }));
+    const m = await openInputMatrix(config, out);
+    expect([m.rows, m.dim]).toEqual([rows, 10496]);
+    expect(m.rows * m.dim).toBeGreaterThan(2 ** 31);
+    const expectRows = (block: Float32Array, start: number, count: number) => {
+      for (let r = 0; r < count; r++) {
+        let off = 0;
+        dims.forEach((d, i) => {
+          for (const c of [0, 1, d - 1]) {
+            const row = start + r;
+            const stored = row < 2 || row >= rows - 3 ? edge(i, row, c) : 0;
+            expect(block[r * 10496 + off + c]).toBe(stored * (i === 1 ? 0.5 : 1));
+          }
+          off += d;
+        });
+      }
+    };
+    expectRows(await m.readRows(rows - 5, 5), rows - 5, 5);
+    expectRows(await m.readRows(0, 3), 0, 3);
+    expectRows(await m.readRows(131072, 2), 131072, 2);
+    await m.close();
   });
 
   it('ConcatMatrix fills a reused output buffer', async () => {
