@@ -329,6 +329,13 @@ describe('generated TF.js models', () => {
       JSON.stringify({ weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'x', shape: [2, 2], dtype: 'float32', quantization: { dtype: 'uint8' } }] }] }),
     );
     await expect(openTfjsMatrix(at('e.json'), 'x')).rejects.toThrow('uint8 quantization needs numeric "scale" and "min"');
+    // A string tensor whose length prefix points past the shards (a truncated or corrupt file).
+    await writeFile(at('s.bin'), new Uint8Array([...new Uint8Array(new Uint32Array([1000]).buffer), 1, 2, 3]));
+    await writeFile(
+      at('s.json'),
+      JSON.stringify({ weightsManifest: [{ paths: ['s.bin'], weights: [{ name: 'v', shape: [2], dtype: 'string' }, { name: 'x', shape: [1, 1], dtype: 'float32' }] }] }),
+    );
+    await expect(openTfjsMatrix(at('s.json'), 'x')).rejects.toThrow('string tensor "v" runs past the end of its shards (truncated shards?)');
   });
 });
 
