@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../src/config/load.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
+import { DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatBytes } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
