@@ -205,7 +205,14 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
     if (!cols) {
       pairs = await readPairs(spec, files);
       const t0 = Date.now();
-      const res = tokenizePairs(pairs, opts.tokenizer, opts.maxLength);
+      // Plain progress lines through `log` (so --quiet silences them), at most every 5 s.
+      let last = Date.now();
+      const total = pairs.length;
+      const res = tokenizePairs(pairs, opts.tokenizer, opts.maxLength, (done) => {
+        if (Date.now() - last < 5000) return;
+        last = Date.now();
+        opts.log?.(`tokenizing ${spec.label}: ${done}/${total} records`);
+      });
       kept = res.kept;
       dropped = res.dropped;
       cols = packRecords(res.records);
