@@ -89,6 +89,11 @@ describe('local sources', () => {
     const s = await extract({ config: cfg({}), from: join(tmp, 'out-single', 'local.safetensors'), outDir: out, quiet: true, dtype: 'F32' });
     expect(s.sources[0]!.tensor).toBe('embedding');
     expect(s.sources[0]!.source_dtype).toBe('F16');
+    // F16 → F32 is exact.
+    const f16 = (await tensorBytes(join(tmp, 'out-single', 'local.safetensors'))).bytes;
+    const f32 = await tensorBytes(join(out, 'local.safetensors'));
+    expect(f32.dtype).toBe('F32');
+    expect(f32.bytes.equals(Buffer.from(decodeToF32(new Uint8Array(f16), 'F16').buffer))).toBe(true);
   });
 
   it('index that names a missing shard, and a path that does not exist', async () => {
