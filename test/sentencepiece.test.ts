@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { leadingControlPieces, sentencepieceToTokenizerJson } from '../src/tokenize/sentencepiece.ts';
 import { createTokenizer, tokenizerFingerprint, type TextTokenizer } from '../src/tokenize/tokenizer.ts';
@@ -171,6 +172,14 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
     for (const text of ['Hello world, this is a test.', '  two  spaces', 'A man is playing a guitar.']) {
       expect(tok.engine.decode(tok.encode(text), {})).toBe(text);
     }
+  });
+
+  it('is browser-safe: bundles for the browser with no Node built-in', async () => {
+    const { build } = await import('esbuild');
+    const entry = resolve(import.meta.dirname, '..', 'src', 'tokenize', 'sentencepiece.ts');
+    const result = await build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
+    expect(result.errors).toEqual([]);
+    expect(result.outputFiles[0]!.text).toContain('sentencepieceToTokenizerJson');
   });
 
   it('gives a stable fingerprint and the same JSON for the same vocabulary', () => {
