@@ -16,8 +16,10 @@ import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
 const HELP = `pipeline embed --model PATH (--text T ... | --input FILE) [options]
 
-Embed texts with a static model: the mean of the rows of each text's tokens (pad and UNK tokens never count),
-optionally truncated to the first --dim values (Matryoshka) and L2-normalised.
+Embed texts with a static model: the mean of the rows of each text's tokens (no special tokens are added; pad
+and UNK tokens never count; at most the config's max_length tokens, 512 for model2vec models, which also cut
+the text to 512 × median token length characters as model2vec does), optionally truncated to the first --dim
+values (Matryoshka) and L2-normalised. A text without tokens gives a zero vector.
 
 PATH is anything the library's load() accepts: a folder or file written by \`pipeline save\`
 (<name>_<dim>.safetensors + tokenizer.json + config.json), a WordLlama .safetensors with tokenizer.json beside
