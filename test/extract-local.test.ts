@@ -154,6 +154,17 @@ describeShared('real checkpoint layouts (hf-layouts fixtures)', ['fixtures', 'hf
     });
     afterAll(async () => server.close());
 
+    it('llama-3.2-3b per-tensor shards on the hub: its 11 real shards served, the index names a missing one', async () => {
+      const dir = sharedPath('fixtures', 'hf-layouts', 'llama-3.2-3b-per-tensor-shards');
+      const files: Record<string, { disk?: string; data?: Uint8Array }> = {};
+      for (const name of readdirSync(dir)) if (name.endsWith('.json') || name.endsWith('.safetensors')) files[name] = { disk: join(dir, name) };
+      expect(Object.keys(files).filter((n) => n.endsWith('.safetensors'))).toHaveLength(11);
+      server.addRepo({ id: 'real/llama-3.2-3b', files });
+      await expect(
+        extract({ config: cfg({ hf_model_id: 'real/llama-3.2-3b', dim: 3072, n_vocab: 128256 }), outDir: join(tmp, 'o5'), quiet: true, env: { HF_ENDPOINT: server.url } }),
+      ).rejects.toThrow(/real\/llama-3\.2-3b\/model\.safetensors\.index\.json puts "model\.embed_tokens\.weight" in embed_tokens\.safetensors, but real\/llama-3\.2-3b@[0-9a-f]{12} has no such file/);
+    });
+
     for (const l of LAYOUTS.filter((x) => x.dir !== 'llama-3.2-3b-per-tensor-shards')) {
       it(`${l.dir}: extracts ${l.tensor} from ${l.shard} only`, async () => {
         const indexText = readFileSync(layout(l.dir, 'model.safetensors.index.json'), 'utf8');
