@@ -120,6 +120,17 @@ describe('fast-encode equals plain encode', () => {
     expect(fast.stats().bypassed).toBeGreaterThan(400);
   });
 
+  it('a load-time self-check turns caching off when pieces do not add up (a tokenizer the analysis misjudged)', () => {
+    const tok = tokenizer(TOKENIZERS.llama3);
+    // Same tokenizer.json, but an encode that depends on the whole text (appends a marker id to short texts).
+    const odd = { ...tok, encode: (t: string) => (t.length < 12 ? [...tok.encode(t), 0] : tok.encode(t)) } as typeof tok;
+    const fast = createFastEncoder(odd);
+    expect(fast.analysis.mode).toBe('plain');
+    expect(fast.analysis.reason).toMatch(/^self-check failed on/);
+    expect(fast.encode('Hello, world! How are you?')).toEqual(odd.encode('Hello, world! How are you?'));
+    expect(fast.stats()).toMatchObject({ hits: 0, misses: 0, entries: 0 });
+  });
+
   it('unrecognised configurations fall back to plain encoding', () => {
     const tok = tokenizer(TOKENIZERS.llama3);
     const json = structuredClone(tok.json);

@@ -272,6 +272,17 @@ function addedTokenIndex(tok: TextTokenizer): Map<number, string[]> {
   return byFirst;
 }
 
+/** Probes of the load-time self-check: spacing, punctuation, contractions, digits, accents, emoji, case. */
+const SELF_CHECK = [
+  'Hello, world!',
+  'a  b   c',
+  ' leading and trailing ',
+  "It's 2024: the naïve café costs 3.50€ 😀.",
+  'x\ty \n z\r\n w',
+  'ΣΑΣ İstanbul ＦＵＬＬ',
+  'the the the quick quick',
+];
+
 export interface FastEncoderOptions {
   /** Cached pieces kept (two generations of half each); default 200 000. */
   maxEntries?: number;
@@ -280,7 +291,7 @@ export interface FastEncoderOptions {
 }
 
 export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions = {}): FastEncoder {
-  const analysis = opts.disable
+  const analysis: TokenizerAnalysis = opts.disable
     ? { mode: 'plain' as const, reason: 'disabled', noCutAfter: new Set<number>(), fuseUnk: false }
     : analyzeTokenizer(tok);
   const generation = Math.max(1, Math.floor((opts.maxEntries ?? 200_000) / 2));
@@ -400,6 +411,23 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     }
     return { out, end };
   };
+
+  // Safety net for configurations the analysis did not foresee: a few probes must match plain encoding exactly,
+  // else the encoder stays plain. (Costs a few encodes at load.)
+  if (analysis.mode !== 'plain') {
+    for (const probe of SELF_CHECK) {
+      const want = tok.encode(probe);
+      const { out, end } = encodeInto(probe, new Int32Array(64), 0);
+      if (want.length !== end || want.some((id, i) => out[i] !== id)) {
+        analysis.reason = `self-check failed on ${JSON.stringify(probe)} (${analysis.reason})`;
+        analysis.mode = 'plain';
+        break;
+      }
+    }
+    young = new Map();
+    old = new Map();
+    hits = misses = plainCount = bypassed = windowPieces = windowMisses = 0;
+  }
 
   return {
     analysis,
