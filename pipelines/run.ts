@@ -108,8 +108,8 @@ export async function extractIsCurrent(config: ModelConfig, outDir: string): Pro
       if (!t || t.shape[0] !== config.n_vocab || t.shape[1] !== s.dim) return false;
       // extract records `repo` as the hub id, the local path, or a node_modules path as `npm:pkg/file`.
       const repo = f.header.metadata.repo;
-      const path = s.tfjs_model ?? s.path;
-      const wanted = [s.hf_model_id, path, path !== undefined ? provenancePath(path) : undefined].filter((x) => x !== undefined);
+      const location = s.tfjs_model ?? s.path;
+      const wanted = [s.hf_model_id, location, location !== undefined ? provenancePath(location) : undefined].filter((x) => x !== undefined);
       if (repo !== undefined && !wanted.includes(repo)) return false;
       if (s.hf_model_id && s.revision !== 'main' && f.header.metadata.revision !== undefined) {
         // A pinned revision: a commit sha must match (branch/tag names resolve to shas we cannot check offline).
