@@ -165,14 +165,14 @@ async function exampleSimilarities(outDir: string, examples: string[], dim?: num
     for (let j = 0; j < examples.length; j++) row.push(sims.data[i * sims.cols + j]!);
     table.push(row);
   }
-  return { dim: model.dim, table };
+  return { dim: model.dim, kind: model.binary ? 'hamming' : 'cosine', table };
 }
 
-export function formatSimilarityTable(examples: string[], table: number[][], dim: number): string {
+export function formatSimilarityTable(examples: string[], table: number[][], dim: number, kind = 'cosine'): string {
   const width = Math.min(48, Math.max(...examples.map((e) => e.length)));
   const cut = (s: string) => (s.length > width ? `${s.slice(0, width - 1)}…` : s.padEnd(width));
   const label = (i: number) => `[${i + 1}]`.padEnd(5);
-  const lines = [`cosine similarity (dim ${dim}):`, `${''.padEnd(width + 5)}${examples.map((_, i) => `[${i + 1}]`.padStart(7)).join('')}`];
+  const lines = [`${kind} similarity (dim ${dim}):`, `${''.padEnd(width + 5)}${examples.map((_, i) => `[${i + 1}]`.padStart(7)).join('')}`];
   examples.forEach((e, i) => lines.push(`${label(i)}${cut(e)}${table[i]!.map((v) => v.toFixed(3).padStart(7)).join('')}`));
   return lines.join('\n');
 }
@@ -288,7 +288,7 @@ export const stage: Stage = {
     });
     // 5. similarities
     const sims = await exampleSimilarities(outDir, examples);
-    if (!values.json) process.stderr.write(`\n${formatSimilarityTable(examples, sims.table, sims.dim)}\n\nmodel: ${outDir}\n`);
+    if (!values.json) process.stderr.write(`\n${formatSimilarityTable(examples, sims.table, sims.dim, sims.kind)}\n\nmodel: ${outDir}\n`);
     if (values.json) {
       process.stdout.write(
         JSON.stringify({ config: config.name, out_dir: outDir, stages: reports, files: saved, examples, similarity: sims }, null, 2) + '\n',

@@ -61,7 +61,7 @@ async function run(...extra: string[]) {
   } finally {
     spy.mockRestore();
   }
-  return JSON.parse(chunks.join('')) as { stages: { stage: string; ran: boolean }[]; files: string[]; similarity: { dim: number; table: number[][] } };
+  return JSON.parse(chunks.join('')) as { stages: { stage: string; ran: boolean }[]; files: string[]; similarity: { dim: number; kind: string; table: number[][] } };
 }
 
 const ran = (r: { stages: { stage: string; ran: boolean }[] }) => Object.fromEntries(r.stages.map((s) => [s.stage, s.ran]));
@@ -98,6 +98,12 @@ describe('pipeline run', () => {
     // A changed train flag retrains; --force redoes everything.
     expect(ran(await run('--dims', '4', '--lr', '0.02'))).toEqual({ extract: false, train: true, save: true });
     expect(ran(await run('--dims', '4', '--lr', '0.02', '--force'))).toEqual({ extract: true, train: true, save: true });
+
+    // A binarized model: saved as such, and the table uses hamming similarity.
+    const bin = await run('--dims', '4', '--binarize', 'ste');
+    expect(ran(bin)).toEqual({ extract: false, train: true, save: true });
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ binarized: true, binarize: 'ste' });
+    expect(bin.similarity.kind).toBe('hamming');
   }, 120_000);
 
   it('concatenates several sources on the way, and skips concat when current', async () => {
