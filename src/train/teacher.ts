@@ -10,7 +10,7 @@
  * Records are appended batch by batch; a torn last record (killed mid-write) is ignored and overwritten.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, truncate } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -112,7 +112,7 @@ export async function loadUseLiteTeacher(tf: typeof tfTypes): Promise<TeacherEnc
     throw new UserError(`${files.modelJson}: cannot load the USE-lite graph model (${errorMessage(err)})`, 1);
   }
   const tokenizer = useLiteTokenizer(files.vocab);
-  const fingerprint = createHash('sha256').update(modelJsonText).update(String(all.byteLength)).digest('hex').slice(0, 16);
+  const fingerprint = useLiteFingerprint();
   return {
     dim: TEACHER_DIM,
     fingerprint,
@@ -141,6 +141,15 @@ export async function loadUseLiteTeacher(tf: typeof tfTypes): Promise<TeacherEnc
     },
     dispose: () => model.dispose(),
   };
+}
+
+/** Identifies the USE-lite model (the cache key) from model.json and its shards' sizes, without loading it. */
+export function useLiteFingerprint(): string {
+  const { modelJson } = useLiteFiles();
+  const text = readFileSync(modelJson, 'utf8');
+  const mj = JSON.parse(text) as { weightsManifest: { paths: string[] }[] };
+  const bytes = mj.weightsManifest.flatMap((g) => g.paths).reduce((n, p) => n + statSync(join(dirname(modelJson), p)).size, 0);
+  return createHash('sha256').update(text).update(String(bytes)).digest('hex').slice(0, 16);
 }
 
 export function textHash(text: string): Buffer {
@@ -244,11 +253,13 @@ export interface TeacherVectors {
  */
 export async function teacherVectors(texts: readonly string[], opts: TeacherVectorsOptions): Promise<TeacherVectors> {
   const t0 = performance.now();
+  // The encoder is loaded only when some text is not cached yet.
+  let encoder = opts.encoder;
   const ownEncoder = !opts.encoder;
-  const encoder = opts.encoder ?? (await loadUseLiteTeacher(opts.tf));
   try {
-    const dim = encoder.dim;
-    const cache = await TeacherCache.open(join(opts.cacheDir, 'teacher', `use_lite-${encoder.fingerprint}.vec`), dim);
+    const dim = encoder?.dim ?? TEACHER_DIM;
+    const fingerprint = encoder?.fingerprint ?? useLiteFingerprint();
+    const cache = await TeacherCache.open(join(opts.cacheDir, 'teacher', `use_lite-${fingerprint}.vec`), dim);
     const hashes = texts.map(textHash);
     const missing = new Map<string, number>();
     hashes.forEach((h, i) => {
@@ -259,12 +270,14 @@ export async function teacherVectors(texts: readonly string[], opts: TeacherVect
     const bs = opts.batchSize ?? 64;
     let encodeSeconds = 0;
     if (todo.length > 0) {
+      encoder ??= await loadUseLiteTeacher(opts.tf);
       opts.log?.(`teacher: encoding ${todo.length} texts with USE-lite (${cache.size} cached)`);
       const progress = createProgress('teacher', { unit: 'texts', total: todo.length, quiet: opts.quiet });
       const te = performance.now();
       for (let i = 0; i < todo.length; i += bs) {
         const batch = todo.slice(i, i + bs);
         const vecs = await encoder.encode(batch.map((j) => texts[j]!));
+        if (vecs.length !== batch.length * dim) throw new UserError(`teacher: the encoder returned ${vecs.length / batch.length} values per text, expected ${dim}`, 1);
         await cache.append(batch.map((j) => hashes[j]!), vecs);
         progress.update(Math.min(todo.length, i + bs));
       }
@@ -282,6 +295,6 @@ export async function teacherVectors(texts: readonly string[], opts: TeacherVect
       sentencesPerSecond: encodeSeconds > 0 ? todo.length / encodeSeconds : 0,
     };
   } finally {
-    if (ownEncoder) encoder.dispose();
+    if (ownEncoder) encoder?.dispose();
   }
 }
