@@ -83,7 +83,7 @@ describe('readers', () => {
       { anchor: 'A man "dances".', positive: 'A man is dancing.' },
       { anchor: 'foo', positive: 'bar' },
     ]);
-    const csv = write('q.csv', 'q1,q2,neg\n"How, why?",Why?,Nope\n');
+    const csv = write('q.csv', '\uFEFFq1,q2,neg\r\n"How, why?",Why?,Nope\r\n');
     const [c] = parseDatasetTables(join(dir, 'model.toml'), [{ path: 'q.csv', columns: { anchor: 'q1', positive: 'q2', negative: 'neg' } }]);
     expect(await readPairs(c!, [csv])).toEqual([{ anchor: 'How, why?', positive: 'Why?', negative: 'Nope' }]);
     const [wrong] = parseDatasetTables(join(dir, 'model.toml'), [{ path: 'sts.tsv' }]);

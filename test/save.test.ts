@@ -79,6 +79,11 @@ describe('save', () => {
     want.forEach((x, i) => expect(got[i]).toBeCloseTo(x, 6));
   });
 
+  it('projects without token weights (token_weights = "none") as E·W + b', () => {
+    const p: ModelParams = { dimIn: 2, dimOut: 2, nVocab: 2, kernel: Float32Array.of(1, 2, 3, 4), bias: Float32Array.of(0.5, 0) };
+    expect(Array.from(projectBlock(p, Float32Array.of(1, 1, 2, 0), 0, 2))).toEqual([4.5, 6, 2.5, 4]);
+  });
+
   it('writes F16 embedding.weight per dim whose token mean equals the trained pooled output', async () => {
     const res = await runSave({ config, outDir: out, quiet: true, blockRows: 3000 });
     expect(res.engine).toBe('wasm');
@@ -160,6 +165,7 @@ describe('save', () => {
     expect(JSON.parse(readFileSync(join(elsewhere, 'config.json'), 'utf8'))).toMatchObject({ dims: [4], dim: 4 });
     await expect(runSave({ config, outDir: out, dims: [16, 4], quiet: true })).rejects.toThrow(/--dims: 16 exceed the trained projection width 8/);
     await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dims', '4,x'])).rejects.toThrow(/--dims expects comma-separated positive integers/);
+    await expect(runSave({ config, outDir: out, checkpoint: 'last', quiet: true })).rejects.toThrow(/checkpoints\/last\/model\.safetensors: checkpoint not found/);
     await expect(runSave({ config, outDir: join(root, 'nothing'), quiet: true })).rejects.toThrow(/checkpoints\/best\/model\.safetensors: checkpoint not found; run: pipeline train --config tiny/);
   });
 });
