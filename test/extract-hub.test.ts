@@ -142,7 +142,7 @@ describe('extract from the hub', () => {
     // Side files and facts.
     expect(readFileSync(join(req.outDir!, 'tokenizer.json'), 'utf8')).toBe(tinyTokenizerJson(290));
     expect(existsSync(join(req.outDir!, 'tokenizer_config.json'))).toBe(true);
-    expect(JSON.parse(readFileSync(join(req.outDir!, 'config.json'), 'utf8')).hidden_size).toBe(DIM);
+    expect(JSON.parse(readFileSync(join(req.outDir!, 'source_config.json'), 'utf8')).hidden_size).toBe(DIM);
     const facts = JSON.parse(readFileSync(join(req.outDir!, 'extract.json'), 'utf8'));
     expect(facts.sources[0]).toMatchObject({ name: 'single', file: 'single.safetensors', tensor_bytes: tensorBytes, shard_bytes: (64 << 20) + tensorBytes + DIM * 2 + headerBytes });
     expect(facts.sources[0].bytes_downloaded).toBeGreaterThanOrEqual(tensorBytes);

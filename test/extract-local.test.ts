@@ -55,7 +55,7 @@ describe('local sources', () => {
     expect(got.dtype).toBe('F16');
     expect(got.bytes.equals(Buffer.from(encodeFromF32(decodeToF32(emb, 'BF16'), 'F16').bytes))).toBe(true);
     expect(got.meta).toMatchObject({ source_kind: 'local', revision: 'local', repo: 'org/local-test', path: join(dir, 'model-00001-of-00002.safetensors'), tensor: 'model.embed_tokens.weight', source_dtype: 'BF16', shape: '[128,40]' });
-    expect(readdirSync(out).sort()).toEqual(['config.json', 'extract.json', 'local.safetensors', 'tokenizer.json']);
+    expect(readdirSync(out).sort()).toEqual(['extract.json', 'local.safetensors', 'source_config.json', 'tokenizer.json']);
     expect(s.sources[0]!.bytes_downloaded).toBe(0);
   });
 
@@ -200,7 +200,7 @@ describeShared('real checkpoint layouts (hf-layouts fixtures)', ['fixtures', 'hf
         const touched = new Set(server.requests.filter((r) => r.file?.endsWith('.safetensors')).map((r) => r.file));
         expect([...touched]).toEqual([l.shard]);
         // The real config.json is copied beside the matrix.
-        expect(readFileSync(join(out, 'config.json'))).toEqual(readFileSync(layout(l.dir, 'config.json')));
+        expect(readFileSync(join(out, 'source_config.json'))).toEqual(readFileSync(layout(l.dir, 'config.json')));
       });
     }
   });

@@ -20,6 +20,14 @@ import { extractFromHub } from './hub.ts';
 import { extractFromLocal } from './local.ts';
 import { OUTPUT_TENSOR, checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
 
+/**
+ * The source model's config.json is kept as source_config.json: weights/<config>/config.json is the saved
+ * model's own config (written by `save`), and re-running extract must never overwrite it.
+ */
+function sideFileName(f: 'tokenizer.json' | 'tokenizer_config.json' | 'config.json'): string {
+  return f === 'config.json' ? 'source_config.json' : f;
+}
+
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
 
@@ -266,7 +274,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
         tokenizer = { fingerprint: checked.fingerprint, from: r.name, vocabSize: checked.tok.vocabSize, padId: checked.padId };
         for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const) {
           const b = r.side[f];
-          if (b) await writeFileAtomic(join(outDir, f), b);
+          if (b) await writeFileAtomic(join(outDir, sideFileName(f)), b);
         }
       }
     }
@@ -289,7 +297,10 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   });
   await writeJsonAtomic(factsPath, { config: config.name, sources: facts, notes });
   const files = [...results.map((r) => r.file)];
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json']) if (existsSync(join(outDir, f)) && tokenizer) files.push(join(outDir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const) {
+    const out = join(outDir, sideFileName(f));
+    if (existsSync(out) && tokenizer) files.push(out);
+  }
   files.push(factsPath);
   return {
     outDir,
