@@ -11,7 +11,7 @@
  *   --json FILE                     write the results
  * Every variant starts from the same extracted matrix and seed; the token cache is shared between them.
  */
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(ROOT, '..', 'shared');
 
 /** [training] tables layered over use_lite.toml; `wordllama` is WordLlama's recipe as issue §6 measured it. */
-export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown> }> = {
+export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown>; stsbTrain?: boolean }> = {
   wordllama: { doc: "WordLlama's recipe: 1 epoch, batch 512, lr 1e-2, proportional batches, MNRL", training: { batch_size: 512, lr: 1e-2, epochs: 1 } },
   wordllama_binary: { doc: 'the same with tanh STE binarization', training: { batch_size: 512, lr: 1e-2, epochs: 1, binarize: 'tanh' } },
   symmetric: { doc: 'wordllama + symmetric MNRL', training: { batch_size: 512, lr: 1e-2, epochs: 1, symmetric: true } },
@@ -45,6 +45,24 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   sif_binary_mixed: {
     doc: 'binarized fine-tune from the sif run: STE on L2-normalised vectors + the dense loss (binary_dense_weight 1), lr 2e-3',
     training: { batch_size: 512, lr: 2e-3, epochs: 1, binarize: 'ste', norm: true, binary_dense_weight: 1, init_checkpoint: '@sif' },
+  },
+  sif_stsb: {
+    doc: 'sif + the STS-B *train* pairs scored >= 4 as extra positives (1406 pairs; outside ../shared/data/train, shown for reference)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif' },
+    stsbTrain: true,
+  },
+  sif_binary_ft_ste2: {
+    doc: 'as sif_binary_ft_ste, 2 epochs',
+    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@sif' },
+  },
+  sif_a3e4: { doc: 'wordllama + SIF init with a = 3e-4', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 } },
+  sif_a1e4: { doc: 'wordllama + SIF init with a = 1e-4', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 1e-4 } },
+  sif_a3e4_b1024: { doc: 'SIF a = 3e-4, batch 1024', training: { batch_size: 1024, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 } },
+  sif_a3e4_mixed: { doc: 'SIF a = 3e-4, mixed batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, sampler: 'mixed' } },
+  sif_a3e4_e2: { doc: 'SIF a = 3e-4, 2 epochs', training: { batch_size: 512, lr: 1e-2, epochs: 2, token_weight_init: 'sif', sif_a: 3e-4 } },
+  sif_a3e4_distill: {
+    doc: 'SIF a = 3e-4 + similarity distillation from the USE-lite encoder on 8000 records (mse, weight 20)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 20, loss: 'mse', max_records: 8000, batch_size: 128 } },
   },
   ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
   ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },
@@ -85,10 +103,20 @@ async function run(): Promise<void> {
       training.init_checkpoint = join(work, training.init_checkpoint.slice(1), 'checkpoints', 'last', 'model.safetensors');
     }
     process.stderr.write(`\n== ${name}: ${v.doc} ${JSON.stringify(v.training)}\n`);
+    let data: string[] = [args.data!];
+    if (v.stsbTrain) {
+      // STS-B train pairs with a gold score >= 4 (of 5) as anchor/positive records.
+      const tsv = join(dirname(resolve(args.eval!)), 'train.tsv');
+      const lines = readFileSync(tsv, 'utf8').split('\n').slice(1).filter((l) => l.trim());
+      const recs = lines.map((l) => l.split('\t')).filter((f) => Number(f[2]) >= 4).map(([a, p]) => JSON.stringify({ anchor: a, positive: p }));
+      const file = join(work, 'stsb-train-pos.jsonl');
+      writeFileSync(file, recs.join('\n') + '\n');
+      data = [args.data!, file];
+    }
     const s = await runTraining({
       config: { ...config, training },
       outDir: out,
-      data: args.data,
+      data,
       backend: args.backend,
       log: (m) => process.stderr.write(m + '\n'),
     });
