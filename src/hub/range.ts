@@ -3,10 +3,12 @@
  * Range answers 200 with the whole file, a proxy may shift or truncate. Every answer is checked: status 206,
  * `Content-Range: bytes start-end/total` equal to the request, Content-Length and body of exactly that length,
  * and the hub's ETag unchanged (a new upload under the same name must not be mixed with old chunks).
+ * Sent over node:http(s) (node-http.ts), not fetch: the bulk bytes are CPU-bound on a small machine.
  */
 import type { HubClient } from './client.ts';
 import { HubError, TransientError, type ErrorContext } from './errors.ts';
-import { hubEtag, hubGet, readBody } from './http.ts';
+import { hubEtag } from './http.ts';
+import { discard, rawHubGet, readBodyInto } from './node-http.ts';
 
 export interface RangeResult {
   bytes: Uint8Array;
@@ -52,37 +54,36 @@ export async function fetchRange(
   if (length <= 0) throw new Error(`fetchRange: length ${length} must be positive`);
   const end = start + length - 1;
   const what = `${ctx.file ?? url} bytes ${start}-${end}`;
-  const abort = new AbortController();
-  const { res, hubHeaders } = await hubGet(client, url, { range: `bytes=${start}-${end}` }, ctx, abort.signal);
-  const etag = hubEtag(hubHeaders) ?? hubEtag(res.headers);
+  const r = await rawHubGet(client, url, { range: `bytes=${start}-${end}` }, ctx);
+  const { hubHeaders } = r;
+  const etag = hubEtag(hubHeaders) ?? hubEtag(r.headers);
   const commit = hubHeaders.get('x-repo-commit') ?? undefined;
-  const fail = async (message: string): Promise<never> => {
-    abort.abort();
-    await res.body?.cancel().catch(() => {});
+  // Any answer we refuse is not read: its connection is dropped (a 200 may be the whole 5 GB file).
+  const fail = (message: string): never => {
+    discard(r);
     throw new TransientError(`${what}: ${message}`);
   };
-  if (res.status !== 206) {
-    await fail(
-      res.status === 200
-        ? `server ignored the Range request and answered 200 with the whole file (${res.headers.get('content-length') ?? '?'} bytes); not accepted`
-        : `expected HTTP 206, got ${res.status}`,
+  if (r.status !== 206) {
+    fail(
+      r.status === 200
+        ? `server ignored the Range request and answered 200 with the whole file (${r.headers.get('content-length') ?? '?'} bytes); not accepted`
+        : `expected HTTP 206, got ${r.status}`,
     );
   }
-  const cr = parseContentRange(res.headers.get('content-range'));
-  if (!cr) await fail(`missing or malformed Content-Range "${res.headers.get('content-range')}"`);
-  if (cr!.start !== start || cr!.end !== end) await fail(`Content-Range ${cr!.start}-${cr!.end} does not match the request`);
-  if (opts.expectTotal !== undefined && cr!.total !== opts.expectTotal) {
-    abort.abort();
-    await res.body?.cancel().catch(() => {});
-    throw new FileChangedError(`${ctx.repo}/${ctx.file}: size changed from ${opts.expectTotal} to ${cr!.total} bytes during the download; re-run to start over`);
+  const cr = parseContentRange(r.headers.get('content-range'));
+  if (!cr) return fail(`missing or malformed Content-Range "${r.headers.get('content-range')}"`);
+  if (cr.start !== start || cr.end !== end) fail(`Content-Range ${cr.start}-${cr.end} does not match the request`);
+  if (opts.expectTotal !== undefined && cr.total !== opts.expectTotal) {
+    discard(r);
+    throw new FileChangedError(`${ctx.repo}/${ctx.file}: size changed from ${opts.expectTotal} to ${cr.total} bytes during the download; re-run to start over`);
   }
   if (opts.expectEtag !== undefined && etag !== undefined && etag !== opts.expectEtag) {
-    abort.abort();
-    await res.body?.cancel().catch(() => {});
+    discard(r);
     throw new FileChangedError(`${ctx.repo}/${ctx.file}: content changed on the hub (ETag ${opts.expectEtag} → ${etag}); re-run to start over`);
   }
-  const cl = res.headers.get('content-length');
-  if (cl !== null && Number(cl) !== length) await fail(`Content-Length ${cl} differs from the ${length} bytes requested`);
-  const bytes = await readBody(res, length, client.idleTimeoutMs, abort, what, opts.onBytes, opts.into);
-  return { bytes, total: cr!.total, etag, commit };
+  const cl = r.headers.get('content-length');
+  if (cl !== null && Number(cl) !== length) fail(`Content-Length ${cl} differs from the ${length} bytes requested`);
+  const out = opts.into && opts.into.byteLength >= length ? opts.into.subarray(0, length) : new Uint8Array(length);
+  const bytes = await readBodyInto(r, out, client.idleTimeoutMs, what, opts.onBytes);
+  return { bytes, total: cr.total, etag, commit };
 }
