@@ -22,7 +22,7 @@ import PQueue from 'p-queue';
 import { tempPathFor } from '../util/atomic.ts';
 import type { HubClient } from './client.ts';
 import type { ErrorContext } from './errors.ts';
-import { fetchRange } from './range.ts';
+import { fetchRange, type RedirectCache } from './range.ts';
 import { ChunkWorker, chunkFingerprint, type WorkerMode } from './chunk-worker.ts';
 import { withRetries } from './retry.ts';
 
@@ -249,6 +249,8 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     void flush(false);
   };
   const writes = new Set<Promise<void>>();
+  // Chunks after the first go straight to where the hub redirected (validated the same way).
+  const redirectCache: RedirectCache = {};
   for (let i = 0; i < nChunks; i++) {
     if (done[String(i)] !== undefined) continue;
     queue
@@ -262,7 +264,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
           const { bytes } = await withRetries(
             o.client.retry,
             `${o.ctx.repo}/${o.ctx.file} chunk ${i + 1}/${nChunks}`,
-            () => fetchRange(o.client, o.url, start, len, o.ctx, { expectTotal: o.fileSize, expectEtag: o.etag, into: buffer }),
+            () => fetchRange(o.client, o.url, start, len, o.ctx, { expectTotal: o.fileSize, expectEtag: o.etag, into: buffer, redirectCache }),
             o.client.onRetry,
           );
           if (firstError) return;

@@ -8,7 +8,7 @@
 import type { HubClient } from './client.ts';
 import { HubError, TransientError, type ErrorContext } from './errors.ts';
 import { hubEtag } from './http.ts';
-import { discard, rawHubGet, readBodyInto } from './node-http.ts';
+import { discard, rawHubGet, readBodyInto, type RawHubResponse } from './node-http.ts';
 
 export interface RangeResult {
   bytes: Uint8Array;
@@ -27,6 +27,19 @@ export interface RangeOptions {
   onBytes?: (n: number) => void;
   /** Buffer to read the body into (length ≥ the range). */
   into?: Uint8Array;
+  /**
+   * Where `url` redirected last time, shared by the chunks of one download: later chunks go there directly
+   * instead of through the hub's 307 + 302 (two extra round trips and requests per chunk). Filled by the
+   * first answer; a refused direct request (e.g. an expired signed CDN URL: 403) clears it and goes
+   * through the hub again.
+   */
+  redirectCache?: RedirectCache;
+}
+
+export interface RedirectCache {
+  url?: string;
+  /** ETag of the final server's answer: a direct answer must carry the same one (when it sends one). */
+  etag?: string;
 }
 
 /** The file on the hub changed between requests (new commit on a branch, re-upload): not retryable. */
@@ -54,9 +67,25 @@ export async function fetchRange(
   if (length <= 0) throw new Error(`fetchRange: length ${length} must be positive`);
   const end = start + length - 1;
   const what = `${ctx.file ?? url} bytes ${start}-${end}`;
-  const r = await rawHubGet(client, url, { range: `bytes=${start}-${end}` }, ctx);
+  const cache = opts.redirectCache;
+  const direct = cache?.url;
+  let r: RawHubResponse;
+  if (direct) {
+    try {
+      r = await rawHubGet(client, direct, { range: `bytes=${start}-${end}` }, ctx);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      // The cached target refused us (expired signature...): forget it, go through the hub.
+      if (cache.url === direct) cache.url = cache.etag = undefined;
+      return fetchRange(client, url, start, length, ctx, opts);
+    }
+  } else {
+    r = await rawHubGet(client, url, { range: `bytes=${start}-${end}` }, ctx);
+  }
   const { hubHeaders } = r;
-  const etag = hubEtag(hubHeaders) ?? hubEtag(r.headers);
+  // Through the hub: its identity (X-Linked-Etag) against the header request's. Direct: the final server's own.
+  const etag = direct ? hubEtag(r.headers) : (hubEtag(hubHeaders) ?? hubEtag(r.headers));
+  const expectEtag = direct ? cache!.etag : opts.expectEtag;
   const commit = hubHeaders.get('x-repo-commit') ?? undefined;
   // Any answer we refuse is not read: its connection is dropped (a 200 may be the whole 5 GB file).
   const fail = (message: string): never => {
@@ -77,13 +106,17 @@ export async function fetchRange(
     discard(r);
     throw new FileChangedError(`${ctx.repo}/${ctx.file}: size changed from ${opts.expectTotal} to ${cr.total} bytes during the download; re-run to start over`);
   }
-  if (opts.expectEtag !== undefined && etag !== undefined && etag !== opts.expectEtag) {
+  if (expectEtag !== undefined && etag !== undefined && etag !== expectEtag) {
     discard(r);
-    throw new FileChangedError(`${ctx.repo}/${ctx.file}: content changed on the hub (ETag ${opts.expectEtag} → ${etag}); re-run to start over`);
+    throw new FileChangedError(`${ctx.repo}/${ctx.file}: content changed on the hub (ETag ${expectEtag} → ${etag}); re-run to start over`);
   }
   const cl = r.headers.get('content-length');
   if (cl !== null && Number(cl) !== length) fail(`Content-Length ${cl} differs from the ${length} bytes requested`);
   const out = opts.into && opts.into.byteLength >= length ? opts.into.subarray(0, length) : new Uint8Array(length);
   const bytes = await readBodyInto(r, out, client.idleTimeoutMs, what, opts.onBytes);
+  if (cache && !direct && r.finalUrl !== url) {
+    cache.url = r.finalUrl;
+    cache.etag = hubEtag(r.headers);
+  }
   return { bytes, total: cr.total, etag, commit };
 }
