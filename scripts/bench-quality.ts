@@ -64,6 +64,10 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
     doc: 'SIF a = 3e-4 + similarity distillation from the USE-lite encoder on 8000 records (mse, weight 20)',
     training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 20, loss: 'mse', max_records: 8000, batch_size: 128 } },
   },
+  sif_a3e4_distill100: {
+    doc: 'as sif_a3e4_distill with weight 100',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 100, loss: 'mse', max_records: 8000, batch_size: 128 } },
+  },
   ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
   ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },
 };
