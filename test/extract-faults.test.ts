@@ -96,6 +96,26 @@ describe('download faults are retried and never corrupt the output', () => {
     expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
   });
 
+  it('chunks go straight to the CDN after the first redirect; an expired CDN URL (403) goes through the hub again, no retry spent', async () => {
+    server.faults = [{ kind: 'expired', times: 1, atByte: dataStart + 20 * CHUNK + 10 }];
+    server.resetStats();
+    const r = req();
+    const retries: string[] = [];
+    r.hub = { ...r.hub, onRetry: (m) => retries.push(m) };
+    await extract(r);
+    expect(server.faults[0]!.times).toBe(0);
+    expect(retries).toHaveLength(0);
+    expect((await outBytes(r.outDir!)).equals(Buffer.from(emb))).toBe(true);
+    const rangeStart = (x: { range?: string }) => Number(/^bytes=(\d+)-/.exec(x.range ?? '')?.[1] ?? -1);
+    const hubData = server.requests.filter((x) => x.server === 'hub' && x.status === 307 && rangeStart(x) >= dataStart).map(rangeStart);
+    // Through resolve/: the first chunks in flight (concurrency 3), and after the refusal of chunk 20 the chunks
+    // started before its new redirect was known (at most 3 again); the other 26 went straight to the CDN.
+    expect(hubData.length).toBeLessThanOrEqual(6);
+    expect(hubData).toContain(dataStart + 20 * CHUNK);
+    expect(server.requests.filter((x) => x.server === 'cdn' && x.status === 206 && x.start! >= dataStart)).toHaveLength(32);
+    expect(server.requests.filter((x) => x.server === 'cdn').every((x) => !x.auth)).toBe(true);
+  });
+
   it('429 with Retry-After: waits as told before retrying', async () => {
     server.faults = [{ kind: '429', times: 1, retryAfter: 1, atByte: dataStart + 100 }];
     const r = req();

@@ -33,7 +33,8 @@ export interface TestRepo {
   revisions?: Record<string, string>;
 }
 
-export type FaultKind = 'drop' | 'short' | 'lying-length' | '500' | '429' | 'whole' | 'wrong-range' | 'stall';
+/** `expired`: the CDN answers 403 as S3/CloudFront do for a signed URL past its expiry (hub requests are not hit). */
+export type FaultKind = 'drop' | 'short' | 'lying-length' | '500' | '429' | 'whole' | 'wrong-range' | 'stall' | 'expired';
 
 export interface Fault {
   kind: FaultKind;
@@ -185,7 +186,12 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
     entry.end = end;
     if (server.delayMs > 0 && partial) await new Promise((r) => setTimeout(r, server.delayMs));
     const fault = server.faults.find(
-      (x) => x.times > 0 && partial && (x.file === undefined || x.file === path) && (x.atByte === undefined || (x.atByte >= start && x.atByte <= end)),
+      (x) =>
+        x.times > 0 &&
+        partial &&
+        (x.kind !== 'expired' || which === 'cdn') &&
+        (x.file === undefined || x.file === path) &&
+        (x.atByte === undefined || (x.atByte >= start && x.atByte <= end)),
     );
     if (fault) fault.times--;
     const headers: Record<string, string> = { etag: `"${etag}"`, 'accept-ranges': 'bytes', ...extra };
@@ -197,6 +203,11 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
         entry.status = 500;
         res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error');
+        return;
+      case 'expired':
+        entry.status = 403;
+        res.writeHead(403, { 'content-type': 'application/xml' });
+        res.end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
         return;
       case '429':
         entry.status = 429;
