@@ -28,7 +28,6 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   wordllama: { doc: "WordLlama's recipe: 1 epoch, batch 512, lr 1e-2, proportional batches, MNRL", training: { batch_size: 512, lr: 1e-2, epochs: 1 } },
   wordllama_binary: { doc: 'the same with tanh STE binarization', training: { batch_size: 512, lr: 1e-2, epochs: 1, binarize: 'tanh' } },
   symmetric: { doc: 'wordllama + symmetric MNRL', training: { batch_size: 512, lr: 1e-2, epochs: 1, symmetric: true } },
-  big_batch: { doc: 'batch 2048, lr 2e-2, 3 epochs', training: { batch_size: 2048, lr: 2e-2, epochs: 3 } },
   mixed: { doc: 'wordllama with mixed (cross-dataset) batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, sampler: 'mixed' } },
   sif: { doc: 'wordllama + SIF token-weight init', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif' } },
   sif_tlr: { doc: 'wordllama + SIF init + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 5 } },
@@ -68,8 +67,11 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
     doc: 'as sif_a3e4_distill with weight 100',
     training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 100, loss: 'mse', max_records: 8000, batch_size: 128 } },
   },
-  ours: { doc: 'our recipe (see benchmarks/quality.md)', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true } },
-  ours_binary: { doc: 'our recipe + tanh STE binarization', training: { batch_size: 2048, lr: 2e-2, epochs: 3, symmetric: true, binarize: 'tanh' } },
+  ours: { doc: 'our best dense recipe: WordLlama + SIF token-weight init (a = 3e-4)', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 } },
+  ours_binary: {
+    doc: 'binarized fine-tune of `ours`: STE on L2-normalised vectors, lr 1e-3, 2 epochs',
+    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@ours' },
+  },
 };
 
 const { values: args } = parseArgs({
