@@ -13,7 +13,8 @@ const help = `pipeline extract --config NAME [options]
 
 Download only the token-embedding tensor of each source in config/NAME.toml (or a path to a .toml) and write:
   weights/NAME/<source>.safetensors   tensor "embedding" [n_vocab, dim], provenance in __metadata__
-  weights/NAME/tokenizer.json         (+ tokenizer_config.json, config.json when the source has them)
+  weights/NAME/tokenizer.json         (+ tokenizer_config.json, and the source's config.json as
+                                      source_config.json, when the source has them)
   weights/NAME/extract.json           bytes downloaded, shard and tensor sizes, seconds, per source
 
 Hub sources read the shard index and the shard's header with HTTP Range requests, then fetch only the
