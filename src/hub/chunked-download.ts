@@ -67,6 +67,8 @@ export interface RangeDownloadOptions {
    * instead of calling `transform` on the main thread. `table` is the BF16 → F16 lookup table for 'bf16-f16'.
    */
   worker?: { mode: WorkerMode; table?: Uint16Array };
+  /** Where `url` redirected to already (the header requests): chunks start there directly. */
+  redirect?: RedirectCache;
 }
 
 export interface RangeDownloadResult {
@@ -250,7 +252,7 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
   };
   const writes = new Set<Promise<void>>();
   // Chunks after the first go straight to where the hub redirected (validated the same way).
-  const redirectCache: RedirectCache = {};
+  const redirectCache: RedirectCache = { ...o.redirect };
   for (let i = 0; i < nChunks; i++) {
     if (done[String(i)] !== undefined) continue;
     queue

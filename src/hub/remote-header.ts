@@ -6,7 +6,7 @@
 import { parseHeader, readHeaderLength, type SafetensorsHeader } from '../safetensors/header.ts';
 import type { HubClient } from './client.ts';
 import { resolveUrl } from './client.ts';
-import { fetchRange } from './range.ts';
+import { fetchRange, type RedirectCache } from './range.ts';
 import { withRetries } from './retry.ts';
 
 export interface RemoteHeader {
@@ -16,6 +16,8 @@ export interface RemoteHeader {
   url: string;
   /** Bytes transferred for the header (8 + JSON). */
   bytes: number;
+  /** Where the hub redirected the header requests: the tensor's chunks can start there directly. */
+  redirect: RedirectCache;
 }
 
 export async function readRemoteHeader(
@@ -27,13 +29,14 @@ export async function readRemoteHeader(
   const ctx = { repo, revision: commit, file, hubUrl: client.hubUrl, hasToken: Boolean(client.token) };
   const url = resolveUrl(client, repo, commit, file);
   const source = `${repo}/${file}`;
-  const first = await withRetries(client.retry, `${source} header`, () => fetchRange(client, url, 0, 8, ctx), client.onRetry);
+  const redirect: RedirectCache = {};
+  const first = await withRetries(client.retry, `${source} header`, () => fetchRange(client, url, 0, 8, ctx, { redirectCache: redirect }), client.onRetry);
   const n = readHeaderLength(first.bytes, source, first.total);
   const json = await withRetries(
     client.retry,
     `${source} header`,
-    () => fetchRange(client, url, 8, n, ctx, { expectTotal: first.total, expectEtag: first.etag }),
+    () => fetchRange(client, url, 8, n, ctx, { expectTotal: first.total, expectEtag: first.etag, redirectCache: redirect }),
     client.onRetry,
   );
-  return { header: parseHeader(json.bytes, source, first.total), fileSize: first.total, etag: first.etag, url, bytes: 8 + n };
+  return { header: parseHeader(json.bytes, source, first.total), fileSize: first.total, etag: first.etag, url, bytes: 8 + n, redirect };
 }

@@ -120,6 +120,7 @@ export async function extractFromHub(
       client,
       url: remote.url,
       ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+      redirect: remote.redirect,
       srcStart: remote.header.dataStart + t.begin,
       srcLength,
       fileSize: remote.fileSize,
