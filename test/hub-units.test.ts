@@ -5,6 +5,8 @@ import { parseRetryAfter, isRetryableStatus, hubErrorFor } from '../src/hub/erro
 import { parseContentRange } from '../src/hub/range.ts';
 import { backoffDelay } from '../src/hub/retry.ts';
 import { normaliseEtag } from '../src/hub/http.ts';
+import { rawGet, readBodyInto } from '../src/hub/node-http.ts';
+import { createServer as createNetServer } from 'node:net';
 import { bf16ToF16Table, chunkConverter } from '../src/sources/write-matrix.ts';
 import { bf16ToF16InPlace, chunkFingerprint } from '../src/hub/chunk-worker.ts';
 import { randomF32 } from './helpers/hub-server.ts';
@@ -152,6 +154,76 @@ describe('chunk fingerprint (what a resume checks a recorded chunk against)', ()
       const stale = data.slice();
       stale.set(data.subarray(0, 4096), page * 4096 + (page === 0 ? 4096 : 0));
       expect(chunkFingerprint(stale)).not.toBe(ref);
+    }
+  });
+});
+
+describe('range client (src/hub/node-http.ts) on a raw TCP server', () => {
+  /** A server that answers every request with `body` (206), writing the answer in `piece`-byte writes. */
+  async function rawServer(body: Uint8Array, piece: number) {
+    let connections = 0;
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createNetServer((s) => {
+      connections++;
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      let buf = '';
+      s.on('data', async (d) => {
+        buf += d.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          const head = `HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-${body.length - 1}/${body.length}\r\nContent-Length: ${body.length}\r\nX-Linked-Etag: "e1"\r\n\r\n`;
+          const all = Buffer.concat([Buffer.from(head, 'latin1'), body]);
+          for (let i = 0; i < all.length; i += piece) {
+            s.write(all.subarray(i, i + piece));
+            if (piece < 64) await new Promise((r) => setImmediate(r));
+          }
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/f`;
+    return {
+      url,
+      connections: () => connections,
+      closeIdle: () => sockets.forEach((s) => s.end()),
+      close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
+    };
+  }
+
+  it('an answer arriving a few bytes at a time: head parsed, body exact', async () => {
+    const body = new Uint8Array(5000).map((_, i) => (i * 31) & 255);
+    const srv = await rawServer(body, 7);
+    try {
+      const r = await rawGet(srv.url, { range: 'bytes=0-4999' }, 5000);
+      expect(r.status).toBe(206);
+      expect(r.headers.get('content-range')).toBe('bytes 0-4999/5000');
+      expect(r.headers.get('x-linked-etag')).toBe('"e1"');
+      const out = await readBodyInto(r, new Uint8Array(5000), 5000, 'x');
+      expect(Buffer.from(out).equals(Buffer.from(body))).toBe(true);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('keeps the connection alive between requests and replaces one the server closed while idle', async () => {
+    const body = new Uint8Array(3 << 20).map((_, i) => (i * 7) & 255);
+    const srv = await rawServer(body, 1 << 20);
+    try {
+      const get = async () => {
+        const r = await rawGet(srv.url, { range: `bytes=0-${body.length - 1}` }, 5000);
+        const out = await readBodyInto(r, new Uint8Array(new SharedArrayBuffer(body.length)), 5000, 'x');
+        expect(Buffer.from(out).equals(Buffer.from(body))).toBe(true);
+      };
+      await get();
+      await get();
+      expect(srv.connections()).toBe(1);
+      srv.closeIdle();
+      await new Promise((r) => setTimeout(r, 50));
+      await get();
+      expect(srv.connections()).toBe(2);
+    } finally {
+      await srv.close();
     }
   });
 });
