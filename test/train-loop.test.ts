@@ -21,6 +21,7 @@ import { parseTrainConfig, type TrainConfig } from '../src/train/config.ts';
 import { StsEvaluator, readStsFile } from '../src/train/evaluate.ts';
 import { gelu } from '../src/train/gelu.ts';
 import { inverseGelu, pooledOutput, sifWeights } from '../src/train/model.ts';
+import { batchTeacher, normaliseRows } from '../src/train/distill.ts';
 import { Rng } from '../src/train/rng.ts';
 import { stopwordIds } from '../src/train/stopwords.ts';
 import { train, type TrainInputs } from '../src/train/trainer.ts';
@@ -232,6 +233,45 @@ describe('token-weight init', () => {
     expect(gelu(w[1]!)).toBeCloseTo((gelu(1) * 0.1) / (0.1 + 0.6), 6);
     expect(gelu(w[2]!)).toBeCloseTo((gelu(1) * 0.1) / (0.1 + 0.2), 6);
     expect(w[2]).toBe(w[3]);
+  });
+});
+
+describe('distillation targets', () => {
+  it('batchTeacher: teacher cosines in the loss order (positives, then negatives present) and a mask of covered pairs', async () => {
+    const { tf } = await selectBackend('cpu');
+    // 3 records; record 1 has no teacher vectors; records 0 and 2 have negatives.
+    const vecs = normaliseRows(Float32Array.from([1, 0, 0, 1, 1, 1, 1, -1, 2, 0, 0, 2, 3, 4]), 2); // rows 0..6
+    const t = {
+      dim: 2,
+      vectors: vecs,
+      anchor: Int32Array.from([0, -1, 3]),
+      positive: Int32Array.from([1, -1, 4]),
+      negative: Int32Array.from([2, -1, 5]),
+      kind: 'mse' as const,
+      weight: 1,
+      mnrlWeight: 1,
+    };
+    const recs: TokenizedRecord[] = [
+      { anchor: Int32Array.of(1), positive: Int32Array.of(2), negative: Int32Array.of(3) },
+      { anchor: Int32Array.of(1), positive: Int32Array.of(2) },
+      { anchor: Int32Array.of(1), positive: Int32Array.of(2), negative: Int32Array.of(3) },
+    ];
+    const bt = (await batchTeacher(tf, t, [0, 1, 2], recs, true))!;
+    const C = 5; // 3 positives + 2 negatives
+    const cand = [1, -1, 4, 2, 5];
+    const anc = [0, -1, 3];
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < C; j++) {
+        const covered = anc[i]! >= 0 && cand[j]! >= 0;
+        expect(bt.mask[i * C + j]).toBe(covered ? 1 : 0);
+        if (covered) {
+          const a = vecs.subarray(anc[i]! * 2, anc[i]! * 2 + 2);
+          const c = vecs.subarray(cand[j]! * 2, cand[j]! * 2 + 2);
+          expect(bt.sim[i * C + j]).toBeCloseTo(a[0]! * c[0]! + a[1]! * c[1]!, 6);
+        }
+      }
+    }
+    expect(await batchTeacher(tf, t, [1, 1], [recs[1]!, recs[1]!], true)).toBeUndefined();
   });
 });
 
