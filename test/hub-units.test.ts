@@ -1,11 +1,16 @@
 /** Pure pieces of the hub client and the extract conversions, with exact expected values. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HUB_URL, hubClientFromEnv, resolveUrl } from '../src/hub/client.ts';
 import { parseRetryAfter, isRetryableStatus, hubErrorFor } from '../src/hub/errors.ts';
 import { parseContentRange } from '../src/hub/range.ts';
 import { backoffDelay } from '../src/hub/retry.ts';
 import { normaliseEtag } from '../src/hub/http.ts';
-import { rawGet, readBodyInto } from '../src/hub/node-http.ts';
+import { rangeClientTls, rawGet, readBodyInto } from '../src/hub/node-http.ts';
+import { createServer as createHttpsServer } from 'node:https';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createNetServer } from 'node:net';
 import { bf16ToF16Table, chunkConverter } from '../src/sources/write-matrix.ts';
 import { bf16ToF16InPlace, chunkFingerprint } from '../src/hub/chunk-worker.ts';
@@ -224,6 +229,45 @@ describe('range client (src/hub/node-http.ts) on a raw TCP server', () => {
       expect(srv.connections()).toBe(2);
     } finally {
       await srv.close();
+    }
+  });
+});
+
+describe('range client over TLS (self-signed certificate made with openssl)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-tls-'));
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const run = made.status === 0 ? it : it.skip;
+  if (made.status !== 0) console.warn('openssl not available: skipping the TLS range-client test');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  run('https: certificate checked against the CA, body exact, connection reused', async () => {
+    const cert = readFileSync(join(dir, 'c.pem'));
+    const data = new Uint8Array(12 << 20).map((_, i) => (i * 13) & 255);
+    let connections = 0;
+    const srv = createHttpsServer({ key: readFileSync(join(dir, 'k.pem')), cert }, (req, res) => {
+      const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+      const a = Number(m[1]), b = Number(m[2]);
+      res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-length': String(b - a + 1) });
+      res.end(data.subarray(a, b + 1));
+    });
+    srv.on('secureConnection', () => connections++);
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}/f`;
+    try {
+      // Without the CA the certificate is refused (a network error, never silently accepted).
+      await expect(rawGet(url, { range: 'bytes=0-9' }, 5000)).rejects.toThrow(/self.signed|certificate/i);
+      rangeClientTls.ca = cert;
+      const out = new Uint8Array(new SharedArrayBuffer(8 << 20));
+      for (const start of [0, 3_000_000]) {
+        const r = await rawGet(url, { range: `bytes=${start}-${start + out.length - 1}` }, 5000);
+        expect(r.status).toBe(206);
+        await readBodyInto(r, out, 5000, 'x');
+        expect(Buffer.from(out).equals(Buffer.from(data.subarray(start, start + out.length)))).toBe(true);
+      }
+      expect(connections).toBe(1); // one handshake completed (the refused one never did), kept alive for both requests
+    } finally {
+      delete rangeClientTls.ca;
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
     }
   });
 });

@@ -12,7 +12,7 @@
  * `idleTimeoutMs`, headers included) is a TransientError too. Small files and the repo API still use fetch.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { HubClient } from './client.ts';
 import { TransientError, hubErrorFor, isRetryableStatus, parseRetryAfter, type ErrorContext } from './errors.ts';
 
@@ -23,6 +23,9 @@ const MAX_HEAD = 64 * 1024;
 const DRAIN_LIMIT = 64 * 1024;
 /** Idle keep-alive connections kept per origin. */
 const MAX_IDLE = 16;
+
+/** Extra TLS options for every https connection (tests add their self-signed CA here). */
+export const rangeClientTls: Pick<ConnectionOptions, 'ca'> = {};
 
 type State = 'head' | 'paused' | 'body' | 'drain' | 'idle' | 'dead';
 
@@ -51,7 +54,7 @@ class Connection {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (url.protocol === 'https:') {
       // TLS decrypts into its own buffers: feed them through the same state machine (one copy, as any client).
-      this.socket = tlsConnect({ host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, ALPNProtocols: ['http/1.1'] });
+      this.socket = tlsConnect({ ...rangeClientTls, host, port, servername: /^[\d.:]+$/.test(host) ? undefined : host, ALPNProtocols: ['http/1.1'] });
       this.socket.on('data', (b: Buffer) => this.consume(b));
     } else {
       this.socket = netConnect({ host, port, onread: { buffer: () => this.readTarget(), callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) } });
