@@ -4,12 +4,9 @@
  * backend, and run the trainer.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { existsSync as exists } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CONCAT_FILE, readConcatDescriptor } from '../concat/descriptor.ts';
 import { SOURCE_TENSOR, openInputMatrix } from '../concat/open-input.ts';
-import type { SyncRowFile } from './gather.ts';
 import type { ModelConfig } from '../config/types.ts';
 import { loadTrainingData } from '../data/load.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
@@ -18,6 +15,7 @@ import { selectBackend } from './backend.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import { StsEvaluator, readStsFile } from './evaluate.ts';
 import { normaliseRows, type TeacherTargets } from './distill.ts';
+import type { SyncRowFile } from './gather.ts';
 import { Rng } from './rng.ts';
 import { stopwordIds } from './stopwords.ts';
 import { parseTeacherConfig, teacherVectors } from './teacher.ts';
@@ -155,8 +153,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
 function singleFileInput(config: ModelConfig, outDir: string): SyncRowFile | undefined {
   if (config.sources.length === 1) return { path: join(outDir, `${config.sources[0]!.name}.safetensors`), tensor: SOURCE_TENSOR };
   const desc = join(outDir, CONCAT_FILE);
-  if (!exists(desc)) return undefined;
+  if (!existsSync(desc)) return undefined;
   const d = readConcatDescriptor(desc);
-  if (d.materialized && exists(resolve(outDir, d.materialized.file))) return { path: resolve(outDir, d.materialized.file), tensor: d.materialized.tensor };
+  if (d.materialized && existsSync(resolve(outDir, d.materialized.file))) return { path: resolve(outDir, d.materialized.file), tensor: d.materialized.tensor };
   return undefined;
 }
