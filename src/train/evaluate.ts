@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as tfTypes from '@tensorflow/tfjs';
+import { poolingIds, poolingRules } from '../tokenize/pooling-ids.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import type { RowGatherer } from './gather.ts';
@@ -93,8 +94,11 @@ export class StsEvaluator {
     readonly pairs: StsPairs,
     tokenizer: TextTokenizer,
     maxLength: number,
+    padId?: number,
   ) {
-    const enc = (t: string) => Int32Array.from(tokenizer.encode(t).slice(0, maxLength));
+    // The library's rule (pad and UNK never count), so dev scores are what the saved model will give.
+    const rules = poolingRules(tokenizer, padId, maxLength);
+    const enc = (t: string) => poolingIds(tokenizer.encode(t), rules);
     this.plan = planBatch([...pairs.s1.map(enc), ...pairs.s2.map(enc)]);
   }
 

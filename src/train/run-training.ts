@@ -10,6 +10,7 @@ import { SOURCE_TENSOR, openInputMatrix } from '../concat/open-input.ts';
 import type { ModelConfig } from '../config/types.ts';
 import { loadTrainingData } from '../data/load.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
+import { requireTokenId } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import { selectBackend } from './backend.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
@@ -66,11 +67,13 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   const tokPath = join(outDir, 'tokenizer.json');
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
+  const padId = requireTokenId(tokenizer, config.pad_token, config.file);
   const teacherCfg = parseTeacherConfig(config.file, cfg.teacher);
   const data = await loadTrainingData(config, {
     dataOverride: opts.data,
     tokenizer,
     maxLength: cfg.maxLength,
+    padId,
     cacheDir: join(outDir, 'cache'),
     seed: cfg.seed,
     withTexts: teacherCfg !== undefined,
@@ -78,7 +81,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   });
   let evaluator: StsEvaluator | undefined;
   if (cfg.evalFile) {
-    evaluator = new StsEvaluator(readStsFile(cfg.evalFile), tokenizer, cfg.maxLength);
+    evaluator = new StsEvaluator(readStsFile(cfg.evalFile), tokenizer, cfg.maxLength, padId);
     log(`eval: ${cfg.evalFile} (${evaluator.size} pairs) every ${cfg.evalSteps || 'end of'} steps`);
   }
   const backend = await selectBackend(opts.backend ?? 'auto');
