@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { selectBackend } from '../src/train/backend.ts';
 import { readStsFile, rowCosines } from '../src/train/evaluate.ts';
-import { spearman } from '../src/train/spearman.ts';
+import { spearman } from '../src/eval/metrics/correlation.ts';
 import { loadUseLiteTeacher, teacherVectors } from '../src/train/teacher.ts';
 
 const file = resolve(process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'eval', 'stsb', 'dev.tsv'));

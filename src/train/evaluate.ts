@@ -11,7 +11,7 @@ import { UserError } from '../util/errors.ts';
 import type { RowGatherer } from './gather.ts';
 import type { ModelParams } from './model.ts';
 import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
-import { spearman } from './spearman.ts';
+import { spearman } from '../eval/metrics/correlation.ts';
 
 export interface StsPairs {
   file: string;
