@@ -1,16 +1,8 @@
 /** Seeded randomness for data sampling: the same seed gives the same records in the same order. */
+import { mulberry32 } from '../util/random.ts';
 
-/** mulberry32: a small, fast 32-bit PRNG; returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared mulberry32 PRNG (src/util/random.ts); returns floats in [0, 1). */
+export const seededRandom = mulberry32;
 
 /** Fisher–Yates shuffle in place. */
 export function shuffleInPlace<T>(items: T[], random: () => number): T[] {

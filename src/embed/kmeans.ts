@@ -4,19 +4,10 @@
  * lowest inertia. Seeded (mulberry32), so results are reproducible. Pure, browser-safe.
  */
 import { UserError } from '../util/errors.ts';
+import { mulberry32 } from '../util/random.ts';
 import type { ClusterOptions, ClusterResult, Embeddings } from './types.ts';
 
-/** A small, fast, seedable PRNG with uniform floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 function sqDist(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
   let s = 0;

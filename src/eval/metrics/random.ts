@@ -1,11 +1,2 @@
-/** A small seeded PRNG (mulberry32) so k-means and anything else random in eval is reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The shared seeded PRNG (src/util/random.ts), re-exported for the metrics.
+export { mulberry32 } from '../../util/random.ts';

@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a small, fast, seedable 32-bit PRNG returning floats in [0, 1). Every seeded choice in the
+ * toolkit (data sampling, k-means restarts, evaluation) draws from it, so a seed means the same thing
+ * everywhere. Pure and browser-safe.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
