@@ -39,7 +39,7 @@ const FAMILIES: [string, string, string][] = [
   ['Llama-3 byte-level BPE', TOKENIZERS.llama3, 'keep'],
   ['Qwen-3 byte-level BPE (NFC)', TOKENIZERS.qwen3, 'keep'],
   ['Gemma-3 BPE (spaces → ▁, one token joins across)', TOKENIZERS.gemma3, 'keep'],
-  ['USE-lite sentencepiece Unigram (NFKC, Prepend ▁, split before every ▁; engineer B\'s converter)', USE_LITE, 'strip'],
+  ['USE-lite sentencepiece Unigram (NFKC, Prepend ▁, split before every ▁; src/tokenize/sentencepiece.ts)', USE_LITE, 'strip'],
 ];
 if (hasShared('fixtures', 'tokenizer-llama2')) FAMILIES.push(['Llama-2 (shared fixture)', sharedPath('fixtures', 'tokenizer-llama2', 'tokenizer.json'), 'strip']);
 if (hasShared('fixtures', 'model2vec')) {
