@@ -11,7 +11,7 @@
  * Usage: nice npx tsx scripts/bench-extract.ts [--rows 256000] [--dim 2048] [--reps 2] [--concurrency 4]
  * Sparse files live in a temp folder under /tmp and are deleted at the end.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -108,6 +108,9 @@ async function main() {
     // its old output only at the end.)
     rmSync(rangeFile, { force: true });
     rmSync(out, { recursive: true, force: true });
+    // ...and with no writeback of the previous candidate's gigabyte still in flight. (This does not remove the
+    // position effect described in benchmarks/extract.md: the run right after the Node baseline is slower.)
+    execFileSync('sync');
     server.resetStats();
     const r = await fn();
     let inner: number | undefined;
