@@ -80,7 +80,7 @@ describeBrowser('browser example (headless Chromium)', () => {
     await page.fill('#sentences', '');
     await page.click('#sentences');
     await page.keyboard.type(sentences.join('\n'), { delay: 2 });
-    await page.waitForFunction((n) => document.body.dataset.rendered === String(n), sentences.length);
+    await page.waitForFunction((text) => document.body.dataset.renderedText === text, sentences.join('\n'));
     const cells = await page.$$eval('td.score', (tds) => tds.map((td) => ({ i: Number(td.dataset.i), j: Number(td.dataset.j), v: Number(td.dataset.value) })));
     expect(cells).toHaveLength(sentences.length ** 2);
 

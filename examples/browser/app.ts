@@ -87,6 +87,8 @@ async function main(): Promise<void> {
       const sentences = input.value.split('\n').map((s) => s.trim()).filter(Boolean);
       render(model, sentences);
       document.body.dataset.rendered = String(sentences.length);
+      // What was rendered, so a test can wait for the final text rather than a count reached mid-typing.
+      document.body.dataset.renderedText = sentences.join('\n');
     };
     input.addEventListener('input', () => {
       clearTimeout(timer);
