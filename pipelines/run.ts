@@ -18,7 +18,8 @@ import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { parseDims } from './save.ts';
-import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
+import { TRAIN_FLAGS, trainOverrides } from './train.ts';
+import { parseStageArgs, type Stage } from './stage.ts';
 
 const help = `pipeline run --config NAME [options]
 
@@ -184,39 +185,16 @@ export const stage: Stage = {
   async run(argv) {
     const { values } = parseStageArgs('run', argv, {
       config: { type: 'string' },
-      data: { type: 'string', multiple: true },
+      ...TRAIN_FLAGS,
       'out-dir': { type: 'string' },
       force: { type: 'boolean' },
       examples: { type: 'string' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
-      backend: { type: 'string' },
-      steps: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'eval-file': { type: 'string' },
-      'eval-steps': { type: 'string' },
-      binarize: { type: 'string' },
-      seed: { type: 'string' },
       dims: { type: 'string' },
     });
     if (!values.config) throw new UserError('run: --config NAME is required (see: pipeline run --help)');
-    if (values.binarize !== undefined && !['none', 'ste', 'tanh', 'reste'].includes(values.binarize)) {
-      throw new UserError(`run: --binarize expects none, ste, tanh or reste, got "${values.binarize}"`);
-    }
-    const lr = numberFlag('run', 'lr', values.lr);
-    if (lr !== undefined && !(lr > 0)) throw new UserError(`run: --lr expects a positive number, got "${values.lr}"`);
-    const overrides = {
-      steps: intFlag('run', 'steps', values.steps),
-      epochs: intFlag('run', 'epochs', values.epochs),
-      batchSize: intFlag('run', 'batch-size', values['batch-size']),
-      lr,
-      evalFile: values['eval-file'],
-      evalSteps: intFlag('run', 'eval-steps', values['eval-steps'], 0),
-      seed: intFlag('run', 'seed', values.seed, 0),
-      binarize: values.binarize as 'none' | 'ste' | 'tanh' | 'reste' | undefined,
-    };
+    const overrides = trainOverrides('run', values);
     const dims = parseDims(values.dims);
     const examples = values.examples ? values.examples.split('|').map((s) => s.trim()).filter(Boolean) : DEFAULT_EXAMPLES;
     if (examples.length < 2) throw new UserError('run: --examples needs at least two sentences separated by "|"');

@@ -5,7 +5,7 @@ import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { BACKEND_CHOICES } from '../src/train/backend.ts';
 import { checkpointDir } from '../src/train/checkpoint.ts';
 import type { BinarizeMode } from '../src/train/config.ts';
-import { runTraining } from '../src/train/run-training.ts';
+import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
@@ -62,6 +62,44 @@ See docs/train.md.
 
 Exit codes: 0 done, 2 bad config/input (one-line message), 130 interrupted (resumable).`;
 
+/** The training flags; `pipeline run` accepts and passes on the same ones. */
+export const TRAIN_FLAGS = {
+  data: { type: 'string', multiple: true },
+  backend: { type: 'string' },
+  steps: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'eval-file': { type: 'string' },
+  'eval-steps': { type: 'string' },
+  binarize: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+type TrainFlagValues = { [K in Exclude<keyof typeof TRAIN_FLAGS, 'data'>]?: string };
+
+/** Validate the training flags (one-line errors naming `stage`) into the trainer's overrides. */
+export function trainOverrides(stage: string, values: TrainFlagValues): TrainOverrides {
+  if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) {
+    throw new UserError(`${stage}: --backend expects one of ${BACKEND_CHOICES.join(', ')}, got "${values.backend}"`);
+  }
+  if (values.binarize !== undefined && !['none', 'ste', 'tanh', 'reste'].includes(values.binarize)) {
+    throw new UserError(`${stage}: --binarize expects none, ste, tanh or reste, got "${values.binarize}"`);
+  }
+  const lr = numberFlag(stage, 'lr', values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new UserError(`${stage}: --lr expects a positive number, got "${values.lr}"`);
+  return {
+    steps: intFlag(stage, 'steps', values.steps),
+    epochs: intFlag(stage, 'epochs', values.epochs),
+    batchSize: intFlag(stage, 'batch-size', values['batch-size']),
+    lr,
+    evalFile: values['eval-file'],
+    evalSteps: intFlag(stage, 'eval-steps', values['eval-steps'], 0),
+    seed: intFlag(stage, 'seed', values.seed, 0),
+    binarize: values.binarize as BinarizeMode | undefined,
+  };
+}
+
 export const stage: Stage = {
   name: 'train',
   summary: 'train token weights + projection (MNRL, Matryoshka, binarized)',
@@ -69,30 +107,14 @@ export const stage: Stage = {
   async run(argv) {
     const { values } = parseStageArgs('train', argv, {
       config: { type: 'string' },
-      data: { type: 'string', multiple: true },
-      backend: { type: 'string' },
-      steps: { type: 'string' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      lr: { type: 'string' },
-      'eval-file': { type: 'string' },
-      'eval-steps': { type: 'string' },
-      binarize: { type: 'string' },
-      seed: { type: 'string' },
+      ...TRAIN_FLAGS,
       resume: { type: 'boolean' },
       'out-dir': { type: 'string' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
     if (!values.config) throw new UserError('train: --config NAME is required (see: pipeline train --help)');
-    if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) {
-      throw new UserError(`train: --backend expects one of ${BACKEND_CHOICES.join(', ')}, got "${values.backend}"`);
-    }
-    if (values.binarize !== undefined && !['none', 'ste', 'tanh', 'reste'].includes(values.binarize)) {
-      throw new UserError(`train: --binarize expects none, ste, tanh or reste, got "${values.binarize}"`);
-    }
-    const lr = numberFlag('train', 'lr', values.lr);
-    if (lr !== undefined && !(lr > 0)) throw new UserError(`train: --lr expects a positive number, got "${values.lr}"`);
+    const overrides = trainOverrides('train', values);
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
@@ -113,16 +135,7 @@ export const stage: Stage = {
         quiet,
         signal: controller.signal,
         log: (m) => logLine(m, quiet),
-        overrides: {
-          steps: intFlag('train', 'steps', values.steps),
-          epochs: intFlag('train', 'epochs', values.epochs),
-          batchSize: intFlag('train', 'batch-size', values['batch-size']),
-          lr,
-          evalFile: values['eval-file'],
-          evalSteps: intFlag('train', 'eval-steps', values['eval-steps'], 0),
-          seed: intFlag('train', 'seed', values.seed, 0),
-          binarize: values.binarize as BinarizeMode | undefined,
-        },
+        overrides,
       });
       const evalText = s.finalEval.map((r) => `${r.binary ? 'ham' : 'cos'}@${r.dim} ${r.spearman.toFixed(4)}`).join(', ');
       logLine(
