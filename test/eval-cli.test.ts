@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spearman } from '../src/eval/metrics/index.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
-import { main } from '../pipelines/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import { hammingSimilarity, load } from '../src/embed/node.ts';
 import { describeShared, sharedPath } from './helpers/shared.ts';
 import { LLAMA2_TOKENIZER, STS_ROWS, writeRawSource, writeTaskFiles, writeTinyModel } from './helpers/eval-fixtures.ts';
@@ -32,16 +32,7 @@ beforeAll(async () => {
 afterEach(() => vi.restoreAllMocks());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Run the CLI capturing stdout and stderr. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const code = await main(args);
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+const cli = runCli;
 
 /** Independent expectation: mean rows → truncate → cosine, Spearman vs gold. */
 function expectedStsSpearman(matrix: Float32Array, width: number, dim: number): number {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../pipelines/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import { parseMetricsLog } from '../src/eval/report/collect.ts';
 import { lineChart, niceTicks } from '../src/eval/report/svg.ts';
 import { writeRawSource, writeTaskFiles, writeTinyModel } from './helpers/eval-fixtures.ts';
@@ -21,15 +21,7 @@ let dir: string;
 let weights: string;
 let bare: string;
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const code = await main(args);
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+const cli = runCli;
 
 afterEach(() => vi.restoreAllMocks());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
