@@ -43,11 +43,13 @@ function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof ran
     const Et = tf.tensor2d(E, [V, p.dimIn]);
     const idsT = tf.tensor2d(ids, [S, L], 'int32');
     const m = tf.tensor3d(mask, [S, L, 1]);
-    const f = (w: tfTypes.Tensor, k: tfTypes.Tensor, b: tfTypes.Tensor) => {
+    const f = (w: tfTypes.Tensor, k: tfTypes.Tensor, b: tfTypes.Tensor, d?: tfTypes.Tensor) => {
       const wt = tf.gather(w, idsT); // [S, L]
       const g = tf.mul(tf.mul(0.5, wt), tf.add(1, tf.erf(tf.div(wt, Math.SQRT2))));
       const x = tf.mul(tf.gather(Et, idsT), tf.expandDims(g, 2)); // [S, L, D]
-      const y = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [S * L, p.dimIn]), k as tfTypes.Tensor2D), b), [S, L, p.dimOut]);
+      let y = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [S * L, p.dimIn]), k as tfTypes.Tensor2D), b), [S, L, p.dimOut]);
+      if (d) y = tf.add(y, tf.gather(d, idsT)); // token_delta: each token's own output offset, then the mean
+
       let emb = tf.div(tf.sum(tf.mul(y, m), 1), tf.sum(m, 1)) as tfTypes.Tensor2D;
       if (opts.norm) emb = tf.div(emb, tf.norm(emb, 2, 1, true)) as tfTypes.Tensor2D;
       const dense = emb;
@@ -59,8 +61,16 @@ function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof ran
       const dl = similarityDistillation(tf, emb, nAnchors, opts.dims, opts.dimWeights, tf.tensor2d(teacher.sim, [nAnchors, C]), tf.tensor2d(teacher.mask, [nAnchors, C]), teacher.kind);
       return tf.add(tf.mul(mn, teacher.mnrlWeight), tf.mul(dl, teacher.weight)) as tfTypes.Scalar;
     };
-    const { value, grads } = tf.valueAndGrads(f)([tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)]);
-    return { loss: value.dataSync()[0]!, gw: grads[0]!.dataSync() as Float32Array, gk: grads[1]!.dataSync() as Float32Array, gb: grads[2]!.dataSync() as Float32Array };
+    const inputs = [tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)];
+    if (p.tokenDelta) inputs.push(tf.tensor2d(p.tokenDelta, [V, p.dimOut]));
+    const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => f(v[0]!, v[1]!, v[2]!, v[3]))(inputs);
+    return {
+      loss: value.dataSync()[0]!,
+      gw: grads[0]!.dataSync() as Float32Array,
+      gk: grads[1]!.dataSync() as Float32Array,
+      gb: grads[2]!.dataSync() as Float32Array,
+      gd: grads[3]?.dataSync() as Float32Array | undefined,
+    };
   });
 }
 
@@ -74,12 +84,16 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine', denseWeight = 0) {
+async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine', denseWeight = 0, delta = false) {
   const V = 40;
   const D = 12;
   const O = 8;
   const B = 6;
   const { E, params, seqs } = randomProblem(7 + withNeg, V, D, O, B, withNeg);
+  if (delta) {
+    const r = new Rng(5);
+    params.tokenDelta = Float32Array.from({ length: V * O }, () => r.normal() * 0.3);
+  }
   const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned', symmetric, denseWeight };
   let teacher: BatchTeacher | undefined;
   if (distill) {
@@ -98,12 +112,17 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
   const got = await computeGradients(tf, params, plan, rows, B, opts, teacher);
   const gw = new Float32Array(V);
   got.tokenWeights!.indices.forEach((t, i) => (gw[t] = got.tokenWeights!.values[i]!));
-  return { ref, got, gw };
+  let gd: Float32Array | undefined;
+  if (got.tokenDelta) {
+    gd = new Float32Array(V * O);
+    got.tokenDelta.rows.forEach((t, i) => gd!.set(got.tokenDelta!.values.subarray(i * O, (i + 1) * O), t * O));
+  }
+  return { ref, got, gw, gd };
 }
 
 describe('pooled formulation = token-level WordLlama (loss and all gradients)', () => {
   for (const backend of ['cpu', 'wasm'] as const) {
-    for (const [name, bin, norm, neg, symmetricFlag, distillKind, denseW] of [
+    for (const [name, bin, norm, neg, symmetricFlag, distillKind, denseW, delta] of [
       ['dense', 'none', false, 0],
       ['dense + hard negatives + norm', 'none', true, 4],
       ['tanh-binarized', 'tanh', false, 3],
@@ -113,13 +132,23 @@ describe('pooled formulation = token-level WordLlama (loss and all gradients)', 
       ['MNRL + similarity distillation (mse, masked)', 'none', false, 2, false, 'mse'],
       ['MNRL + similarity distillation (cosine, masked)', 'none', true, 0, false, 'cosine'],
       ['ste-binarized + 0.5 × dense loss', 'ste', true, 2, false, undefined, 0.5],
+      ['learned token offsets (token_delta) + hard negatives + norm', 'none', true, 3, false, undefined, 0, true],
+      ['learned token offsets + ste-binarized', 'ste', false, 0, false, undefined, 0, true],
     ] as const) {
       it(`${backend}: ${name}`, async () => {
-        const { ref, got, gw } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false, distillKind as 'mse' | 'cosine' | undefined, (denseW as number | undefined) ?? 0);
+        const withDelta = (delta as boolean | undefined) ?? false;
+        const { ref, got, gw, gd } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false, distillKind as 'mse' | 'cosine' | undefined, (denseW as number | undefined) ?? 0, withDelta);
         expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
         expect(relErr(got.kernel, ref.gk)).toBeLessThan(1e-5);
         expect(relErr(got.bias, ref.gb)).toBeLessThan(1e-5);
         expect(relErr(gw, ref.gw)).toBeLessThan(1e-5);
+        expect(gd === undefined).toBe(!withDelta);
+        if (gd) {
+          expect(relErr(gd, ref.gd!)).toBeLessThan(1e-5);
+          // Only the batch's tokens get an offset gradient (a token outside the batch has an all-zero row).
+          const rows = new Set(got.tokenDelta!.rows);
+          for (let t = 0; t < 40; t++) if (!rows.has(t)) expect(Math.max(...ref.gd!.subarray(t * 8, (t + 1) * 8).map(Math.abs))).toBe(0);
+        }
         // Only the batch's tokens get a token-weight gradient.
         const inBatch = new Set(got.tokenWeights!.indices);
         ref.gw.forEach((g, t) => {

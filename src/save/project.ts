@@ -1,5 +1,5 @@
 /**
- * Project token rows into the saved model: row_t = gelu(w_t)·E_t·W + b (WordLlama's layout, so the mean of a
+ * Project token rows into the saved model: row_t = gelu(w_t)·E_t·W + b (+ D_t with token_delta) (WordLlama's layout, so the mean of a
  * sentence's saved rows equals the trained model's pooled output before normalisation). Pure JS over a row
  * block, float64 accumulation, cache-friendly i-k-j loop order; the vocabulary is visited block by block.
  */
@@ -11,7 +11,7 @@ import type { ModelParams } from '../train/model.ts';
  * ([count, dimIn] row-major). `out` is reused when long enough.
  */
 export function projectBlock(params: ModelParams, block: Float32Array, start: number, count: number, out?: Float32Array): Float32Array {
-  const { dimIn, dimOut, kernel, bias, tokenWeights } = params;
+  const { dimIn, dimOut, kernel, bias, tokenWeights, tokenDelta } = params;
   const res = out && out.length >= count * dimOut ? out : new Float32Array(count * dimOut);
   const acc = new Float64Array(dimOut);
   for (let r = 0; r < count; r++) {
@@ -27,7 +27,15 @@ export function projectBlock(params: ModelParams, block: Float32Array, start: nu
     const o = r * dimOut;
     for (let j = 0; j < dimOut; j++) res[o + j] = g * acc[j]! + bias[j]!;
   }
+  addDeltaRows(tokenDelta, start, count, dimOut, res);
   return res;
+}
+
+/** res[r] += D[start + r] for the learned token offsets (`token_delta`); no-op without them. */
+function addDeltaRows(delta: Float32Array | undefined, start: number, count: number, dim: number, res: Float32Array): void {
+  if (!delta) return;
+  const src = delta.subarray(start * dim, (start + count) * dim);
+  for (let i = 0; i < src.length; i++) res[i]! += src[i]!;
 }
 
 /** Columns `[0, dim)` of a [rows, width] block (a copy, contiguous). */
@@ -74,6 +82,7 @@ export function tfProjector(tf: typeof import('@tensorflow/tfjs'), params: Model
       y.dispose();
       const res = out && out.length >= count * dimOut ? out : new Float32Array(count * dimOut);
       res.set(data.subarray(0, count * dimOut));
+      addDeltaRows(params.tokenDelta, start, count, dimOut, res);
       return res;
     },
     dispose() {

@@ -2,7 +2,7 @@
  * Training checkpoints (the contract between train, save and --resume):
  *   <outDir>/checkpoints/{best,last}/model.safetensors   F32 `token_weights` [n_vocab] (absent when the config
  *       trains without token weights), `projection.kernel` [dim_in, dim_out] (x·W layout), `projection.bias`
- *       [dim_out]; `__metadata__` values are JSON strings: config, step, matryoshka_dims, binarize, norm, eval,
+ *       [dim_out], and with `token_delta = true` F32 `token_delta` [n_vocab, dim_out]; `__metadata__` values are JSON strings: config, step, matryoshka_dims, binarize, norm, eval,
  *       token_weights ("learned" | "frozen" | "none").
  *   <outDir>/checkpoints/last/optimizer.safetensors     AdamW moments (`<param>.m`, `<param>.v`)
  *   <outDir>/checkpoints/last/state.json                step, RNG, data cursor, best score, for --resume
@@ -54,6 +54,7 @@ export async function writeModelCheckpoint(dir: string, params: ModelParams, met
   if (params.tokenWeights) tensors.push({ name: 'token_weights', dtype: 'F32', shape: [params.nVocab], data: params.tokenWeights });
   tensors.push({ name: 'projection.kernel', dtype: 'F32', shape: [params.dimIn, params.dimOut], data: params.kernel });
   tensors.push({ name: 'projection.bias', dtype: 'F32', shape: [params.dimOut], data: params.bias });
+  if (params.tokenDelta) tensors.push({ name: 'token_delta', dtype: 'F32', shape: [params.tokenDelta.length / params.dimOut, params.dimOut], data: params.tokenDelta });
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta)) metadata[k] = JSON.stringify(v);
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, metadata);
@@ -84,6 +85,13 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
       nVocab = f.tensor('token_weights').shape[0]!;
       tokenWeights = await f.readRowsF32('token_weights', 0, nVocab);
     }
+    let tokenDelta: Float32Array | undefined;
+    if (names.includes('token_delta')) {
+      const [rows, width] = f.tensor('token_delta').shape as [number, number];
+      if (width !== dimOut) throw new UserError(`${path}: token_delta is ${rows} × ${width}, the projection is ${dimOut} wide`);
+      tokenDelta = await f.readRowsF32('token_delta', 0, rows);
+      nVocab ||= rows;
+    }
     const raw = f.header.metadata;
     const parse = (k: string, fallback: unknown) => {
       if (raw[k] === undefined) return fallback;
@@ -103,7 +111,7 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
       eval: parse('eval', []) as EvalResult[],
     };
     if (!nVocab) nVocab = Number((meta.config as { n_vocab?: number }).n_vocab ?? 0);
-    return { params: { dimIn, dimOut, nVocab, tokenWeights, kernel, bias }, meta };
+    return { params: { dimIn, dimOut, nVocab, tokenWeights, kernel, bias, tokenDelta }, meta };
   } finally {
     await f.close();
   }

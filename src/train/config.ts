@@ -57,6 +57,15 @@ export interface TrainConfig {
   initCheckpoint?: string;
   /** Learning-rate multiplier for the token weights. */
   tokenLrScale: number;
+  /**
+   * Learn a per-token offset D_t added to each token's projected row (row_t = gelu(w_t)·E_t·W + b + D_t): the
+   * saved matrix is fine-tuned row by row instead of only through the shared projection. Off in WordLlama.
+   */
+  tokenDelta: boolean;
+  /** Learning-rate multiplier for the token offsets. */
+  tokenDeltaLrScale: number;
+  /** Decoupled weight decay of the token offsets (pulls rarely seen tokens back towards the projection). */
+  tokenDeltaWeightDecay: number;
   /** Initial weight of English stopwords found in the vocabulary (WordLlama: 0.1); 1 disables. */
   stopwordWeight: number;
   /** proportional: each batch from one dataset (WordLlama / sentence-transformers PROPORTIONAL); mixed: batches mix all data. */
@@ -67,6 +76,8 @@ export interface TrainConfig {
   symmetric: boolean;
   /** Use a record's `negative` as an extra candidate when present. */
   hardNegatives: boolean;
+  /** Leave in-batch candidates with the same text as an anchor's anchor or positive out of its MNRL softmax. */
+  maskDuplicates: boolean;
   /** Keep an in-memory f32 copy of the input matrix when it is at most this many MB; else gather rows from disk. */
   memoryCacheMb: number;
   /** `[[training.datasets]]` tables, passed raw to src/data (which validates them). */
@@ -101,11 +112,15 @@ const TRAINING_KEYS: TableSpec = {
   sif_a: { kind: 'number', check: positiveNumber, doc: 'SIF smoothing a (default 1e-3)' },
   init_checkpoint: { kind: 'string', doc: 'start from a checkpoint (e.g. a dense run before binarized training)' },
   token_lr_scale: { kind: 'number', check: positiveNumber, doc: 'token-weight learning-rate multiplier (default 1)' },
+  token_delta: { kind: 'bool', doc: 'learn a per-token offset of each output row (default false)' },
+  token_delta_lr_scale: { kind: 'number', check: positiveNumber, doc: 'token-offset learning-rate multiplier (default 1)' },
+  token_delta_weight_decay: { kind: 'number', check: nonNegativeNumber, doc: 'token-offset weight decay (default 0)' },
   stopword_weight: { kind: 'number', check: nonNegativeNumber, doc: 'initial weight of English stopwords (default 0.1)' },
   sampler: { kind: 'string', check: oneOf('proportional', 'mixed'), doc: 'batch composition (default proportional)' },
   binary_dense_weight: { kind: 'number', check: nonNegativeNumber, doc: 'with binarize: weight of the dense-vector loss (default 0)' },
   symmetric: { kind: 'bool', doc: 'symmetric MNRL (default false)' },
   hard_negatives: { kind: 'bool', doc: "use records' negatives (default true)" },
+  mask_duplicates: { kind: 'bool', doc: 'drop in-batch negatives whose text equals the anchor or its positive (default false)' },
   memory_cache_mb: { kind: 'number', check: nonNegativeNumber, doc: 'max MB for an in-memory f32 copy of the matrix' },
   datasets: { kind: 'table[]', doc: '[[training.datasets]] entries' },
   teacher: { kind: 'table', doc: '[training.teacher] distillation options' },
@@ -184,11 +199,15 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     tokenWeightInit: (t.token_weight_init as 'stopwords' | 'sif' | undefined) ?? 'stopwords',
     sifA: (t.sif_a as number | undefined) ?? 1e-3,
     tokenLrScale: (t.token_lr_scale as number | undefined) ?? 1,
+    tokenDelta: (t.token_delta as boolean | undefined) ?? false,
+    tokenDeltaLrScale: (t.token_delta_lr_scale as number | undefined) ?? 1,
+    tokenDeltaWeightDecay: (t.token_delta_weight_decay as number | undefined) ?? 0,
     initCheckpoint: t.init_checkpoint !== undefined ? resolveConfigRelativePath(t.init_checkpoint as string, file) : undefined,
     sampler: (t.sampler as SamplerMode | undefined) ?? 'proportional',
     symmetric: (t.symmetric as boolean | undefined) ?? false,
     binaryDenseWeight: (t.binary_dense_weight as number | undefined) ?? 0,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,
+    maskDuplicates: (t.mask_duplicates as boolean | undefined) ?? false,
     memoryCacheMb: (t.memory_cache_mb as number | undefined) ?? 1024,
     datasets: t.datasets as Record<string, unknown>[] | undefined,
     teacher: t.teacher as Record<string, unknown> | undefined,

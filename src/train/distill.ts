@@ -18,6 +18,8 @@ export interface TeacherTargets {
   kind: 'mse' | 'cosine';
   weight: number;
   mnrlWeight: number;
+  /** GISTEmbed guidance margin; undefined = the teacher does not pick negatives. */
+  guideMargin?: number;
 }
 
 /** Rows normalised to unit length in place (zero rows stay zero). */
@@ -68,5 +70,5 @@ export async function batchTeacher(
     if (aRows[i]! < 0) continue;
     for (let j = 0; j < C; j++) if (cRows[j]! >= 0) mask[i * C + j] = 1;
   }
-  return { sim, mask, kind: t.kind, weight: t.weight, mnrlWeight: t.mnrlWeight };
+  return { sim, mask, kind: t.kind, weight: t.weight, mnrlWeight: t.mnrlWeight, guideMargin: t.guideMargin };
 }

@@ -9,7 +9,7 @@ import { poolingIds, poolingRules } from '../tokenize/pooling-ids.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import type { RowGatherer } from './gather.ts';
-import type { ModelParams } from './model.ts';
+import { addPooledDelta, type ModelParams } from './model.ts';
 import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
 import { spearman } from '../eval/metrics/correlation.ts';
 
@@ -116,6 +116,7 @@ export class StsEvaluator {
     );
     const out = (await y.data()) as Float32Array;
     y.dispose();
+    addPooledDelta(params, this.plan, out, params.dimOut);
     return out;
   }
 

@@ -94,6 +94,9 @@ export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: num
   return tf.div(tf.add(forward, backward), 2);
 }
 
+/** Subtracted from the logit of an excluded in-batch candidate. */
+export const EXCLUDED_LOGIT_OFFSET = 1e4;
+
 /**
  * Matryoshka: the same MNRL on the embeddings truncated to each dim (any order; first = full width), weighted,
  * summed. `emb` rows: anchors [0, nAnchors), then candidates.
@@ -102,6 +105,7 @@ export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: num
  * blocks (64, then 64..128, then 128..256, ...) and each dim's cosine is its prefix dot product over its
  * prefix norms: the score matmuls cost as much as the largest dim alone instead of the sum of all dims
  * (1024 vs 1984 columns for [1024, 512, 256, 128, 64]). Same values as truncate-then-normalise.
+ * `exclude` [nAnchors, candidates] (1 = leave out of that anchor's softmax) never covers the anchor's own positive.
  */
 export function matryoshkaMnrl(
   tf: TF,
@@ -111,6 +115,7 @@ export function matryoshkaMnrl(
   weights: readonly number[],
   scale: number,
   symmetric = false,
+  exclude?: Tensor2D,
 ): { total: Tensor; perDim: Tensor[] } {
   const rows = emb.shape[0];
   const nc = rows - nAnchors;
@@ -134,7 +139,9 @@ export function matryoshkaMnrl(
     prev = d;
     // cos = dot / (max(|a|, 1e-12) · max(|c|, 1e-12)), as F.normalize then a dot product.
     const inv = tf.mul(tf.div(1, tf.maximum(tf.sqrt(na2), 1e-12)), tf.reshape(tf.div(1, tf.maximum(tf.sqrt(nc2), 1e-12)), [1, nc]));
-    const scores = tf.mul(tf.mul(dot, inv), scale) as Tensor2D;
+    let scores = tf.mul(tf.mul(dot, inv), scale) as Tensor2D;
+    // Excluded candidates (false negatives, negatives.ts) drop out of the softmax: exp(−1e4) is 0 in float32.
+    if (exclude) scores = tf.sub(scores, tf.mul(exclude, EXCLUDED_LOGIT_OFFSET));
     const logp = tf.logSoftmax(scores, 1);
     let l: Tensor = tf.neg(tf.div(tf.sum(tf.mul(logp, target)), nAnchors));
     if (symmetric) {

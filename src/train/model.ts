@@ -8,7 +8,7 @@
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { Rng } from './rng.ts';
 import { gelu } from './gelu.ts';
-import { planBatch, poolRows, tokenCoefficients } from './pooling.ts';
+import { gatherRowsOf, planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
 import { createRowGatherer } from './gather.ts';
 
 export interface ModelParams {
@@ -21,6 +21,8 @@ export interface ModelParams {
   kernel: Float32Array;
   /** [dimOut]. */
   bias: Float32Array;
+  /** Per-token offsets of the output rows, [nVocab, dimOut] row-major (`token_delta`); undefined = none. */
+  tokenDelta?: Float32Array;
 }
 
 /**
@@ -32,7 +34,7 @@ export function initParams(
   dimIn: number,
   dimOut: number,
   rng: Rng,
-  opts: { tokenWeights: boolean; stopwordIds?: readonly number[]; stopwordWeight?: number },
+  opts: { tokenWeights: boolean; stopwordIds?: readonly number[]; stopwordWeight?: number; tokenDelta?: boolean },
 ): ModelParams {
   const bound = 1 / Math.sqrt(dimIn);
   const kernel = new Float32Array(dimIn * dimOut);
@@ -44,7 +46,9 @@ export function initParams(
     tokenWeights = new Float32Array(nVocab).fill(1);
     for (const id of opts.stopwordIds ?? []) tokenWeights[id] = opts.stopwordWeight ?? 0.1;
   }
-  return { dimIn, dimOut, nVocab, tokenWeights, kernel, bias };
+  // Offsets start at zero: the untrained model is WordLlama's.
+  const tokenDelta = opts.tokenDelta ? new Float32Array(nVocab * dimOut) : undefined;
+  return { dimIn, dimOut, nVocab, tokenWeights, kernel, bias, tokenDelta };
 }
 
 /** The w ≥ 0 with gelu(w) = g (g in [0, gelu(3)]), by bisection: gelu is increasing on w ≥ 0. */
@@ -124,8 +128,19 @@ export async function pooledOutput(
   gatherer.close();
   const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
   const out = project(params, pooled, plan.sentences, dim);
+  addPooledDelta(params, plan, out, dim);
   // A sentence without tokens stays a zero row (not the bias).
   for (let s = 0; s < plan.sentences; s++) if (plan.offsets[s + 1] === plan.offsets[s]) out.fill(0, s * dim, (s + 1) * dim);
   return opts.norm === false ? out : l2NormalizeRows(out, plan.sentences, dim);
 }
 
+
+/**
+ * out[s] += mean_t D_t[0..dim) over sentence s's tokens (the learned token offsets; no-op without them).
+ * `out` is [plan.sentences, dim] row-major.
+ */
+export function addPooledDelta(params: ModelParams, plan: BatchPlan, out: Float32Array, dim: number): void {
+  if (!params.tokenDelta) return;
+  const dm = poolRows(plan, gatherRowsOf(params.tokenDelta, plan.uniq, params.dimOut), params.dimOut, tokenCoefficients(plan, undefined));
+  for (let s = 0; s < plan.sentences; s++) for (let j = 0; j < dim; j++) out[s * dim + j]! += dm[s * params.dimOut + j]!;
+}

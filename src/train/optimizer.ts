@@ -92,3 +92,40 @@ export function adamwUpdate(slot: ParamSlot, grad: Grad, gradScale: number, lr: 
     if (mi !== 0) p[i] = p[i]! - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + o.eps);
   }
 }
+
+/**
+ * AdamW on the rows `rows` of a [n, dim] parameter only (lazy, like torch.optim.SparseAdam): a row the batch
+ * does not touch keeps its value and moments, so a step costs the batch's tokens, not the vocabulary (Gemma's
+ * 256000 × 1024 offsets would otherwise be a 262M-entry sweep per step). `values` is [rows.length, dim];
+ * `weightDecay` is decoupled and applied to the touched rows.
+ */
+export function sparseRowAdamwUpdate(
+  slot: ParamSlot,
+  rows: Int32Array,
+  values: Float32Array | Float64Array,
+  dim: number,
+  gradScale: number,
+  lr: number,
+  weightDecay: number,
+  t: number,
+  o: AdamWOptions = ADAMW_DEFAULTS,
+): void {
+  const { value: p, m, v } = slot;
+  const { beta1: b1, beta2: b2, eps } = o;
+  const stepSize = lr / (1 - Math.pow(b1, t));
+  const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
+  const decay = 1 - lr * weightDecay;
+  for (let r = 0; r < rows.length; r++) {
+    const base = rows[r]! * dim;
+    const gb = r * dim;
+    for (let d = 0; d < dim; d++) {
+      const i = base + d;
+      const g = values[gb + d]! * gradScale;
+      const mi = b1 * m[i]! + (1 - b1) * g;
+      const vi = b2 * v[i]! + (1 - b2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
+  }
+}

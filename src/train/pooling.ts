@@ -107,3 +107,30 @@ export function gatherWeights(plan: BatchPlan, w: Float32Array): Float32Array {
   for (let u = 0; u < out.length; u++) out[u] = w[plan.uniq[u]!]!;
   return out;
 }
+
+/** The rows of `uniq` from a full [n, dim] row-major matrix (e.g. the token offsets), [uniq.length, dim]. */
+export function gatherRowsOf(full: Float32Array, uniq: Int32Array, dim: number): Float32Array {
+  const out = new Float32Array(uniq.length * dim);
+  for (let u = 0; u < uniq.length; u++) out.set(full.subarray(uniq[u]! * dim, (uniq[u]! + 1) * dim), u * dim);
+  return out;
+}
+
+/**
+ * dL/dD for each unique token's offset row ([uniq.length, dim]) given dL/dout ([sentences, dim]): the pooled
+ * offset of sentence s is mean_t D_t, so each occurrence of u in s receives dL/dout_s / n_s.
+ */
+export function tokenDeltaGrads(plan: BatchPlan, dim: number, gradOut: Float32Array): Float64Array {
+  const g = new Float64Array(plan.uniq.length * dim);
+  for (let s = 0; s < plan.sentences; s++) {
+    const a = plan.offsets[s]!;
+    const b = plan.offsets[s + 1]!;
+    if (b === a) continue;
+    const inv = 1 / (b - a);
+    const go = s * dim;
+    for (let i = a; i < b; i++) {
+      const base = plan.local[i]! * dim;
+      for (let d = 0; d < dim; d++) g[base + d]! += gradOut[go + d]! * inv;
+    }
+  }
+  return g;
+}

@@ -114,6 +114,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
       kind: teacherCfg.loss,
       weight: teacherCfg.weight,
       mnrlWeight: teacherCfg.mnrl_weight,
+      guideMargin: teacherCfg.guide ? teacherCfg.guide_margin : undefined,
     };
     fingerprint = `${fingerprint}:teacher:${JSON.stringify(teacherCfg)}`;
   }

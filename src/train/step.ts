@@ -6,7 +6,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
 import { binarize, head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import type { ModelParams } from './model.ts';
-import { gatherWeights, poolRows, tokenCoefficients, tokenWeightGrads, type BatchPlan } from './pooling.ts';
+import { gatherRowsOf, gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
 type TF = typeof tfTypes;
 
@@ -31,6 +31,8 @@ export interface BatchTeacher {
   kind: 'mse' | 'cosine';
   weight: number;
   mnrlWeight: number;
+  /** GISTEmbed guidance margin (negatives.ts guidedNegatives); undefined = no guidance. */
+  guideMargin?: number;
 }
 
 export interface StepGradients {
@@ -40,11 +42,14 @@ export interface StepGradients {
   bias: Float32Array;
   /** dL/dw over `plan.uniq` (sorted ids); undefined unless token weights are learned. */
   tokenWeights?: { indices: Int32Array; values: Float64Array };
+  /** dL/dD over the rows `plan.uniq` ([rows.length, dimOut]); undefined unless token offsets are learned. */
+  tokenDelta?: { rows: Int32Array; values: Float64Array };
 }
 
 /**
  * Loss and gradients for one batch. `plan` covers the batch's sentences in order: `nAnchors` anchors, then
- * their positives (same order), then hard negatives; `rows` are the rows of `plan.uniq`.
+ * their positives (same order), then hard negatives; `rows` are the rows of `plan.uniq`. `exclude`
+ * ([nAnchors, candidates], negatives.ts) leaves false negatives out of MNRL.
  */
 export async function computeGradients(
   tf: TF,
@@ -54,6 +59,7 @@ export async function computeGradients(
   nAnchors: number,
   opts: LossOptions,
   teacher?: BatchTeacher,
+  exclude?: Float32Array,
 ): Promise<StepGradients> {
   const { dimIn, dimOut } = params;
   const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
@@ -62,19 +68,26 @@ export async function computeGradients(
   const S = plan.sentences;
   const learnW = useW && opts.tokenWeights === 'learned';
 
+  // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
+  const dm = params.tokenDelta ? poolRows(plan, gatherRowsOf(params.tokenDelta, plan.uniq, dimOut), dimOut, tokenCoefficients(plan, undefined)) : undefined;
+
   const result = tf.tidy(() => {
     const x = tf.tensor2d(pooled, [S, dimIn]);
     const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
     const b = tf.tensor1d(params.bias);
+    const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
+    const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
     let parts: tfTypes.Tensor[] = [];
-    const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor) => {
+    const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor, dd: tfTypes.Tensor | undefined) => {
+      const offset = dd ? tf.add(bb, dd) : bb;
       const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
-      const dense = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, bb, mixed ? { ...opts, binarize: 'none' } : opts);
+      const dense = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, offset, mixed ? { ...opts, binarize: 'none' } : opts);
       const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
-      let { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric);
+      let { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
       parts = perDim.map((p) => tf.keep(p));
-      if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total, opts.denseWeight!));
+      if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
       if (!teacher) return total as tfTypes.Scalar;
+      if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
       const C = S - nAnchors;
       const distill = similarityDistillation(
         tf,
@@ -88,27 +101,27 @@ export async function computeGradients(
       );
       return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
     };
-    if (learnW) {
-      const { value, grads } = tf.valueAndGrads(lossOf)([x, k, b]);
-      return { value, gx: grads[0], gk: grads[1]!, gb: grads[2]!, parts };
-    }
-    const { value, grads } = tf.valueAndGrads((kk: tfTypes.Tensor, bb: tfTypes.Tensor) => lossOf(x, kk, bb))([k, b]);
-    return { value, gx: undefined, gk: grads[0]!, gb: grads[1]!, parts };
+    // Differentiate with respect to kernel and bias, plus the pooled rows (token weights) and offsets when learned.
+    const inputs = [k, b, ...(learnW ? [x] : []), ...(d ? [d] : [])];
+    const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOf(learnW ? v[2]! : x, v[0]!, v[1]!, d ? v[v.length - 1] : undefined))(inputs);
+    return { value, gk: grads[0]!, gb: grads[1]!, gx: learnW ? grads[2] : undefined, gd: d ? grads[grads.length - 1] : undefined, parts };
   });
 
-  const [loss, kernel, bias, gx] = await Promise.all([
+  const [loss, kernel, bias, gx, gd] = await Promise.all([
     result.value.data(),
     result.gk.data() as Promise<Float32Array>,
     result.gb.data() as Promise<Float32Array>,
     result.gx ? (result.gx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+    result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
   ]);
   const perDim = await Promise.all(result.parts.map(async (p) => (await p.data())[0]!));
-  tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...result.parts]);
+  tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...(result.gd ? [result.gd] : []), ...result.parts]);
 
   let tokenWeights: StepGradients['tokenWeights'];
   if (learnW && gx) {
     const values = tokenWeightGrads(plan, rows, dimIn, gatherWeights(plan, params.tokenWeights!), gx);
     tokenWeights = { indices: plan.uniq, values };
   }
-  return { loss: loss[0]!, perDim, kernel, bias, tokenWeights };
+  const tokenDelta = gd ? { rows: plan.uniq, values: tokenDeltaGrads(plan, dimOut, gd) } : undefined;
+  return { loss: loss[0]!, perDim, kernel, bias, tokenWeights, tokenDelta };
 }

@@ -30,7 +30,7 @@ const HASH_BYTES = 16;
 export interface TeacherConfig {
   /** The teacher encoder; only the npm-shipped USE-lite for now. */
   model: 'use_lite';
-  /** Weight of the distillation loss added to MNRL (0 = teacher only when `mnrl_weight` is 0 too: invalid). */
+  /** Weight of the distillation loss added to MNRL (0 with `guide`: the teacher only picks negatives). */
   weight: number;
   /** cosine: 1 − cos(student, teacher) per text; mse: squared error of the L2-normalised vectors. */
   loss: 'cosine' | 'mse';
@@ -40,6 +40,9 @@ export interface TeacherConfig {
   batch_size: number;
   /** Distil on at most this many records (a prefix of the shuffled data); the rest train with MNRL only. */
   max_records?: number;
+  /** GISTEmbed guidance: drop in-batch negatives the teacher ranks above the anchor's positive (minus `guide_margin`). */
+  guide: boolean;
+  guide_margin: number;
 }
 
 export const TEACHER_KEYS: TableSpec = {
@@ -49,6 +52,8 @@ export const TEACHER_KEYS: TableSpec = {
   mnrl_weight: { kind: 'number', check: nonNegativeNumber, doc: 'MNRL loss weight while distilling (default 1)' },
   batch_size: { kind: 'int', check: positiveInt, doc: 'texts per teacher batch (default 64)' },
   max_records: { kind: 'int', check: positiveInt, doc: 'distil on at most this many records' },
+  guide: { kind: 'bool', doc: 'drop in-batch negatives the teacher finds closer than the positive (GISTEmbed; default false)' },
+  guide_margin: { kind: 'number', check: nonNegativeNumber, doc: 'with guide: teacher-similarity margin below the positive (default 0)' },
 };
 
 export function parseTeacherConfig(file: string, raw: Record<string, unknown> | undefined): TeacherConfig | undefined {
@@ -61,6 +66,8 @@ export function parseTeacherConfig(file: string, raw: Record<string, unknown> | 
     mnrl_weight: (t.mnrl_weight as number | undefined) ?? 1,
     batch_size: (t.batch_size as number | undefined) ?? 64,
     max_records: t.max_records as number | undefined,
+    guide: (t.guide as boolean | undefined) ?? false,
+    guide_margin: (t.guide_margin as number | undefined) ?? 0,
   };
   if (cfg.weight === 0 && cfg.mnrl_weight === 0) throw new ConfigError(file, '[training.teacher]', 'weight and mnrl_weight are both 0: nothing to train on');
   return cfg;

@@ -107,6 +107,9 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
     if (ck.params.dimIn !== matrix.dim || ck.params.dimOut !== cfg.projectionDim) {
       throw new UserError(`${last}: checkpoint is ${ck.params.dimIn}→${ck.params.dimOut}, the config wants ${matrix.dim}→${cfg.projectionDim}; train without --resume`);
     }
+    if (cfg.tokenDelta !== (ck.params.tokenDelta !== undefined)) {
+      throw new UserError(`${last}: the checkpoint was trained with token_delta = ${!cfg.tokenDelta}, the config says ${cfg.tokenDelta}; train without --resume`);
+    }
     params = { ...ck.params, nVocab: inp.nVocab };
     log(`resuming from step ${state.step}/${totalSteps}`);
   } else {
@@ -115,6 +118,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       tokenWeights: cfg.tokenWeights !== 'none',
       stopwordIds: inp.stopwordIds,
       stopwordWeight: cfg.stopwordWeight,
+      tokenDelta: cfg.tokenDelta,
     });
     if (cfg.initCheckpoint) {
       const init = await readModelCheckpoint(cfg.initCheckpoint);
@@ -124,6 +128,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       params.kernel.set(init.params.kernel);
       params.bias.set(init.params.bias);
       if (params.tokenWeights && init.params.tokenWeights) params.tokenWeights.set(init.params.tokenWeights.subarray(0, inp.nVocab));
+      if (params.tokenDelta && init.params.tokenDelta) params.tokenDelta.set(init.params.tokenDelta.subarray(0, params.tokenDelta.length));
       log(`init from ${cfg.initCheckpoint} (step ${init.meta.step})`);
     } else if (cfg.tokenWeightInit === 'sif' && params.tokenWeights) {
       params.tokenWeights.set(sifWeights(inp.nVocab, sequencesOf(inp.records), cfg.sifA));

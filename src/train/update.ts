@@ -7,7 +7,8 @@ import type { TokenizedRecord } from '../data/types.ts';
 import type { TrainConfig } from './config.ts';
 import type { RowGatherer } from './gather.ts';
 import type { ModelParams } from './model.ts';
-import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, type Grad, type ParamSlot } from './optimizer.ts';
+import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, sparseRowAdamwUpdate, type Grad, type ParamSlot } from './optimizer.ts';
+import { duplicateNegatives, guidedNegatives, unionMasks } from './negatives.ts';
 import { planBatch } from './pooling.ts';
 import { computeGradients, type BatchTeacher, type LossOptions } from './step.ts';
 
@@ -15,6 +16,7 @@ export interface Optimizer {
   kernel: ParamSlot;
   bias: ParamSlot;
   tokenWeights?: ParamSlot;
+  tokenDelta?: ParamSlot;
 }
 
 export function createOptimizer(params: ModelParams, learnTokenWeights: boolean): Optimizer {
@@ -22,10 +24,11 @@ export function createOptimizer(params: ModelParams, learnTokenWeights: boolean)
     kernel: createSlot('projection.kernel', params.kernel, true),
     bias: createSlot('projection.bias', params.bias, false),
     tokenWeights: learnTokenWeights && params.tokenWeights ? createSlot('token_weights', params.tokenWeights, false) : undefined,
+    tokenDelta: params.tokenDelta ? createSlot('token_delta', params.tokenDelta, false) : undefined,
   };
 }
 
-export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : [])];
+export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : []), ...(o.tokenDelta ? [o.tokenDelta] : [])];
 
 export function lossOptions(cfg: TrainConfig): LossOptions {
   return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights, symmetric: cfg.symmetric, denseWeight: cfg.binaryDenseWeight };
@@ -66,19 +69,28 @@ export async function trainStep(
   teacher?: BatchTeacher,
 ): Promise<StepReport> {
   const t0 = performance.now();
-  const plan = planBatch(batchSequences(records, cfg.hardNegatives));
+  const seqs = batchSequences(records, cfg.hardNegatives);
+  const plan = planBatch(seqs);
   const rows = await gatherer.gather(plan.uniq);
+  const exclude = unionMasks(
+    cfg.maskDuplicates ? duplicateNegatives(seqs, records.length) : undefined,
+    teacher?.guideMargin !== undefined ? guidedNegatives(teacher.sim, teacher.mask, records.length, teacher.guideMargin) : undefined,
+  );
   const t1 = performance.now();
-  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg), teacher);
+  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg), teacher, exclude);
   const t2 = performance.now();
   const grads: Grad[] = [{ dense: g.kernel }, { dense: g.bias }];
   if (g.tokenWeights) grads.push(g.tokenWeights);
+  if (g.tokenDelta) grads.push({ indices: g.tokenDelta.rows, values: g.tokenDelta.values });
   const norm = globalNorm(grads);
   const factor = clipFactor(norm, cfg.gradClip);
   const lr = scheduledLr(cfg.lr, step, warmupSteps, totalSteps);
   adamwUpdate(opt.kernel, grads[0]!, factor, lr, cfg.weightDecay, step + 1);
   adamwUpdate(opt.bias, grads[1]!, factor, lr, cfg.weightDecay, step + 1);
   if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, factor, lr * cfg.tokenLrScale, cfg.weightDecay, step + 1);
+  if (opt.tokenDelta && g.tokenDelta) {
+    sparseRowAdamwUpdate(opt.tokenDelta, g.tokenDelta.rows, g.tokenDelta.values, params.dimOut, factor, lr * cfg.tokenDeltaLrScale, cfg.tokenDeltaWeightDecay, step + 1);
+  }
   const t3 = performance.now();
   return {
     loss: g.loss,
