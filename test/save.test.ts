@@ -14,6 +14,7 @@ import { loadTokenizerFile } from '../src/tokenize/node.ts';
 import { checkpointDir, writeModelCheckpoint } from '../src/train/checkpoint.ts';
 import { gelu } from '../src/train/gelu.ts';
 import { pooledOutput, type ModelParams } from '../src/train/model.ts';
+import { whiteningTransform } from '../src/train/whiten.ts';
 import { stage } from '../pipelines/save.ts';
 
 const LLAMA2 = join(import.meta.dirname, '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');
@@ -109,6 +110,53 @@ describe('save', () => {
       await m.close();
     }
     await input.close();
+  });
+
+  it('folds learned token offsets and per-dim whitening into the saved rows (js and wasm engines)', async () => {
+    const rnd = lcg(99);
+    const whitenOf = (d: number) => {
+      // a random covariance → its soft whitening, as the trainer fits it
+      const B = Array.from({ length: d * d }, () => rnd());
+      const C = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) C[i * d + j]! += B[i * d + k]! * B[j * d + k]!;
+      return whiteningTransform(C, d, 0.25);
+    };
+    const p2: ModelParams = { ...params, tokenDelta: new Float32Array(N_VOCAB * DIM_OUT).map(() => rnd() * 0.2), whiten: { 8: whitenOf(8), 4: whitenOf(4) } };
+    const ck = join(root, 'ck-delta-whiten');
+    await writeModelCheckpoint(ck, p2, { config: { name: 'tiny', training: { whiten: 0.25 } }, step: 7, matryoshka_dims: [8, 4], binarize: 'none', norm: false, token_weights: 'learned', eval: [] });
+    const tok = loadTokenizerFile(join(out, 'tokenizer.json'));
+    const ids = SENTENCES.map((s) => tok.encode(s, false));
+    const input = await openInputMatrix(config, out);
+    for (const backend of ['js', 'wasm']) {
+      const saveDir = join(root, `saved-dw-${backend}`);
+      mkdirSync(saveDir, { recursive: true });
+      const res = await runSave({ config, outDir: out, saveDir, checkpoint: ck, backend, quiet: true, blockRows: 5000 });
+      expect(res.engine).toBe(backend);
+      const cfg = JSON.parse(readFileSync(join(saveDir, 'config.json'), 'utf8')) as { whiten: number; token_delta: boolean };
+      expect([cfg.whiten, cfg.token_delta]).toEqual([0.25, true]);
+      for (const dim of [8, 4]) {
+        const m = await openSafetensorsMatrix(join(saveDir, `tiny_${dim}.safetensors`), 'embedding.weight');
+        const expected = await pooledOutput(p2, input, ids, { dim, norm: false });
+        const plain = await pooledOutput({ ...p2, whiten: undefined }, input, ids, { dim, norm: false });
+        let differs = 0;
+        for (let s = 0; s < ids.length; s++) {
+          const mean = new Float64Array(dim);
+          for (const id of ids[s]!) {
+            const row = await m.readRows(id, 1);
+            for (let j = 0; j < dim; j++) mean[j]! += row[j]! / ids[s]!.length;
+          }
+          for (let j = 0; j < dim; j++) {
+            expect(Math.abs(mean[j]! - expected[s * dim + j]!)).toBeLessThan(3e-3 * Math.max(1, Math.abs(expected[s * dim + j]!)));
+            differs = Math.max(differs, Math.abs(expected[s * dim + j]! - plain[s * dim + j]!));
+          }
+        }
+        expect(differs).toBeGreaterThan(0.01); // the whitening is really applied
+        await m.close();
+      }
+    }
+    await input.close();
+    // A whitened model cannot be saved at a dim it has no whitening for.
+    await expect(runSave({ config, outDir: out, saveDir: join(root, 'saved-dw-bad'), checkpoint: ck, dims: [6], quiet: true })).rejects.toThrow(/whitened for dims 4, 8, not 6/);
   });
 
   it('writes config.json, README.md, keeps the source config, and loads through the embedding library', async () => {

@@ -18,7 +18,9 @@ import { selectBackend, type TrainBackend } from '../src/train/backend.ts';
 import { checkBatchSize } from '../src/train/batches.ts';
 import { checkpointDir, readModelCheckpoint } from '../src/train/checkpoint.ts';
 import { parseTrainConfig, type TrainConfig } from '../src/train/config.ts';
-import { StsEvaluator, readStsFile } from '../src/train/evaluate.ts';
+import { StsEvaluator, readStsFile, rowCosines } from '../src/train/evaluate.ts';
+import { spearman } from '../src/eval/metrics/correlation.ts';
+import { poolingIds, poolingRules } from '../src/tokenize/pooling-ids.ts';
 import { gelu } from '../src/train/gelu.ts';
 import { inverseGelu, pooledOutput, sifWeights } from '../src/train/model.ts';
 import { batchTeacher, normaliseRows } from '../src/train/distill.ts';
@@ -213,6 +215,45 @@ describe('trainer loop', () => {
       for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
       expect(m).toBeLessThan(1e-6);
     }
+  });
+
+  it('token offsets, duplicate masking and whitening: resume is exact, checkpoints carry them, eval = the whitened pooled output', async () => {
+    const cfg = baseConfig({ epochs: 2, tokenDelta: true, tokenDeltaLrScale: 0.3, maskDuplicates: true, whiten: 0.25, whitenSamples: 40 });
+    const full = join(tmp, 'dw-full');
+    const cut = join(tmp, 'dw-cut');
+    const done = await train(inputs(full, cfg));
+    const controller = new AbortController();
+    await train(inputs(cut, cfg, { signal: controller.signal, onStep: (s) => s === 5 && controller.abort() }));
+    await train(inputs(cut, cfg, { resume: true }));
+    // Buffer.equals: toEqual walks megabyte buffers element by element
+    for (const which of ['last', 'best'] as const) expect(bytes(checkpointDir(cut, which)).equals(bytes(checkpointDir(full, which)))).toBe(true);
+    expect(bytes(checkpointDir(cut, 'last'), 'optimizer.safetensors').equals(bytes(checkpointDir(full, 'last'), 'optimizer.safetensors'))).toBe(true);
+    const { params } = await readModelCheckpoint(checkpointDir(full, 'last'));
+    expect(params.tokenDelta!.length).toBe(8002 * 64);
+    // only the rows of tokens seen in training moved
+    const seen = new Set<number>();
+    for (const r of records(48)) for (const seq of [r.anchor, r.positive, r.negative ?? []]) for (const t of seq) seen.add(t);
+    let moved = 0;
+    for (let t = 0; t < 8002; t++) {
+      const row = params.tokenDelta!.subarray(t * 64, (t + 1) * 64);
+      const nonzero = row.some((v) => v !== 0);
+      if (nonzero) moved++;
+      if (!seen.has(t)) expect(nonzero).toBe(false);
+    }
+    expect(moved).toBeGreaterThan(20);
+    expect(Object.keys(params.whiten!).map(Number).sort((a, b) => a - b)).toEqual([16, 32, 64]);
+    // The recorded final eval is the Spearman of the whitened vectors pooledOutput gives (what save writes).
+    const sts = readStsFile(join(tmp, 'sts.tsv'));
+    const rules = poolingRules(tokenizer, undefined, 128);
+    const enc = (t: string) => poolingIds(tokenizer.encode(t), rules);
+    for (const dim of [64, 16]) {
+      const a = await pooledOutput(params, matrix, sts.s1.map(enc), { dim, norm: false });
+      const b = await pooledOutput(params, matrix, sts.s2.map(enc), { dim, norm: false });
+      const want = spearman(rowCosines(a, b, sts.s1.length, dim, dim), sts.scores);
+      expect(done.finalEval.find((r) => r.dim === dim && !r.binary)!.spearman).toBeCloseTo(want, 5);
+    }
+    // whiten with binarize is refused
+    await expect(train(inputs(join(tmp, 'dw-bin'), baseConfig({ whiten: 0.25, binarize: 'ste', maxSteps: 1 })))).rejects.toThrow(/whiten = 0.25 needs binarize = "none"/);
   });
 
   it('binarized training evaluates hamming too and records it', async () => {

@@ -1,10 +1,13 @@
 /**
- * Project token rows into the saved model: row_t = gelu(w_t)·E_t·W + b (+ D_t with token_delta) (WordLlama's layout, so the mean of a
+ * Project token rows into the saved model: row_t = gelu(w_t)·E_t·W + b (+ D_t with token_delta; then ·T_d per
+ * dim with whitening) (WordLlama's layout, so the mean of a
  * sentence's saved rows equals the trained model's pooled output before normalisation). Pure JS over a row
  * block, float64 accumulation, cache-friendly i-k-j loop order; the vocabulary is visited block by block.
  */
 import { gelu } from '../train/gelu.ts';
+import type * as tfTypes from '@tensorflow/tfjs';
 import type { ModelParams } from '../train/model.ts';
+import { applyWhitening } from '../train/whiten.ts';
 
 /**
  * Rows `[start, start+count)` of the projected vocabulary, width `dimOut`, from the input `block`
@@ -50,12 +53,14 @@ export function truncateColumns(block: Float32Array, rows: number, width: number
 export interface BlockProjector {
   readonly engine: string;
   project(block: Float32Array, start: number, count: number, out?: Float32Array): Float32Array;
+  /** rows·T for a [count, d] block and the dim's whitening T [d, d] (train/whiten.ts). */
+  whiten(block: Float32Array, count: number, d: number, T: Float32Array, out?: Float32Array): Float32Array;
   dispose(): void;
 }
 
 /** Plain-JS projector (exact float64 accumulation; fine for small vocabularies and tests). */
 export function jsProjector(params: ModelParams): BlockProjector {
-  return { engine: 'js', project: (b, s, c, o) => projectBlock(params, b, s, c, o), dispose() {} };
+  return { engine: 'js', project: (b, s, c, o) => projectBlock(params, b, s, c, o), whiten: (b, c, d, T, o) => applyWhitening(b, c, d, d, T, o), dispose() {} };
 }
 
 /**
@@ -68,8 +73,19 @@ export function tfProjector(tf: typeof import('@tensorflow/tfjs'), params: Model
   const kernel = tf.tensor2d(params.kernel, [dimIn, dimOut]);
   const bias = tf.tensor1d(params.bias);
   let scaled = new Float32Array(0);
+  const transforms = new Map<Float32Array, tfTypes.Tensor2D>();
   return {
     engine,
+    whiten(block, count, d, T, out) {
+      let t = transforms.get(T);
+      if (!t) transforms.set(T, (t = tf.tensor2d(T, [d, d])));
+      const y = tf.tidy(() => tf.matMul(tf.tensor2d(block.subarray(0, count * d), [count, d]), t));
+      const data = y.dataSync() as Float32Array;
+      y.dispose();
+      const res = out && out.length >= count * d ? out : new Float32Array(count * d);
+      res.set(data);
+      return res.subarray(0, count * d);
+    },
     project(block, start, count, out) {
       if (scaled.length < count * dimIn) scaled = new Float32Array(count * dimIn);
       for (let r = 0; r < count; r++) {
@@ -88,6 +104,7 @@ export function tfProjector(tf: typeof import('@tensorflow/tfjs'), params: Model
     dispose() {
       kernel.dispose();
       bias.dispose();
+      for (const t of transforms.values()) t.dispose();
     },
   };
 }

@@ -152,11 +152,18 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const projector = await createProjector(params, opts.backend);
   opts.log?.(`save: projecting with ${projector.engine}`);
   const matrix = await openInputMatrix(config, outDir);
-  const writers: { dim: number; w: SafetensorsWriter; buf: Float32Array }[] = [];
+  const writers: { dim: number; w: SafetensorsWriter; buf: Float32Array; wbuf?: Float32Array }[] = [];
   let overflows = 0;
   try {
     if (matrix.dim !== params.dimIn) {
       throw new UserError(`${ckptFile}: trained on ${params.dimIn} input columns, but ${matrix.label} has ${matrix.dim}; retrain or use the matching config`);
+    }
+    const unwhitened = dims.filter((d) => params.whiten && !params.whiten[d]);
+    if (unwhitened.length > 0) {
+      throw new UserError(`${ckptFile}: the model is whitened for dims ${Object.keys(params.whiten!).join(', ')}, not ${unwhitened.join(', ')}; save only those dims (the whitening is fitted per Matryoshka dim)`);
+    }
+    if (params.tokenDelta && params.tokenDelta.length !== config.n_vocab * params.dimOut) {
+      throw new UserError(`${ckptFile}: token_delta has ${params.tokenDelta.length / params.dimOut} rows, but ${config.file} has n_vocab ${config.n_vocab}`);
     }
     if (params.tokenWeights && params.nVocab !== config.n_vocab) {
       throw new UserError(`${ckptFile}: ${params.nVocab} token weights, but ${config.file} has n_vocab ${config.n_vocab}`);
@@ -173,7 +180,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
         binarized: String(meta.binarize !== 'none'),
       };
       const w = await SafetensorsWriter.create(join(saveDir, savedFileName(config.name, dim)), [{ name: SAVED_TENSOR, dtype: 'F16', shape: [rows, dim] }], metadata);
-      writers.push({ dim, w, buf: new Float32Array(blockRows * dim) });
+      writers.push({ dim, w, buf: new Float32Array(blockRows * dim), wbuf: params.whiten?.[dim] ? new Float32Array(blockRows * dim) : undefined });
     }
     const progress = createProgress('save: projecting', { unit: 'rows', total: rows, quiet });
     const input = new Float32Array(blockRows * params.dimIn);
@@ -182,7 +189,11 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       const count = Math.min(blockRows, rows - start);
       const block = await matrix.readRows(start, count, input);
       const full = projector.project(block, start, count, projected);
-      for (const { dim, w, buf } of writers) await w.writeF32(truncateColumns(full, count, params.dimOut, dim, buf));
+      for (const { dim, w, buf, wbuf } of writers) {
+        const rowsOut = truncateColumns(full, count, params.dimOut, dim, buf);
+        const T = params.whiten?.[dim];
+        await w.writeF32(T ? projector.whiten(rowsOut, count, dim, T, wbuf) : rowsOut);
+      }
       progress.update(start + count);
     }
     for (const { w } of writers) {
@@ -239,6 +250,8 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     binarized: meta.binarize !== 'none',
     binarize: meta.binarize,
     normalize: true,
+    whiten: params.whiten ? (meta.config.training as { whiten?: number } | undefined)?.whiten ?? true : undefined,
+    token_delta: params.tokenDelta !== undefined,
     max_length: config.tokenizer.max_length,
     add_special_tokens: false,
     source: {

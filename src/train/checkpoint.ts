@@ -2,7 +2,8 @@
  * Training checkpoints (the contract between train, save and --resume):
  *   <outDir>/checkpoints/{best,last}/model.safetensors   F32 `token_weights` [n_vocab] (absent when the config
  *       trains without token weights), `projection.kernel` [dim_in, dim_out] (x·W layout), `projection.bias`
- *       [dim_out], and with `token_delta = true` F32 `token_delta` [n_vocab, dim_out]; `__metadata__` values are JSON strings: config, step, matryoshka_dims, binarize, norm, eval,
+ *       [dim_out], with `token_delta = true` F32 `token_delta` [n_vocab, dim_out], with `whiten` F32 `whiten.<d>`
+ *       [d, d] per Matryoshka dim; `__metadata__` values are JSON strings: config, step, matryoshka_dims, binarize, norm, eval,
  *       token_weights ("learned" | "frozen" | "none").
  *   <outDir>/checkpoints/last/optimizer.safetensors     AdamW moments (`<param>.m`, `<param>.v`)
  *   <outDir>/checkpoints/last/state.json                step, RNG, data cursor, best score, for --resume
@@ -55,6 +56,7 @@ export async function writeModelCheckpoint(dir: string, params: ModelParams, met
   tensors.push({ name: 'projection.kernel', dtype: 'F32', shape: [params.dimIn, params.dimOut], data: params.kernel });
   tensors.push({ name: 'projection.bias', dtype: 'F32', shape: [params.dimOut], data: params.bias });
   if (params.tokenDelta) tensors.push({ name: 'token_delta', dtype: 'F32', shape: [params.tokenDelta.length / params.dimOut, params.dimOut], data: params.tokenDelta });
+  for (const [d, T] of Object.entries(params.whiten ?? {})) tensors.push({ name: `whiten.${d}`, dtype: 'F32', shape: [Number(d), Number(d)], data: T });
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta)) metadata[k] = JSON.stringify(v);
   await writeSafetensors(join(dir, 'model.safetensors'), tensors, metadata);
@@ -92,6 +94,15 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
       tokenDelta = await f.readRowsF32('token_delta', 0, rows);
       nVocab ||= rows;
     }
+    let whiten: Record<number, Float32Array> | undefined;
+    for (const name of names) {
+      const m = /^whiten\.(\d+)$/.exec(name);
+      if (!m) continue;
+      const d = Number(m[1]);
+      const shape = f.tensor(name).shape;
+      if (d > dimOut || shape[0] !== d || shape[1] !== d) throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], expected [${d}, ${d}] with ${d} ≤ ${dimOut}`);
+      (whiten ??= {})[d] = await f.readRowsF32(name, 0, d);
+    }
     const raw = f.header.metadata;
     const parse = (k: string, fallback: unknown) => {
       if (raw[k] === undefined) return fallback;
@@ -111,7 +122,7 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
       eval: parse('eval', []) as EvalResult[],
     };
     if (!nVocab) nVocab = Number((meta.config as { n_vocab?: number }).n_vocab ?? 0);
-    return { params: { dimIn, dimOut, nVocab, tokenWeights, kernel, bias, tokenDelta }, meta };
+    return { params: { dimIn, dimOut, nVocab, tokenWeights, kernel, bias, tokenDelta, whiten }, meta };
   } finally {
     await f.close();
   }

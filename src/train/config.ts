@@ -78,6 +78,10 @@ export interface TrainConfig {
   hardNegatives: boolean;
   /** Leave in-batch candidates with the same text as an anchor's anchor or positive out of its MNRL softmax. */
   maskDuplicates: boolean;
+  /** Soft-whitening power p applied after training (whiten.ts; 0 = off, 0.5 = full whitening). */
+  whiten: number;
+  /** Training texts sampled to fit the whitening. */
+  whitenSamples: number;
   /** Keep an in-memory f32 copy of the input matrix when it is at most this many MB; else gather rows from disk. */
   memoryCacheMb: number;
   /** `[[training.datasets]]` tables, passed raw to src/data (which validates them). */
@@ -120,6 +124,8 @@ const TRAINING_KEYS: TableSpec = {
   binary_dense_weight: { kind: 'number', check: nonNegativeNumber, doc: 'with binarize: weight of the dense-vector loss (default 0)' },
   symmetric: { kind: 'bool', doc: 'symmetric MNRL (default false)' },
   hard_negatives: { kind: 'bool', doc: "use records' negatives (default true)" },
+  whiten: { kind: 'number', check: nonNegativeNumber, doc: 'soft-whitening power folded into the saved model (default 0 = off; 0.25 = ours)' },
+  whiten_samples: { kind: 'int', check: positiveInt, doc: 'training texts sampled to fit the whitening (default 20000)' },
   mask_duplicates: { kind: 'bool', doc: 'drop in-batch negatives whose text equals the anchor or its positive (default false)' },
   memory_cache_mb: { kind: 'number', check: nonNegativeNumber, doc: 'max MB for an in-memory f32 copy of the matrix' },
   datasets: { kind: 'table[]', doc: '[[training.datasets]] entries' },
@@ -208,6 +214,8 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     binaryDenseWeight: (t.binary_dense_weight as number | undefined) ?? 0,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,
     maskDuplicates: (t.mask_duplicates as boolean | undefined) ?? false,
+    whiten: (t.whiten as number | undefined) ?? 0,
+    whitenSamples: (t.whiten_samples as number | undefined) ?? 20000,
     memoryCacheMb: (t.memory_cache_mb as number | undefined) ?? 1024,
     datasets: t.datasets as Record<string, unknown>[] | undefined,
     teacher: t.teacher as Record<string, unknown> | undefined,

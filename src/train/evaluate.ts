@@ -9,9 +9,11 @@ import { poolingIds, poolingRules } from '../tokenize/pooling-ids.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import type { RowGatherer } from './gather.ts';
-import { addPooledDelta, type ModelParams } from './model.ts';
-import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
+import type { ModelParams } from './model.ts';
+import { planBatch, type BatchPlan } from './pooling.ts';
+import { projectPlan } from './project-plan.ts';
 import { spearman } from '../eval/metrics/correlation.ts';
+import { applyWhitening } from './whiten.ts';
 
 export interface StsPairs {
   file: string;
@@ -109,28 +111,30 @@ export class StsEvaluator {
   /** Projected sentence vectors [2n, dimOut] (s1 rows then s2 rows) for the current parameters. */
   async embed(tf: typeof tfTypes, params: ModelParams, gatherer: RowGatherer): Promise<Float32Array> {
     this.rows ??= await gatherer.gather(this.plan.uniq);
-    const pooled = poolRows(this.plan, this.rows, params.dimIn, tokenCoefficients(this.plan, params.tokenWeights));
-    const S = this.plan.sentences;
-    const y = tf.tidy(() =>
-      tf.add(tf.matMul(tf.tensor2d(pooled, [S, params.dimIn]), tf.tensor2d(params.kernel, [params.dimIn, params.dimOut])), tf.tensor1d(params.bias)),
-    );
-    const out = (await y.data()) as Float32Array;
-    y.dispose();
-    addPooledDelta(params, this.plan, out, params.dimOut);
-    return out;
+    return projectPlan(tf, params, this.plan, this.rows);
   }
 
-  /** Spearman at each dim: dense cosine, plus hamming when `binary`. */
+  /**
+   * Spearman at each dim: dense cosine, plus hamming when `binary`. With a whitening for a dim
+   * (`params.whiten`), the vectors are whitened first, as the saved model's are.
+   */
   async evaluate(tf: typeof tfTypes, params: ModelParams, gatherer: RowGatherer, dims: readonly number[], binary: boolean): Promise<EvalResult[]> {
     const y = await this.embed(tf, params, gatherer);
     const n = this.size;
     const w = params.dimOut;
-    const a = y.subarray(0, n * w);
-    const b = y.subarray(n * w, 2 * n * w);
     const out: EvalResult[] = [];
     for (const d of dims) {
-      out.push({ file: this.pairs.file, dim: d, binary: false, spearman: spearman(rowCosines(a, b, n, w, d), this.pairs.scores) });
-      if (binary) out.push({ file: this.pairs.file, dim: d, binary: true, spearman: spearman(rowHamming(a, b, n, w, d), this.pairs.scores) });
+      const T = params.whiten?.[d];
+      let a = y.subarray(0, n * w);
+      let b = y.subarray(n * w, 2 * n * w);
+      let width = w;
+      if (T) {
+        a = applyWhitening(a, n, w, d, T);
+        b = applyWhitening(b, n, w, d, T);
+        width = d;
+      }
+      out.push({ file: this.pairs.file, dim: d, binary: false, spearman: spearman(rowCosines(a, b, n, width, d), this.pairs.scores) });
+      if (binary) out.push({ file: this.pairs.file, dim: d, binary: true, spearman: spearman(rowHamming(a, b, n, width, d), this.pairs.scores) });
     }
     return out;
   }

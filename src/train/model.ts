@@ -10,6 +10,7 @@ import { Rng } from './rng.ts';
 import { gelu } from './gelu.ts';
 import { gatherRowsOf, planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
 import { createRowGatherer } from './gather.ts';
+import { applyWhitening } from './whiten.ts';
 
 export interface ModelParams {
   dimIn: number;
@@ -23,6 +24,8 @@ export interface ModelParams {
   bias: Float32Array;
   /** Per-token offsets of the output rows, [nVocab, dimOut] row-major (`token_delta`); undefined = none. */
   tokenDelta?: Float32Array;
+  /** Per output dim d, the soft-whitening transform T_d [d, d] applied to the first d columns (whiten.ts). */
+  whiten?: Record<number, Float32Array>;
 }
 
 /**
@@ -109,8 +112,9 @@ export function l2NormalizeRows(x: Float32Array, rows: number, dim: number): Flo
 }
 
 /**
- * Sentence vectors of a trained model: mean over each list's tokens of gelu(w_t)·E_t, projected, truncated to
- * `dim` (default: full width) and L2-normalised when `norm` (default true). An empty list gives a zero row.
+ * Sentence vectors of a trained model: mean over each list's tokens of gelu(w_t)·E_t, projected (+ the mean
+ * token offset), truncated to `dim` (default: full width), whitened when the model has a whitening for `dim`,
+ * and L2-normalised when `norm` (default true). An empty list gives a zero row.
  * Returns [tokenIds.length, dim] row-major. Reads only the rows it needs from `matrix`.
  */
 export async function pooledOutput(
@@ -127,8 +131,10 @@ export async function pooledOutput(
   const rows = await gatherer.gather(plan.uniq);
   gatherer.close();
   const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
-  const out = project(params, pooled, plan.sentences, dim);
+  let out = project(params, pooled, plan.sentences, dim);
   addPooledDelta(params, plan, out, dim);
+  const T = params.whiten?.[dim];
+  if (T) out = Float32Array.from(applyWhitening(out, plan.sentences, dim, dim, T));
   // A sentence without tokens stays a zero row (not the bias).
   for (let s = 0; s < plan.sentences; s++) if (plan.offsets[s + 1] === plan.offsets[s]) out.fill(0, s * dim, (s + 1) * dim);
   return opts.norm === false ? out : l2NormalizeRows(out, plan.sentences, dim);

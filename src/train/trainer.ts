@@ -29,6 +29,7 @@ import { selectionScore, type EvalResult, type StsEvaluator } from './evaluate.t
 import { batchTeacher, type TeacherTargets } from './distill.ts';
 import { createRowGatherer, type SyncRowFile } from './gather.ts';
 import { initParams, sifWeights, type ModelParams } from './model.ts';
+import { WhiteningFitter, whiteningSample } from './whiten.ts';
 import { Rng } from './rng.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
 
@@ -81,6 +82,9 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
   const where = inp.configFile;
   if (matrix.rows < inp.nVocab) throw new UserError(`${matrix.label}: ${matrix.rows} rows, but the config's n_vocab is ${inp.nVocab}`);
   checkBatchSize(inp.datasets, cfg.batchSize, cfg.sampler, `${where}: [training]`);
+  if (cfg.whiten > 0 && cfg.binarize !== 'none') {
+    throw new UserError(`${where}: [training] whiten = ${cfg.whiten} needs binarize = "none" (whitening would change a binarized model's trained sign bits); set whiten = 0`);
+  }
   const perEpoch = stepsPerEpoch(inp.datasets, cfg.batchSize, cfg.sampler);
   // Like Hugging Face's max_steps: when set it is the run's length, cycling through the data as needed.
   const totalSteps = cfg.maxSteps ?? perEpoch * cfg.epochs;
@@ -174,6 +178,12 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
     log(`${inp.records.length} pairs, ${perEpoch} steps/epoch, ${totalSteps} steps, batch ${cfg.batchSize}, lr ${cfg.lr}, warmup ${warmup}, dims [${cfg.dims.join(', ')}]${cfg.binarize !== 'none' ? `, binarize ${cfg.binarize}` : ''}`);
 
     const binary = cfg.binarize !== 'none';
+    const whitener = cfg.whiten > 0 ? new WhiteningFitter(whiteningSample(inp.records, cfg.whitenSamples, cfg.seed), cfg.whiten) : undefined;
+    // The whitening follows the parameters: refit before every evaluation and checkpoint (not used by the loss).
+    const refitWhitening = async () => {
+      if (whitener) params.whiten = await whitener.fit(tf, params, gatherer, cfg.dims);
+    };
+    if (whitener) log(`whitening: power ${cfg.whiten}, fitted on ${whitener.size} training texts at each evaluation and checkpoint`);
     let lastEval: EvalResult[] = [];
     let lastEvalText = '';
     const writeMetric = (obj: Record<string, unknown>) => appendFile(metricsPath, JSON.stringify(obj) + '\n');
@@ -214,6 +224,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
     };
 
     if (!inp.resume && inp.evaluator) {
+      await refitWhitening();
       await evaluate(0);
       log(`untrained projection: ${lastEvalText}`);
     }
@@ -264,6 +275,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       const atEval = cfg.evalSteps > 0 && step % cfg.evalSteps === 0;
       const done = step === totalSteps;
       const stop = inp.signal?.aborted === true && !done;
+      if (atEval || done || stop) await refitWhitening();
       if (atEval || done) await evaluate(step);
       if (atEval || done || stop) await saveCheckpoints(step);
       progress.update(step, `loss ${rep.loss.toFixed(4)} ${(idx.length / dt).toFixed(0)} pairs/s${lastEvalText ? ` ${lastEvalText}` : ''}`);
@@ -275,7 +287,11 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
     }
     const seconds = (performance.now() - t0) / 1000;
     progress.finish();
-    if (lastEval.length === 0 && inp.evaluator) await evaluate(step); // resumed a finished run
+    if (lastEval.length === 0 && inp.evaluator) {
+      // resumed a finished run
+      await refitWhitening();
+      await evaluate(step);
+    }
     return {
       steps: step,
       totalSteps,

@@ -1,0 +1,21 @@
+/**
+ * Sentence vectors of a planned batch under the current parameters, as the trainer's evaluations see them
+ * (the STS evaluator and the whitening fit share it): JS pooling, one TF.js matMul, the pooled token offsets.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import { addPooledDelta, type ModelParams } from './model.ts';
+import { poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
+
+/**
+ * Sentence vectors [plan.sentences, dimOut] of a planned batch: pool the raw `rows` of `plan.uniq` with the
+ * current token weights (JS), project with one TF.js matMul, add the pooled token offsets. No normalisation.
+ */
+export async function projectPlan(tf: typeof tfTypes, params: ModelParams, plan: BatchPlan, rows: Float32Array): Promise<Float32Array> {
+  const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
+  const S = plan.sentences;
+  const y = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(pooled, [S, params.dimIn]), tf.tensor2d(params.kernel, [params.dimIn, params.dimOut])), tf.tensor1d(params.bias)));
+  const out = (await y.data()) as Float32Array;
+  y.dispose();
+  addPooledDelta(params, plan, out, params.dimOut);
+  return out;
+}

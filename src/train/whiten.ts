@@ -1,0 +1,127 @@
+/**
+ * Soft whitening of the sentence space (`[training] whiten = p`): after training, the sentence vectors of a
+ * seeded sample of training texts give, for each Matryoshka dim d, the covariance C_d of their first d
+ * coordinates; with C_d = U Λ Uᵀ the model's d-dim output becomes y·T_d, T_d = U (Λ/mean Λ)^(−p).
+ * p = 0.5 is full whitening (Su et al. 2021), p = 0 nothing; in between evens out the few directions that
+ * dominate MNRL-trained vectors without blowing up noise. The vectors are not centred: the mean direction
+ * carries meaning here (centring lowered STS-B dev by ~0.009, benchmarks/quality.md).
+ *
+ * T_d is linear, and a sentence vector is the mean of its tokens' rows, so the save stage folds T_d into the
+ * saved matrix (row_t·T_d): no inference cost, and the library needs nothing new. Binarized models keep their
+ * trained sign bits: the two options do not combine.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { TokenizedRecord } from '../data/types.ts';
+import { symmetricEigen } from '../util/eigen.ts';
+import type { RowGatherer } from './gather.ts';
+import { projectPlan } from './project-plan.ts';
+import type { ModelParams } from './model.ts';
+import { planBatch, type BatchPlan } from './pooling.ts';
+import { Rng } from './rng.ts';
+
+/** dim → T_d ([d, d] row-major): the whitening of the model's first d output columns. */
+export type Whitening = Record<number, Float32Array>;
+
+/** Covariance (float64, [d, d]) of the first `d` of `width` columns of `rows` vectors. */
+export function prefixCovariance(y: Float32Array, rows: number, width: number, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) mean[j]! += y[r * width + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= rows;
+  const cov = new Float64Array(d * d);
+  const c = new Float64Array(d);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < d; j++) c[j] = y[r * width + j]! - mean[j]!;
+    for (let a = 0; a < d; a++) {
+      const ca = c[a]!;
+      if (ca === 0) continue;
+      const o = a * d;
+      for (let b = a; b < d; b++) cov[o + b]! += ca * c[b]!;
+    }
+  }
+  for (let a = 0; a < d; a++) {
+    for (let b = a; b < d; b++) {
+      cov[a * d + b]! /= Math.max(1, rows - 1);
+      cov[b * d + a] = cov[a * d + b]!;
+    }
+  }
+  return cov;
+}
+
+/**
+ * T = U (Λ/mean Λ)^(−power) for the covariance `cov` ([d, d]). Eigenvalues are floored at 1e-6 of the
+ * largest (a direction the sample never varies in is not amplified without bound); dividing by their mean
+ * keeps the output's overall scale, so fp16 rows stay in range.
+ */
+export function whiteningTransform(cov: Float64Array, d: number, power: number): Float32Array {
+  const { values, vectors } = symmetricEigen(cov, d);
+  const floor = Math.max(values[0]!, 0) * 1e-6 || 1e-30;
+  let mean = 0;
+  for (let k = 0; k < d; k++) mean += Math.max(values[k]!, floor) / d;
+  const T = new Float32Array(d * d);
+  for (let k = 0; k < d; k++) {
+    const s = Math.pow(Math.max(values[k]!, floor) / mean, -power);
+    for (let i = 0; i < d; i++) T[i * d + k] = vectors[i * d + k]! * s;
+  }
+  return T;
+}
+
+/** y[:, :d]·T ([rows, d]) for y of `width` columns and T [d, d], float64 accumulation. */
+export function applyWhitening(y: Float32Array, rows: number, width: number, d: number, T: Float32Array, out?: Float32Array): Float32Array {
+  const res = out && out.length >= rows * d ? out : new Float32Array(rows * d);
+  const acc = new Float64Array(d);
+  for (let r = 0; r < rows; r++) {
+    acc.fill(0);
+    for (let i = 0; i < d; i++) {
+      const x = y[r * width + i]!;
+      if (x === 0) continue;
+      const o = i * d;
+      for (let k = 0; k < d; k++) acc[k]! += x * T[o + k]!;
+    }
+    for (let k = 0; k < d; k++) res[r * d + k] = acc[k]!;
+  }
+  return res.subarray(0, rows * d);
+}
+
+/** A seeded sample of up to `n` training texts (anchors and positives) as token-id lists. */
+export function whiteningSample(records: readonly TokenizedRecord[], n: number, seed: number): Int32Array[] {
+  const order = new Rng(seed + 29).shuffle(Int32Array.from({ length: records.length }, (_, i) => i));
+  const out: Int32Array[] = [];
+  for (const i of order) {
+    if (out.length >= n) break;
+    const r = records[i]!;
+    if (r.anchor.length > 0) out.push(r.anchor);
+    if (r.positive.length > 0 && out.length < n) out.push(r.positive);
+  }
+  return out;
+}
+
+/** Fits the whitening of the current parameters on a fixed sample (rows gathered once). */
+export class WhiteningFitter {
+  private readonly plan: BatchPlan;
+  private rows?: Float32Array;
+
+  constructor(
+    sample: readonly Int32Array[],
+    readonly power: number,
+  ) {
+    this.plan = planBatch(sample);
+  }
+
+  get size(): number {
+    return this.plan.sentences;
+  }
+
+  async fit(tf: typeof tfTypes, params: ModelParams, gatherer: RowGatherer, dims: readonly number[]): Promise<Whitening> {
+    this.rows ??= await gatherer.gather(this.plan.uniq);
+    const y = await projectPlan(tf, params, this.plan, this.rows);
+    // Texts without tokens (zero rows in the saved model) would only add the bias: leave them out.
+    const keep: number[] = [];
+    for (let s = 0; s < this.plan.sentences; s++) if (this.plan.offsets[s + 1]! > this.plan.offsets[s]!) keep.push(s);
+    const w = params.dimOut;
+    const yk = new Float32Array(keep.length * w);
+    keep.forEach((s, i) => yk.set(y.subarray(s * w, (s + 1) * w), i * w));
+    const out: Whitening = {};
+    for (const d of dims) out[d] = whiteningTransform(prefixCovariance(yk, keep.length, w, d), d, this.power);
+    return out;
+  }
+}
