@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { symmetricEigen } from '../src/util/eigen.ts';
 import { applyWhitening, prefixCovariance, whiteningSample, whiteningTransform } from '../src/train/whiten.ts';
 import { Rng } from '../src/train/rng.ts';
+import { foldWhitening, initParams, project } from '../src/train/model.ts';
 
 function randomSpd(n: number, seed: number): Float64Array {
   const rng = new Rng(seed);
@@ -101,6 +102,24 @@ describe('whitening', () => {
         for (let i = 0; i < d; i++) s += y[r * width + i]! * T[i * d + k]!;
         expect(out[r * d + k]!).toBeCloseTo(s, 5);
       }
+  });
+
+  it('foldWhitening: the folded model projects to the original outputs times T (kernel, bias, token offsets)', () => {
+    const rng = new Rng(21);
+    const dimIn = 5;
+    const dimOut = 4;
+    const params = initParams(10, dimIn, dimOut, rng, { tokenWeights: true, tokenDelta: true });
+    params.tokenDelta!.forEach((_, i) => (params.tokenDelta![i] = rng.normal()));
+    const T = Float32Array.from({ length: dimOut * dimOut }, () => rng.normal());
+    const x = Float32Array.from({ length: 3 * dimIn }, () => rng.normal());
+    const before = applyWhitening(project(params, x, 3), 3, dimOut, dimOut, T);
+    const deltaBefore = applyWhitening(params.tokenDelta!, 10, dimOut, dimOut, T);
+    const folded = { ...params, kernel: Float32Array.from(params.kernel), bias: Float32Array.from(params.bias), tokenDelta: Float32Array.from(params.tokenDelta!), whiten: { [dimOut]: T } };
+    foldWhitening(folded, T);
+    expect(folded.whiten).toBeUndefined();
+    const after = project(folded, x, 3);
+    after.forEach((v, i) => expect(v).toBeCloseTo(before[i]!, 5));
+    folded.tokenDelta!.forEach((v, i) => expect(v).toBeCloseTo(deltaBefore[i]!, 5));
   });
 
   it('whiteningSample takes a seeded sample of non-empty anchors and positives', () => {

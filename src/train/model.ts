@@ -150,3 +150,17 @@ export function addPooledDelta(params: ModelParams, plan: BatchPlan, out: Float3
   const dm = poolRows(plan, gatherRowsOf(params.tokenDelta, plan.uniq, params.dimOut), params.dimOut, tokenCoefficients(plan, undefined));
   for (let s = 0; s < plan.sentences; s++) for (let j = 0; j < dim; j++) out[s * dim + j]! += dm[s * params.dimOut + j]!;
 }
+
+/**
+ * Replace W, b and the token offsets by W·T, b·T, D·T (T [dimOut, dimOut]): the model's outputs become its
+ * full-width outputs times T (used to start training from a whitened checkpoint). In place.
+ */
+export function foldWhitening(params: ModelParams, T: Float32Array): void {
+  const n = params.dimOut;
+  if (T.length !== n * n) throw new RangeError(`foldWhitening: T has ${T.length} values, expected ${n * n}`);
+  const times = (m: Float32Array, rows: number) => m.set(applyWhitening(m, rows, n, n, T));
+  times(params.kernel, params.dimIn);
+  times(params.bias, 1);
+  if (params.tokenDelta) times(params.tokenDelta, params.tokenDelta.length / n);
+  params.whiten = undefined;
+}

@@ -28,7 +28,7 @@ import { warmupFor, type TrainConfig } from './config.ts';
 import { selectionScore, type EvalResult, type StsEvaluator } from './evaluate.ts';
 import { batchTeacher, type TeacherTargets } from './distill.ts';
 import { createRowGatherer, type SyncRowFile } from './gather.ts';
-import { initParams, sifWeights, type ModelParams } from './model.ts';
+import { foldWhitening, initParams, sifWeights, type ModelParams } from './model.ts';
 import { WhiteningFitter, whiteningSample } from './whiten.ts';
 import { Rng } from './rng.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
@@ -133,7 +133,13 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       params.bias.set(init.params.bias);
       if (params.tokenWeights && init.params.tokenWeights) params.tokenWeights.set(init.params.tokenWeights.subarray(0, inp.nVocab));
       if (params.tokenDelta && init.params.tokenDelta) params.tokenDelta.set(init.params.tokenDelta.subarray(0, params.tokenDelta.length));
-      log(`init from ${cfg.initCheckpoint} (step ${init.meta.step})`);
+      const T = init.params.whiten?.[cfg.projectionDim];
+      if (T) {
+        // A whitened init: fold its full-width whitening into W, b and the offsets, so training (e.g. a binarized
+        // fine-tune, whose sign bits cannot be whitened afterwards) starts from the whitened output space.
+        foldWhitening(params, T);
+        log(`init from ${cfg.initCheckpoint} (step ${init.meta.step}), its ${cfg.projectionDim}-d whitening folded into the projection`);
+      } else log(`init from ${cfg.initCheckpoint} (step ${init.meta.step})`);
     } else if (cfg.tokenWeightInit === 'sif' && params.tokenWeights) {
       params.tokenWeights.set(sifWeights(inp.nVocab, sequencesOf(inp.records), cfg.sifA));
       log(`token weights: SIF init (a = ${cfg.sifA}) from the training texts' token frequencies`);
