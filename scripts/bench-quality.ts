@@ -6,12 +6,14 @@
  *   --variants wordllama,ours,...   recipes to run (default: wordllama,ours,ours_binary); see VARIANTS
  *   --data DIR|FILE                 training data (default ../shared/data/train)
  *   --eval FILE                     STS file (default ../shared/data/eval/stsb/dev.tsv)
+ *   --eval2 FILE                    a second STS file, reported beside it and never used to pick anything
+ *                                   (default ../shared/data/eval/stsb/train.tsv, the STS-B train split)
  *   --work DIR                      extracted matrix, token cache and checkpoints (default $TMPDIR/bench-quality)
  *   --backend B                     TF.js backend (default auto)
  *   --json FILE                     write the results
  * Every variant starts from the same extracted matrix and seed; the token cache is shared between them.
  */
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +26,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(ROOT, '..', 'shared');
 
 /** [training] tables layered over use_lite.toml; `wordllama` is WordLlama's recipe as issue §6 measured it. */
-export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown>; stsbTrain?: boolean }> = {
+export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown>; stsbTrain?: boolean; weights?: Record<string, number>; matryoshka?: Record<string, unknown> }> = {
   wordllama: { doc: "WordLlama's recipe: 1 epoch, batch 512, lr 1e-2, proportional batches, MNRL", training: { batch_size: 512, lr: 1e-2, epochs: 1 } },
   wordllama_binary: { doc: 'the same with tanh STE binarization', training: { batch_size: 512, lr: 1e-2, epochs: 1, binarize: 'tanh' } },
   symmetric: { doc: 'wordllama + symmetric MNRL', training: { batch_size: 512, lr: 1e-2, epochs: 1, symmetric: true } },
@@ -67,10 +69,92 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
     doc: 'as sif_a3e4_distill with weight 100',
     training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 100, loss: 'mse', max_records: 8000, batch_size: 128 } },
   },
-  ours: { doc: 'our best dense recipe: WordLlama + SIF token-weight init (a = 3e-4)', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 } },
+  mix_para: {
+    doc: 'ours with data mixing: paraphrase/NLI sets up-weighted, captions and simplification/split sets down-weighted',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 },
+    weights: { snli: 3, qqp: 2, mrpc: 3, parasci: 1.5, coco: 0.5, flickr: 0.5, asset: 0.5, wikisplit: 0.5 },
+  },
+  mix_nocap: {
+    doc: 'ours with the caption sets (COCO, Flickr8k) at 0.3',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 },
+    weights: { coco: 0.3, flickr: 0.3 },
+  },
+  delta: {
+    doc: 'ours + learned per-token output offsets (token_delta, lr scale 1)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true },
+  },
+  delta01: {
+    doc: 'ours + token_delta with lr scale 0.1',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1 },
+  },
+  delta03: {
+    doc: 'ours + token_delta with lr scale 0.3',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3 },
+  },
+  delta01_e2: {
+    doc: 'ours + token_delta (lr scale 0.1), 2 epochs',
+    training: { batch_size: 512, lr: 1e-2, epochs: 2, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1 },
+  },
+  delta003: {
+    doc: 'ours + token_delta with lr scale 0.03',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.03 },
+  },
+  delta01_distill: {
+    doc: 'delta01 + similarity distillation from the USE-lite encoder on every record (mse, weight 20)',
+    training: {
+      batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1,
+      teacher: { weight: 20, loss: 'mse', batch_size: 128 },
+    },
+  },
+  delta01_dup: {
+    doc: 'delta01 + duplicate texts masked out of the in-batch negatives',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, mask_duplicates: true },
+  },
+  delta01_gist: {
+    doc: 'delta01 + GISTEmbed guidance: in-batch negatives the USE-lite encoder ranks above the positive are dropped (no distillation term)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, teacher: { weight: 0, guide: true, batch_size: 128 } },
+  },
+  delta01_gist_distill: {
+    doc: 'delta01 + GISTEmbed guidance + distillation (mse, weight 20)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, teacher: { weight: 20, loss: 'mse', guide: true, batch_size: 128 } },
+  },
+  delta03_dup: {
+    doc: 'delta01_dup with token_delta lr scale 0.3',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+  },
+  delta01_dup_s30: {
+    doc: 'delta01_dup with MNRL scale 30',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, mask_duplicates: true, scale: 30 },
+  },
+  delta03_dup_w25: {
+    doc: 'delta03_dup + soft whitening (power 0.25) folded into the model',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25 },
+  },
+  delta1_dup: {
+    doc: 'delta01_dup with token_delta lr scale 1',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, mask_duplicates: true },
+  },
+  delta03_dup_binary: {
+    doc: 'binarized fine-tune of delta03_dup: STE on L2-normalised vectors, lr 1e-3, 2 epochs, offsets and duplicate masking kept',
+    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+  },
+  w25_binary: {
+    doc: 'binarized fine-tune of delta03_dup_w25 with its 256-d whitening folded into the projection: STE on L2-normalised vectors, lr 1e-3, 2 epochs',
+    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup_w25', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+  },
+  w25_binary_mw: {
+    doc: 'as w25_binary with Matryoshka weights [1, 1.5, 3] (256, 128, 64) and lr 2e-3',
+    training: { batch_size: 512, lr: 2e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup_w25', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    matryoshka: { dims: [256, 128, 64], weights: [1, 1.5, 3] },
+  },
+  ours: {
+    doc: 'our dense recipe (config/use_lite.toml at batch 512): SIF init (a = 3e-4) + token offsets (lr scale 0.3) + duplicate masking + soft whitening 0.25',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25 },
+  },
   ours_binary: {
-    doc: 'binarized fine-tune of `ours`: STE on L2-normalised vectors, lr 1e-3, 2 epochs',
-    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@ours' },
+    doc: "binarized fine-tune of `ours` (its 256-d whitening folded in): STE on L2-normalised vectors, lr 2e-3, 2 epochs, Matryoshka weights [1, 1.5, 3]",
+    training: { batch_size: 512, lr: 2e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@ours', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    matryoshka: { dims: [256, 128, 64], weights: [1, 1.5, 3] },
   },
 };
 
@@ -79,6 +163,7 @@ const { values: args } = parseArgs({
     variants: { type: 'string', default: 'wordllama,ours,ours_binary' },
     data: { type: 'string', default: join(SHARED, 'data', 'train') },
     eval: { type: 'string', default: join(SHARED, 'data', 'eval', 'stsb', 'dev.tsv') },
+    eval2: { type: 'string', default: join(SHARED, 'data', 'eval', 'stsb', 'train.tsv') },
     work: { type: 'string', default: join(tmpdir(), 'bench-quality') },
     backend: { type: 'string', default: 'auto' },
     json: { type: 'string' },
@@ -109,7 +194,16 @@ async function run(): Promise<void> {
       training.init_checkpoint = join(work, training.init_checkpoint.slice(1), 'checkpoints', 'last', 'model.safetensors');
     }
     process.stderr.write(`\n== ${name}: ${v.doc} ${JSON.stringify(v.training)}\n`);
-    let data: string[] = [args.data!];
+    let data: string[] | undefined = [args.data!];
+    if (v.weights) {
+      // Per-file weights by file-name prefix (default 1; 0 drops the file) as [[training.datasets]].
+      const dir = resolve(args.data!);
+      const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+      training.datasets = files
+        .map((f) => ({ path: join(dir, f), weight: Object.entries(v.weights!).find(([k]) => f.startsWith(k))?.[1] ?? 1 }))
+        .filter((d) => d.weight > 0);
+      data = undefined;
+    }
     if (v.stsbTrain) {
       // STS-B train pairs with a gold score >= 4 (of 5) as anchor/positive records.
       const tsv = join(dirname(resolve(args.eval!)), 'train.tsv');
@@ -120,7 +214,7 @@ async function run(): Promise<void> {
       data = [args.data!, file];
     }
     const s = await runTraining({
-      config: { ...config, training },
+      config: { ...config, training, ...(v.matryoshka ? { matryoshka: v.matryoshka } : {}) },
       outDir: out,
       data,
       backend: args.backend,
@@ -139,8 +233,9 @@ async function run(): Promise<void> {
       pairs_per_s: s.pairsPerSecond,
       backend: s.backend,
     };
-    // Hamming of a dense model = its sign bits: evaluate them too (the issue's comparison point).
-    if (s.trainConfig.binarize === 'none') {
+    // Hamming of a dense model = its sign bits (the issue's comparison point); and both scores on a second STS
+    // file never used to choose anything (default: the STS-B train split), to show the gains are not dev-tuned.
+    {
       const { readModelCheckpoint, checkpointDir } = await import('../src/train/checkpoint.ts');
       const { StsEvaluator, readStsFile } = await import('../src/train/evaluate.ts');
       const { loadTokenizerFile } = await import('../src/tokenize/node.ts');
@@ -150,9 +245,19 @@ async function run(): Promise<void> {
       const ck = await readModelCheckpoint(checkpointDir(out, 'last'));
       const m = await openInputMatrix(config, out);
       const g = await createRowGatherer(m, 1024);
-      const ev = new StsEvaluator(readStsFile(resolve(args.eval!)), loadTokenizerFile(join(out, 'tokenizer.json')), s.trainConfig.maxLength);
-      const res = await ev.evaluate((await selectBackend(args.backend)).tf, ck.params, g, s.trainConfig.dims, true);
-      row.ham = Object.fromEntries(res.filter((r) => r.binary).map((r) => [r.dim, r.spearman]));
+      const tf = (await selectBackend(args.backend)).tf;
+      const tok = loadTokenizerFile(join(out, 'tokenizer.json'));
+      const scores = async (file: string) => {
+        const ev = new StsEvaluator(readStsFile(file), tok, s.trainConfig.maxLength, 2);
+        const res = await ev.evaluate(tf, ck.params, g, s.trainConfig.dims, true);
+        const pick = (b: boolean) => Object.fromEntries(res.filter((r) => r.binary === b).map((r) => [r.dim, r.spearman]));
+        return { cos: pick(false), ham: pick(true) };
+      };
+      if (s.trainConfig.binarize === 'none') row.ham = (await scores(resolve(args.eval!))).ham;
+      if (existsSync(resolve(args.eval2!))) {
+        const second = await scores(resolve(args.eval2!));
+        Object.assign(row, { cos2: second.cos, ham2: second.ham });
+      }
       g.close();
       await m.close();
     }
@@ -161,12 +266,12 @@ async function run(): Promise<void> {
   }
   const dims = Object.keys((rows[0]?.cos as object) ?? {}).map(Number).sort((a, b) => b - a);
   const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : '-');
-  console.log(`\n| variant | ${dims.map((d) => `cos@${d}`).join(' | ')} | ${dims.map((d) => `ham@${d}`).join(' | ')} | steps | train s | steps/s |`);
-  console.log(`|---|${dims.map(() => '---:').join('|')}|${dims.map(() => '---:').join('|')}|---:|---:|---:|`);
+  const cols = (prefix: string) => dims.map((d) => `${prefix}@${d}`).join(' | ');
+  console.log(`\n| variant | ${cols('cos')} | ${cols('ham')} | ${cols('cos2')} | ${cols('ham2')} | steps | train s | steps/s |`);
+  console.log(`|---|${Array.from({ length: 4 * dims.length }, () => '---:').join('|')}|---:|---:|---:|`);
   for (const r of rows) {
-    const cos = r.cos as Record<number, number>;
-    const ham = r.ham as Record<number, number>;
-    console.log(`| ${r.variant} | ${dims.map((d) => f(cos[d])).join(' | ')} | ${dims.map((d) => f(ham[d])).join(' | ')} | ${r.steps} | ${Number(r.seconds).toFixed(0)} | ${Number(r.steps_per_s).toFixed(2)} |`);
+    const vals = (k: string) => dims.map((d) => f((r[k] as Record<number, number> | undefined)?.[d])).join(' | ');
+    console.log(`| ${r.variant} | ${vals('cos')} | ${vals('ham')} | ${vals('cos2')} | ${vals('ham2')} | ${r.steps} | ${Number(r.seconds).toFixed(0)} | ${Number(r.steps_per_s).toFixed(2)} |`);
   }
   if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, rows }, null, 2) + '\n');
 }
