@@ -134,6 +134,7 @@ describe('save', () => {
       expect(res.engine).toBe(backend);
       const cfg = JSON.parse(readFileSync(join(saveDir, 'config.json'), 'utf8')) as { whiten: number; token_delta: boolean };
       expect([cfg.whiten, cfg.token_delta]).toEqual([0.25, true]);
+      expect(readFileSync(join(saveDir, 'README.md'), 'utf8')).toMatch(/\+ D_t \(learned per-token offsets\).*soft-whitening matrix \(power 0\.25/);
       for (const dim of [8, 4]) {
         const m = await openSafetensorsMatrix(join(saveDir, `tiny_${dim}.safetensors`), 'embedding.weight');
         const expected = await pooledOutput(p2, input, ids, { dim, norm: false });

@@ -13,6 +13,10 @@ export interface ModelCardInput {
   step: number;
   evals: { file?: string; dim?: number; binary?: boolean; spearman?: number }[];
   files: { dim: number; file: string; bytes: number }[];
+  /** Learned per-token offsets were added to the rows (`token_delta`). */
+  tokenDelta?: boolean;
+  /** Soft-whitening power folded into each dim's rows (`whiten`); undefined = none. */
+  whiten?: number;
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -34,7 +38,8 @@ export function modelCard(m: ModelCardInput): string {
   lines.push('## How it was made', '');
   lines.push(`- Input: ${m.sources.map((s) => `${s.repo ?? s.name}${s.revision && s.revision !== 'local' ? `@${s.revision.slice(0, 12)}` : ''}${s.dim ? ` (${s.dim} columns)` : ''}`).join(' + ')} → ${m.dimIn} columns.`);
   lines.push(`- Trained (per-token weights, projection to ${Math.max(...m.dims)}, MultipleNegativesRankingLoss, Matryoshka dims ${m.dims.join(', ')}) for ${m.step} steps.`);
-  lines.push(`- Saved rows: gelu(w_t)·E_t·W + b, truncated per dim. Embedding defaults: L2-normalised, at most ${m.maxLength} tokens, no special tokens, pad token \`${m.padToken}\` ignored.`);
+  const row = `gelu(w_t)·E_t·W + b${m.tokenDelta ? ' + D_t (learned per-token offsets)' : ''}, truncated per dim${m.whiten ? `, then times that dim's soft-whitening matrix (power ${m.whiten}, fitted on training texts; each dim's file is whitened separately)` : ''}`;
+  lines.push(`- Saved rows: ${row}. Embedding defaults: L2-normalised, at most ${m.maxLength} tokens, no special tokens, pad token \`${m.padToken}\` ignored.`);
   if (m.evals.length > 0) {
     lines.push('', '## Evaluation (Spearman × 100)', '', '| file | dim | kind | score |', '|---|---:|---|---:|');
     for (const e of m.evals) {

@@ -251,6 +251,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     binarize: meta.binarize,
     normalize: true,
     whiten: params.whiten ? (meta.config.training as { whiten?: number } | undefined)?.whiten ?? true : undefined,
+    whitened_dims: params.whiten ? Object.keys(params.whiten).map(Number) : undefined,
     token_delta: params.tokenDelta !== undefined,
     max_length: config.tokenizer.max_length,
     add_special_tokens: false,
@@ -283,6 +284,8 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       step: meta.step,
       evals,
       files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),
+      tokenDelta: params.tokenDelta !== undefined,
+      whiten: params.whiten ? Number((meta.config.training as { whiten?: number } | undefined)?.whiten ?? 0) || undefined : undefined,
     }),
   );
   return { saveDir, files, configPath, readmePath, step: meta.step, seconds: (performance.now() - t0) / 1000, overflows, engine: projector.engine };
