@@ -1,13 +1,10 @@
 /**
- * GET with redirects followed by hand. The hub answers `resolve/` with 302 to a CDN (S3/CloudFront signed URL,
- * or the Xet bridge) for large files and 307 for relative/same-site redirects. The token must reach the hub
- * but never another host (S3 even rejects a request carrying both a signature and a Bearer header), so we
- * use `redirect: 'manual'` and attach Authorization only on hops to the hub's own origin.
+ * Hub GETs over fetch (small files and the repo API): redirects followed by hand with the token only on the
+ * hub's own origin (the policy lives in redirect.ts, shared with the raw range client in node-http.ts).
  */
 import type { HubClient } from './client.ts';
-import { TransientError, hubErrorFor, isRetryableStatus, parseRetryAfter, type ErrorContext } from './errors.ts';
-
-const MAX_REDIRECTS = 10;
+import { TransientError, type ErrorContext } from './errors.ts';
+import { followRedirects, statusError } from './redirect.ts';
 
 export interface HubResponse {
   res: Response;
@@ -38,35 +35,17 @@ export async function hubGet(
   ctx: ErrorContext,
   signal?: AbortSignal,
 ): Promise<HubResponse> {
-  const hubOrigin = new URL(client.hubUrl).origin;
-  let current = url;
-  let hubHeaders: Headers | undefined;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const sameOrigin = new URL(current).origin === hubOrigin;
-    const h: Record<string, string> = { 'accept-encoding': 'identity', ...headers };
-    if (client.token && sameOrigin) h.authorization = `Bearer ${client.token}`;
-    const res = await client.fetch(current, { headers: h, redirect: 'manual', signal });
-    hubHeaders ??= res.headers;
-    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
-      const location = res.headers.get('location');
-      await res.body?.cancel().catch(() => {});
-      if (!location) throw new TransientError(`${current}: HTTP ${res.status} redirect without a Location header`);
-      current = new URL(location, current).toString();
-      continue;
-    }
-    if (res.ok) return { res, hubHeaders, finalUrl: current };
-    if (isRetryableStatus(res.status)) {
-      await res.body?.cancel().catch(() => {});
-      throw new TransientError(
-        `${ctx.file ?? ctx.repo}: HTTP ${res.status} from ${new URL(current).host}`,
-        parseRetryAfter(res.headers.get('retry-after')),
-      );
-    }
-    const err = hubErrorFor(res, ctx);
-    await res.body?.cancel().catch(() => {});
-    throw err;
-  }
-  throw new TransientError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+  const { r: res, hubHeaders, finalUrl } = await followRedirects(
+    client,
+    url,
+    headers,
+    (current, h) => client.fetch(current, { headers: h, redirect: 'manual', signal }),
+    (res) => res.body?.cancel().catch(() => {}),
+  );
+  if (res.ok) return { res, hubHeaders, finalUrl };
+  const err = statusError(res, finalUrl, ctx);
+  await res.body?.cancel().catch(() => {});
+  throw err;
 }
 
 /**

@@ -7,16 +7,17 @@
  * 1 GB tensor becomes ~16000 short-lived buffers, a copy of every byte and, measured on the 2-core VM,
  * ~0.5-0.9 s of garbage collection per GB (benchmarks/extract.md). Here the kernel copies the body straight
  * into the pooled (shared) chunk buffer: no allocation, no copy, no GC per byte. The rules are those of
- * `hubGet` (http.ts): redirects followed by hand with Authorization only on hops to the hub's own origin,
- * 5xx/408/429 → TransientError (Retry-After kept), 401/403/404 → HubError; every stall (no bytes for
- * `idleTimeoutMs`, headers included) is a TransientError too. Small files and the repo API still use fetch.
+ * `hubGet` (http.ts), both from redirect.ts: redirects followed by hand with Authorization only on hops to the
+ * hub's own origin, 5xx/408/429 → TransientError (Retry-After kept), 401/403/404 → HubError; every stall (no
+ * bytes for `idleTimeoutMs`, headers included) is a TransientError too. Small files and the repo API still use
+ * fetch.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { HubClient } from './client.ts';
-import { TransientError, hubErrorFor, isRetryableStatus, parseRetryAfter, type ErrorContext } from './errors.ts';
+import { TransientError, type ErrorContext } from './errors.ts';
+import { followRedirects, statusError } from './redirect.ts';
 
-const MAX_REDIRECTS = 10;
 /** Response heads larger than this are refused (real ones are < 4 kB; a signed CDN Location is < 2 kB). */
 const MAX_HEAD = 64 * 1024;
 /** A refused response whose declared body is at most this is read and dropped so its connection can be reused. */
@@ -309,30 +310,10 @@ export function discard(r: RawResponse): void {
 
 /** GET following redirects by hand (Authorization only on the hub's origin); non-2xx → HubError/TransientError. */
 export async function rawHubGet(client: HubClient, url: string, headers: Record<string, string>, ctx: ErrorContext): Promise<RawHubResponse> {
-  const hubOrigin = new URL(client.hubUrl).origin;
-  let current = url;
-  let hubHeaders: Headers | undefined;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const sameOrigin = new URL(current).origin === hubOrigin;
-    const h: Record<string, string> = { 'accept-encoding': 'identity', ...headers };
-    if (client.token && sameOrigin) h.authorization = `Bearer ${client.token}`;
-    const r = await rawGet(current, h, client.idleTimeoutMs);
-    hubHeaders ??= r.headers;
-    if (r.status >= 300 && r.status < 400 && r.status !== 304) {
-      const location = r.headers.get('location');
-      discard(r);
-      if (!location) throw new TransientError(`${current}: HTTP ${r.status} redirect without a Location header`);
-      current = new URL(location, current).toString();
-      continue;
-    }
-    if (r.status >= 200 && r.status < 300) return { ...r, hubHeaders, finalUrl: current };
-    discard(r);
-    if (isRetryableStatus(r.status)) {
-      throw new TransientError(`${ctx.file ?? ctx.repo}: HTTP ${r.status} from ${new URL(current).host}`, parseRetryAfter(r.headers.get('retry-after')));
-    }
-    throw hubErrorFor(r, ctx);
-  }
-  throw new TransientError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+  const { r, hubHeaders, finalUrl } = await followRedirects(client, url, headers, (current, h) => rawGet(current, h, client.idleTimeoutMs), discard);
+  if (r.status >= 200 && r.status < 300) return { ...r, hubHeaders, finalUrl };
+  discard(r);
+  throw statusError(r, finalUrl, ctx);
 }
 
 /**
