@@ -26,6 +26,17 @@ const MAX_GAP_ROWS = 8;
 const MAX_RUN_ROWS = 4096;
 
 /**
+ * End (exclusive) of the run of rows starting at `ids[start]`: extended while the next id is at most `maxGapRows`
+ * past the previous one and stays under `maxRunRows` of the first. `ids` is sorted ascending and unique; the
+ * run's read covers rows ids[start] .. ids[end - 1].
+ */
+export function runEnd(ids: Int32Array, start: number, maxGapRows: number, maxRunRows = MAX_RUN_ROWS): number {
+  let j = start + 1;
+  while (j < ids.length && ids[j]! - ids[j - 1]! <= maxGapRows && ids[j]! - ids[start]! < maxRunRows) j++;
+  return j;
+}
+
+/**
  * A tensor of a safetensors file read with synchronous positional reads. A batch of uniformly random ids
  * from a 256000-row vocabulary touches ~23000 rows in runs of one or two: one awaited read per run costs
  * far more in promise and thread-pool hops than the copy itself, while a sync pread from the page cache is a
@@ -117,8 +128,7 @@ export async function createRowGatherer(matrix: RowMatrix, memoryCacheMb: number
         const o = out ?? new Float32Array(ids.length * dim);
         let i = 0;
         while (i < ids.length) {
-          let j = i + 1;
-          while (j < ids.length && ids[j]! - ids[j - 1]! <= SYNC_GAP_ROWS && ids[j]! - ids[i]! < MAX_RUN_ROWS) j++;
+          const j = runEnd(ids, i, SYNC_GAP_ROWS);
           const first = ids[i]!;
           const raw = r.readRaw(first, ids[j - 1]! - first + 1);
           for (let k = i; k < j; k++) {
@@ -141,9 +151,7 @@ export async function createRowGatherer(matrix: RowMatrix, memoryCacheMb: number
       const o = out ?? new Float32Array(ids.length * dim);
       let i = 0;
       while (i < ids.length) {
-        // Extend a run while the next id is near and the run stays bounded.
-        let j = i + 1;
-        while (j < ids.length && ids[j]! - ids[j - 1]! <= MAX_GAP_ROWS && ids[j]! - ids[i]! < MAX_RUN_ROWS) j++;
+        const j = runEnd(ids, i, MAX_GAP_ROWS);
         const first = ids[i]!;
         const span = ids[j - 1]! - first + 1;
         if (span === j - i) {
