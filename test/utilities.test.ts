@@ -18,6 +18,8 @@ import {
   type Embeddings,
   type StaticModel,
 } from '../src/embed/node.ts';
+import { kmeansPlusPlus } from '../src/embed/kmeans.ts';
+import { kmeans as evalKmeans } from '../src/eval/metrics/kmeans.ts';
 import { coalesce, lineRanges, localMinima, quantile, savgolCoefficients, sentenceRanges } from '../src/embed/split.ts';
 import { makeModel, TOKENIZERS } from './helpers/embed-model.ts';
 
@@ -139,6 +141,25 @@ describe('kmeans', () => {
     const res = kmeans({ data: blobs, rows: 60, dim: 2 }, 3, { seed: 1 });
     for (let i = 3; i < 60; i++) expect(res.labels[i]).toBe(res.labels[i % 3]);
     expect(new Set(res.labels).size).toBe(3);
+  });
+
+  it('k-means++ seeding (shared with the evaluator) is the same in float32 and float64 and picks distinct rows', () => {
+    const x = randomEmbeddings(50, 4, 2);
+    const c32 = kmeansPlusPlus(x.data, 50, 4, 6, mulberry32(9), new Float32Array(24));
+    const c64 = kmeansPlusPlus(x.data, 50, 4, 6, mulberry32(9), new Float64Array(24));
+    expect(Array.from(c64)).toEqual(Array.from(c32));
+    const rows = Array.from({ length: 6 }, (_, c) => {
+      for (let i = 0; i < 50; i++) if (rowOf(x, i).every((v, j) => v === c32[c * 4 + j])) return i;
+      return -1;
+    });
+    expect(rows.every((i) => i >= 0)).toBe(true);
+    expect(new Set(rows).size).toBe(6);
+    // The evaluator's k-means, which seeds with it: every label is the nearest of its centers.
+    const e = evalKmeans(x.data, 50, 4, 6, { seed: 9 });
+    for (let i = 0; i < 50; i++) {
+      const d = [0, 1, 2, 3, 4, 5].map((c) => rowOf(x, i).reduce((s, v, j) => s + (v - e.centers[c * 4 + j]!) ** 2, 0));
+      expect(e.labels[i]).toBe(d.indexOf(Math.min(...d)));
+    }
   });
 
   it('rejects k above the number of points', () => {

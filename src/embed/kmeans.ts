@@ -9,7 +9,8 @@ import type { ClusterOptions, ClusterResult, Embeddings } from './types.ts';
 
 export { mulberry32 };
 
-function sqDist(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: number): number {
+/** Squared Euclidean distance between the `dim` values of `a` at offset `ao` and of `b` at offset `bo`. */
+export function sqDist(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, dim: number): number {
   let s = 0;
   for (let j = 0; j < dim; j++) {
     const d = a[ao + j]! - b[bo + j]!;
@@ -18,11 +19,24 @@ function sqDist(a: Float32Array, ao: number, b: Float32Array, bo: number, dim: n
   return s;
 }
 
-function plusPlus(x: Embeddings, k: number, rand: () => number): Float32Array {
-  const { rows: n, dim, data } = x;
-  const centers = new Float32Array(k * dim);
-  const first = Math.floor(rand() * n);
-  centers.set(data.subarray(first * dim, (first + 1) * dim), 0);
+/**
+ * k-means++ seeding of `k` centers from `n` row-major rows of `data` into `centers` (length k·dim; Float32Array
+ * or Float64Array, the caller's precision), returned: the first center is a uniform draw, each next one a row
+ * drawn with probability ∝ its squared distance to the nearest center so far (uniform again when every row
+ * coincides with a center). One `rand()` per center. Shared with the evaluator's k-means (eval/metrics/kmeans.ts).
+ */
+export function kmeansPlusPlus<C extends Float32Array | Float64Array>(
+  data: ArrayLike<number>,
+  n: number,
+  dim: number,
+  k: number,
+  rand: () => number,
+  centers: C,
+): C {
+  const copy = (row: number, c: number) => {
+    for (let j = 0; j < dim; j++) centers[c * dim + j] = data[row * dim + j]!;
+  };
+  copy(Math.floor(rand() * n), 0);
   const dist = new Float64Array(n);
   for (let i = 0; i < n; i++) dist[i] = sqDist(data, i * dim, centers, 0, dim);
   for (let c = 1; c < k; c++) {
@@ -40,9 +54,10 @@ function plusPlus(x: Embeddings, k: number, rand: () => number): Float32Array {
         }
       }
     } else {
-      pick = Math.floor(rand() * n);
+      pick = Math.floor(rand() * n); // all points coincide with centers: any point will do
     }
-    centers.set(data.subarray(pick * dim, (pick + 1) * dim), c * dim);
+    copy(pick, c);
+    if (c === k - 1) break;
     for (let i = 0; i < n; i++) {
       const d = sqDist(data, i * dim, centers, c * dim, dim);
       if (d < dist[i]!) dist[i] = d;
@@ -100,7 +115,7 @@ export function kmeans(x: Embeddings, k: number, opts: ClusterOptions = {}): Clu
   let best: (ClusterResult & { centers: Float32Array }) | undefined;
   const labels = new Int32Array(x.rows);
   for (let run = 0; run < nInit; run++) {
-    let centers = plusPlus(x, k, rand);
+    let centers: Float32Array = kmeansPlusPlus(x.data, x.rows, x.dim, k, rand, new Float32Array(k * x.dim));
     let inertia = Infinity;
     for (let it = 0; it < maxIterations; it++) {
       const prev = inertia;

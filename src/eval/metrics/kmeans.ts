@@ -1,8 +1,12 @@
 /**
  * Seeded k-means (k-means++ seeding, then Lloyd iterations until no assignment changes) over row-major
  * float rows. Several restarts (`nInit`) keep the lowest inertia. Deterministic for a given seed: the only
- * randomness is the seeding, drawn from mulberry32(seed).
+ * randomness is the seeding, drawn from mulberry32(seed). The seeding is the embedding library's
+ * (embed/kmeans.ts); the Lloyd loop is not: this one runs until no assignment changes and relocates an emptied
+ * cluster to the farthest point (sklearn), in float64, while the library's follows WordLlama (stop on an
+ * inertia change below a tolerance, an emptied cluster keeps its center, float32 centers).
  */
+import { kmeansPlusPlus, sqDist } from '../../embed/kmeans.ts';
 import { mulberry32 } from './random.ts';
 
 export interface KMeansOptions {
@@ -18,50 +22,6 @@ export interface KMeansResult {
   iterations: number;
 }
 
-function sqDist(data: ArrayLike<number>, row: number, centers: Float64Array, c: number, dim: number): number {
-  let s = 0;
-  const a = row * dim;
-  const b = c * dim;
-  for (let j = 0; j < dim; j++) {
-    const d = data[a + j]! - centers[b + j]!;
-    s += d * d;
-  }
-  return s;
-}
-
-/** k-means++: first center uniform, each next one drawn with probability ∝ squared distance to the nearest. */
-function seedCenters(data: ArrayLike<number>, n: number, dim: number, k: number, rand: () => number): Float64Array {
-  const centers = new Float64Array(k * dim);
-  const copy = (row: number, c: number) => {
-    for (let j = 0; j < dim; j++) centers[c * dim + j] = data[row * dim + j]!;
-  };
-  copy(Math.floor(rand() * n), 0);
-  const nearest = new Float64Array(n).fill(Infinity);
-  for (let c = 1; c < k; c++) {
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const d = sqDist(data, i, centers, c - 1, dim);
-      if (d < nearest[i]!) nearest[i] = d;
-      total += nearest[i]!;
-    }
-    let pick = n - 1;
-    if (total > 0) {
-      let r = rand() * total;
-      for (let i = 0; i < n; i++) {
-        r -= nearest[i]!;
-        if (r < 0) {
-          pick = i;
-          break;
-        }
-      }
-    } else {
-      pick = Math.floor(rand() * n); // all points coincide with centers: any point will do
-    }
-    copy(pick, c);
-  }
-  return centers;
-}
-
 function lloyd(data: ArrayLike<number>, n: number, dim: number, k: number, centers: Float64Array, maxIter: number): KMeansResult {
   const labels = new Int32Array(n).fill(-1);
   const dist = new Float64Array(n);
@@ -72,7 +32,7 @@ function lloyd(data: ArrayLike<number>, n: number, dim: number, k: number, cente
       let best = 0;
       let bestD = Infinity;
       for (let c = 0; c < k; c++) {
-        const d = sqDist(data, i, centers, c, dim);
+        const d = sqDist(data, i * dim, centers, c * dim, dim);
         if (d < bestD) {
           bestD = d;
           best = c;
@@ -107,7 +67,7 @@ function lloyd(data: ArrayLike<number>, n: number, dim: number, k: number, cente
     }
   }
   let inertia = 0;
-  for (let i = 0; i < n; i++) inertia += sqDist(data, i, centers, labels[i]!, dim);
+  for (let i = 0; i < n; i++) inertia += sqDist(data, i * dim, centers, labels[i]! * dim, dim);
   return { labels, centers, inertia, iterations };
 }
 
@@ -117,7 +77,7 @@ export function kmeans(data: ArrayLike<number>, n: number, dim: number, k: numbe
   const rand = mulberry32(opts.seed ?? 42);
   let best: KMeansResult | undefined;
   for (let run = 0; run < (opts.nInit ?? 1); run++) {
-    const result = lloyd(data, n, dim, k, seedCenters(data, n, dim, k, rand), opts.maxIter ?? 300);
+    const result = lloyd(data, n, dim, k, kmeansPlusPlus(data, n, dim, k, rand, new Float64Array(k * dim)), opts.maxIter ?? 300);
     if (!best || result.inertia < best.inertia) best = result;
   }
   return best!;
