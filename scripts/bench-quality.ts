@@ -147,6 +147,14 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
     training: { batch_size: 512, lr: 2e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup_w25', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
     matryoshka: { dims: [256, 128, 64], weights: [1, 1.5, 3] },
   },
+  ours_gist: {
+    doc: 'ours + GISTEmbed guidance from the USE-lite encoder (in-batch negatives it ranks above the positive are dropped; no distillation term)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25, teacher: { weight: 0, guide: true, batch_size: 128 } },
+  },
+  ours_distill: {
+    doc: 'ours + similarity distillation from the USE-lite encoder on every record (mse, weight 20)',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25, teacher: { weight: 20, loss: 'mse', batch_size: 128 } },
+  },
   ours: {
     doc: 'our dense recipe (config/use_lite.toml at batch 512): SIF init (a = 3e-4) + token offsets (lr scale 0.3) + duplicate masking + soft whitening 0.25',
     training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25 },

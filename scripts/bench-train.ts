@@ -18,6 +18,8 @@
  *                                             PyTorch) on the same shapes, side by side
  *   --install-torch                           apt-get install python3-torch python3-numpy first when missing
  *   --async-gather                            gather through the async RowMatrix instead of sync reads
+ *   --recipe wordllama|ours                   ours adds learned token offsets (token_delta, sparse row AdamW)
+ *                                             and duplicate masking, as config/use_lite.toml trains
  *   --json FILE                               write all results
  * Each (size, backend) runs in a child process so peak RSS is its own.
  */
@@ -53,6 +55,7 @@ const { values: args } = parseArgs({
     'install-torch': { type: 'boolean' },
     json: { type: 'string' },
     'async-gather': { type: 'boolean' },
+    recipe: { type: 'string', default: 'wordllama' },
     child: { type: 'string' },
   },
 });
@@ -115,10 +118,13 @@ async function child(spec: string): Promise<void> {
   const backend = await selectBackend(backendName);
   const path = await matrixFile(V, D);
   const matrix = await openSafetensorsMatrix(path, 'embedding');
-  const config = parseConfig({ model: { path, dim: D, n_vocab: V, pad_token: 'x' }, matryoshka: { dims }, training: { batch_size: batch, lr: 3e-4 } }, join(ROOT, 'bench.toml'));
+  const ours = args.recipe === 'ours';
+  if (!ours && args.recipe !== 'wordllama') throw new Error(`--recipe: expected wordllama or ours, got ${args.recipe}`);
+  const training = { batch_size: batch, lr: 3e-4, ...(ours ? { token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true } : {}) };
+  const config = parseConfig({ model: { path, dim: D, n_vocab: V, pad_token: 'x' }, matryoshka: { dims }, training }, join(ROOT, 'bench.toml'));
   const cfg = parseTrainConfig(config);
   const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, args['async-gather'] ? undefined : { path, tensor: 'embedding' });
-  const params = initParams(V, D, O, new Rng(0), { tokenWeights: true, stopwordIds: Array.from({ length: 190 }, (_, i) => 10 + i) });
+  const params = initParams(V, D, O, new Rng(0), { tokenWeights: true, stopwordIds: Array.from({ length: 190 }, (_, i) => 10 + i), tokenDelta: ours });
   const opt = createOptimizer(params, true);
   const batches = makeBatches(V, batch, Number(args['mean-len']), warm + steps, 0);
   const reps: StepReport[] = [];
