@@ -76,7 +76,7 @@ describe('USE-lite teacher', () => {
 
   it('validates [training.teacher]', () => {
     expect(parseTeacherConfig('x.toml', undefined)).toBeUndefined();
-    expect(parseTeacherConfig('x.toml', {})).toEqual({ model: 'use_lite', weight: 1, loss: 'cosine', mnrl_weight: 1, batch_size: 64, max_records: undefined });
+    expect(parseTeacherConfig('x.toml', {})).toEqual({ model: 'use_lite', weight: 1, loss: 'cosine', mnrl_weight: 1, batch_size: 64, max_records: undefined, guide: false, guide_margin: 0 });
     expect(() => parseTeacherConfig('x.toml', { loss: 'l1' })).toThrow(/x\.toml: \[training\.teacher\] loss: expected one of "cosine", "mse"/);
     expect(() => parseTeacherConfig('x.toml', { weight: 0, mnrl_weight: 0 })).toThrow(/both 0/);
     expect(() => parseTeacherConfig('x.toml', { wieght: 1 })).toThrow(/wieght: unknown key/);
