@@ -108,10 +108,24 @@ export function gatherWeights(plan: BatchPlan, w: Float32Array): Float32Array {
   return out;
 }
 
-/** The rows of `uniq` from a full [n, dim] row-major matrix (e.g. the token offsets), [uniq.length, dim]. */
-export function gatherRowsOf(full: Float32Array, uniq: Int32Array, dim: number): Float32Array {
-  const out = new Float32Array(uniq.length * dim);
-  for (let u = 0; u < uniq.length; u++) out.set(full.subarray(uniq[u]! * dim, (uniq[u]! + 1) * dim), u * dim);
+/**
+ * mean_t D_t per sentence ([sentences, dim]) read straight from the full [n, dim] offsets by token id (no
+ * gathered copy): the pooled token offsets of `token_delta`. Zero rows for empty sentences.
+ */
+export function poolFullRows(plan: BatchPlan, full: Float32Array, dim: number): Float32Array {
+  const out = new Float32Array(plan.sentences * dim);
+  for (let s = 0; s < plan.sentences; s++) {
+    const a = plan.offsets[s]!;
+    const b = plan.offsets[s + 1]!;
+    if (b === a) continue;
+    const o = s * dim;
+    for (let i = a; i < b; i++) {
+      const base = plan.uniq[plan.local[i]!]! * dim;
+      for (let d = 0; d < dim; d++) out[o + d]! += full[base + d]!;
+    }
+    const inv = 1 / (b - a);
+    for (let d = 0; d < dim; d++) out[o + d]! *= inv;
+  }
   return out;
 }
 
@@ -119,8 +133,9 @@ export function gatherRowsOf(full: Float32Array, uniq: Int32Array, dim: number):
  * dL/dD for each unique token's offset row ([uniq.length, dim]) given dL/dout ([sentences, dim]): the pooled
  * offset of sentence s is mean_t D_t, so each occurrence of u in s receives dL/dout_s / n_s.
  */
-export function tokenDeltaGrads(plan: BatchPlan, dim: number, gradOut: Float32Array): Float64Array {
-  const g = new Float64Array(plan.uniq.length * dim);
+export function tokenDeltaGrads(plan: BatchPlan, dim: number, gradOut: Float32Array): Float32Array {
+  // float32: a few dozen terms per entry at most, and half the memory traffic of float64 (uniq × dim per step)
+  const g = new Float32Array(plan.uniq.length * dim);
   for (let s = 0; s < plan.sentences; s++) {
     const a = plan.offsets[s]!;
     const b = plan.offsets[s + 1]!;

@@ -6,7 +6,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
 import { binarize, head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import type { ModelParams } from './model.ts';
-import { gatherRowsOf, gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
+import { gatherWeights, poolFullRows, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
 type TF = typeof tfTypes;
 
@@ -43,7 +43,7 @@ export interface StepGradients {
   /** dL/dw over `plan.uniq` (sorted ids); undefined unless token weights are learned. */
   tokenWeights?: { indices: Int32Array; values: Float64Array };
   /** dL/dD over the rows `plan.uniq` ([rows.length, dimOut]); undefined unless token offsets are learned. */
-  tokenDelta?: { rows: Int32Array; values: Float64Array };
+  tokenDelta?: { rows: Int32Array; values: Float32Array };
 }
 
 /**
@@ -69,7 +69,7 @@ export async function computeGradients(
   const learnW = useW && opts.tokenWeights === 'learned';
 
   // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
-  const dm = params.tokenDelta ? poolRows(plan, gatherRowsOf(params.tokenDelta, plan.uniq, dimOut), dimOut, tokenCoefficients(plan, undefined)) : undefined;
+  const dm = params.tokenDelta ? poolFullRows(plan, params.tokenDelta, dimOut) : undefined;
 
   const result = tf.tidy(() => {
     const x = tf.tensor2d(pooled, [S, dimIn]);
