@@ -18,6 +18,8 @@
  *                                             PyTorch) on the same shapes, side by side
  *   --install-torch                           apt-get install python3-torch python3-numpy first when missing
  *   --async-gather                            gather through the async RowMatrix instead of sync reads
+ *   --memory-mb N                             [training] memory_cache_mb: hold the input in memory as f32 when it
+ *                                             fits (PyTorch's reference keeps its matrix in memory); default 1024
  *   --recipe wordllama|ours                   ours adds learned token offsets (token_delta, sparse row AdamW)
  *                                             and duplicate masking, as config/use_lite.toml trains
  *   --json FILE                               write all results
@@ -56,6 +58,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     'async-gather': { type: 'boolean' },
     recipe: { type: 'string', default: 'wordllama' },
+    'memory-mb': { type: 'string' },
     child: { type: 'string' },
   },
 });
@@ -120,7 +123,12 @@ async function child(spec: string): Promise<void> {
   const matrix = await openSafetensorsMatrix(path, 'embedding');
   const ours = args.recipe === 'ours';
   if (!ours && args.recipe !== 'wordllama') throw new Error(`--recipe: expected wordllama or ours, got ${args.recipe}`);
-  const training = { batch_size: batch, lr: 3e-4, ...(ours ? { token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true } : {}) };
+  const training = {
+    batch_size: batch,
+    lr: 3e-4,
+    ...(ours ? { token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true } : {}),
+    ...(args['memory-mb'] !== undefined ? { memory_cache_mb: Number(args['memory-mb']) } : {}),
+  };
   const config = parseConfig({ model: { path, dim: D, n_vocab: V, pad_token: 'x' }, matryoshka: { dims }, training }, join(ROOT, 'bench.toml'));
   const cfg = parseTrainConfig(config);
   const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, args['async-gather'] ? undefined : { path, tensor: 'embedding' });
