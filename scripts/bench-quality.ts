@@ -155,6 +155,11 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
     doc: 'ours + similarity distillation from the USE-lite encoder on every record (mse, weight 20)',
     training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25, teacher: { weight: 20, loss: 'mse', batch_size: 128 } },
   },
+  ours_binary_e3: {
+    doc: 'ours_binary with 3 epochs and Matryoshka weights [1, 2, 6]',
+    training: { batch_size: 512, lr: 2e-3, epochs: 3, binarize: 'ste', norm: true, init_checkpoint: '@ours', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    matryoshka: { dims: [256, 128, 64], weights: [1, 2, 6] },
+  },
   ours: {
     doc: 'our dense recipe (config/use_lite.toml at batch 512): SIF init (a = 3e-4) + token offsets (lr scale 0.3) + duplicate masking + soft whitening 0.25',
     training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25 },
