@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { symmetricEigen } from '../src/util/eigen.ts';
-import { applyWhitening, prefixCovariance, whiteningSample, whiteningTransform } from '../src/train/whiten.ts';
+import { applyWhitening, covarianceTf, prefixCovariance, topLeftBlock, whiteningSample, whiteningTransform } from '../src/train/whiten.ts';
+import { selectBackend } from '../src/train/backend.ts';
 import { Rng } from '../src/train/rng.ts';
 import { foldWhitening, initParams, project } from '../src/train/model.ts';
 
@@ -120,6 +121,20 @@ describe('whitening', () => {
     const after = project(folded, x, 3);
     after.forEach((v, i) => expect(v).toBeCloseTo(before[i]!, 5));
     folded.tokenDelta!.forEach((v, i) => expect(v).toBeCloseTo(deltaBefore[i]!, 5));
+  });
+
+  it('covarianceTf (TF.js product) and its top-left blocks equal prefixCovariance at every prefix width', async () => {
+    const { tf } = await selectBackend('wasm');
+    const rng = new Rng(31);
+    const rows = 300;
+    const width = 12;
+    const y = Float32Array.from({ length: rows * width }, () => rng.normal() + 0.5);
+    const full = await covarianceTf(tf, y, rows, width);
+    for (const d of [12, 8, 3]) {
+      const want = prefixCovariance(y, rows, width, d);
+      const got = topLeftBlock(full, width, d);
+      got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+    }
   });
 
   it('whiteningSample takes a seeded sample of non-empty anchors and positives', () => {
