@@ -55,8 +55,11 @@ most 256), weight_decay (0; projection kernel only), grad_clip (1.0; 0 = off), s
 max_length, norm (false), binarize, binary_dense_weight (0), scale (20), symmetric (false: MNRL in both
 directions), token_weights (learned|frozen|none), token_weight_init (stopwords|sif), stopword_weight (0.1),
 sif_a (1e-3), token_lr_scale (1), init_checkpoint (start from a checkpoint), sampler (proportional|mixed),
-hard_negatives (true), memory_cache_mb (1024), [[training.datasets]], [training.teacher] (distillation from
-the USE-lite encoder: weight, loss mse|cosine, mnrl_weight, batch_size, max_records).
+hard_negatives (true), mask_duplicates (false: drop in-batch negatives with the anchor's or positive's text),
+token_delta (false: learn a per-token offset of each output row), token_delta_lr_scale (1),
+token_delta_weight_decay (0), whiten (0: soft-whitening power folded into the saved rows; 0.25 in use_lite),
+whiten_samples (20000), memory_cache_mb (1024), [[training.datasets]], [training.teacher] (distillation
+from the USE-lite encoder: weight, loss mse|cosine, mnrl_weight, batch_size, max_records, guide, guide_margin).
 [matryoshka]: dims (e.g. [1024, 512, 256, 128, 64]), weights (one per dim), projection_dim (max(dims)).
 See docs/train.md.
 
