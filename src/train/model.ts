@@ -8,7 +8,7 @@
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { Rng } from './rng.ts';
 import { gelu } from './gelu.ts';
-import { planBatch, poolFullRows, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
+import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
 import { createRowGatherer } from './gather.ts';
 import { applyWhitening } from './whiten.ts';
 
@@ -147,7 +147,7 @@ export async function pooledOutput(
  */
 export function addPooledDelta(params: ModelParams, plan: BatchPlan, out: Float32Array, dim: number): void {
   if (!params.tokenDelta) return;
-  const dm = poolFullRows(plan, params.tokenDelta, params.dimOut);
+  const dm = poolRows(plan, params.tokenDelta, params.dimOut, tokenCoefficients(plan, undefined), undefined, plan.uniq);
   for (let s = 0; s < plan.sentences; s++) for (let j = 0; j < dim; j++) out[s * dim + j]! += dm[s * params.dimOut + j]!;
 }
 

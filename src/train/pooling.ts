@@ -48,9 +48,11 @@ export function tokenCoefficients(plan: BatchPlan, w: Float32Array | undefined):
 
 /**
  * pooled[s] = Σ_t coef[t]·rows[t] / n_s over sentence s's tokens (a zero row for an empty sentence).
- * `rows` holds the unique tokens' rows, [uniq.length, dim] row-major. Accumulates in float64.
+ * `rows` holds the unique tokens' rows, [uniq.length, dim] row-major; or, with `rowIds`, unique token u's row
+ * is `rows` row `rowIds[u]` (e.g. `plan.uniq` to read a full [n_vocab, dim] matrix without gathering it).
+ * Accumulates in float64.
  */
-export function poolRows(plan: BatchPlan, rows: Float32Array, dim: number, coef: Float32Array, out?: Float32Array): Float32Array {
+export function poolRows(plan: BatchPlan, rows: Float32Array, dim: number, coef: Float32Array, out?: Float32Array, rowIds?: Int32Array): Float32Array {
   const S = plan.sentences;
   const pooled = out ?? new Float32Array(S * dim);
   const acc = new Float64Array(dim);
@@ -61,7 +63,7 @@ export function poolRows(plan: BatchPlan, rows: Float32Array, dim: number, coef:
     for (let i = a; i < b; i++) {
       const u = plan.local[i]!;
       const c = coef[u]!;
-      const base = u * dim;
+      const base = (rowIds ? rowIds[u]! : u) * dim;
       for (let d = 0; d < dim; d++) acc[d]! += c * rows[base + d]!;
     }
     const inv = b > a ? 1 / (b - a) : 0;
@@ -105,27 +107,6 @@ export function tokenWeightGrads(
 export function gatherWeights(plan: BatchPlan, w: Float32Array): Float32Array {
   const out = new Float32Array(plan.uniq.length);
   for (let u = 0; u < out.length; u++) out[u] = w[plan.uniq[u]!]!;
-  return out;
-}
-
-/**
- * mean_t D_t per sentence ([sentences, dim]) read straight from the full [n, dim] offsets by token id (no
- * gathered copy): the pooled token offsets of `token_delta`. Zero rows for empty sentences.
- */
-export function poolFullRows(plan: BatchPlan, full: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(plan.sentences * dim);
-  for (let s = 0; s < plan.sentences; s++) {
-    const a = plan.offsets[s]!;
-    const b = plan.offsets[s + 1]!;
-    if (b === a) continue;
-    const o = s * dim;
-    for (let i = a; i < b; i++) {
-      const base = plan.uniq[plan.local[i]!]! * dim;
-      for (let d = 0; d < dim; d++) out[o + d]! += full[base + d]!;
-    }
-    const inv = 1 / (b - a);
-    for (let d = 0; d < dim; d++) out[o + d]! *= inv;
-  }
   return out;
 }
 

@@ -6,7 +6,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
 import { binarize, head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import type { ModelParams } from './model.ts';
-import { gatherWeights, poolFullRows, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
+import { gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
 type TF = typeof tfTypes;
 
@@ -69,7 +69,7 @@ export async function computeGradients(
   const learnW = useW && opts.tokenWeights === 'learned';
 
   // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
-  const dm = params.tokenDelta ? poolFullRows(plan, params.tokenDelta, dimOut) : undefined;
+  const dm = params.tokenDelta ? poolRows(plan, params.tokenDelta, dimOut, tokenCoefficients(plan, undefined), undefined, plan.uniq) : undefined;
 
   const result = tf.tidy(() => {
     const x = tf.tensor2d(pooled, [S, dimIn]);
