@@ -58,7 +58,7 @@ sif_a (1e-3), token_lr_scale (1), init_checkpoint (start from a checkpoint), sam
 hard_negatives (true), mask_duplicates (false: drop in-batch negatives with the anchor's or positive's text),
 token_delta (false: learn a per-token offset of each output row), token_delta_lr_scale (1),
 token_delta_weight_decay (0), whiten (0: soft-whitening power folded into the saved rows; 0.25 in use_lite),
-whiten_samples (20000), memory_cache_mb (1024), [[training.datasets]], [training.teacher] (distillation
+whiten_samples (20000), threads (2: a worker_thread runs half of the projection matMuls on wasm), memory_cache_mb (1024), [[training.datasets]], [training.teacher] (distillation
 from the USE-lite encoder: weight, loss mse|cosine, mnrl_weight, batch_size, max_records, guide, guide_margin).
 [matryoshka]: dims (e.g. [1024, 512, 256, 128, 64]), weights (one per dim), projection_dim (max(dims)).
 See docs/train.md.

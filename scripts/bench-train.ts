@@ -18,6 +18,8 @@
  *                                             PyTorch) on the same shapes, side by side
  *   --install-torch                           apt-get install python3-torch python3-numpy first when missing
  *   --async-gather                            gather through the async RowMatrix instead of sync reads
+ *   --threads 1|2                             [training] threads: 2 (default) runs half of the matMuls in a
+ *                                             worker_thread with its own TF.js wasm instance (wasm only)
  *   --memory-mb N                             [training] memory_cache_mb: hold the input in memory as f32 when it
  *                                             fits (PyTorch's reference keeps its matrix in memory); default 1024
  *   --recipe wordllama|ours                   ours adds learned token offsets (token_delta, sparse row AdamW)
@@ -40,6 +42,7 @@ import { createRowGatherer } from '../src/train/gather.ts';
 import { initParams } from '../src/train/model.ts';
 import { Rng } from '../src/train/rng.ts';
 import { createOptimizer, trainStep, type StepReport } from '../src/train/update.ts';
+import { MatmulHelper } from '../src/train/parallel.ts';
 import type { TokenizedRecord } from '../src/data/types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,6 +62,7 @@ const { values: args } = parseArgs({
     'async-gather': { type: 'boolean' },
     recipe: { type: 'string', default: 'wordllama' },
     'memory-mb': { type: 'string' },
+    threads: { type: 'string', default: '2' },
     child: { type: 'string' },
   },
 });
@@ -134,12 +138,13 @@ async function child(spec: string): Promise<void> {
   const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, args['async-gather'] ? undefined : { path, tensor: 'embedding' });
   const params = initParams(V, D, O, new Rng(0), { tokenWeights: true, stopwordIds: Array.from({ length: 190 }, (_, i) => 10 + i), tokenDelta: ours });
   const opt = createOptimizer(params, true);
+  const helper = backend.name === 'wasm' && args.threads === '2' ? await MatmulHelper.start((why) => process.stderr.write(`one thread: ${why}\n`)) : undefined;
   const batches = makeBatches(V, batch, Number(args['mean-len']), warm + steps, 0);
   const reps: StepReport[] = [];
   const times: number[] = [];
   for (let k = 0; k < batches.length; k++) {
     const t0 = performance.now();
-    const r = await trainStep(backend.tf, params, opt, gatherer, cfg, batches[k]!, k, 1000, 0);
+    const r = await trainStep(backend.tf, params, opt, gatherer, cfg, batches[k]!, k, 1000, 0, undefined, helper);
     const dt = performance.now() - t0;
     if (k >= warm) {
       times.push(dt);
@@ -147,12 +152,13 @@ async function child(spec: string): Promise<void> {
     }
   }
   await matrix.close();
+  await helper?.close();
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const row: Row = {
     vocab: V,
     in_dim: D,
     out_dim: O,
-    backend: backend.name,
+    backend: helper ? `${backend.name} ×2 threads` : backend.name,
     backend_reason: backend.reason,
     median_ms: med(times),
     min_ms: Math.min(...times),

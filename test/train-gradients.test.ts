@@ -4,7 +4,8 @@
  * mean) in loss and in every gradient. The reference is written independently with TF.js autograd on the cpu
  * backend over padded [batch, tokens, dim] tensors, exactly what the trainer never builds.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MatmulHelper } from '../src/train/parallel.ts';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { selectBackend } from '../src/train/backend.ts';
 import { binarize, matryoshkaMnrl, mnrl, similarityDistillation } from '../src/train/loss.ts';
@@ -84,7 +85,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine', denseWeight = 0, delta = false) {
+async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine', denseWeight = 0, delta = false, helper?: MatmulHelper) {
   const V = 40;
   const D = 12;
   const O = 8;
@@ -109,7 +110,7 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
   const plan = planBatch(seqs);
   const rows = new Float32Array(plan.uniq.length * D);
   plan.uniq.forEach((t, u) => rows.set(E.subarray(t * D, (t + 1) * D), u * D));
-  const got = await computeGradients(tf, params, plan, rows, B, opts, teacher);
+  const got = await computeGradients(tf, params, plan, rows, B, opts, teacher, undefined, helper ? Object.assign(helper, { minMacs: 0 }) : undefined);
   const gw = new Float32Array(V);
   got.tokenWeights!.indices.forEach((t, i) => (gw[t] = got.tokenWeights!.values[i]!));
   let gd: Float32Array | undefined;
@@ -156,6 +157,29 @@ describe('pooled formulation = token-level WordLlama (loss and all gradients)', 
         });
       });
     }
+  }
+});
+
+describe('two threads (parallel.ts): the worker half of the matMuls gives the same loss and gradients', () => {
+  let helper: MatmulHelper | undefined;
+  afterAll(async () => helper?.close());
+  for (const [name, bin, norm, neg, delta] of [
+    ['dense + hard negatives + norm', 'none', true, 4, false],
+    ['learned token offsets + tanh-binarized', 'tanh', false, 2, true],
+  ] as const) {
+    it(`wasm main thread + wasm worker: ${name}`, async () => {
+      helper ??= await MatmulHelper.start((why) => {
+        throw new Error(why);
+      });
+      const before = helper!.splits;
+      const { ref, got, gw, gd } = await compare('wasm', bin, norm, neg, false, undefined, 0, delta, helper);
+      expect(helper!.splits).toBe(before + 1);
+      expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
+      expect(relErr(got.kernel, ref.gk)).toBeLessThan(1e-5);
+      expect(relErr(got.bias, ref.gb)).toBeLessThan(1e-5);
+      expect(relErr(gw, ref.gw)).toBeLessThan(1e-5);
+      if (delta) expect(relErr(gd!, ref.gd!)).toBeLessThan(1e-5);
+    });
   }
 });
 

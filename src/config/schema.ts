@@ -114,5 +114,9 @@ export const oneOf =
   (...choices: string[]) =>
   (v: string) =>
     choices.includes(v) ? undefined : `one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
+export const oneOfInts =
+  (...choices: number[]) =>
+  (v: number) =>
+    choices.includes(v) ? undefined : `one of ${choices.join(', ')}`;
 export const positiveInts = (v: number[]) =>
   v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0) ? undefined : 'a non-empty array of positive integers';

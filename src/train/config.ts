@@ -14,6 +14,7 @@ import {
   positiveInts,
   positiveNumber,
   validateTable,
+  oneOfInts,
   type TableSpec,
 } from '../config/schema.ts';
 
@@ -78,6 +79,8 @@ export interface TrainConfig {
   hardNegatives: boolean;
   /** Leave in-batch candidates with the same text as an anchor's anchor or positive out of its MNRL softmax. */
   maskDuplicates: boolean;
+  /** 2: a worker_thread with its own TF.js wasm instance runs half of the projection's matMuls (wasm only). */
+  threads: number;
   /** Soft-whitening power p applied after training (whiten.ts; 0 = off, 0.5 = full whitening). */
   whiten: number;
   /** Training texts sampled to fit the whitening. */
@@ -124,6 +127,7 @@ const TRAINING_KEYS: TableSpec = {
   binary_dense_weight: { kind: 'number', check: nonNegativeNumber, doc: 'with binarize: weight of the dense-vector loss (default 0)' },
   symmetric: { kind: 'bool', doc: 'symmetric MNRL (default false)' },
   hard_negatives: { kind: 'bool', doc: "use records' negatives (default true)" },
+  threads: { kind: 'int', check: oneOfInts(1, 2), doc: 'threads for the projection matMuls on wasm: 1 or 2 (default 2)' },
   whiten: { kind: 'number', check: nonNegativeNumber, doc: 'soft-whitening power folded into the saved model (default 0 = off; 0.25 = ours)' },
   whiten_samples: { kind: 'int', check: positiveInt, doc: 'training texts sampled to fit the whitening (default 20000)' },
   mask_duplicates: { kind: 'bool', doc: 'drop in-batch negatives whose text equals the anchor or its positive (default false)' },
@@ -214,6 +218,7 @@ export function parseTrainConfig(config: ModelConfig): TrainConfig {
     binaryDenseWeight: (t.binary_dense_weight as number | undefined) ?? 0,
     hardNegatives: (t.hard_negatives as boolean | undefined) ?? true,
     maskDuplicates: (t.mask_duplicates as boolean | undefined) ?? false,
+    threads: (t.threads as number | undefined) ?? 2,
     whiten: (t.whiten as number | undefined) ?? 0,
     whitenSamples: (t.whiten_samples as number | undefined) ?? 20000,
     memoryCacheMb: (t.memory_cache_mb as number | undefined) ?? 1024,

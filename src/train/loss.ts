@@ -213,7 +213,12 @@ export function head(
   bias: Tensor,
   opts: { norm: boolean; binarize: BinarizeMode },
 ): Tensor2D {
-  let y = tf.add(fastMatMul(tf, pooled, kernel), bias) as Tensor2D;
+  return finishHead(tf, tf.add(fastMatMul(tf, pooled, kernel), bias) as Tensor2D, opts);
+}
+
+/** The head after the affine map: optional L2 norm, then optional sign with a straight-through gradient. */
+export function finishHead(tf: TF, affine: Tensor2D, opts: { norm: boolean; binarize: BinarizeMode }): Tensor2D {
+  let y = affine;
   if (opts.norm) y = l2Normalize(tf, y);
   if (opts.binarize !== 'none') y = binarize(tf, y, opts.binarize) as Tensor2D;
   return y;

@@ -4,7 +4,8 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
-import { binarize, head, matryoshkaMnrl, similarityDistillation } from './loss.ts';
+import { binarize, fastMatMul, finishHead, matryoshkaMnrl, similarityDistillation } from './loss.ts';
+import { PARALLEL_MIN_MACS, type MatmulHelper } from './parallel.ts';
 import type { ModelParams } from './model.ts';
 import { gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
@@ -60,6 +61,7 @@ export async function computeGradients(
   opts: LossOptions,
   teacher?: BatchTeacher,
   exclude?: Float32Array,
+  helper?: Pick<MatmulHelper, 'forward' | 'backward'> & { minMacs?: number },
 ): Promise<StepGradients> {
   const { dimIn, dimOut } = params;
   const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
@@ -71,51 +73,110 @@ export async function computeGradients(
   // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
   const dm = params.tokenDelta ? poolRows(plan, params.tokenDelta, dimOut, tokenCoefficients(plan, undefined), undefined, plan.uniq) : undefined;
 
-  const result = tf.tidy(() => {
-    const x = tf.tensor2d(pooled, [S, dimIn]);
-    const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
-    const b = tf.tensor1d(params.bias);
-    const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
-    const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
-    let parts: tfTypes.Tensor[] = [];
-    const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor, dd: tfTypes.Tensor | undefined) => {
-      const offset = dd ? tf.add(bb, dd) : bb;
-      const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
-      const dense = head(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D, offset, mixed ? { ...opts, binarize: 'none' } : opts);
-      const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
-      let { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
-      parts = perDim.map((p) => tf.keep(p));
-      if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
-      if (!teacher) return total as tfTypes.Scalar;
-      if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
-      const C = S - nAnchors;
-      const distill = similarityDistillation(
-        tf,
-        emb,
-        nAnchors,
-        opts.dims,
-        opts.dimWeights,
-        tf.tensor2d(teacher.sim, [nAnchors, C]),
-        tf.tensor2d(teacher.mask, [nAnchors, C]),
-        teacher.kind,
-      );
-      return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
-    };
-    // Differentiate with respect to kernel and bias, plus the pooled rows (token weights) and offsets when learned.
-    const inputs = [k, b, ...(learnW ? [x] : []), ...(d ? [d] : [])];
-    const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOf(learnW ? v[2]! : x, v[0]!, v[1]!, d ? v[v.length - 1] : undefined))(inputs);
-    return { value, gk: grads[0]!, gb: grads[1]!, gx: learnW ? grads[2] : undefined, gd: d ? grads[grads.length - 1] : undefined, parts };
-  });
+  // The loss of the affine output `pre` = x·W + b (+ pooled offsets): norm, binarize, Matryoshka MNRL, teacher.
+  let parts: tfTypes.Tensor[] = [];
+  const lossOfPre = (pre: tfTypes.Tensor2D, ex: tfTypes.Tensor2D | undefined): tfTypes.Scalar => {
+    const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
+    const dense = finishHead(tf, pre, mixed ? { ...opts, binarize: 'none' } : opts);
+    const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
+    let { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
+    parts = perDim.map((p) => tf.keep(p));
+    if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
+    if (!teacher) return total as tfTypes.Scalar;
+    if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
+    const C = S - nAnchors;
+    const distill = similarityDistillation(
+      tf,
+      emb,
+      nAnchors,
+      opts.dims,
+      opts.dimWeights,
+      tf.tensor2d(teacher.sim, [nAnchors, C]),
+      tf.tensor2d(teacher.mask, [nAnchors, C]),
+      teacher.kind,
+    );
+    return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
+  };
 
-  const [loss, kernel, bias, gx, gd] = await Promise.all([
-    result.value.data(),
-    result.gk.data() as Promise<Float32Array>,
-    result.gb.data() as Promise<Float32Array>,
-    result.gx ? (result.gx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
-    result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
-  ]);
-  const perDim = await Promise.all(result.parts.map(async (p) => (await p.data())[0]!));
-  tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...(result.gd ? [result.gd] : []), ...result.parts]);
+  let loss: number;
+  let kernel: Float32Array;
+  let bias: Float32Array;
+  let gx: Float32Array | undefined;
+  let gd: Float32Array | undefined;
+  // Read before anything is disposed: with one Matryoshka dim the loss value is the same tensor as its part.
+  const readParts = () => Promise.all(parts.map(async (p) => (await p.data())[0]!));
+  let perDim: number[];
+  const split = helper !== undefined && S >= 4 && S * dimIn * dimOut >= (helper.minMacs ?? PARALLEL_MIN_MACS);
+  if (!split) {
+    const result = tf.tidy(() => {
+      const x = tf.tensor2d(pooled, [S, dimIn]);
+      const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
+      const b = tf.tensor1d(params.bias);
+      const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
+      const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
+      const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor, dd: tfTypes.Tensor | undefined) =>
+        lossOfPre(tf.add(fastMatMul(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D), dd ? tf.add(bb, dd) : bb) as tfTypes.Tensor2D, ex);
+      // Differentiate with respect to kernel and bias, plus the pooled rows (token weights) and offsets when learned.
+      const inputs = [k, b, ...(learnW ? [x] : []), ...(d ? [d] : [])];
+      const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOf(learnW ? v[2]! : x, v[0]!, v[1]!, d ? v[v.length - 1] : undefined))(inputs);
+      return { value, gk: grads[0]!, gb: grads[1]!, gx: learnW ? grads[2] : undefined, gd: d ? grads[grads.length - 1] : undefined };
+    });
+    const got = await Promise.all([
+      result.value.data(),
+      result.gk.data() as Promise<Float32Array>,
+      result.gb.data() as Promise<Float32Array>,
+      result.gx ? (result.gx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+      result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+    ]);
+    [loss, kernel, bias, gx, gd] = [got[0][0]!, got[1], got[2], got[3], got[4]];
+    perDim = await readParts();
+    tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...(result.gd ? [result.gd] : [])]);
+  } else {
+    // Two threads (parallel.ts): the worker projects and back-propagates rows [h, S), this thread rows [0, h).
+    const h = S >> 1;
+    const bottom = helper!.forward(pooled.subarray(h * dimIn), S - h, dimIn, params.kernel, dimOut);
+    const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooled.subarray(0, h * dimIn), [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
+    const y0 = new Float32Array(S * dimOut);
+    y0.set((await yTop.data()) as Float32Array);
+    yTop.dispose();
+    y0.set(await bottom, h * dimOut);
+    const result = tf.tidy(() => {
+      const y = tf.tensor2d(y0, [S, dimOut]);
+      const b = tf.tensor1d(params.bias);
+      const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
+      const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
+      const inputs = [y, b, ...(d ? [d] : [])];
+      const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOfPre(tf.add(v[0]!, d ? tf.add(v[1]!, v[2]!) : v[1]!) as tfTypes.Tensor2D, ex))(inputs);
+      return { value, gy: grads[0]!, gb: grads[1]!, gd: d ? grads[2] : undefined };
+    });
+    const gy = (await result.gy.data()) as Float32Array;
+    const back = helper!.backward(gy.slice(h * dimOut), learnW);
+    const top = tf.tidy(() => {
+      const dyTop = tf.tensor2d(gy.subarray(0, h * dimOut), [h, dimOut]);
+      const xTop = tf.tensor2d(pooled.subarray(0, h * dimIn), [h, dimIn]);
+      // plain matMuls of explicit transposes (the fast wasm kernel; see loss.ts fastMatMul)
+      return { dw: tf.matMul(tf.transpose(xTop), dyTop), dx: learnW ? tf.matMul(dyTop, tf.transpose(tf.tensor2d(params.kernel, [dimIn, dimOut]))) : undefined };
+    });
+    const [lossData, gbData, gdData, dwTop, dxTop] = await Promise.all([
+      result.value.data(),
+      result.gb.data() as Promise<Float32Array>,
+      result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+      top.dw.data() as Promise<Float32Array>,
+      top.dx ? (top.dx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+    ]);
+    perDim = await readParts();
+    tf.dispose([result.value, result.gy, result.gb, ...(result.gd ? [result.gd] : []), top.dw, ...(top.dx ? [top.dx] : [])]);
+    const bot = await back;
+    kernel = new Float32Array(dimIn * dimOut);
+    for (let i = 0; i < kernel.length; i++) kernel[i] = dwTop[i]! + bot.dw[i]!;
+    if (learnW) {
+      gx = new Float32Array(S * dimIn);
+      gx.set(dxTop!);
+      gx.set(bot.dx!, h * dimIn);
+    }
+    [loss, bias, gd] = [lossData[0]!, gbData, gdData];
+  }
+  tf.dispose(parts);
 
   let tokenWeights: StepGradients['tokenWeights'];
   if (learnW && gx) {
@@ -123,5 +184,5 @@ export async function computeGradients(
     tokenWeights = { indices: plan.uniq, values };
   }
   const tokenDelta = gd ? { rows: plan.uniq, values: tokenDeltaGrads(plan, dimOut, gd) } : undefined;
-  return { loss: loss[0]!, perDim, kernel, bias, tokenWeights, tokenDelta };
+  return { loss, perDim, kernel, bias, tokenWeights, tokenDelta };
 }

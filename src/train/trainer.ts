@@ -30,6 +30,7 @@ import { batchTeacher, type TeacherTargets } from './distill.ts';
 import { createRowGatherer, type SyncRowFile } from './gather.ts';
 import { foldWhitening, initParams, sifWeights, type ModelParams } from './model.ts';
 import { WhiteningFitter, whiteningSample } from './whiten.ts';
+import { MatmulHelper } from './parallel.ts';
 import { Rng } from './rng.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
 
@@ -170,10 +171,17 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
   }
 
   const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, inp.syncFile);
+  // wasm runs on one thread under Node; a worker with its own wasm instance takes half of the projection's matMuls.
+  let helper: MatmulHelper | undefined;
+  if (backend.name === 'wasm' && cfg.threads >= 2) {
+    helper = await MatmulHelper.start((why) => log(`matMuls on one thread: the worker did not start (${why})`));
+    if (helper) log('matMuls on 2 threads (this one + a worker_thread with its own TF.js wasm), for batches large enough to pay for it');
+  }
   try {
     return await loop();
   } finally {
     gatherer.close();
+    await helper?.close();
   }
   async function loop(): Promise<TrainSummary> {
     log(
@@ -256,7 +264,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       for (const i of idx) batchRecords.push(inp.records[i]!);
       const ts = performance.now();
       const bt = inp.teacher ? await batchTeacher(tf, inp.teacher, idx, batchRecords, cfg.hardNegatives) : undefined;
-    const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup, bt);
+    const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup, bt, helper);
       const dt = (performance.now() - ts) / 1000;
       if (!Number.isFinite(rep.loss)) {
         throw new UserError(`step ${step + 1}: the loss became ${rep.loss}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan`, 1);

@@ -9,6 +9,7 @@ import type { RowGatherer } from './gather.ts';
 import type { ModelParams } from './model.ts';
 import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, sparseRowAdamwUpdate, type Grad, type ParamSlot } from './optimizer.ts';
 import { duplicateNegatives, guidedNegatives, unionMasks } from './negatives.ts';
+import type { MatmulHelper } from './parallel.ts';
 import { planBatch } from './pooling.ts';
 import { computeGradients, type BatchTeacher, type LossOptions } from './step.ts';
 
@@ -67,6 +68,7 @@ export async function trainStep(
   totalSteps: number,
   warmupSteps: number,
   teacher?: BatchTeacher,
+  helper?: MatmulHelper,
 ): Promise<StepReport> {
   const t0 = performance.now();
   const seqs = batchSequences(records, cfg.hardNegatives);
@@ -77,7 +79,7 @@ export async function trainStep(
     teacher?.guideMargin !== undefined ? guidedNegatives(teacher.sim, teacher.mask, records.length, teacher.guideMargin) : undefined,
   );
   const t1 = performance.now();
-  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg), teacher, exclude);
+  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg), teacher, exclude, helper);
   const t2 = performance.now();
   const grads: Grad[] = [{ dense: g.kernel }, { dense: g.bias }];
   if (g.tokenWeights) grads.push(g.tokenWeights);
