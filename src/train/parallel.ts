@@ -1,8 +1,10 @@
 /**
- * The projection's matMuls on two threads. The step's three big products (Y = X·W, dW = Xᵀ·dY, dX = dY·Wᵀ;
- * about 14 GFLOP at Gemma-2 2B's shape) split by rows of X: the main thread's TF.js takes the top rows, a
- * worker_thread running its own TF.js wasm instance (matmul-worker.mjs) the bottom rows, and dW is the sum of
- * the two partial products. Only for the wasm backend (tfjs-node is already multi-threaded; cpu is too slow to
+ * A training step on two threads. The batch's sentences split in two halves: the main thread pools, projects
+ * and back-propagates the top half, a worker_thread running its own TF.js wasm instance (matmul-worker.mjs) the
+ * bottom half, from the batch's rows in shared memory: the three big products (Y = X·W, dW = Xᵀ·dY,
+ * dX = dY·Wᵀ; about 14 GFLOP at Gemma-2 2B's shape) and the two O(tokens × dim) JS loops (pooling and the
+ * token-weight dot products) are halved; dW and the token-weight gradient are the sums of the two parts. The loss
+ * itself (small: [sentences, dim_out]) stays on the main thread. Only for the wasm backend (tfjs-node is already multi-threaded; cpu is too slow to
  * matter) and only for batches large enough to pay for copying the halves (tens of MB per step at Gemma's shape).
  */
 import { existsSync } from 'node:fs';
@@ -66,15 +68,33 @@ export class MatmulHelper {
     return answer;
   }
 
-  /** Start X_bottom·W on the worker (it keeps X_bottom and W for `backward`). */
-  forward(x: Float32Array, rows: number, dimIn: number, w: Float32Array, dimOut: number): Promise<Float32Array> {
-    this.splits++;
-    return this.call({ op: 'forward', x, rows, dimIn, w, dimOut }).then((m) => m.y as Float32Array);
+  /**
+   * A [n] float32 view on memory the worker shares: gather the batch's rows into it so the worker pools its
+   * sentences from them without a copy (tens of MB per step at Gemma's shape).
+   */
+  sharedRows(n: number): Float32Array<ArrayBufferLike> {
+    if (this.shared.length < n) this.shared = new Float32Array(new SharedArrayBuffer(Math.ceil(n * 1.25) * 4));
+    return this.shared.subarray(0, n);
+  }
+  private shared: Float32Array<ArrayBufferLike> = new Float32Array(0);
+
+  /** Whether `rows` lives in the shared memory (else the caller copies it in first). */
+  isShared(rows: Float32Array<ArrayBufferLike>): boolean {
+    return rows.buffer === this.shared.buffer;
   }
 
-  /** X_bottomᵀ·dY_bottom and, when `needDx`, dY_bottom·Wᵀ, for the rows and W of the last `forward`. */
-  backward(dy: Float32Array, needDx: boolean): Promise<{ dw: Float32Array; dx?: Float32Array }> {
-    return this.call({ op: 'backward', dy, needDx }).then((m) => ({ dw: m.dw as Float32Array, dx: m.dx as Float32Array | undefined }));
+  /**
+   * Pool sentences [s0, s1) of the plan on the worker (rows from the shared memory, `coef` = gelu(w) per unique
+   * token) and start their projection X_bottom·W; the worker keeps both for `backward`.
+   */
+  forward(a: { offsets: Int32Array; local: Int32Array; rows: Float32Array<ArrayBufferLike>; coef: Float32Array; s0: number; s1: number; dimIn: number; w: Float32Array; dimOut: number; nUniq: number }): Promise<Float32Array> {
+    this.splits++;
+    return this.call({ op: 'forward', ...a }).then((m) => m.y as Float32Array);
+  }
+
+  /** X_bottomᵀ·dY_bottom, and with `needDots` the bottom sentences' part of the token-weight dot products (pooling.ts tokenDots). */
+  backward(dy: Float32Array, needDots: boolean): Promise<{ dw: Float32Array; g?: Float64Array }> {
+    return this.call({ op: 'backward', dy, needDots }).then((m) => ({ dw: m.dw as Float32Array, g: m.g as Float64Array | undefined }));
   }
 
   async close(): Promise<void> {

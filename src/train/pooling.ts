@@ -8,6 +8,7 @@
  * Pure functions over typed arrays; no TF.js, no I/O.
  */
 import { gelu, geluGrad } from './gelu.ts';
+import { poolSentences, tokenDots } from './pool-kernels.mjs';
 
 /** A batch of token-id sequences indexed by its unique tokens. */
 export interface BatchPlan {
@@ -53,24 +54,7 @@ export function tokenCoefficients(plan: BatchPlan, w: Float32Array | undefined):
  * Accumulates in float64.
  */
 export function poolRows(plan: BatchPlan, rows: Float32Array, dim: number, coef: Float32Array, out?: Float32Array, rowIds?: Int32Array): Float32Array {
-  const S = plan.sentences;
-  const pooled = out ?? new Float32Array(S * dim);
-  const acc = new Float64Array(dim);
-  for (let s = 0; s < S; s++) {
-    acc.fill(0);
-    const a = plan.offsets[s]!;
-    const b = plan.offsets[s + 1]!;
-    for (let i = a; i < b; i++) {
-      const u = plan.local[i]!;
-      const c = coef[u]!;
-      const base = (rowIds ? rowIds[u]! : u) * dim;
-      for (let d = 0; d < dim; d++) acc[d]! += c * rows[base + d]!;
-    }
-    const inv = b > a ? 1 / (b - a) : 0;
-    const o = s * dim;
-    for (let d = 0; d < dim; d++) pooled[o + d] = acc[d]! * inv;
-  }
-  return pooled;
+  return poolSentences(plan.offsets, plan.local, rowIds, rows, dim, coef, 0, plan.sentences, out ?? new Float32Array(plan.sentences * dim));
 }
 
 /**
@@ -84,21 +68,7 @@ export function tokenWeightGrads(
   wUniq: Float32Array,
   gradPooled: Float32Array,
 ): Float64Array {
-  const g = new Float64Array(plan.uniq.length);
-  for (let s = 0; s < plan.sentences; s++) {
-    const a = plan.offsets[s]!;
-    const b = plan.offsets[s + 1]!;
-    if (b === a) continue;
-    const inv = 1 / (b - a);
-    const go = s * dim;
-    for (let i = a; i < b; i++) {
-      const u = plan.local[i]!;
-      const base = u * dim;
-      let dot = 0;
-      for (let d = 0; d < dim; d++) dot += gradPooled[go + d]! * rows[base + d]!;
-      g[u]! += dot * inv;
-    }
-  }
+  const g = tokenDots(plan.offsets, plan.local, rows, dim, gradPooled, 0, plan.sentences, new Float64Array(plan.uniq.length));
   for (let u = 0; u < g.length; u++) g[u]! *= geluGrad(wUniq[u]!);
   return g;
 }

@@ -6,6 +6,8 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
 import { binarize, fastMatMul, finishHead, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import { PARALLEL_MIN_MACS, type MatmulHelper } from './parallel.ts';
+import { tokenDots } from './pool-kernels.mjs';
+import { geluGrad } from './gelu.ts';
 import type { ModelParams } from './model.ts';
 import { gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
 
@@ -61,12 +63,11 @@ export async function computeGradients(
   opts: LossOptions,
   teacher?: BatchTeacher,
   exclude?: Float32Array,
-  helper?: Pick<MatmulHelper, 'forward' | 'backward'> & { minMacs?: number },
+  helper?: Pick<MatmulHelper, 'forward' | 'backward' | 'isShared' | 'sharedRows'> & { minMacs?: number },
 ): Promise<StepGradients> {
   const { dimIn, dimOut } = params;
   const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
   const coef = tokenCoefficients(plan, useW ? params.tokenWeights : undefined);
-  const pooled = poolRows(plan, rows, dimIn, coef);
   const S = plan.sentences;
   const learnW = useW && opts.tokenWeights === 'learned';
 
@@ -107,7 +108,9 @@ export async function computeGradients(
   const readParts = () => Promise.all(parts.map(async (p) => (await p.data())[0]!));
   let perDim: number[];
   const split = helper !== undefined && S >= 4 && S * dimIn * dimOut >= (helper.minMacs ?? PARALLEL_MIN_MACS);
+  let dots: Float64Array | undefined; // split path: token-weight dot products summed over both halves
   if (!split) {
+    const pooled = poolRows(plan, rows, dimIn, coef);
     const result = tf.tidy(() => {
       const x = tf.tensor2d(pooled, [S, dimIn]);
       const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
@@ -132,10 +135,14 @@ export async function computeGradients(
     perDim = await readParts();
     tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...(result.gd ? [result.gd] : [])]);
   } else {
-    // Two threads (parallel.ts): the worker projects and back-propagates rows [h, S), this thread rows [0, h).
+    // Two threads (parallel.ts): the worker pools, projects and back-propagates sentences [h, S), this thread [0, h).
     const h = S >> 1;
-    const bottom = helper!.forward(pooled.subarray(h * dimIn), S - h, dimIn, params.kernel, dimOut);
-    const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooled.subarray(0, h * dimIn), [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
+    let shared = rows;
+    if (!helper!.isShared(rows)) (shared = helper!.sharedRows(rows.length)).set(rows);
+    const nUniq = plan.uniq.length;
+    const bottom = helper!.forward({ offsets: plan.offsets, local: plan.local, rows: shared, coef, s0: h, s1: S, dimIn, w: params.kernel, dimOut, nUniq });
+    const pooledTop = poolRows({ ...plan, sentences: h }, rows, dimIn, coef);
+    const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooledTop, [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
     const y0 = new Float32Array(S * dimOut);
     y0.set((await yTop.data()) as Float32Array);
     yTop.dispose();
@@ -153,7 +160,7 @@ export async function computeGradients(
     const back = helper!.backward(gy.slice(h * dimOut), learnW);
     const top = tf.tidy(() => {
       const dyTop = tf.tensor2d(gy.subarray(0, h * dimOut), [h, dimOut]);
-      const xTop = tf.tensor2d(pooled.subarray(0, h * dimIn), [h, dimIn]);
+      const xTop = tf.tensor2d(pooledTop, [h, dimIn]);
       // plain matMuls of explicit transposes (the fast wasm kernel; see loss.ts fastMatMul)
       return { dw: tf.matMul(tf.transpose(xTop), dyTop), dx: learnW ? tf.matMul(dyTop, tf.transpose(tf.tensor2d(params.kernel, [dimIn, dimOut]))) : undefined };
     });
@@ -166,14 +173,11 @@ export async function computeGradients(
     ]);
     perDim = await readParts();
     tf.dispose([result.value, result.gy, result.gb, ...(result.gd ? [result.gd] : []), top.dw, ...(top.dx ? [top.dx] : [])]);
+    if (learnW) dots = tokenDots(plan.offsets, plan.local, rows, dimIn, dxTop!, 0, h, new Float64Array(nUniq));
     const bot = await back;
     kernel = new Float32Array(dimIn * dimOut);
     for (let i = 0; i < kernel.length; i++) kernel[i] = dwTop[i]! + bot.dw[i]!;
-    if (learnW) {
-      gx = new Float32Array(S * dimIn);
-      gx.set(dxTop!);
-      gx.set(bot.dx!, h * dimIn);
-    }
+    if (dots) for (let u = 0; u < nUniq; u++) dots[u]! += bot.g![u]!;
     [loss, bias, gd] = [lossData[0]!, gbData, gdData];
   }
   tf.dispose(parts);
@@ -182,6 +186,10 @@ export async function computeGradients(
   if (learnW && gx) {
     const values = tokenWeightGrads(plan, rows, dimIn, gatherWeights(plan, params.tokenWeights!), gx);
     tokenWeights = { indices: plan.uniq, values };
+  } else if (learnW && dots) {
+    // dL/dw_u = gelu'(w_u) · Σ_occurrences (dL/dpooled_s · E_u) / n_s, the sums from both threads
+    for (let u = 0; u < dots.length; u++) dots[u]! *= geluGrad(params.tokenWeights![plan.uniq[u]!]!);
+    tokenWeights = { indices: plan.uniq, values: dots };
   }
   const tokenDelta = gd ? { rows: plan.uniq, values: tokenDeltaGrads(plan, dimOut, gd) } : undefined;
   return { loss, perDim, kernel, bias, tokenWeights, tokenDelta };

@@ -73,7 +73,8 @@ export async function trainStep(
   const t0 = performance.now();
   const seqs = batchSequences(records, cfg.hardNegatives);
   const plan = planBatch(seqs);
-  const rows = await gatherer.gather(plan.uniq);
+  // With a helper thread, rows go straight into memory it shares (it pools half of the sentences from them).
+  const rows = await gatherer.gather(plan.uniq, helper?.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array | undefined);
   const exclude = unionMasks(
     cfg.maskDuplicates ? duplicateNegatives(seqs, records.length) : undefined,
     teacher?.guideMargin !== undefined ? guidedNegatives(teacher.sim, teacher.mask, records.length, teacher.guideMargin) : undefined,
