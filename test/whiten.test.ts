@@ -4,10 +4,36 @@
  */
 import { describe, expect, it } from 'vitest';
 import { symmetricEigen } from '../src/util/eigen.ts';
-import { applyWhitening, covarianceTf, prefixCovariance, topLeftBlock, whiteningSample, whiteningTransform } from '../src/train/whiten.ts';
+import { applyWhitening, covarianceTf, topLeftBlock, whiteningSample, whiteningTransform } from '../src/train/whiten.ts';
 import { selectBackend } from '../src/train/backend.ts';
 import { Rng } from '../src/train/rng.ts';
 import { foldWhitening, initParams, project } from '../src/train/model.ts';
+
+/** Covariance (float64, [d, d]) of the first `d` of `width` columns of `rows` vectors. */
+/** Reference: plain float64 loops. */
+function prefixCovariance(y: Float32Array, rows: number, width: number, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) mean[j]! += y[r * width + j]!;
+  for (let j = 0; j < d; j++) mean[j]! /= rows;
+  const cov = new Float64Array(d * d);
+  const c = new Float64Array(d);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < d; j++) c[j] = y[r * width + j]! - mean[j]!;
+    for (let a = 0; a < d; a++) {
+      const ca = c[a]!;
+      if (ca === 0) continue;
+      const o = a * d;
+      for (let b = a; b < d; b++) cov[o + b]! += ca * c[b]!;
+    }
+  }
+  for (let a = 0; a < d; a++) {
+    for (let b = a; b < d; b++) {
+      cov[a * d + b]! /= Math.max(1, rows - 1);
+      cov[b * d + a] = cov[a * d + b]!;
+    }
+  }
+  return cov;
+}
 
 function randomSpd(n: number, seed: number): Float64Array {
   const rng = new Rng(seed);
@@ -81,7 +107,7 @@ describe('whitening', () => {
     for (let k = 0; k < n; k++) expect(soft[k * n + k]! / values[0]!).toBeCloseTo((values[k]! * Math.pow(values[k]! / meanEig, -0.5)) / values[0]!, 4);
   });
 
-  it('prefixCovariance and applyWhitening equal explicit loops over the first d columns', () => {
+  it('the reference covariance and applyWhitening equal explicit loops over the first d columns', () => {
     const rng = new Rng(8);
     const rows = 50;
     const width = 6;

@@ -205,17 +205,6 @@ export function similarityDistillation(
   return total!;
 }
 
-/** The model head on pooled raw rows: x·W + b, then optional L2 norm, then optional sign (STE). */
-export function head(
-  tf: TF,
-  pooled: Tensor2D,
-  kernel: Tensor2D,
-  bias: Tensor,
-  opts: { norm: boolean; binarize: BinarizeMode },
-): Tensor2D {
-  return finishHead(tf, tf.add(fastMatMul(tf, pooled, kernel), bias) as Tensor2D, opts);
-}
-
 /** The head after the affine map: optional L2 norm, then optional sign with a straight-through gradient. */
 export function finishHead(tf: TF, affine: Tensor2D, opts: { norm: boolean; binarize: BinarizeMode }): Tensor2D {
   let y = affine;
