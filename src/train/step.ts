@@ -1,6 +1,9 @@
 /**
  * One training step's mathematics: pool raw rows in JS, run head + Matryoshka MNRL in TF.js with gradients for
- * the pooled matrix, kernel and bias, and turn dL/dpooled into sparse token-weight gradients in JS.
+ * the pooled matrix, kernel, bias and pooled token offsets, and turn dL/dpooled into sparse token-weight (and
+ * dL/dout into token-offset) gradients in JS. Large batches on wasm take the two-thread path: the worker of
+ * parallel.ts pools and projects half of the sentences, the loss runs here on the assembled projection, and the
+ * matMul gradients and token-weight dot products are summed from both halves.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from './config.ts';
