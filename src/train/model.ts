@@ -10,6 +10,7 @@ import { Rng } from './rng.ts';
 import { gelu } from './gelu.ts';
 import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
 import { createRowGatherer } from './gather.ts';
+import { rowsTimesMatrix } from './affine.ts';
 import { applyWhitening } from './whiten.ts';
 
 export interface ModelParams {
@@ -85,20 +86,7 @@ export function sifWeights(nVocab: number, sequences: Iterable<ArrayLike<number>
 
 /** y = x·W + b for `rows` pooled rows ([rows, dimIn] → [rows, dimOut]; only the first `dim` columns). */
 export function project(params: ModelParams, x: Float32Array, rows: number, dim = params.dimOut): Float32Array {
-  const { dimIn, dimOut, kernel, bias } = params;
-  const out = new Float32Array(rows * dim);
-  const acc = new Float64Array(dim);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < dim; j++) acc[j] = bias[j]!;
-    for (let i = 0; i < dimIn; i++) {
-      const xi = x[r * dimIn + i]!;
-      if (xi === 0) continue;
-      const k = i * dimOut;
-      for (let j = 0; j < dim; j++) acc[j]! += xi * kernel[k + j]!;
-    }
-    for (let j = 0; j < dim; j++) out[r * dim + j] = acc[j]!;
-  }
-  return out;
+  return rowsTimesMatrix(x, rows, params.dimIn, params.dimIn, params.kernel, params.dimOut, dim, params.bias);
 }
 
 export function l2NormalizeRows(x: Float32Array, rows: number, dim: number): Float32Array {

@@ -13,6 +13,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { TokenizedRecord } from '../data/types.ts';
 import { symmetricEigen } from '../util/eigen.ts';
+import { rowsTimesMatrix } from './affine.ts';
 import type { RowGatherer } from './gather.ts';
 import { projectPlan } from './project-plan.ts';
 import type { ModelParams } from './model.ts';
@@ -74,19 +75,7 @@ export function topLeftBlock(m: Float64Array, width: number, d: number): Float64
 
 /** y[:, :d]·T ([rows, d]) for y of `width` columns and T [d, d], float64 accumulation. */
 export function applyWhitening(y: Float32Array, rows: number, width: number, d: number, T: Float32Array, out?: Float32Array): Float32Array {
-  const res = out && out.length >= rows * d ? out : new Float32Array(rows * d);
-  const acc = new Float64Array(d);
-  for (let r = 0; r < rows; r++) {
-    acc.fill(0);
-    for (let i = 0; i < d; i++) {
-      const x = y[r * width + i]!;
-      if (x === 0) continue;
-      const o = i * d;
-      for (let k = 0; k < d; k++) acc[k]! += x * T[o + k]!;
-    }
-    for (let k = 0; k < d; k++) res[r * d + k] = acc[k]!;
-  }
-  return res.subarray(0, rows * d);
+  return rowsTimesMatrix(y, rows, width, d, T, d, d, undefined, out);
 }
 
 /** A seeded sample of up to `n` training texts (anchors and positives) as token-id lists. */
