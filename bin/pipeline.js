@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The `pipeline` bin. Runs the TypeScript sources directly through tsx so the CLI never goes stale
-// against `src/` (no build step between editing and running).
+// The repository's `pipeline` bin (`npx pipeline` in a clone). Runs the TypeScript sources through tsx so it never
+// goes stale against `src/`; the published CLI (`wordllama-ts`, packages/wordllama-ts-pipeline) is prebuilt.
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../pipelines/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { runAsProcess } = await import('../pipelines/cli.ts');
+await runAsProcess('pipeline');

@@ -1,11 +1,16 @@
 /**
- * The `pipeline` bin: `pipeline <stage> [options]`. Dispatches to pipelines/<stage>.ts (imported lazily so
- * `embed` never loads TensorFlow.js), prints `--help`, turns user errors into one line and an exit code.
+ * The CLI: `<bin> <stage> [options]`. Dispatches to pipelines/<stage>.ts (imported lazily so `embed` never loads
+ * TensorFlow.js), prints help and the version, and turns user errors into one line and an exit code.
+ * Conventions for every stage: results on stdout, progress and diagnostics on stderr; `--help` on stdout with
+ * exit 0; usage errors on stderr with exit 2; `--` ends options; a closed stdout (`| head`) ends quietly.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorMessage, isUserError } from '../src/util/errors.ts';
+import { packageRoot } from '../src/util/package-root.ts';
 import type { Stage } from './stage.ts';
 
-/** Stage name → module. Order is the order of `pipeline --help`. */
+/** Stage name → module. Order is the order of `--help`. */
 const STAGES: Record<string, { summary: string; load: () => Promise<{ stage: Stage }> }> = {
   extract: { summary: 'download/copy just the token-embedding matrix of each source', load: () => import('./extract.ts') },
   concat: { summary: 'join the matrices of sources that share a tokenizer', load: () => import('./concat.ts') },
@@ -19,11 +24,18 @@ const STAGES: Record<string, { summary: string; load: () => Promise<{ stage: Sta
   report: { summary: 'write a self-contained report.html for a model', load: () => import('./report.ts') },
 };
 
-export function usage(): string {
+/** The version of the package this code ships in (the repo's own package.json when run from source). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+export function usage(bin = 'pipeline'): string {
   const width = Math.max(...Object.keys(STAGES).map((s) => s.length));
   const lines = Object.entries(STAGES).map(([name, s]) => `  ${name.padEnd(width)}  ${s.summary}`);
   return [
-    'usage: pipeline <stage> [options]     (pipeline <stage> --help for its options)',
+    `usage: ${bin} <stage> [options]     (${bin} <stage> --help for its options)`,
+    `       ${bin} --help | --version`,
     '',
     'stages:',
     ...lines,
@@ -32,20 +44,34 @@ export function usage(): string {
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Whether `flag` appears among the options, i.e. before a `--` that ends them. */
+function hasOption(argv: string[], ...flags: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => flags.includes(a));
+}
+
+export async function main(argv: string[], bin = 'pipeline'): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    process.stderr.write(`${usage(bin)}\n`);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage(bin)}\n`);
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
   }
   const entry = STAGES[name];
   if (!entry) {
-    process.stderr.write(`error: unknown stage "${name}"\n\n${usage()}\n`);
+    process.stderr.write(`error: unknown ${name.startsWith('-') ? 'option' : 'stage'} "${name}"\n\n${usage(bin)}\n`);
     return 2;
   }
   try {
     const { stage } = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
+    if (hasOption(rest, '--help', '-h')) {
       process.stdout.write(stage.help.trimEnd() + '\n');
       return 0;
     }
@@ -59,4 +85,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${errorMessage(err)}\n(internal error; set PIPELINE_DEBUG=1 for a stack trace)\n`);
     return 1;
   }
+}
+
+/**
+ * The bins' entry: run `main` on the process's arguments and exit with its code. A reader that closes stdout
+ * early (`| head`) is not an error: the process ends quietly with status 0 instead of an EPIPE stack trace.
+ */
+export async function runAsProcess(bin: string): Promise<void> {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  process.exitCode = await main(process.argv.slice(2), bin);
 }

@@ -3,7 +3,7 @@
  * output is a .npy (float32 [n, dim], or uint8 [n, ceil(dim/8)] packed sign bits with --binary) written
  * atomically, or JSON on stdout.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,7 +29,8 @@ StaticEmbedding folder.
 Input (one of):
   --text T          a text to embed; repeat for several
   --input FILE      one text per line (UTF-8; a trailing \\r is dropped; empty lines give zero vectors),
-                    read as a stream and embedded --batch-size lines at a time
+                    read as a stream and embedded --batch-size lines at a time; "-" reads standard input
+  (neither)         texts piped on standard input, one per line: cat texts.txt | pipeline embed --model M
 
 Options:
   --model PATH      the model (required)
@@ -48,12 +49,26 @@ Options:
 Examples:
   pipeline embed --model weights/l2_supercat --text "Hello world" --text "Good morning"
   pipeline embed --model weights/l2_supercat --dim 64 --input sentences.txt --output emb.npy
+  grep -v '^#' notes.txt | pipeline embed --model weights/l2_supercat --json | head -c 200
 `;
 
 interface Sink {
   write(model: StaticModel, texts: string[]): Promise<void>;
   finish(): Promise<number>;
   abort(): Promise<void>;
+}
+
+/**
+ * Whether standard input is a pipe, socket or file, so texts given neither by --text nor --input are read from it. A
+ * terminal (or /dev/null) is not: reading it would wait silently, so that case stays a usage error.
+ */
+function stdinIsPiped(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isFile() || st.isSocket();
+  } catch {
+    return false;
+  }
 }
 
 function makeArgs(argv: string[]) {
@@ -72,7 +87,8 @@ function makeArgs(argv: string[]) {
   });
   if (!values.model) throw new UserError('embed: --model PATH is required (see: pipeline embed --help)');
   const texts = values.text ?? [];
-  if (texts.length === 0 && !values.input) throw new UserError('embed: give --text T (repeatable) or --input FILE');
+  const input = values.input ?? (texts.length === 0 && stdinIsPiped() ? '-' : undefined);
+  if (texts.length === 0 && !input) throw new UserError('embed: give --text T (repeatable), --input FILE, or pipe texts on stdin');
   if (texts.length > 0 && values.input) throw new UserError('embed: give either --text or --input, not both');
   if (values.output && values.json) throw new UserError('embed: give either --output or --json, not both');
   if (values.norm && values['no-norm']) throw new UserError('embed: --norm and --no-norm contradict each other');
@@ -80,7 +96,7 @@ function makeArgs(argv: string[]) {
   return {
     model: values.model,
     texts,
-    input: values.input,
+    input,
     output: values.output,
     dim: intFlag('embed', 'dim', values.dim),
     norm: values.norm ? true : values['no-norm'] ? false : undefined,
@@ -163,15 +179,22 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
   };
 }
 
+/** The lines of `path` (`-`: standard input) in batches of `size`. */
 async function* lineBatches(path: string, size: number): AsyncGenerator<string[]> {
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UserError(`embed: cannot read --input ${path} (${err.code ?? err.message})`)),
-    );
-  });
-  await opened;
+  let stream: NodeJS.ReadableStream;
+  if (path === '-') {
+    process.stdin.setEncoding('utf8');
+    stream = process.stdin;
+  } else {
+    const file = createReadStream(path, { encoding: 'utf8' });
+    await new Promise<void>((resolve, reject) => {
+      file.once('open', () => resolve());
+      file.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new UserError(`embed: cannot read --input ${path} (${err.code ?? err.message})`)),
+      );
+    });
+    stream = file;
+  }
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   let batch: string[] = [];
   for await (const line of rl) {

@@ -266,7 +266,8 @@ export const stage: Stage = {
     });
     // 5. similarities
     const sims = await exampleSimilarities(outDir, examples);
-    if (!values.json) process.stderr.write(`\n${formatSimilarityTable(examples, sims.table, sims.dim, sims.kind)}\n\nmodel: ${outDir}\n`);
+    // The result (the table, or JSON) goes to stdout; the stages' progress went to stderr.
+    if (!values.json) process.stdout.write(`${formatSimilarityTable(examples, sims.table, sims.dim, sims.kind)}\n\nmodel: ${outDir}\n`);
     if (values.json) {
       process.stdout.write(
         JSON.stringify({ config: config.name, out_dir: outDir, stages: reports, files: saved, examples, similarity: sims }, null, 2) + '\n',

@@ -14,7 +14,9 @@ Options:
   --dim D        compare only the first D values (Matryoshka truncation)
   --binary       Hamming similarity of sign bits
   --dense        cosine even for a binarized model
-  --json         print {"similarity": s, "dim": D, "binary": bool} on stdout (else a line on stderr)
+  --json         print {"similarity": s, "dim": D, "binary": bool} (else a line: the value, the kind and dim)
+
+Results go to stdout. Use -- before texts that start with "-": pipeline similarity --model M -- "-1 °C" "cold"
 
 Example:
   pipeline similarity --model weights/l2_supercat "I went to the car" "I went to the pawn shop"
@@ -38,7 +40,7 @@ export const stage: Stage = {
     const model = load(values.model, { dim, binary: values.binary ? true : values.dense ? false : undefined });
     const s = model.similarity(positionals[0]!, positionals[1]!);
     if (values.json) process.stdout.write(JSON.stringify({ similarity: s, dim: model.dim, binary: model.binary }) + '\n');
-    else process.stderr.write(`${s.toFixed(6)}  (${model.binary ? 'hamming' : 'cosine'}, dim ${model.dim})\n`);
+    else process.stdout.write(`${s.toFixed(6)}  (${model.binary ? 'hamming' : 'cosine'}, dim ${model.dim})\n`);
     return 0;
   },
 };

@@ -27,7 +27,7 @@ Options:
   --text T       the text (required)
   --dim D        statistics over the first D values of each row
   --json         print {"format", "cache", "tokens": [{"id", "piece", "counts", "norm", "mean", "std"}]} on
-                 stdout (else a table on stderr)
+                 stdout (else a tab-separated table on stdout)
 
 Example:
   pipeline tokens --model weights/l2_supercat/llama2.safetensors --text "Hello world"
@@ -127,7 +127,7 @@ export const stage: Stage = {
       const lines = [`${files.safetensors} (${format}, dim ${dim}); tokenization cache: ${cache}`, 'id\tpiece\tcounts\tnorm\tmean\tstd'];
       for (const r of rows) lines.push(`${r.id}\t${JSON.stringify(r.piece)}\t${r.counts ? 'yes' : 'no'}\t${r.norm.toFixed(4)}\t${r.mean.toFixed(5)}\t${r.std.toFixed(5)}`);
       lines.push(`${rows.length} tokens, ${rows.filter((r) => r.counts).length} counted`);
-      process.stderr.write(lines.join('\n') + '\n');
+      process.stdout.write(lines.join('\n') + '\n');
     }
     return 0;
   },
