@@ -44,6 +44,16 @@ export function usage(bin = 'pipeline'): string {
   ].join('\n');
 }
 
+/**
+ * Help texts and messages name commands as `pipeline <stage>`, the repository's bin; the published bin has its
+ * own name, so they are shown with it.
+ */
+function forBin(text: string, bin: string): string {
+  if (bin === 'pipeline') return text;
+  const stage = new RegExp(`\\bpipeline (?=(?:${Object.keys(STAGES).join('|')})\\b)`, 'g');
+  return text.replace(stage, `${bin} `);
+}
+
 /** Whether `flag` appears among the options, i.e. before a `--` that ends them. */
 function hasOption(argv: string[], ...flags: string[]): boolean {
   const end = argv.indexOf('--');
@@ -72,13 +82,13 @@ export async function main(argv: string[], bin = 'pipeline'): Promise<number> {
   try {
     const { stage } = await entry.load();
     if (hasOption(rest, '--help', '-h')) {
-      process.stdout.write(stage.help.trimEnd() + '\n');
+      process.stdout.write(forBin(stage.help.trimEnd(), bin) + '\n');
       return 0;
     }
     return await stage.run(rest);
   } catch (err) {
     if (isUserError(err)) {
-      process.stderr.write(`error: ${err.message}\n`);
+      process.stderr.write(`error: ${forBin(err.message, bin)}\n`);
       return err.exitCode;
     }
     if (process.env.PIPELINE_DEBUG) throw err;

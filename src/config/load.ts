@@ -4,14 +4,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { parse as parseToml } from 'smol-toml';
 import { UserError, errorMessage } from '../util/errors.ts';
+import { packageRoot } from '../util/package-root.ts';
 import { ConfigError, positiveInt, validateTable, type TableSpec } from './schema.ts';
 import type { ModelConfig, SourceConfig } from './types.ts';
 
 /** The package root (where `config/` ships), independent of the caller's working directory. */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const PACKAGE_ROOT = packageRoot();
 export const CONFIG_DIR = join(PACKAGE_ROOT, 'config');
 
 const SOURCE_KEYS: TableSpec = {
@@ -64,7 +65,9 @@ export function resolveConfigPath(nameOrPath: string, cwd = process.cwd()): stri
 export function resolveConfigRelativePath(value: string, configFile: string): string {
   if (value.startsWith('npm:')) {
     const spec = value.slice(4);
-    const candidates = [join(PACKAGE_ROOT, 'node_modules', spec), join(process.cwd(), 'node_modules', spec)];
+    // Node's lookup folders from here upwards (an installed CLI's dependencies are hoisted above it), then the cwd's.
+    const folders = [...(createRequire(import.meta.url).resolve.paths(spec) ?? []), join(process.cwd(), 'node_modules')];
+    const candidates = folders.map((nm) => join(nm, spec));
     const hit = candidates.find((c) => existsSync(c));
     if (!hit) throw new UserError(`${configFile}: ${value} not found in node_modules (run npm install)`);
     return hit;

@@ -9,7 +9,7 @@ import { SafetensorsFile } from '../safetensors/file.ts';
 import type { FloatDType } from '../safetensors/dtype.ts';
 import { ConfigError } from '../config/schema.ts';
 import type { ModelConfig, SourceConfig } from '../config/types.ts';
-import { PACKAGE_ROOT, outputDirFor } from '../config/load.ts';
+import { outputDirFor } from '../config/load.ts';
 import { createTokenizer, parseTokenizerJson, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
@@ -150,10 +150,11 @@ export function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefi
   return { tok, padId, fingerprint: tokenizerFingerprint(parsed) };
 }
 
-/** A path as provenance: `npm:pkg/file` inside our node_modules (the same on every machine), else as given. */
+/** A path as provenance: `npm:pkg/file` inside a node_modules (the same on every machine), else as given. */
 export function provenancePath(path: string): string {
-  const nm = join(PACKAGE_ROOT, 'node_modules') + sep;
-  return path.startsWith(nm) ? `npm:${path.slice(nm.length).split(sep).join('/')}` : path;
+  const nm = `${sep}node_modules${sep}`;
+  const at = path.lastIndexOf(nm);
+  return at === -1 ? path : `npm:${path.slice(at + nm.length).split(sep).join('/')}`;
 }
 
 async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: string, opts: ExtractOptions): Promise<SourceResult> {

@@ -6,6 +6,16 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../util/errors.ts';
 
+/**
+ * The part of @huggingface/tokenizers' `Tokenizer` used outside this file, declared here: that package's .d.ts
+ * uses extensionless relative imports, which consumers type-checking with `moduleResolution: node16` reject, so
+ * its types must not appear in ours.
+ */
+export interface TokenizerEngine {
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+  decode(ids: number[], options?: Record<string, unknown>): string;
+}
+
 export interface TextTokenizer {
   /** Token ids of `text`, without special tokens unless asked (WordLlama and model2vec embed without them). */
   encode(text: string, addSpecialTokens?: boolean): number[];
@@ -23,7 +33,7 @@ export interface TextTokenizer {
   readonly modelType: string;
   /** The parsed tokenizer.json, for code that needs the normalizer/pre-tokenizer description. */
   readonly json: TokenizerJson;
-  readonly engine: Tokenizer;
+  readonly engine: TokenizerEngine;
 }
 
 export interface TokenizerJson {
