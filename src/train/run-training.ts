@@ -19,7 +19,7 @@ import { normaliseRows, type TeacherTargets } from './distill.ts';
 import type { SyncRowFile } from './gather.ts';
 import { Rng } from './rng.ts';
 import { stopwordIds } from './stopwords.ts';
-import { parseTeacherConfig, teacherVectors } from './teacher.ts';
+import { teacherVectors } from './teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';
 
 export interface TrainOverrides {
@@ -68,7 +68,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
   const padId = requireTokenId(tokenizer, config.pad_token, config.file);
-  const teacherCfg = parseTeacherConfig(config.file, cfg.teacher);
+  const teacherCfg = cfg.teacher;
   const data = await loadTrainingData(config, {
     dataOverride: opts.data,
     tokenizer,
