@@ -27,6 +27,8 @@ export interface FieldSpec {
   refine?: (value: never, at: Place) => unknown;
   /** One line shown in `missing` errors and in the rendered key list. */
   doc?: string;
+  /** A string field's allowed values (listed in the rendered key list). */
+  choices?: readonly string[];
   /** The schema of a `table` / `table[]` field's entries. */
   table?: TableSpec;
   /** How a sub-table is named in messages (`[training.teacher]`, `[[training.datasets]]`); default `<table> <key>`. */
@@ -84,7 +86,7 @@ export const strs = builder<string[]>('string[]');
 export function choice<const C extends readonly string[]>(choices: C, options: { doc?: string; default: C[number] }): Field<C[number], 'always'>;
 export function choice<const C extends readonly string[]>(choices: C, options?: { doc?: string }): Field<C[number], 'maybe'>;
 export function choice(choices: readonly string[], options: { doc?: string; default?: string } = {}): FieldSpec {
-  return { kind: 'string', check: oneOf(...choices), ...options };
+  return { kind: 'string', check: oneOf(...choices), choices, ...options };
 }
 
 /** A path written in the config, resolved against the config's folder (or node_modules for `npm:`). */
@@ -240,7 +242,8 @@ export function renderKeys(spec: TableSpec, indent = '  '): string {
     .filter(([, f]) => !f.ignored && f.aliasOf === undefined)
     .map(([key, f]) => {
       const def = f.default === undefined || f.table ? '' : ` (default ${JSON.stringify(f.default)})`;
-      return [key, typeOf(f), `${f.doc ?? ''}${def}`] as const;
+      const choices = f.choices ? `${f.choices.join('|')}: ` : '';
+      return [key, typeOf(f), `${choices}${f.doc ?? ''}${def}`] as const;
     });
   const keyWidth = Math.max(...rows.map((r) => r[0].length));
   const typeWidth = Math.max(...rows.map((r) => r[1].length));

@@ -7,7 +7,7 @@ export const TEACHER_KEYS = {
   /** Weight of the distillation loss added to MNRL (0 with `guide`: the teacher only picks negatives). */
   weight: num({ check: nonNegativeNumber, default: 1, doc: 'distillation loss weight' }),
   /** cosine: 1 − cos(student, teacher) per text; mse: squared error of the L2-normalised vectors. */
-  loss: choice(['cosine', 'mse'], { default: 'cosine', doc: 'cosine | mse' }),
+  loss: choice(['cosine', 'mse'], { default: 'cosine', doc: 'distillation loss' }),
   /** Weight of the MNRL loss when distilling (1 = both; 0 = distillation alone). */
   mnrl_weight: num({ check: nonNegativeNumber, default: 1, doc: 'MNRL loss weight while distilling' }),
   batch_size: int({ check: positiveInt, default: 64, doc: 'texts per teacher batch' }),

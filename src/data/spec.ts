@@ -18,7 +18,7 @@ const COLUMN_KEYS = {
 /** One `[[training.datasets]]` table (paths relative to the config file). */
 export const DATASET_KEYS = {
   path: path({ doc: 'local data file (relative to the config file)' }),
-  format: choice(['jsonl', 'tsv', 'csv', 'parquet', 'hf', 'wordnet'], { doc: 'jsonl|tsv|csv|parquet|hf|wordnet' }),
+  format: choice(['jsonl', 'tsv', 'csv', 'parquet', 'hf', 'wordnet'], { doc: '(default from the file extension)' }),
   columns: table(COLUMN_KEYS, { doc: '{ anchor = "...", positive = "...", negative = "..." }' }),
   hf_dataset: str({ doc: 'hub dataset repo, e.g. "sentence-transformers/all-nli"' }),
   subset: str({ doc: 'hub dataset subset, e.g. "triplet"' }),

@@ -70,16 +70,9 @@ export function checkpointPath(outDir: string, which = 'best'): string {
 export function chooseDims(config: ModelConfig, ckpt: LoadedCheckpoint, explicit?: number[]): number[] {
   let dims = explicit;
   let where = '--dims';
-  if (!dims && config.save?.dims !== undefined) {
-    const d = config.save.dims;
-    if (!Array.isArray(d) || d.length === 0 || !d.every((x) => Number.isInteger(x) && x > 0)) {
-      throw new UserError(`${config.file}: [save] dims: expected a non-empty array of positive integers, got ${JSON.stringify(d)}`);
-    }
-    dims = d as number[];
+  if (!dims && config.save.dims !== undefined) {
+    dims = config.save.dims;
     where = `${config.file}: [save] dims`;
-  }
-  for (const key of Object.keys(config.save ?? {})) {
-    if (key !== 'dims') throw new UserError(`${config.file}: [save] ${key}: unknown key (known keys: dims)`);
   }
   dims ??= ckpt.meta.matryoshka_dims.length > 0 ? ckpt.meta.matryoshka_dims : [ckpt.params.dimOut];
   const over = dims.filter((d) => d > ckpt.params.dimOut);
