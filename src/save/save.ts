@@ -19,8 +19,9 @@ import { UserError } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { modelCard } from './model-card.ts';
 import { jsProjector, tfProjector, truncateColumns, type BlockProjector } from './project.ts';
+import { SAVED_TENSOR } from '../layout/tensor-names.ts';
 
-export const SAVED_TENSOR = 'embedding.weight';
+export { SAVED_TENSOR };
 
 export interface SaveOptions {
   config: ModelConfig;

@@ -18,7 +18,8 @@ import { createProgress, type Progress } from '../util/progress.ts';
 import { hubClientFromEnv, type HubClient } from '../hub/client.ts';
 import { extractFromHub } from './hub.ts';
 import { extractFromLocal } from './local.ts';
-import { OUTPUT_TENSOR, checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+import { checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
 
 /**
  * The source model's config.json is kept as source_config.json: weights/<config>/config.json is the saved
@@ -116,7 +117,7 @@ async function isCurrentFile(path: string, metadata: Record<string, string>, dty
   try {
     const f = await SafetensorsFile.open(path);
     try {
-      const t = f.header.tensors.get(OUTPUT_TENSOR);
+      const t = f.header.tensors.get(EXTRACTED_TENSOR);
       if (!t || t.dtype !== dtype) return false;
       return Object.entries(metadata).every(([k, v]) => f.header.metadata[k] === v);
     } finally {

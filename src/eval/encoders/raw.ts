@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { CONCAT_FILE } from '../../concat/descriptor.ts';
 import { openConcatMatrix } from '../../concat/open-input.ts';
 import { loadConfig, outputDirFor } from '../../config/load.ts';
+import { EXTRACTED_TENSOR } from '../../layout/tensor-names.ts';
 import { openSafetensorsMatrix } from '../../matrix/row-matrix.ts';
 import { SafetensorsFile } from '../../safetensors/file.ts';
 import { loadTokenizerFile } from '../../tokenize/node.ts';
@@ -23,7 +24,7 @@ async function extractedSources(dir: string): Promise<string[]> {
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.safetensors')).sort()) {
     const file = await SafetensorsFile.open(join(dir, f));
     try {
-      if (file.tensorNames.includes('embedding') && file.tensor('embedding').shape.length === 2) found.push(join(dir, f));
+      if (file.tensorNames.includes(EXTRACTED_TENSOR) && file.tensor(EXTRACTED_TENSOR).shape.length === 2) found.push(join(dir, f));
     } finally {
       await file.close();
     }
@@ -48,7 +49,7 @@ export async function openRawEncoders(arg: string): Promise<SentenceEncoder[]> {
   const tokenizer = loadTokenizerFile(tokPath);
   const encoders: SentenceEncoder[] = [];
   for (const f of files) {
-    const matrix = await openSafetensorsMatrix(f, (await hasTensor(f, 'embedding')) ? 'embedding' : undefined);
+    const matrix = await openSafetensorsMatrix(f, (await hasTensor(f, EXTRACTED_TENSOR)) ? EXTRACTED_TENSOR : undefined);
     const name = files.length === 1 ? 'raw' : `raw:${basename(f, '.safetensors')}`;
     encoders.push(rowMeanEncoder({ name, matrix, tokenizer, dims: [matrix.dim] }));
   }
