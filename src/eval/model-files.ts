@@ -4,12 +4,13 @@
  * (read without loading the matrix). Works for our saved models, WordLlama and model2vec folders.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { loadConfig, outputDirFor } from '../config/load.ts';
 import { resolveModelFiles } from '../embed/node.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { UserError } from '../util/errors.ts';
 import { STATIC_MODEL_TENSORS } from '../layout/tensor-names.ts';
+import { modelConfigPath } from '../layout/weights-dir.ts';
 
 export interface ModelFiles {
   /** Folder holding the model (eval.json and report.html go here). */
@@ -43,7 +44,7 @@ export function findModelFiles(arg: string): ModelFiles {
     dir,
     safetensors: resolved.safetensors,
     tokenizer: resolved.tokenizer,
-    config: resolved.config ? readJsonIfExists(resolved.config) : readJsonIfExists(join(dirname(resolved.safetensors), 'config.json')),
+    config: resolved.config ? readJsonIfExists(resolved.config) : readJsonIfExists(modelConfigPath(dirname(resolved.safetensors))),
   };
 }
 

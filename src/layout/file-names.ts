@@ -5,6 +5,13 @@
 
 /** The tokenizer every stage and the saved model share. */
 export const TOKENIZER_FILE = 'tokenizer.json';
+/** The tokenizer's settings (special tokens...), when the source has one. */
+export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+/**
+ * The source model's config.json, renamed: config.json in a weights folder is the saved model's own config
+ * (written by `save`), and re-running extract must never overwrite it.
+ */
+export const SOURCE_CONFIG_FILE = 'source_config.json';
 /** extract's facts per source (bytes downloaded, provenance). */
 export const EXTRACT_FACTS_FILE = 'extract.json';
 /** concat's descriptor of the concatenated input (sources, scales, file stamps). */
@@ -30,3 +37,11 @@ export const sourceFileName = (sourceName: string) => `${sourceName}.safetensors
 
 /** A saved model of one Matryoshka width: `<config>_<dim>.safetensors`. */
 export const savedFileName = (configName: string, dim: number) => `${configName}_${dim}.safetensors`;
+
+/** The dim of a saved model's file name (`savedFileName` read back); undefined for other files. */
+export function savedFileDim(configName: string, fileName: string): number | undefined {
+  const prefix = `${configName}_`;
+  if (!fileName.startsWith(prefix) || !fileName.endsWith('.safetensors')) return undefined;
+  const digits = fileName.slice(prefix.length, -'.safetensors'.length);
+  return /^\d+$/.test(digits) ? Number(digits) : undefined;
+}

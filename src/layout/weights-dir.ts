@@ -16,6 +16,8 @@ import {
   MODEL_CONFIG_FILE,
   REPORT_FILE,
   RUN_FILE,
+  SOURCE_CONFIG_FILE,
+  TOKENIZER_CONFIG_FILE,
   TOKENIZER_FILE,
   savedFileName,
   sourceFileName,
@@ -25,6 +27,8 @@ export type CheckpointName = 'best' | 'last';
 
 export const sourcePath = (dir: string, sourceName: string) => join(dir, sourceFileName(sourceName));
 export const tokenizerPath = (dir: string) => join(dir, TOKENIZER_FILE);
+export const tokenizerConfigPath = (dir: string) => join(dir, TOKENIZER_CONFIG_FILE);
+export const sourceConfigPath = (dir: string) => join(dir, SOURCE_CONFIG_FILE);
 export const extractFactsPath = (dir: string) => join(dir, EXTRACT_FACTS_FILE);
 export const concatPath = (dir: string) => join(dir, CONCAT_FILE);
 export const checkpointsPath = (dir: string) => join(dir, CHECKPOINTS_DIR);

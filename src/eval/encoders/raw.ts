@@ -7,7 +7,6 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CONCAT_FILE } from '../../concat/descriptor.ts';
 import { openConcatMatrix } from '../../concat/open-input.ts';
 import { loadConfig, outputDirFor } from '../../config/load.ts';
 import { EXTRACTED_TENSOR } from '../../layout/tensor-names.ts';
@@ -17,6 +16,7 @@ import { loadTokenizerFile } from '../../tokenize/node.ts';
 import { UserError } from '../../util/errors.ts';
 import type { SentenceEncoder } from '../encoder.ts';
 import { rowMeanEncoder } from './row-mean.ts';
+import { concatPath, tokenizerPath } from '../../layout/weights-dir.ts';
 
 /** Extracted source files in a folder: 2-D tensor named `embedding` (the extract contract). */
 async function extractedSources(dir: string): Promise<string[]> {
@@ -44,7 +44,7 @@ export async function openRawEncoders(arg: string): Promise<SentenceEncoder[]> {
     files = await extractedSources(dir);
     if (files.length === 0) throw new UserError(`--raw ${arg}: no extracted source (a .safetensors with an "embedding" tensor) in ${dir}`);
   }
-  const tokPath = join(dir, 'tokenizer.json');
+  const tokPath = tokenizerPath(dir);
   if (!existsSync(tokPath)) throw new UserError(`--raw ${arg}: no tokenizer.json in ${dir}`);
   const tokenizer = loadTokenizerFile(tokPath);
   const encoders: SentenceEncoder[] = [];
@@ -53,7 +53,7 @@ export async function openRawEncoders(arg: string): Promise<SentenceEncoder[]> {
     const name = files.length === 1 ? 'raw' : `raw:${basename(f, '.safetensors')}`;
     encoders.push(rowMeanEncoder({ name, matrix, tokenizer, dims: [matrix.dim] }));
   }
-  const concat = join(dir, CONCAT_FILE);
+  const concat = concatPath(dir);
   if (files.length > 1 && existsSync(concat)) {
     const matrix = await openConcatMatrix(concat);
     encoders.push(rowMeanEncoder({ name: 'raw:concat', matrix, tokenizer, dims: [matrix.dim] }));
