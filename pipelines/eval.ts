@@ -3,7 +3,7 @@
  * width, dense and binary. Prints a table (stderr with --json, else stdout), `--json` results on stdout,
  * and writes eval.json next to the model (atomically) for `pipeline report`.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { SentenceEncoder } from '../src/eval/encoder.ts';
 import { openModelEncoder } from '../src/eval/encoders/model.ts';
 import { openRawEncoders } from '../src/eval/encoders/raw.ts';
@@ -16,6 +16,7 @@ import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
 import { createProgress, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { evalPath } from '../src/layout/weights-dir.ts';
 
 const HELP = `usage: pipeline eval --model PATH --task KIND=FILE[,FILE] [--task ...] [options]
 
@@ -138,7 +139,7 @@ export const stage: Stage = {
 
       const seconds = (performance.now() - started) / 1000;
       const file = toEvalFile(resolve(resolveModelPath(v.model)), specs, models, results, seconds);
-      const outPath = v.out ?? join(files.dir, 'eval.json');
+      const outPath = v.out ?? evalPath(files.dir);
       const previous = v.merge ? readEvalFile(outPath) : undefined;
       try {
         await writeJsonAtomic(outPath, previous ? mergeEvalFiles(previous, file) : file);

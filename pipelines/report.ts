@@ -2,13 +2,13 @@
  * `pipeline report`: write a self-contained report.html (inline CSS + SVG, no network) into the model folder
  * from what earlier stages left there: eval.json, metrics.jsonl, extract.json, config.json.
  */
-import { join } from 'node:path';
 import { collectReportData } from '../src/eval/report/collect.ts';
 import { renderReport } from '../src/eval/report/html.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
 import { logLine } from '../src/util/progress.ts';
 import { parseStageArgs, type Stage } from './stage.ts';
+import { reportPath } from '../src/layout/weights-dir.ts';
 
 const HELP = `usage: pipeline report --model PATH [--out FILE] [--json] [--quiet]
 
@@ -45,7 +45,7 @@ export const stage: Stage = {
     });
     if (!v.model) throw new UserError('report: --model PATH is required (see: pipeline report --help)');
     const data = await collectReportData(v.model);
-    const out = v.out ?? join(data.dir, 'report.html');
+    const out = v.out ?? reportPath(data.dir);
     try {
       await writeFileAtomic(out, renderReport(data));
     } catch (err) {

@@ -1,9 +1,11 @@
 /**
  * `pipeline train`: train token weights + projection on the config's input matrix (see src/train/).
  */
+import { trainingKeysHelp } from '../src/config/help.ts';
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
+import { BINARIZE_MODES } from '../src/config/training-table.ts';
 import { BACKEND_CHOICES } from '../src/train/backend.ts';
-import { checkpointDir } from '../src/train/checkpoint.ts';
+import { checkpointDir } from '../src/layout/weights-dir.ts';
 import type { BinarizeMode } from '../src/train/config.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -50,17 +52,7 @@ Options:
   --json               print a JSON summary on stdout
 
 Ctrl-C finishes the current step, saves checkpoints/last and exits 130; --resume continues from there.
-[training] keys (all optional): batch_size, epochs, max_steps, lr, warmup_steps (default 10% of steps, at
-most 256), weight_decay (0; projection kernel only), grad_clip (1.0; 0 = off), seed, eval_steps, eval_file,
-max_length, norm (false), binarize, binary_dense_weight (0), scale (20), symmetric (false: MNRL in both
-directions), token_weights (learned|frozen|none), token_weight_init (stopwords|sif), stopword_weight (0.1),
-sif_a (1e-3), token_lr_scale (1), init_checkpoint (start from a checkpoint), sampler (proportional|mixed),
-hard_negatives (true), mask_duplicates (false: drop in-batch negatives with the anchor's or positive's text),
-token_delta (false: learn a per-token offset of each output row), token_delta_lr_scale (1),
-token_delta_weight_decay (0), whiten (0: soft-whitening power folded into the saved rows; 0.25 in use_lite),
-whiten_samples (20000), threads (2: a worker_thread runs half of the projection matMuls on wasm), memory_cache_mb (1024), [[training.datasets]], [training.teacher] (distillation
-from the USE-lite encoder: weight, loss mse|cosine, mnrl_weight, batch_size, max_records, guide, guide_margin).
-[matryoshka]: dims (e.g. [1024, 512, 256, 128, 64]), weights (one per dim), projection_dim (max(dims)).
+${trainingKeysHelp()}
 See docs/train.md.
 
 Exit codes: 0 done, 2 bad config/input (one-line message), 130 interrupted (resumable).`;
@@ -86,7 +78,7 @@ export function trainOverrides(stage: string, values: TrainFlagValues): TrainOve
   if (values.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(values.backend)) {
     throw new UserError(`${stage}: --backend expects one of ${BACKEND_CHOICES.join(', ')}, got "${values.backend}"`);
   }
-  if (values.binarize !== undefined && !['none', 'ste', 'tanh', 'reste'].includes(values.binarize)) {
+  if (values.binarize !== undefined && !(BINARIZE_MODES as readonly string[]).includes(values.binarize)) {
     throw new UserError(`${stage}: --binarize expects none, ste, tanh or reste, got "${values.binarize}"`);
   }
   const lr = numberFlag(stage, 'lr', values.lr);

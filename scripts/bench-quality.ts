@@ -19,7 +19,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { main as cli } from '../pipelines/cli.ts';
-import { loadConfig } from '../src/config/load.ts';
+import { parse as parseToml } from 'smol-toml';
+import { parseConfig, resolveConfigPath } from '../src/config/load.ts';
 import { runTraining } from '../src/train/run-training.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -191,7 +192,9 @@ async function run(): Promise<void> {
     if (code !== 0) throw new Error(`extract failed (${code})`);
   }
   mkdirSync(join(base, 'cache'), { recursive: true });
-  const config = loadConfig('use_lite');
+  // Each variant replaces use_lite's [training] (and [matryoshka]); the result is checked like any config.
+  const configFile = resolveConfigPath('use_lite');
+  const useLite = parseToml(readFileSync(configFile, 'utf8'));
   const rows: Record<string, unknown>[] = [];
   for (const name of args.variants!.split(',')) {
     const v = VARIANTS[name];
@@ -226,8 +229,9 @@ async function run(): Promise<void> {
       writeFileSync(file, recs.join('\n') + '\n');
       data = [args.data!, file];
     }
+    const config = parseConfig({ ...useLite, training, ...(v.matryoshka ? { matryoshka: v.matryoshka } : {}) }, configFile);
     const s = await runTraining({
-      config: { ...config, training, ...(v.matryoshka ? { matryoshka: v.matryoshka } : {}) },
+      config,
       outDir: out,
       data,
       backend: args.backend,

@@ -14,10 +14,13 @@ import { writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { ConcatMatrix } from './concat-matrix.ts';
-import { CONCAT_FILE, readConcatDescriptor, type ConcatDescriptor, type ConcatSourceEntry } from './descriptor.ts';
-import { SOURCE_TENSOR, sourceFile } from './open-input.ts';
+import { readConcatDescriptor, type ConcatDescriptor, type ConcatSourceEntry } from './descriptor.ts';
+import { sourceFile } from './open-input.ts';
+import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
 import { chooseScales, meanRowNorms } from './stats.ts';
 import { firstTokenizerDifference } from './tokenizer-diff.ts';
+import { TOKENIZER_FILE } from '../layout/file-names.ts';
+import { concatPath, sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
 
 export const MATERIALIZED_FILE = 'concat.safetensors';
 
@@ -41,7 +44,7 @@ export interface ConcatResult {
 
 /** Per-source tokenizer files when extract kept them (`<source>.tokenizer.json` or `<source>/tokenizer.json`). */
 function sourceTokenizerPath(outDir: string, name: string): string | undefined {
-  for (const p of [join(outDir, `${name}.tokenizer.json`), join(outDir, name, 'tokenizer.json')]) if (existsSync(p)) return p;
+  for (const p of [join(outDir, `${name}.tokenizer.json`), tokenizerPath(join(outDir, name))]) if (existsSync(p)) return p;
   return undefined;
 }
 
@@ -54,10 +57,10 @@ function readTokenizer(path: string): TokenizerJson {
  * file is there at all). The first difference is named: token id, merge number or setting.
  */
 export function verifySharedTokenizer(config: ModelConfig, outDir: string): string | null {
-  const shared = join(outDir, 'tokenizer.json');
+  const shared = tokenizerPath(outDir);
   const perSource = config.sources.map((s) => ({ name: s.name, path: sourceTokenizerPath(outDir, s.name) }));
   const found = perSource.filter((s) => s.path !== undefined) as { name: string; path: string }[];
-  if (existsSync(shared)) found.unshift({ name: 'tokenizer.json', path: shared });
+  if (existsSync(shared)) found.unshift({ name: TOKENIZER_FILE, path: shared });
   if (found.length === 0) return null;
   const first = readTokenizer(found[0]!.path);
   const fp = tokenizerFingerprint(first);
@@ -78,14 +81,14 @@ const scaleMode = (s: number | 'mean_norm' | undefined): ConcatSourceEntry['scal
 
 /** True when concat.json exists, matches the config's sources and scales, and its source files are unchanged. */
 export function concatIsCurrent(config: ModelConfig, outDir: string): boolean {
-  const path = join(outDir, CONCAT_FILE);
+  const path = concatPath(outDir);
   if (!existsSync(path)) return false;
   try {
     const d = readConcatDescriptor(path);
     if (d.rows !== config.n_vocab || d.sources.length !== config.sources.length) return false;
     return config.sources.every((s, i) => {
       const e = d.sources[i]!;
-      const file = join(outDir, `${s.name}.safetensors`);
+      const file = sourcePath(outDir, s.name);
       if (e.file !== basename(file) || e.dim !== s.dim || e.scale_mode !== scaleMode(s.scale)) return false;
       if (typeof s.scale === 'number' && e.scale !== s.scale) return false;
       if (!existsSync(file)) return false;
@@ -112,7 +115,7 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
   try {
     for (const s of config.sources) {
       const path = sourceFile(config, outDir, s.name);
-      const m = await openSafetensorsMatrix(path, SOURCE_TENSOR);
+      const m = await openSafetensorsMatrix(path, EXTRACTED_TENSOR);
       matrices.push(m);
       if (m.dim !== s.dim) throw new UserError(`${path}: ${m.dim} columns, but ${config.file} says dim = ${s.dim} for source "${s.name}"`);
       if (m.rows < rows) throw new UserError(`${path}: ${m.rows} rows, fewer than n_vocab ${rows}; check [model] n_vocab in ${config.file}`);
@@ -127,11 +130,11 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
     progress.finish();
     const scales = chooseScales(config.sources.map((s) => s.scale), norms);
     const sources: ConcatSourceEntry[] = config.sources.map((s, i) => {
-      const file = join(outDir, `${s.name}.safetensors`);
+      const file = sourcePath(outDir, s.name);
       const st = statSync(file);
       return {
         file: basename(file),
-        tensor: SOURCE_TENSOR,
+        tensor: EXTRACTED_TENSOR,
         dim: s.dim,
         scale: scales[i]!,
         mean_row_norm: norms[i]!,
@@ -152,10 +155,10 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
     };
     let materialized: string | undefined;
     if (opts.materialize) {
-      const dtype = opts.dtype ?? (matrices[0]!.file.header.tensors.get(SOURCE_TENSOR)!.dtype as FloatDType);
+      const dtype = opts.dtype ?? (matrices[0]!.file.header.tensors.get(EXTRACTED_TENSOR)!.dtype as FloatDType);
       materialized = join(outDir, MATERIALIZED_FILE);
       const cm = new ConcatMatrix(matrices.map((m, i) => ({ matrix: m, scale: scales[i]! })), rows, 'concat');
-      const w = await SafetensorsWriter.create(materialized, [{ name: SOURCE_TENSOR, dtype, shape: [rows, config.dim] }], {
+      const w = await SafetensorsWriter.create(materialized, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, config.dim] }], {
         format: 'pt',
         config: config.name,
         sources: JSON.stringify(sources.map((s) => ({ file: s.file, dim: s.dim, scale: s.scale }))),
@@ -177,9 +180,9 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
       }
       bar.finish();
       if (w.overflows > 0) process.stderr.write(`concat: ${w.overflows} values overflowed ${dtype} (use --dtype f32)\n`);
-      descriptor.materialized = { file: relative(outDir, materialized), tensor: SOURCE_TENSOR, dtype };
+      descriptor.materialized = { file: relative(outDir, materialized), tensor: EXTRACTED_TENSOR, dtype };
     }
-    const path = join(outDir, CONCAT_FILE);
+    const path = concatPath(outDir);
     await writeJsonAtomic(path, descriptor);
     return { descriptor, path, materialized, seconds: (performance.now() - t0) / 1000 };
   } finally {

@@ -37,7 +37,7 @@ export interface ConcatDescriptor {
   materialized?: { file: string; tensor: string; dtype: string };
 }
 
-export const CONCAT_FILE = 'concat.json';
+export { CONCAT_FILE } from '../layout/file-names.ts';
 
 export function readConcatDescriptor(path: string): ConcatDescriptor {
   if (!existsSync(path)) throw new UserError(`${path} not found; run: pipeline concat --config <name>`);

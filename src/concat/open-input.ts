@@ -3,18 +3,18 @@
  * `[[sources]]` the concatenation described by `concat.json` (the materialized copy when there is a current one).
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ModelConfig } from '../config/types.ts';
 import { openSafetensorsMatrix, type RowMatrix } from '../matrix/row-matrix.ts';
 import { UserError } from '../util/errors.ts';
 import { ConcatMatrix } from './concat-matrix.ts';
-import { CONCAT_FILE, readConcatDescriptor, type ConcatDescriptor } from './descriptor.ts';
-
-export const SOURCE_TENSOR = 'embedding';
+import { readConcatDescriptor, type ConcatDescriptor } from './descriptor.ts';
+import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
+import { sourcePath, trainingInput } from '../layout/weights-dir.ts';
 
 /** Path of an extracted source file, with a message naming the stage to run when it is missing. */
 export function sourceFile(config: ModelConfig, outDir: string, sourceName: string): string {
-  const path = join(outDir, `${sourceName}.safetensors`);
+  const path = sourcePath(outDir, sourceName);
   if (!existsSync(path)) throw new UserError(`${path} not found; run: pipeline extract --config ${config.name}`);
   return path;
 }
@@ -72,10 +72,11 @@ export async function openConcatMatrix(path: string): Promise<RowMatrix> {
 /** The input matrix of a config: [n_vocab, config.dim]. */
 export async function openInputMatrix(config: ModelConfig, outDir: string): Promise<RowMatrix> {
   let m: RowMatrix;
-  if (config.sources.length === 1) {
-    m = await openSafetensorsMatrix(sourceFile(config, outDir, config.sources[0]!.name), SOURCE_TENSOR);
+  const input = trainingInput(config, outDir);
+  if (input.kind === 'source') {
+    m = await openSafetensorsMatrix(sourceFile(config, outDir, config.sources[0]!.name), EXTRACTED_TENSOR);
   } else {
-    const path = join(outDir, CONCAT_FILE);
+    const path = input.descriptor;
     if (!existsSync(path)) throw new UserError(`${path} not found; ${config.name} has ${config.sources.length} sources: run pipeline concat --config ${config.name}`);
     m = await openConcatMatrix(path);
   }

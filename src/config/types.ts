@@ -1,4 +1,13 @@
-/** Typed, validated configs (see `load.ts` for the TOML → these mapping and `config/*.toml` for examples). */
+/**
+ * The typed config `loadConfig` returns (see `load.ts` for the TOML → these mapping and `config/*.toml` for
+ * examples). Every table is validated when the file loads, before any stage runs; the table types come from
+ * their declarations (`model-tables.ts`, `training-table.ts`).
+ */
+import type { TableOf } from './schema.ts';
+import type { TOKENIZER_KEYS } from './model-tables.ts';
+import type { MatryoshkaConfig, SaveTable, TrainingTable } from './training-table.ts';
+
+export type { MatryoshkaConfig, SaveTable, TrainingTable };
 
 /** One matrix to extract: from the hub, a local safetensors file/dir, or a TF.js model. */
 export interface SourceConfig {
@@ -24,10 +33,7 @@ export interface SourceConfig {
   scale?: number | 'mean_norm';
 }
 
-export interface TokenizerConfig {
-  max_length: number;
-  add_special_tokens: boolean;
-}
+export type TokenizerConfig = TableOf<typeof TOKENIZER_KEYS>;
 
 export interface ModelConfig {
   /** Config name (file stem): names the output folder weights/<name>/. */
@@ -42,9 +48,12 @@ export interface ModelConfig {
   dim: number;
   sources: SourceConfig[];
   tokenizer: TokenizerConfig;
-  /** Raw tables of later stages, validated by their own modules (src/train, src/eval) when those run. */
-  training?: Record<string, unknown>;
-  matryoshka?: Record<string, unknown>;
-  save?: Record<string, unknown>;
-  eval?: Record<string, unknown>;
+  /** `[training]` with its defaults, `[[training.datasets]]` and `[training.teacher]` already checked. */
+  training: TrainingTable;
+  /** `[matryoshka]` resolved against `dim`. */
+  matryoshka: MatryoshkaConfig;
+  save: SaveTable;
 }
+
+/** The one typed config of a TOML file. */
+export type Config = ModelConfig;

@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelConfig } from '../config/types.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { createFastEncoder } from '../tokenize/fast-encode.ts';
@@ -183,7 +182,8 @@ export function mixIndices(n: number, spec: Pick<DatasetSpec, 'label' | 'weight'
   return out;
 }
 
-export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'training'>, opts: LoadTrainingDataOptions): Promise<TrainingData> {
+/** `config`: a loaded config, or just the datasets (checked, as `[[training.datasets]]` are at load). */
+export async function loadTrainingData(config: { file: string; training?: { datasets?: DatasetSpec[] } }, opts: LoadTrainingDataOptions): Promise<TrainingData> {
   const specs = resolveDatasets(config.file, config.training, opts.dataOverride, opts.cwd);
   const seed = opts.seed ?? 42;
   const tokFp = tokenizerFingerprint(opts.tokenizer.json);

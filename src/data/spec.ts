@@ -4,28 +4,28 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { resolveConfigRelativePath } from '../config/load.ts';
-import { ConfigError, oneOf, positiveInt, positiveNumber, validateTable, type TableSpec } from '../config/schema.ts';
+import { ConfigError, choice, int, num, path, str, table, tables, positiveInt, positiveNumber, validateTable, type Place, type TableOf } from '../config/schema.ts';
 import { UserError } from '../util/errors.ts';
 import { WORDNET_DEFAULT_RECORDS } from './wordnet.ts';
 import { DEFAULT_COLUMNS, type ColumnMap, type DataFormat, type DatasetSpec } from './types.ts';
 
-export const DATASET_KEYS: TableSpec = {
-  path: { kind: 'string', doc: 'local data file (relative to the config file)' },
-  format: { kind: 'string', check: oneOf('jsonl', 'tsv', 'csv', 'parquet', 'hf', 'wordnet'), doc: 'jsonl|tsv|csv|parquet|hf|wordnet' },
-  columns: { kind: 'table', doc: '{ anchor = "...", positive = "...", negative = "..." }' },
-  hf_dataset: { kind: 'string', doc: 'hub dataset repo, e.g. "sentence-transformers/all-nli"' },
-  subset: { kind: 'string', doc: 'hub dataset subset, e.g. "triplet"' },
-  split: { kind: 'string', doc: 'hub dataset split (default "train")' },
-  revision: { kind: 'string', doc: 'hub dataset revision (default "main")' },
-  weight: { kind: 'number', check: positiveNumber, doc: 'times each record is used per epoch on average (default 1)' },
-  max_records: { kind: 'int', check: positiveInt, doc: 'keep at most this many records (seeded sample)' },
+const COLUMN_KEYS = {
+  anchor: str(),
+  positive: str(),
+  negative: str(),
 };
 
-const COLUMN_KEYS: TableSpec = {
-  anchor: { kind: 'string' },
-  positive: { kind: 'string' },
-  negative: { kind: 'string' },
+/** One `[[training.datasets]]` table (paths relative to the config file). */
+export const DATASET_KEYS = {
+  path: path({ doc: 'local data file (relative to the config file)' }),
+  format: choice(['jsonl', 'tsv', 'csv', 'parquet', 'hf', 'wordnet'], { doc: '(default from the file extension)' }),
+  columns: table(COLUMN_KEYS, { doc: '{ anchor = "...", positive = "...", negative = "..." }' }),
+  hf_dataset: str({ doc: 'hub dataset repo, e.g. "sentence-transformers/all-nli"' }),
+  subset: str({ doc: 'hub dataset subset, e.g. "triplet"' }),
+  split: str({ doc: 'hub dataset split (default "train")' }),
+  revision: str({ doc: 'hub dataset revision (default "main")' }),
+  weight: num({ check: positiveNumber, default: 1, doc: 'times each record is used per epoch on average' }),
+  max_records: int({ check: positiveInt, doc: 'keep at most this many records (seeded sample)' }),
 };
 
 const EXT_FORMAT: Record<string, DataFormat> = {
@@ -46,48 +46,50 @@ export function wordnetSpec(maxRecords = WORDNET_DEFAULT_RECORDS): DatasetSpec {
   return { label: 'wordnet', format: 'wordnet', columns: DEFAULT_COLUMNS, weight: 1, max_records: maxRecords };
 }
 
+/** A validated `[[training.datasets]]` table → the spec the loaders use (format inferred, contradictions rejected). */
+export function datasetSpec(t: TableOf<typeof DATASET_KEYS>, { file, where }: Place): DatasetSpec {
+  const cols: ColumnMap = {
+    anchor: t.columns?.anchor ?? 'anchor',
+    positive: t.columns?.positive ?? 'positive',
+    negative: t.columns?.negative ?? 'negative',
+  };
+  const explicitNegative = t.columns?.negative !== undefined;
+  let format: DataFormat | undefined = t.format;
+  if (t.hf_dataset !== undefined) {
+    if (t.path !== undefined) throw new ConfigError(file, where, 'has both path and hf_dataset: give one');
+    if (format !== undefined && format !== 'hf') throw new ConfigError(file, `${where} format`, `"${format}" does not go with hf_dataset (use "hf" or leave it out)`);
+    format = 'hf';
+  } else if (format === 'wordnet') {
+    // no path needed
+  } else {
+    if (t.path === undefined) throw new ConfigError(file, where, 'needs path = "..." (a local file) or hf_dataset = "owner/name"');
+    format ??= formatFromPath(t.path);
+    if (format === undefined) throw new ConfigError(file, `${where} format`, `cannot tell the format of "${basename(t.path)}" from its extension; set format = "jsonl" | "tsv" | "csv" | "parquet"`);
+    if (format === 'hf') throw new ConfigError(file, `${where} format`, '"hf" needs hf_dataset = "owner/name"');
+  }
+  const spec: DatasetSpec = {
+    label: t.hf_dataset ?? (t.path ? basename(t.path) : 'wordnet'),
+    format,
+    path: t.path,
+    hf_dataset: t.hf_dataset,
+    subset: t.subset,
+    split: t.split,
+    revision: t.revision,
+    columns: cols,
+    weight: t.weight,
+    max_records: t.max_records ?? (format === 'wordnet' ? WORDNET_DEFAULT_RECORDS : undefined),
+  };
+  if (explicitNegative) spec.requireNegative = true;
+  return spec;
+}
+
+/** The `datasets` key of `[training]`: an array of dataset tables, each turned into a `DatasetSpec`. */
+export const DATASETS_FIELD = tables(DATASET_KEYS, { header: '[[training.datasets]]', refine: datasetSpec, doc: '[[training.datasets]] entries' });
+
 /** Validate `[training] datasets` (an array of tables) from config `file`. */
 export function parseDatasetTables(file: string, raw: unknown): DatasetSpec[] {
   if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(file, '[[training.datasets]]', 'expected one or more [[training.datasets]] tables');
-  return raw.map((table, i) => {
-    const where = `[[training.datasets]] #${i + 1}`;
-    const t = validateTable(file, where, table, DATASET_KEYS);
-    const columns = t.columns === undefined ? DEFAULT_COLUMNS : (validateTable(file, `${where} columns`, t.columns, COLUMN_KEYS) as Partial<ColumnMap>);
-    const cols: ColumnMap = {
-      anchor: columns.anchor ?? 'anchor',
-      positive: columns.positive ?? 'positive',
-      negative: columns.negative ?? 'negative',
-    };
-    const explicitNegative = t.columns !== undefined && columns.negative !== undefined;
-    let format = t.format as DataFormat | undefined;
-    if (t.hf_dataset !== undefined) {
-      if (t.path !== undefined) throw new ConfigError(file, where, 'has both path and hf_dataset: give one');
-      if (format !== undefined && format !== 'hf') throw new ConfigError(file, `${where} format`, `"${format}" does not go with hf_dataset (use "hf" or leave it out)`);
-      format = 'hf';
-    } else if (format === 'wordnet') {
-      // no path needed
-    } else {
-      if (t.path === undefined) throw new ConfigError(file, where, 'needs path = "..." (a local file) or hf_dataset = "owner/name"');
-      format ??= formatFromPath(t.path as string);
-      if (format === undefined) throw new ConfigError(file, `${where} format`, `cannot tell the format of "${t.path}" from its extension; set format = "jsonl" | "tsv" | "csv" | "parquet"`);
-      if (format === 'hf') throw new ConfigError(file, `${where} format`, '"hf" needs hf_dataset = "owner/name"');
-    }
-    const path = t.path !== undefined ? resolveConfigRelativePath(t.path as string, file) : undefined;
-    const spec: DatasetSpec = {
-      label: (t.hf_dataset as string | undefined) ?? (path ? basename(path) : 'wordnet'),
-      format,
-      path,
-      hf_dataset: t.hf_dataset as string | undefined,
-      subset: t.subset as string | undefined,
-      split: t.split as string | undefined,
-      revision: t.revision as string | undefined,
-      columns: cols,
-      weight: (t.weight as number | undefined) ?? 1,
-      max_records: (t.max_records as number | undefined) ?? (format === 'wordnet' ? WORDNET_DEFAULT_RECORDS : undefined),
-    };
-    if (explicitNegative) spec.requireNegative = true;
-    return spec;
-  });
+  return validateTable(file, '[training]', { datasets: raw }, { datasets: DATASETS_FIELD }).datasets ?? [];
 }
 
 const GLOB_CHARS = /[*?[]/;
@@ -170,12 +172,12 @@ export function resolveDataOverride(value: string, cwd = process.cwd()): Dataset
 /** The datasets to use: `--data` values win, then `[[training.datasets]]`, then WordNet. */
 export function resolveDatasets(
   configFile: string,
-  training: Record<string, unknown> | undefined,
+  training: { datasets?: DatasetSpec[] } | undefined,
   dataOverride?: string | string[],
   cwd = process.cwd(),
 ): DatasetSpec[] {
   const overrides = dataOverride === undefined ? [] : Array.isArray(dataOverride) ? dataOverride : [dataOverride];
   if (overrides.length > 0) return overrides.flatMap((v) => resolveDataOverride(v, cwd));
-  if (training?.datasets !== undefined) return parseDatasetTables(configFile, training.datasets);
+  if (training?.datasets !== undefined) return training.datasets;
   return [wordnetSpec()];
 }

@@ -7,6 +7,7 @@
 import { decodeToF32 } from '../safetensors/dtype.ts';
 import { SafetensorsError, rowWidth, type TensorInfo } from '../safetensors/header.ts';
 import type { SafetensorsBuffer } from '../safetensors/bytes.ts';
+import { EXTRACTED_TENSOR, MODEL2VEC_TENSOR, SAVED_TENSOR } from '../layout/tensor-names.ts';
 
 export type ModelFormat = 'wordllama-ts' | 'wordllama' | 'model2vec' | 'sentence-transformers' | 'raw';
 
@@ -61,7 +62,7 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   const modelType = typeof config?.model_type === 'string' ? config.model_type : undefined;
   const bool = (v: unknown, d: boolean) => (typeof v === 'boolean' ? v : d);
   const int = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : d);
-  if (has('embeddings')) {
+  if (has(MODEL2VEC_TENSOR)) {
     // model2vec: Python's StaticModel defaults normalize to False when config.json does not say.
     return {
       format: 'model2vec',
@@ -69,10 +70,10 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
       maxLength: 512,
       charTruncation: true,
       binarized: false,
-      tensor: 'embeddings',
+      tensor: MODEL2VEC_TENSOR,
     };
   }
-  if (has('embedding.weight')) {
+  if (has(SAVED_TENSOR)) {
     if (modelType === 'wordllama-ts') {
       return {
         format: 'wordllama-ts',
@@ -82,11 +83,11 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
         padToken: typeof config?.pad_token === 'string' ? config.pad_token : undefined,
         padTokenId: typeof config?.pad_token_id === 'number' ? config.pad_token_id : undefined,
         binarized: bool(config?.binarized, false),
-        tensor: 'embedding.weight',
+        tensor: SAVED_TENSOR,
       };
     }
     if (modelType === 'model2vec') {
-      return { format: 'model2vec', normalize: bool(config?.normalize, false), maxLength: 512, charTruncation: true, binarized: false, tensor: 'embedding.weight' };
+      return { format: 'model2vec', normalize: bool(config?.normalize, false), maxLength: 512, charTruncation: true, binarized: false, tensor: SAVED_TENSOR };
     }
     // WordLlama (no config, or its own) and sentence-transformers StaticEmbedding: plain mean, no truncation.
     return {
@@ -95,13 +96,13 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
       maxLength: 0,
       charTruncation: false,
       binarized: bool(config?.binarized ?? config?.binary, false),
-      tensor: 'embedding.weight',
+      tensor: SAVED_TENSOR,
     };
   }
   const twoD = names.filter((n) => st.header.tensors.get(n)!.shape.length === 2);
-  if (has('embedding') || twoD.length === 1) {
+  if (has(EXTRACTED_TENSOR) || twoD.length === 1) {
     // A raw matrix from `pipeline extract` (tensor "embedding"), or any single 2-D tensor.
-    return { format: 'raw', normalize: false, maxLength: 0, charTruncation: false, binarized: false, tensor: has('embedding') ? 'embedding' : twoD[0]! };
+    return { format: 'raw', normalize: false, maxLength: 0, charTruncation: false, binarized: false, tensor: has(EXTRACTED_TENSOR) ? EXTRACTED_TENSOR : twoD[0]! };
   }
   throw new SafetensorsError(
     `${source}: no embedding tensor found (expected "embedding.weight", "embeddings" or "embedding"; has: ${names.join(', ') || 'none'})`,

@@ -4,11 +4,13 @@
  * (read without loading the matrix). Works for our saved models, WordLlama and model2vec folders.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { loadConfig, outputDirFor } from '../config/load.ts';
 import { resolveModelFiles } from '../embed/node.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { UserError } from '../util/errors.ts';
+import { STATIC_MODEL_TENSORS } from '../layout/tensor-names.ts';
+import { modelConfigPath } from '../layout/weights-dir.ts';
 
 export interface ModelFiles {
   /** Folder holding the model (eval.json and report.html go here). */
@@ -42,7 +44,7 @@ export function findModelFiles(arg: string): ModelFiles {
     dir,
     safetensors: resolved.safetensors,
     tokenizer: resolved.tokenizer,
-    config: resolved.config ? readJsonIfExists(resolved.config) : readJsonIfExists(join(dirname(resolved.safetensors), 'config.json')),
+    config: resolved.config ? readJsonIfExists(resolved.config) : readJsonIfExists(modelConfigPath(dirname(resolved.safetensors))),
   };
 }
 
@@ -62,15 +64,14 @@ export function resolveModelPath(arg: string): string {
   return dir;
 }
 
-/** Preferred tensor names, in order, when a file holds several. */
-const EMBEDDING_TENSORS = ['embedding.weight', 'embeddings', 'embedding', 'weight', 'embed_tokens.weight'];
 
 /** Name and [rows, dim] of the embedding matrix in a safetensors file (header only). */
 export async function embeddingTensorInfo(path: string): Promise<{ name: string; rows: number; dim: number }> {
   const file = await SafetensorsFile.open(path);
   try {
     const twoD = file.tensorNames.filter((n) => file.tensor(n).shape.length === 2);
-    const name = EMBEDDING_TENSORS.find((n) => twoD.includes(n)) ?? (twoD.length === 1 ? twoD[0] : undefined);
+    // Preferred names, in order, when a file holds several.
+    const name = STATIC_MODEL_TENSORS.find((n) => twoD.includes(n)) ?? (twoD.length === 1 ? twoD[0] : undefined);
     if (!name) throw new UserError(`${path}: no embedding matrix (2-D tensors: ${twoD.join(', ') || 'none'})`);
     const shape = file.tensor(name).shape;
     return { name, rows: shape[0]!, dim: shape[1]! };

@@ -12,15 +12,18 @@ import { SafetensorsFile } from '../safetensors/file.ts';
 import { SafetensorsWriter } from '../safetensors/writer.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
 import { requireTokenId } from '../tokenize/tokenizer.ts';
-import { checkpointDir, readModelCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import { readModelCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import type { ModelParams } from '../train/model.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
 import { modelCard } from './model-card.ts';
 import { jsProjector, tfProjector, truncateColumns, type BlockProjector } from './project.ts';
+import { SAVED_TENSOR } from '../layout/tensor-names.ts';
+import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
+import { checkpointModelPath, extractFactsPath, modelCardPath, modelConfigPath, savedModelPath, sourceConfigPath, sourcePath, tokenizerConfigPath, tokenizerPath } from '../layout/weights-dir.ts';
 
-export const SAVED_TENSOR = 'embedding.weight';
+export { SAVED_TENSOR };
 
 export interface SaveOptions {
   config: ModelConfig;
@@ -57,29 +60,22 @@ export interface SaveResult {
   engine: string;
 }
 
-export const savedFileName = (configName: string, dim: number) => `${configName}_${dim}.safetensors`;
+export { savedFileName };
 
 /** Resolve "best" | "last" | a path to the checkpoint's model.safetensors. */
 export function checkpointPath(outDir: string, which = 'best'): string {
-  if (which === 'best' || which === 'last') return join(checkpointDir(outDir, which), 'model.safetensors');
+  if (which === 'best' || which === 'last') return checkpointModelPath(outDir, which);
   const p = resolve(which);
-  return p.endsWith('.safetensors') ? p : join(p, 'model.safetensors');
+  return p.endsWith('.safetensors') ? p : join(p, CHECKPOINT_MODEL_FILE);
 }
 
 /** Dims to save: explicit, else `[save] dims`, else the checkpoint's Matryoshka dims; all ≤ the projection. */
 export function chooseDims(config: ModelConfig, ckpt: LoadedCheckpoint, explicit?: number[]): number[] {
   let dims = explicit;
   let where = '--dims';
-  if (!dims && config.save?.dims !== undefined) {
-    const d = config.save.dims;
-    if (!Array.isArray(d) || d.length === 0 || !d.every((x) => Number.isInteger(x) && x > 0)) {
-      throw new UserError(`${config.file}: [save] dims: expected a non-empty array of positive integers, got ${JSON.stringify(d)}`);
-    }
-    dims = d as number[];
+  if (!dims && config.save.dims !== undefined) {
+    dims = config.save.dims;
     where = `${config.file}: [save] dims`;
-  }
-  for (const key of Object.keys(config.save ?? {})) {
-    if (key !== 'dims') throw new UserError(`${config.file}: [save] ${key}: unknown key (known keys: dims)`);
   }
   dims ??= ckpt.meta.matryoshka_dims.length > 0 ? ckpt.meta.matryoshka_dims : [ckpt.params.dimOut];
   const over = dims.filter((d) => d > ckpt.params.dimOut);
@@ -90,7 +86,7 @@ export function chooseDims(config: ModelConfig, ckpt: LoadedCheckpoint, explicit
 /** Provenance of the inputs: extract.json facts, else the sources' safetensors metadata. */
 async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Record<string, unknown>[]> {
   let facts: Record<string, unknown>[] = [];
-  const factsPath = join(outDir, 'extract.json');
+  const factsPath = extractFactsPath(outDir);
   if (existsSync(factsPath)) {
     try {
       facts = (JSON.parse(readFileSync(factsPath, 'utf8')) as { sources?: Record<string, unknown>[] }).sources ?? [];
@@ -102,7 +98,7 @@ async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Re
   for (const s of config.sources) {
     const fact = facts.find((f) => f.name === s.name);
     let meta: Record<string, string> = {};
-    const file = join(outDir, `${s.name}.safetensors`);
+    const file = sourcePath(outDir, s.name);
     if (existsSync(file)) {
       const f = await SafetensorsFile.open(file);
       meta = f.header.metadata;
@@ -144,7 +140,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const ckpt = await readModelCheckpoint(ckptFile);
   const { params, meta } = ckpt;
   const dims = chooseDims(config, ckpt, opts.dims);
-  const tokPath = join(outDir, 'tokenizer.json');
+  const tokPath = tokenizerPath(outDir);
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
   const padId = requireTokenId(tokenizer, config.pad_token, `${config.file}: [model]`, 'pad_token');
@@ -179,7 +175,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
         step: String(meta.step),
         binarized: String(meta.binarize !== 'none'),
       };
-      const w = await SafetensorsWriter.create(join(saveDir, savedFileName(config.name, dim)), [{ name: SAVED_TENSOR, dtype: 'F16', shape: [rows, dim] }], metadata);
+      const w = await SafetensorsWriter.create(savedModelPath(saveDir, config.name, dim), [{ name: SAVED_TENSOR, dtype: 'F16', shape: [rows, dim] }], metadata);
       writers.push({ dim, w, buf: new Float32Array(blockRows * dim), wbuf: params.whiten?.[dim] ? new Float32Array(blockRows * dim) : undefined });
     }
     const progress = createProgress('save: projecting', { unit: 'rows', total: rows, quiet });
@@ -210,30 +206,29 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   }
 
   // Files of dims no longer saved would contradict config.json (and loaders pick files by dim): remove them.
-  const mine = new RegExp(`^${config.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_(\\d+)\\.safetensors$`);
   for (const f of readdirSync(saveDir)) {
-    const m = mine.exec(f);
-    if (m && !dims.includes(Number(m[1]))) rmSync(join(saveDir, f), { force: true });
+    const dim = savedFileDim(config.name, f);
+    if (dim !== undefined && !dims.includes(dim)) rmSync(join(saveDir, f), { force: true });
   }
   // tokenizer.json beside the model (already there when saving into the weights folder).
-  if (resolve(join(saveDir, 'tokenizer.json')) !== resolve(tokPath)) {
-    await writeFileAtomic(join(saveDir, 'tokenizer.json'), readFileSync(tokPath));
-    const tc = join(outDir, 'tokenizer_config.json');
-    if (existsSync(tc)) copyFileSync(tc, join(saveDir, 'tokenizer_config.json'));
+  if (resolve(tokenizerPath(saveDir)) !== resolve(tokPath)) {
+    await writeFileAtomic(tokenizerPath(saveDir), readFileSync(tokPath));
+    const tc = tokenizerConfigPath(outDir);
+    if (existsSync(tc)) copyFileSync(tc, tokenizerConfigPath(saveDir));
   }
   // extract may have left the source model's config.json here; keep it as source_config.json.
-  const configPath = join(saveDir, 'config.json');
+  const configPath = modelConfigPath(saveDir);
   if (existsSync(configPath)) {
     try {
       const existing = JSON.parse(readFileSync(configPath, 'utf8')) as { model_type?: string };
-      if (existing.model_type !== 'wordllama-ts') await writeFileAtomic(join(saveDir, 'source_config.json'), readFileSync(configPath));
+      if (existing.model_type !== 'wordllama-ts') await writeFileAtomic(sourceConfigPath(saveDir), readFileSync(configPath));
     } catch {
       // not JSON: overwritten below
     }
   }
   const sources = await sourceProvenance(config, outDir);
   const files = dims.map((dim) => {
-    const path = join(saveDir, savedFileName(config.name, dim));
+    const path = savedModelPath(saveDir, config.name, dim);
     return { dim, path, bytes: statSync(path).size };
   });
   const evals = meta.eval ?? [];
@@ -259,7 +254,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       config: config.name,
       dim_in: params.dimIn,
       sources,
-      concat: config.sources.length > 1 ? 'concat.json' : undefined,
+      concat: config.sources.length > 1 ? CONCAT_FILE : undefined,
       checkpoint: ckptFile,
       step: meta.step,
       token_weights: meta.token_weights,
@@ -268,7 +263,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     eval: evals,
   };
   await writeJsonAtomic(configPath, modelConfig);
-  const readmePath = join(saveDir, 'README.md');
+  const readmePath = modelCardPath(saveDir);
   await writeFileAtomic(
     readmePath,
     modelCard({

@@ -5,33 +5,12 @@
  * `embeddings.word_embeddings.weight`, Meta's original Llama `tok_embeddings.weight`...). Exact names are tried
  * in order; then a suffix match that skips vision towers and per-layer tables. Pure.
  */
+import { CHECKPOINT_EMBEDDING_SUFFIXES, CHECKPOINT_EMBEDDING_TENSORS } from '../layout/tensor-names.ts';
 import { UserError } from '../util/errors.ts';
 
 /** Known names, most common first. */
-export const EMBEDDING_TENSOR_NAMES = [
-  'model.embed_tokens.weight',
-  'language_model.model.embed_tokens.weight',
-  'model.language_model.embed_tokens.weight',
-  'model.text_model.embed_tokens.weight',
-  'transformer.wte.weight',
-  'transformer.word_embeddings.weight',
-  'gpt_neox.embed_in.weight',
-  'model.decoder.embed_tokens.weight',
-  'embeddings.word_embeddings.weight',
-  'bert.embeddings.word_embeddings.weight',
-  'roberta.embeddings.word_embeddings.weight',
-  'tok_embeddings.weight',
-  'model.tok_embeddings.weight',
-  'wte.weight',
-  'embed_tokens.weight',
-  'word_embeddings.weight',
-  'model.embed_tokens',
-  'embed_tokens',
-  'embedding',
-  'embeddings',
-] as const;
-
-const SUFFIXES = ['.embed_tokens.weight', '.wte.weight', '.word_embeddings.weight', '.tok_embeddings.weight', '.embed_in.weight'];
+export const EMBEDDING_TENSOR_NAMES = CHECKPOINT_EMBEDDING_TENSORS;
+const SUFFIXES = CHECKPOINT_EMBEDDING_SUFFIXES;
 /** Parts of multimodal checkpoints that have their own "embeddings" but are not the token table. */
 const EXCLUDE = /(vision|visual|image|audio|patch|position|speech|mm_|multi_modal_projector|per_layer)/i;
 

@@ -18,14 +18,14 @@ import { createProgress, type Progress } from '../util/progress.ts';
 import { hubClientFromEnv, type HubClient } from '../hub/client.ts';
 import { extractFromHub } from './hub.ts';
 import { extractFromLocal } from './local.ts';
-import { OUTPUT_TENSOR, checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+import { checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+import { SOURCE_CONFIG_FILE } from '../layout/file-names.ts';
+import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
+import { extractFactsPath, sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
 
-/**
- * The source model's config.json is kept as source_config.json: weights/<config>/config.json is the saved
- * model's own config (written by `save`), and re-running extract must never overwrite it.
- */
+/** Where a source's side file goes in the weights folder (its config.json is kept as source_config.json). */
 function sideFileName(f: 'tokenizer.json' | 'tokenizer_config.json' | 'config.json'): string {
-  return f === 'config.json' ? 'source_config.json' : f;
+  return f === 'config.json' ? SOURCE_CONFIG_FILE : f;
 }
 
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
@@ -116,7 +116,7 @@ async function isCurrentFile(path: string, metadata: Record<string, string>, dty
   try {
     const f = await SafetensorsFile.open(path);
     try {
-      const t = f.header.tensors.get(OUTPUT_TENSOR);
+      const t = f.header.tensors.get(EXTRACTED_TENSOR);
       if (!t || t.dtype !== dtype) return false;
       return Object.entries(metadata).every(([k, v]) => f.header.metadata[k] === v);
     } finally {
@@ -256,7 +256,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   let tokenizer: { fingerprint: string; from: string; vocabSize: number; padId: number } | undefined;
   for (const [i, source] of config.sources.entries()) {
     const where = sourceWhere(config, i);
-    const outPath = join(outDir, `${source.name}.safetensors`);
+    const outPath = sourcePath(outDir, source.name);
     let r: SourceResult;
     if (req.from !== undefined || source.path !== undefined) {
       r = await extractFromLocal(source, where, req.from ?? source.path!, outPath, opts);
@@ -282,7 +282,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   }
 
   // extract.json keeps the facts of earlier runs for sources that were already current.
-  const factsPath = join(outDir, 'extract.json');
+  const factsPath = extractFactsPath(outDir);
   let previous: Record<string, unknown>[] = [];
   if (existsSync(factsPath)) {
     try {
@@ -307,7 +307,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     outDir,
     files,
     sources: results.map(({ side: _side, ...rest }) => rest),
-    tokenizer: tokenizer ? { file: join(outDir, 'tokenizer.json'), vocabSize: tokenizer.vocabSize, padId: tokenizer.padId } : undefined,
+    tokenizer: tokenizer ? { file: tokenizerPath(outDir), vocabSize: tokenizer.vocabSize, padId: tokenizer.padId } : undefined,
     notes,
   };
 }

@@ -11,8 +11,8 @@ import { SafetensorsWriter } from '../safetensors/writer.ts';
 import { ConfigError } from '../config/schema.ts';
 import type { SourceConfig } from '../config/types.ts';
 import { UserError } from '../util/errors.ts';
+import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
 
-export const OUTPUT_TENSOR = 'embedding';
 const FLOAT_SOURCES: readonly DType[] = ['F32', 'F16', 'BF16', 'F64'];
 
 export type SourceKind = 'hub' | 'local' | 'tfjs';
@@ -81,7 +81,7 @@ export function outputMetadata(p: Provenance, rows: number, dim: number, extra: 
 }
 
 export function outputHeader(rows: number, dim: number, dtype: FloatDType, metadata: Record<string, string>): Uint8Array {
-  return encodeHeader([{ name: OUTPUT_TENSOR, dtype, shape: [rows, dim] }], metadata).bytes;
+  return encodeHeader([{ name: EXTRACTED_TENSOR, dtype, shape: [rows, dim] }], metadata).bytes;
 }
 
 /**
@@ -152,7 +152,7 @@ export async function writeMatrixFromRows(
   metadata: Record<string, string>,
   onRows?: (done: number) => void,
 ): Promise<WriteResult> {
-  const w = await SafetensorsWriter.create(path, [{ name: OUTPUT_TENSOR, dtype, shape: [rows, m.dim] }], metadata);
+  const w = await SafetensorsWriter.create(path, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, m.dim] }], metadata);
   try {
     const block = blockRowsFor(m.dim);
     const buf = new Float32Array(block * m.dim);
@@ -181,7 +181,7 @@ export async function writeMatrixFromBytes(
   metadata: Record<string, string>,
   onBytes?: (done: number) => void,
 ): Promise<WriteResult> {
-  const w = await SafetensorsWriter.create(path, [{ name: OUTPUT_TENSOR, dtype, shape: [rows, dim] }], metadata);
+  const w = await SafetensorsWriter.create(path, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, dim] }], metadata);
   let overflows = 0;
   try {
     const rowBytes = dim * DTYPE_BYTES[srcDtype];

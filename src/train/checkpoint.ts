@@ -48,7 +48,7 @@ export interface TrainState {
   pairsSeen: number;
 }
 
-export const checkpointDir = (outDir: string, which: 'best' | 'last') => join(outDir, 'checkpoints', which);
+export { checkpointDir } from '../layout/weights-dir.ts';
 
 export async function writeModelCheckpoint(dir: string, params: ModelParams, meta: CheckpointMeta): Promise<void> {
   const tensors: { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[] = [];

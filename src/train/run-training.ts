@@ -5,8 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CONCAT_FILE, readConcatDescriptor } from '../concat/descriptor.ts';
-import { SOURCE_TENSOR, openInputMatrix } from '../concat/open-input.ts';
+import { readConcatDescriptor } from '../concat/descriptor.ts';
+import { openInputMatrix } from '../concat/open-input.ts';
+import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
 import type { ModelConfig } from '../config/types.ts';
 import { loadTrainingData } from '../data/load.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
@@ -19,8 +20,9 @@ import { normaliseRows, type TeacherTargets } from './distill.ts';
 import type { SyncRowFile } from './gather.ts';
 import { Rng } from './rng.ts';
 import { stopwordIds } from './stopwords.ts';
-import { parseTeacherConfig, teacherVectors } from './teacher.ts';
+import { teacherVectors } from './teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';
+import { tokenizerPath, trainingInput } from '../layout/weights-dir.ts';
 
 export interface TrainOverrides {
   steps?: number;
@@ -64,11 +66,11 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   const { config, outDir } = opts;
   const log = opts.log ?? (() => {});
   const cfg = applyOverrides(parseTrainConfig(config), opts.overrides);
-  const tokPath = join(outDir, 'tokenizer.json');
+  const tokPath = tokenizerPath(outDir);
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
   const padId = requireTokenId(tokenizer, config.pad_token, config.file);
-  const teacherCfg = parseTeacherConfig(config.file, cfg.teacher);
+  const teacherCfg = cfg.teacher;
   const data = await loadTrainingData(config, {
     dataOverride: opts.data,
     tokenizer,
@@ -155,10 +157,10 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
  * batches then gather rows with sync reads. A concat read through its descriptor uses the async RowMatrix.
  */
 function singleFileInput(config: ModelConfig, outDir: string): SyncRowFile | undefined {
-  if (config.sources.length === 1) return { path: join(outDir, `${config.sources[0]!.name}.safetensors`), tensor: SOURCE_TENSOR };
-  const desc = join(outDir, CONCAT_FILE);
-  if (!existsSync(desc)) return undefined;
-  const d = readConcatDescriptor(desc);
+  const input = trainingInput(config, outDir);
+  if (input.kind === 'source') return { path: input.path, tensor: EXTRACTED_TENSOR };
+  if (!existsSync(input.descriptor)) return undefined;
+  const d = readConcatDescriptor(input.descriptor);
   if (d.materialized && existsSync(resolve(outDir, d.materialized.file))) return { path: resolve(outDir, d.materialized.file), tensor: d.materialized.tensor };
   return undefined;
 }

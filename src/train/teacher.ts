@@ -15,7 +15,6 @@ import { mkdir, open, truncate } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { ConfigError, oneOf, positiveInt, nonNegativeNumber, validateTable, type TableSpec } from '../config/schema.ts';
 import { decodeToF32, encodeFromF32 } from '../safetensors/dtype.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
 import { createTokenizer, type TextTokenizer } from '../tokenize/tokenizer.ts';
@@ -26,52 +25,8 @@ export const TEACHER_DIM = 512;
 const MAGIC = 'WLTEACH1';
 const HASH_BYTES = 16;
 
-/** `[training.teacher]`, validated. */
-export interface TeacherConfig {
-  /** The teacher encoder; only the npm-shipped USE-lite for now. */
-  model: 'use_lite';
-  /** Weight of the distillation loss added to MNRL (0 with `guide`: the teacher only picks negatives). */
-  weight: number;
-  /** cosine: 1 − cos(student, teacher) per text; mse: squared error of the L2-normalised vectors. */
-  loss: 'cosine' | 'mse';
-  /** Weight of the MNRL loss when distilling (1 = both; 0 = distillation alone). */
-  mnrl_weight: number;
-  /** Texts per teacher batch. */
-  batch_size: number;
-  /** Distil on at most this many records (a prefix of the shuffled data); the rest train with MNRL only. */
-  max_records?: number;
-  /** GISTEmbed guidance: drop in-batch negatives the teacher ranks above the anchor's positive (minus `guide_margin`). */
-  guide: boolean;
-  guide_margin: number;
-}
-
-export const TEACHER_KEYS: TableSpec = {
-  model: { kind: 'string', check: oneOf('use_lite'), doc: 'teacher encoder (default "use_lite")' },
-  weight: { kind: 'number', check: nonNegativeNumber, doc: 'distillation loss weight (default 1)' },
-  loss: { kind: 'string', check: oneOf('cosine', 'mse'), doc: 'cosine | mse (default cosine)' },
-  mnrl_weight: { kind: 'number', check: nonNegativeNumber, doc: 'MNRL loss weight while distilling (default 1)' },
-  batch_size: { kind: 'int', check: positiveInt, doc: 'texts per teacher batch (default 64)' },
-  max_records: { kind: 'int', check: positiveInt, doc: 'distil on at most this many records' },
-  guide: { kind: 'bool', doc: 'drop in-batch negatives the teacher finds closer than the positive (GISTEmbed; default false)' },
-  guide_margin: { kind: 'number', check: nonNegativeNumber, doc: 'with guide: teacher-similarity margin below the positive (default 0)' },
-};
-
-export function parseTeacherConfig(file: string, raw: Record<string, unknown> | undefined): TeacherConfig | undefined {
-  if (raw === undefined) return undefined;
-  const t = validateTable(file, '[training.teacher]', raw, TEACHER_KEYS);
-  const cfg: TeacherConfig = {
-    model: (t.model as 'use_lite' | undefined) ?? 'use_lite',
-    weight: (t.weight as number | undefined) ?? 1,
-    loss: (t.loss as 'cosine' | 'mse' | undefined) ?? 'cosine',
-    mnrl_weight: (t.mnrl_weight as number | undefined) ?? 1,
-    batch_size: (t.batch_size as number | undefined) ?? 64,
-    max_records: t.max_records as number | undefined,
-    guide: (t.guide as boolean | undefined) ?? false,
-    guide_margin: (t.guide_margin as number | undefined) ?? 0,
-  };
-  if (cfg.weight === 0 && cfg.mnrl_weight === 0) throw new ConfigError(file, '[training.teacher]', 'weight and mnrl_weight are both 0: nothing to train on');
-  return cfg;
-}
+// The table is declared with the other config tables; re-exported for the teacher's callers.
+export { TEACHER_KEYS, parseTeacherConfig, type TeacherConfig } from '../config/teacher-table.ts';
 
 /** Where the npm package keeps the USE-lite graph model and its sentencepiece vocabulary. */
 export function useLiteFiles(): { modelJson: string; vocab: string } {

@@ -5,7 +5,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { TokenizedRecord } from '../data/types.ts';
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -33,6 +32,7 @@ import { WhiteningFitter, whiteningSample } from './whiten.ts';
 import { MatmulHelper } from './parallel.ts';
 import { Rng } from './rng.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
+import { checkpointsPath, metricsPath as metricsFilePath } from '../layout/weights-dir.ts';
 
 export interface TrainInputs {
   configName: string;
@@ -90,7 +90,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
   // Like Hugging Face's max_steps: when set it is the run's length, cycling through the data as needed.
   const totalSteps = cfg.maxSteps ?? perEpoch * cfg.epochs;
   const warmup = warmupFor(cfg, totalSteps);
-  const metricsPath = join(inp.outDir, 'metrics.jsonl');
+  const metricsPath = metricsFilePath(inp.outDir);
   const last = checkpointDir(inp.outDir, 'last');
   const best = checkpointDir(inp.outDir, 'best');
 
@@ -159,7 +159,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       elapsedSeconds: 0,
       pairsSeen: 0,
     };
-    await rm(join(inp.outDir, 'checkpoints'), { recursive: true, force: true });
+    await rm(checkpointsPath(inp.outDir), { recursive: true, force: true });
     await mkdir(inp.outDir, { recursive: true });
     await writeFileAtomic(metricsPath, '');
   }

@@ -73,7 +73,7 @@ describe('config validation: one line naming the file and key', () => {
   const file = '/cfg/x.toml';
   const ok = { hf_model_id: 'org/m', dim: 8, n_vocab: 10, pad_token: '<pad>' };
   const cases: [string, Record<string, unknown>, string][] = [
-    ['unknown top-level key', { model: ok, modle: {} }, '/cfg/x.toml: modle: unknown top-level key (known: name, description, model, sources, tokenizer, training, matryoshka, save, eval)'],
+    ['unknown top-level key', { model: ok, modle: {} }, '/cfg/x.toml: modle: unknown top-level key (known: name, model, sources, tokenizer, training, matryoshka, save)'],
     ['missing [model]', {}, '/cfg/x.toml: [model]: missing (every config needs a [model] table)'],
     ['unknown key in [model]', { model: { ...ok, dims: 3 } }, '/cfg/x.toml: [model] dims: unknown key (known keys: '],
     ['wrong type', { model: { ...ok, dim: '8' } }, '/cfg/x.toml: [model] dim: expected an integer, got "8"'],

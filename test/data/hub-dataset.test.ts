@@ -12,6 +12,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSplitFile, selectParquetFiles } from '../../src/data/hub-dataset.ts';
 import { loadTrainingData } from '../../src/data/load.ts';
+import { parseDatasetTables } from '../../src/data/spec.ts';
 import { loadTokenizerFile } from '../../src/tokenize/node.ts';
 import type { TextTokenizer } from '../../src/tokenize/tokenizer.ts';
 
@@ -143,7 +144,7 @@ describe('hub datasets', () => {
 
   it('reads [[training.datasets]] hub entries with split and max_records', async () => {
     const training = { datasets: [{ hf_dataset: REPO, subset: 'triplet', split: 'dev', max_records: 2 }, { hf_dataset: REPO, subset: 'pair' }] };
-    const data = await loadTrainingData({ file: join(dir, 'x.toml'), training }, { tokenizer: tok, maxLength: 32, cacheDir: join(dir, 'cache2'), hubUrl, withTexts: true });
+    const data = await loadTrainingData({ file: join(dir, 'x.toml'), training: { datasets: parseDatasetTables(join(dir, 'x.toml'), training.datasets) } }, { tokenizer: tok, maxLength: 32, cacheDir: join(dir, 'cache2'), hubUrl, withTexts: true });
     expect(data.datasets.map((d) => [d.count, d.available])).toEqual([[2, 3], [2, 2]]);
     expect(data.texts!.slice(2)).toEqual([{ anchor: 'p1', positive: 'q1' }, { anchor: 'p2', positive: 'q2' }]);
   });

@@ -15,7 +15,8 @@ import { UserError } from '../../src/util/errors.ts';
 const TOKENIZER = join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');
 let dir: string;
 let tok: TextTokenizer;
-const cfg = (training?: Record<string, unknown>) => ({ file: join(dir, 'model.toml'), training });
+// Datasets as a loaded config holds them: checked from their tables.
+const cfg = (training?: { datasets: unknown[] }) => ({ file: join(dir, 'model.toml'), training: training && { datasets: parseDatasetTables(join(dir, 'model.toml'), training.datasets) } });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'data-test-'));

@@ -7,15 +7,16 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CONCAT_FILE } from '../../concat/descriptor.ts';
 import { openConcatMatrix } from '../../concat/open-input.ts';
 import { loadConfig, outputDirFor } from '../../config/load.ts';
+import { EXTRACTED_TENSOR } from '../../layout/tensor-names.ts';
 import { openSafetensorsMatrix } from '../../matrix/row-matrix.ts';
 import { SafetensorsFile } from '../../safetensors/file.ts';
 import { loadTokenizerFile } from '../../tokenize/node.ts';
 import { UserError } from '../../util/errors.ts';
 import type { SentenceEncoder } from '../encoder.ts';
 import { rowMeanEncoder } from './row-mean.ts';
+import { concatPath, tokenizerPath } from '../../layout/weights-dir.ts';
 
 /** Extracted source files in a folder: 2-D tensor named `embedding` (the extract contract). */
 async function extractedSources(dir: string): Promise<string[]> {
@@ -23,7 +24,7 @@ async function extractedSources(dir: string): Promise<string[]> {
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.safetensors')).sort()) {
     const file = await SafetensorsFile.open(join(dir, f));
     try {
-      if (file.tensorNames.includes('embedding') && file.tensor('embedding').shape.length === 2) found.push(join(dir, f));
+      if (file.tensorNames.includes(EXTRACTED_TENSOR) && file.tensor(EXTRACTED_TENSOR).shape.length === 2) found.push(join(dir, f));
     } finally {
       await file.close();
     }
@@ -43,16 +44,16 @@ export async function openRawEncoders(arg: string): Promise<SentenceEncoder[]> {
     files = await extractedSources(dir);
     if (files.length === 0) throw new UserError(`--raw ${arg}: no extracted source (a .safetensors with an "embedding" tensor) in ${dir}`);
   }
-  const tokPath = join(dir, 'tokenizer.json');
+  const tokPath = tokenizerPath(dir);
   if (!existsSync(tokPath)) throw new UserError(`--raw ${arg}: no tokenizer.json in ${dir}`);
   const tokenizer = loadTokenizerFile(tokPath);
   const encoders: SentenceEncoder[] = [];
   for (const f of files) {
-    const matrix = await openSafetensorsMatrix(f, (await hasTensor(f, 'embedding')) ? 'embedding' : undefined);
+    const matrix = await openSafetensorsMatrix(f, (await hasTensor(f, EXTRACTED_TENSOR)) ? EXTRACTED_TENSOR : undefined);
     const name = files.length === 1 ? 'raw' : `raw:${basename(f, '.safetensors')}`;
     encoders.push(rowMeanEncoder({ name, matrix, tokenizer, dims: [matrix.dim] }));
   }
-  const concat = join(dir, CONCAT_FILE);
+  const concat = concatPath(dir);
   if (files.length > 1 && existsSync(concat)) {
     const matrix = await openConcatMatrix(concat);
     encoders.push(rowMeanEncoder({ name: 'raw:concat', matrix, tokenizer, dims: [matrix.dim] }));

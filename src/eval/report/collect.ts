@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { configDims, embeddingTensorInfo, findModelFiles, readJsonIfExists } from '../model-files.ts';
 import { readEvalFile, type EvalFile } from '../results.ts';
+import { EXTRACT_FACTS_FILE, METRICS_FILE } from '../../layout/file-names.ts';
+import { evalPath as evalFilePath } from '../../layout/weights-dir.ts';
 
 export interface TrainPoint {
   step: number;
@@ -115,9 +117,9 @@ export async function collectReportData(modelPath: string): Promise<ReportData> 
   const info = await embeddingTensorInfo(files.safetensors);
   const config = files.config;
   const dims = configDims(config) ?? [info.dim];
-  const evalPath = join(files.dir, 'eval.json');
-  const metricsPath = findUp(files.dir, 'metrics.jsonl');
-  const extractPath = findUp(files.dir, 'extract.json');
+  const evalPath = evalFilePath(files.dir);
+  const metricsPath = findUp(files.dir, METRICS_FILE);
+  const extractPath = findUp(files.dir, EXTRACT_FACTS_FILE);
   const { train, dev } = metricsPath ? parseMetricsLog(metricsPath, readFileSync(metricsPath, 'utf8')) : { train: [], dev: [] };
   const name = typeof config?.name === 'string' ? config.name : files.dir.replace(/\/+$/, '').split('/').pop() ?? 'model';
   return {

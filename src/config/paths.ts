@@ -1,0 +1,24 @@
+/** Where configs live and how paths written inside a config resolve. */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { UserError } from '../util/errors.ts';
+import { packageRoot } from '../util/package-root.ts';
+
+/** The package root (where `config/` ships), independent of the caller's working directory. */
+export const PACKAGE_ROOT = packageRoot();
+export const CONFIG_DIR = join(PACKAGE_ROOT, 'config');
+
+/** Resolve a path written in a config: `npm:pkg/file` inside node_modules, else relative to the config's folder. */
+export function resolveConfigRelativePath(value: string, configFile: string): string {
+  if (value.startsWith('npm:')) {
+    const spec = value.slice(4);
+    // Node's lookup folders from here upwards (an installed CLI's dependencies are hoisted above it), then the cwd's.
+    const folders = [...(createRequire(import.meta.url).resolve.paths(spec) ?? []), join(process.cwd(), 'node_modules')];
+    const candidates = folders.map((nm) => join(nm, spec));
+    const hit = candidates.find((c) => existsSync(c));
+    if (!hit) throw new UserError(`${configFile}: ${value} not found in node_modules (run npm install)`);
+    return hit;
+  }
+  return isAbsolute(value) ? value : resolve(dirname(configFile), value);
+}
