@@ -40,7 +40,7 @@ import { parseTrainConfig } from '../src/train/config.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { createRowGatherer } from '../src/train/gather.ts';
 import { initParams } from '../src/train/model.ts';
-import { Rng } from '../src/train/rng.ts';
+import { Rng } from '../src/util/random.ts';
 import { createOptimizer, trainStep, type StepReport } from '../src/train/update.ts';
 import { MatmulHelper } from '../src/train/parallel.ts';
 import type { TokenizedRecord } from '../src/data/types.ts';

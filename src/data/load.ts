@@ -16,7 +16,7 @@ import { readDelimitedPairs } from './delimited.ts';
 import { fetchHubDatasetFiles } from './hub-dataset.ts';
 import { readJsonlPairs } from './jsonl.ts';
 import { readParquetPairs } from './parquet.ts';
-import { seedFrom, seededRandom, shuffleInPlace } from './random.ts';
+import { mulberry32, seedFrom, shuffleInPlace } from '../util/random.ts';
 import { resolveDatasets } from './spec.ts';
 import { packRecords, readTokenCache, unpackRecords, writeTokenCache, type TokenColumns } from './token-cache.ts';
 import type { DatasetSpec, TextPair, TokenizedRecord } from './types.ts';
@@ -167,7 +167,7 @@ export function tokenizePairs(
  * a seeded subset) to `n` records; returns the chosen indices.
  */
 export function mixIndices(n: number, spec: Pick<DatasetSpec, 'label' | 'weight' | 'max_records'>, seed: number): number[] {
-  const random = seededRandom(seedFrom(spec.label, seed));
+  const random = mulberry32(seedFrom(spec.label, seed));
   let base = Array.from({ length: n }, (_, i) => i);
   if (spec.max_records !== undefined && n > spec.max_records) {
     base = shuffleInPlace(base, random).slice(0, spec.max_records).sort((a, b) => a - b);

@@ -21,7 +21,7 @@ export type {
 export { cosine, cosineMatrix, normalizeRows, row, takeRows } from './similarity.ts';
 export { binarize, hammingSimilarity, hammingDistance, popcount32, packedBytes } from './binary.ts';
 export { deduplicateRows, type DedupeResult } from './dedupe.ts';
-export { kmeans, mulberry32 } from './kmeans.ts';
+export { kmeans } from './kmeans.ts';
 export { semanticSplit } from './split.ts';
 export { createFastEncoder, analyzeTokenizer, type FastEncoder, type TokenizerAnalysis } from '../tokenize/fast-encode.ts';
 export { UserError } from '../util/errors.ts';

@@ -7,8 +7,6 @@ import { UserError } from '../util/errors.ts';
 import { mulberry32 } from '../util/random.ts';
 import type { ClusterOptions, ClusterResult, Embeddings } from './types.ts';
 
-export { mulberry32 };
-
 /** Squared Euclidean distance between the `dim` values of `a` at offset `ao` and of `b` at offset `bo`. */
 export function sqDist(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, dim: number): number {
   let s = 0;

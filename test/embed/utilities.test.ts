@@ -11,7 +11,6 @@ import {
   deduplicateRows,
   hammingSimilarity,
   kmeans,
-  mulberry32,
   popcount32,
   semanticSplit,
   load,
@@ -19,6 +18,7 @@ import {
   type StaticModel,
 } from '../../src/embed/node.ts';
 import { kmeansPlusPlus } from '../../src/embed/kmeans.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 import { kmeans as evalKmeans } from '../../src/eval/metrics/kmeans.ts';
 import { coalesce, lineRanges, localMinima, quantile, savgolCoefficients, sentenceRanges } from '../../src/embed/split.ts';
 import { makeModel, TOKENIZERS } from '../helpers/embed-model.ts';
