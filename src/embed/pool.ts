@@ -2,17 +2,8 @@
  * Mean pooling of token rows: the inner loop of inference. Tight loops over typed arrays; f16 rows decode
  * through a 65 536-entry table (256 kB, stays in cache). Pure, browser-safe.
  */
-import { f16BitsToF32 } from '../safetensors/dtype.ts';
+import { f16ToF32Table } from '../safetensors/dtype.ts';
 import type { TokenMatrix } from './formats.ts';
-
-let table: Float32Array | undefined;
-function f16Table(): Float32Array {
-  if (!table) {
-    table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) table[h] = f16BitsToF32(h);
-  }
-  return table;
-}
 
 export interface PoolRules {
   /** Ids that never count (pad, UNK); -1 entries are ignored. */
@@ -44,7 +35,7 @@ export function poolIds(
   const dim = m.dim;
   const { mapping, scale, f32 } = m;
   const f16 = m.f16;
-  const tab = f16 ? f16Table() : undefined;
+  const tab = f16 ? f16ToF32Table() : undefined;
   const limit = rules.maxLength > 0 ? rules.maxLength : Infinity;
   let count = 0;
   for (let t = 0; t < n && count < limit; t++) {
