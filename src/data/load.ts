@@ -226,9 +226,10 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
       opts.log?.(`tokenized ${spec.label}: ${pairs.length} records in ${((Date.now() - t0) / 1000).toFixed(1)} s${dropped ? ` (${dropped} dropped: a text has no tokens)` : ''}`);
     }
     if (texts && !pairs) {
-      // Texts are not cached; re-read them (cheap next to tokenizing) and map through the same filter.
+      // Texts are not cached; re-read them (cheap next to tokenizing) and map through the same filter, which
+      // only needs tokenizing again when it dropped some pairs.
       pairs = await readPairs(spec, files);
-      kept = tokenizePairsKeptOnly(pairs, opts.tokenizer, rules, cols.count);
+      kept = pairs.length === cols.count ? Int32Array.from(pairs.keys()) : tokenizePairs(pairs, opts.tokenizer, rules).kept;
     }
     const recs = unpackRecords(cols);
     const chosen = mixIndices(recs.length, spec, seed);
@@ -242,11 +243,4 @@ export async function loadTrainingData(config: Pick<ModelConfig, 'file' | 'train
   }
   if (records.length === 0) throw new UserError('training data: no records (all datasets are empty)');
   return { records, texts, datasets, fingerprint: overall.digest('hex').slice(0, 32) };
-}
-
-/** Indices of pairs that tokenizing keeps, when the ids themselves come from the cache. */
-function tokenizePairsKeptOnly(pairs: TextPair[], tokenizer: TextTokenizer, rules: PoolingRules, expected: number): Int32Array {
-  if (pairs.length === expected) return Int32Array.from(pairs.keys());
-  const { kept } = tokenizePairs(pairs, tokenizer, rules);
-  return kept;
 }
