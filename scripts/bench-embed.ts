@@ -1,5 +1,5 @@
 /**
- * Embedding speed and memory (issue 4 §3), single thread:
+ * Embedding speed and memory, single thread (the numbers BENCHMARKS.md reports for the library):
  *  1. sentences/s of `model.embed` on the STS-B sentences with the real Llama-2 tokenizer and a 32000 × 256 f16
  *     model, beside a plain loop of @huggingface/tokenizers `encode` over the same sentences in the same run
  *     (goal: embed ≥ 2× the plain tokenization loop);
