@@ -59,8 +59,3 @@ export function resolveUrl(client: HubClient, repo: string, revision: string, fi
   const path = file.split('/').map(encodeURIComponent).join('/');
   return `${client.hubUrl}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
 }
-
-/** The repo's page, for messages that tell the user to accept a licence. */
-export function repoPageUrl(client: HubClient, repo: string): string {
-  return `${client.hubUrl}/${repo}`;
-}
