@@ -11,12 +11,12 @@ import {
   deduplicateRows,
   hammingSimilarity,
   kmeans,
-  popcount32,
   semanticSplit,
   load,
   type Embeddings,
   type StaticModel,
 } from '../../src/embed/node.ts';
+import { popcount32 } from '../../src/embed/binary.ts';
 import { kmeansPlusPlus } from '../../src/embed/kmeans.ts';
 import { mulberry32 } from '../../src/util/random.ts';
 import { kmeans as evalKmeans } from '../../src/eval/metrics/kmeans.ts';
