@@ -19,7 +19,7 @@ import { SOURCE_TENSOR, sourceFile } from './open-input.ts';
 import { chooseScales, meanRowNorms } from './stats.ts';
 import { firstTokenizerDifference } from './tokenizer-diff.ts';
 
-export const MATERIALIZED_FILE = 'concat.safetensors';
+const MATERIALIZED_FILE = 'concat.safetensors';
 
 export interface ConcatOptions {
   config: ModelConfig;

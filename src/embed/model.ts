@@ -260,7 +260,7 @@ export class StaticModel {
 }
 
 /** model2vec's `median_token_length`: int(np.median(len(token) for every vocabulary token)) in code points. */
-export function medianTokenLength(tok: TextTokenizer): number {
+function medianTokenLength(tok: TextTokenizer): number {
   const lengths: number[] = [];
   for (const token of tok.engine.get_vocab(true).keys()) {
     let n = 0;

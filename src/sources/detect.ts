@@ -8,7 +8,7 @@
 import { UserError } from '../util/errors.ts';
 
 /** Known names, most common first. */
-export const EMBEDDING_TENSOR_NAMES = [
+const EMBEDDING_TENSOR_NAMES = [
   'model.embed_tokens.weight',
   'language_model.model.embed_tokens.weight',
   'model.language_model.embed_tokens.weight',

@@ -121,7 +121,7 @@ export interface WriteResult {
 }
 
 /** Rows per block so one block is ~`targetBytes` of float32 (at least one row). */
-export function blockRowsFor(dim: number, targetBytes = 16 * 1024 * 1024): number {
+function blockRowsFor(dim: number, targetBytes = 16 * 1024 * 1024): number {
   return Math.max(1, Math.floor(targetBytes / (dim * 4)));
 }
 
