@@ -14,6 +14,7 @@ import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
 import type { TaskData, TaskSpec } from '../src/eval/tasks/types.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
+import { parseDimList } from '../src/util/dims.ts';
 import { createProgress, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 import { evalPath } from '../src/layout/weights-dir.ts';
@@ -73,14 +74,11 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
 } as const;
 
-function parseDims(value: string | undefined, available: number[], modelDim: number): number[] {
+/** The widths to evaluate: `--dim` (each within the model's width), else every width the model offers; widest first. */
+function evalDims(value: string | undefined, available: number[], modelDim: number): number[] {
   if (value === undefined) return available;
-  const dims = value.split(',').map((s) => {
-    const d = Number(s.trim());
-    if (!Number.isInteger(d) || d < 1) throw new UserError(`eval: --dim expects positive integers, got "${s}"`);
-    if (d > modelDim) throw new UserError(`eval: --dim ${d} exceeds the model's width ${modelDim}`);
-    return d;
-  });
+  const dims = parseDimList(value, 'eval: --dim');
+  for (const d of dims) if (d > modelDim) throw new UserError(`eval: --dim ${d} exceeds the model's width ${modelDim}`);
   return [...new Set(dims)].sort((a, b) => b - a);
 }
 
@@ -104,7 +102,7 @@ export const stage: Stage = {
     const started = performance.now();
     const { encoder: model, files } = await openModelEncoder(v.model, 'model');
     const encoders: { encoder: SentenceEncoder; path: string; dims: number[] }[] = [
-      { encoder: model, path: resolve(resolveModelPath(v.model)), dims: parseDims(v.dim, model.dims, model.dim) },
+      { encoder: model, path: resolve(resolveModelPath(v.model)), dims: evalDims(v.dim, model.dims, model.dim) },
     ];
     try {
       if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });

@@ -5,6 +5,7 @@
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { runSave } from '../src/save/save.ts';
 import { UserError } from '../src/util/errors.ts';
+import { parseDimList } from '../src/util/dims.ts';
 import { formatBytes, formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -41,13 +42,9 @@ Options:
 
 Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix).`;
 
+/** `--dims` of save (and of run, which passes it on to save). */
 export function parseDims(value: string | undefined): number[] | undefined {
-  if (value === undefined) return undefined;
-  const dims = value.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new UserError(`save: --dims expects comma-separated positive integers like 256,128,64, got "${value}"`);
-  }
-  return dims;
+  return value === undefined ? undefined : parseDimList(value, 'save: --dims');
 }
 
 export const stage: Stage = {

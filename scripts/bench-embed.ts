@@ -1,5 +1,5 @@
 /**
- * Embedding speed and memory (issue 4 §3), single thread:
+ * Embedding speed and memory, single thread (the numbers BENCHMARKS.md reports for the library):
  *  1. sentences/s of `model.embed` on the STS-B sentences with the real Llama-2 tokenizer and a 32000 × 256 f16
  *     model, beside a plain loop of @huggingface/tokenizers `encode` over the same sentences in the same run
  *     (goal: embed ≥ 2× the plain tokenization loop);
@@ -12,7 +12,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { encodeHeader } from '../src/safetensors/header.ts';
 import { encodeFromF32 } from '../src/safetensors/dtype.ts';
-import { loadModelFromBuffers, mulberry32, hammingSimilarity, binarize } from '../src/embed/index.ts';
+import { loadModelFromBuffers, hammingSimilarity, binarize } from '../src/embed/index.ts';
+import { mulberry32 } from '../src/util/random.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
 import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
 import { sentencepieceToTokenizerJson } from '../src/tokenize/sentencepiece.ts';

@@ -1,5 +1,5 @@
 /**
- * Quality of `use_lite` training (issue 3 §6), run with `nice npx tsx scripts/bench-quality.ts`:
+ * Quality of `use_lite` training (which recipe config/use_lite.toml should use), run with `nice npx tsx scripts/bench-quality.ts`:
  * train the USE-lite token matrix (npm) on all of ../shared/data/train with several recipes and report
  * STS-B dev Spearman per Matryoshka dim (cosine, and hamming on sign bits), training time and steps/s.
  *
@@ -26,7 +26,7 @@ import { runTraining } from '../src/train/run-training.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(ROOT, '..', 'shared');
 
-/** [training] tables layered over use_lite.toml; `wordllama` is WordLlama's recipe as issue §6 measured it. */
+/** [training] tables layered over use_lite.toml; `wordllama` is WordLlama's own recipe, the baseline the others are compared with. */
 export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown>; stsbTrain?: boolean; weights?: Record<string, number>; matryoshka?: Record<string, unknown> }> = {
   wordllama: { doc: "WordLlama's recipe: 1 epoch, batch 512, lr 1e-2, proportional batches, MNRL", training: { batch_size: 512, lr: 1e-2, epochs: 1 } },
   wordllama_binary: { doc: 'the same with tanh STE binarization', training: { batch_size: 512, lr: 1e-2, epochs: 1, binarize: 'tanh' } },

@@ -1,5 +1,5 @@
 /**
- * Training-step speed at real shapes (issue 3 §3), run with `nice npx tsx scripts/bench-train.ts`:
+ * Training-step speed at real shapes (how close a JS step gets to PyTorch's), run with `nice npx tsx scripts/bench-train.ts`:
  * ms per optimizer step (gather rows → JS pooling → TF.js projection + Matryoshka MNRL forward/backward →
  * token-weight gradient → clip → AdamW) at Gemma-2 2B's shape (256000 × 2304 → 1024, dims 1024…64) and
  * USE-lite's (8002 × 256 → 256), batch 512 pairs, per backend, with peak RSS.
@@ -40,7 +40,7 @@ import { parseTrainConfig } from '../src/train/config.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { createRowGatherer } from '../src/train/gather.ts';
 import { initParams } from '../src/train/model.ts';
-import { Rng } from '../src/train/rng.ts';
+import { Rng } from '../src/util/random.ts';
 import { createOptimizer, trainStep, type StepReport } from '../src/train/update.ts';
 import { MatmulHelper } from '../src/train/parallel.ts';
 import type { TokenizedRecord } from '../src/data/types.ts';

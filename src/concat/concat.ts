@@ -22,7 +22,7 @@ import { firstTokenizerDifference } from './tokenizer-diff.ts';
 import { TOKENIZER_FILE } from '../layout/file-names.ts';
 import { concatPath, sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
 
-export const MATERIALIZED_FILE = 'concat.safetensors';
+const MATERIALIZED_FILE = 'concat.safetensors';
 
 export interface ConcatOptions {
   config: ModelConfig;

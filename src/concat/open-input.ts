@@ -20,7 +20,7 @@ export function sourceFile(config: ModelConfig, outDir: string, sourceName: stri
 }
 
 /** A RowMatrix over the first `rows` rows of `m` (extracted files may keep padded rows beyond n_vocab). */
-export function firstRows(m: RowMatrix, rows: number): RowMatrix {
+function firstRows(m: RowMatrix, rows: number): RowMatrix {
   if (m.rows === rows) return m;
   return {
     rows,
@@ -35,7 +35,7 @@ export function firstRows(m: RowMatrix, rows: number): RowMatrix {
 }
 
 /** Refuse a descriptor whose source files changed since concat ran (re-extracted, edited). */
-export function checkDescriptorCurrent(d: ConcatDescriptor, dir: string, path: string): void {
+function checkDescriptorCurrent(d: ConcatDescriptor, dir: string, path: string): void {
   for (const s of d.sources) {
     const file = resolve(dir, s.file);
     if (!existsSync(file)) throw new UserError(`${path}: source ${file} is missing; run pipeline extract and concat again`);

@@ -60,7 +60,7 @@ export function parseCsv(text: string): { fields: string[]; line: number }[] {
   return rows;
 }
 
-export function parseTsv(text: string): { fields: string[]; line: number }[] {
+function parseTsv(text: string): { fields: string[]; line: number }[] {
   const out: { fields: string[]; line: number }[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {

@@ -15,7 +15,7 @@ import { readDelimitedPairs } from './delimited.ts';
 import { fetchHubDatasetFiles } from './hub-dataset.ts';
 import { readJsonlPairs } from './jsonl.ts';
 import { readParquetPairs } from './parquet.ts';
-import { seedFrom, seededRandom, shuffleInPlace } from './random.ts';
+import { mulberry32, seedFrom, shuffleInPlace } from '../util/random.ts';
 import { resolveDatasets } from './spec.ts';
 import { packRecords, readTokenCache, unpackRecords, writeTokenCache, type TokenColumns } from './token-cache.ts';
 import type { DatasetSpec, TextPair, TokenizedRecord } from './types.ts';
@@ -69,7 +69,7 @@ export interface TrainingData {
   fingerprint: string;
 }
 
-export async function hashFiles(paths: string[]): Promise<string> {
+async function hashFiles(paths: string[]): Promise<string> {
   const h = createHash('sha256');
   for (const p of paths) {
     await new Promise<void>((resolve, reject) => {
@@ -166,7 +166,7 @@ export function tokenizePairs(
  * a seeded subset) to `n` records; returns the chosen indices.
  */
 export function mixIndices(n: number, spec: Pick<DatasetSpec, 'label' | 'weight' | 'max_records'>, seed: number): number[] {
-  const random = seededRandom(seedFrom(spec.label, seed));
+  const random = mulberry32(seedFrom(spec.label, seed));
   let base = Array.from({ length: n }, (_, i) => i);
   if (spec.max_records !== undefined && n > spec.max_records) {
     base = shuffleInPlace(base, random).slice(0, spec.max_records).sort((a, b) => a - b);
@@ -226,9 +226,10 @@ export async function loadTrainingData(config: { file: string; training?: { data
       opts.log?.(`tokenized ${spec.label}: ${pairs.length} records in ${((Date.now() - t0) / 1000).toFixed(1)} s${dropped ? ` (${dropped} dropped: a text has no tokens)` : ''}`);
     }
     if (texts && !pairs) {
-      // Texts are not cached; re-read them (cheap next to tokenizing) and map through the same filter.
+      // Texts are not cached; re-read them (cheap next to tokenizing) and map through the same filter, which
+      // only needs tokenizing again when it dropped some pairs.
       pairs = await readPairs(spec, files);
-      kept = tokenizePairsKeptOnly(pairs, opts.tokenizer, rules, cols.count);
+      kept = pairs.length === cols.count ? Int32Array.from(pairs.keys()) : tokenizePairs(pairs, opts.tokenizer, rules).kept;
     }
     const recs = unpackRecords(cols);
     const chosen = mixIndices(recs.length, spec, seed);
@@ -242,11 +243,4 @@ export async function loadTrainingData(config: { file: string; training?: { data
   }
   if (records.length === 0) throw new UserError('training data: no records (all datasets are empty)');
   return { records, texts, datasets, fingerprint: overall.digest('hex').slice(0, 32) };
-}
-
-/** Indices of pairs that tokenizing keeps, when the ids themselves come from the cache. */
-function tokenizePairsKeptOnly(pairs: TextPair[], tokenizer: TextTokenizer, rules: PoolingRules, expected: number): Int32Array {
-  if (pairs.length === expected) return Int32Array.from(pairs.keys());
-  const { kept } = tokenizePairs(pairs, tokenizer, rules);
-  return kept;
 }

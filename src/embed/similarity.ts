@@ -72,10 +72,3 @@ export function cosineMatrix(a: Embeddings, b: Embeddings): SimilarityMatrix {
   }
   return { data: out, rows: a.rows, cols: b.rows };
 }
-
-/** Select rows of a matrix (copy). */
-export function takeRows(e: Embeddings, indices: readonly number[]): Embeddings {
-  const out = new Float32Array(indices.length * e.dim);
-  indices.forEach((r, i) => out.set(row(e, r), i * e.dim));
-  return { data: out, rows: indices.length, dim: e.dim };
-}

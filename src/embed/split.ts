@@ -64,7 +64,7 @@ export function coalesce(ranges: Range[], maxSize: number, maxIterations = 100):
 }
 
 /** WordLlama's `reverse_merge`: fold pieces shorter than `n` into the previous one (only while it fits). */
-export function reverseMerge(ranges: Range[], n: number, maxSize: number): Range[] {
+function reverseMerge(ranges: Range[], n: number, maxSize: number): Range[] {
   const out: Range[] = [];
   for (const r of ranges) {
     const last = out[out.length - 1];
@@ -100,7 +100,7 @@ export function sentenceRanges(text: string, r: Range): Range[] {
 }
 
 /** Cut a range into pieces ≤ maxSize: after whitespace where possible, else between code points. */
-export function hardCut(text: string, r: Range, maxSize: number): Range[] {
+function hardCut(text: string, r: Range, maxSize: number): Range[] {
   const out: Range[] = [];
   let s = r[0];
   while (r[1] - s > maxSize) {
@@ -125,7 +125,7 @@ export function hardCut(text: string, r: Range, maxSize: number): Range[] {
 }
 
 /** Step 1–2: the pieces to embed (ranges tiling `text`, each ≤ targetSize). */
-export function splitPieces(text: string, o: Required<SplitOptions>): Range[] {
+function splitPieces(text: string, o: Required<SplitOptions>): Range[] {
   let lines = coalesce(lineRanges(text), o.intermediateSize);
   lines = reverseMerge(lines, o.cleanupSize, o.targetSize);
   const pieces: Range[] = [];
@@ -227,7 +227,7 @@ export function localMinima(y: Float64Array, window: number, order: number): { i
 }
 
 /** Mean similarity of all distinct pairs inside a window centred on each row (normalised embeddings). */
-export function windowedCrossSimilarity(e: Embeddings, window: number): Float64Array {
+function windowedCrossSimilarity(e: Embeddings, window: number): Float64Array {
   const n = e.rows;
   const half = window >> 1;
   const out = new Float64Array(n);
@@ -260,7 +260,7 @@ export function quantile(values: ArrayLike<number>, q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
-export function resolveSplitOptions(o: SplitOptions = {}): Required<SplitOptions> {
+function resolveSplitOptions(o: SplitOptions = {}): Required<SplitOptions> {
   const r = {
     targetSize: o.targetSize ?? 1536,
     windowSize: o.windowSize ?? 3,

@@ -110,7 +110,7 @@ async function writeStateFile(path: string, state: PartialState): Promise<void> 
   }
 }
 
-export const partialPaths = (finalPath: string) => ({ data: `${finalPath}.partial`, state: `${finalPath}.partial.json` });
+const partialPaths = (finalPath: string) => ({ data: `${finalPath}.partial`, state: `${finalPath}.partial.json` });
 
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v) =>

@@ -27,7 +27,7 @@ export interface HubClient {
   onRetry?: (message: string) => void;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
+const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 /** Build a client from the environment: HF_ENDPOINT (default huggingface.co), HF_TOKEN (or the older HUGGING_FACE_HUB_TOKEN). */
 export function hubClientFromEnv(
@@ -58,9 +58,4 @@ export function hubClientFromEnv(
 export function resolveUrl(client: HubClient, repo: string, revision: string, file: string): string {
   const path = file.split('/').map(encodeURIComponent).join('/');
   return `${client.hubUrl}/${repo}/resolve/${encodeURIComponent(revision)}/${path}`;
-}
-
-/** The repo's page, for messages that tell the user to accept a licence. */
-export function repoPageUrl(client: HubClient, repo: string): string {
-  return `${client.hubUrl}/${repo}`;
 }

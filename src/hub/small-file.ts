@@ -10,7 +10,7 @@ import { hubGet, readBody } from './http.ts';
 import { withRetries } from './retry.ts';
 
 /** Refuse to buffer something that is clearly not a small metadata file (Gemma's tokenizer.json is 34 MB). */
-export const SMALL_FILE_LIMIT = 256 * 1024 * 1024;
+const SMALL_FILE_LIMIT = 256 * 1024 * 1024;
 
 export async function fetchSmallFile(
   client: HubClient,

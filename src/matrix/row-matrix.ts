@@ -39,18 +39,3 @@ export async function openSafetensorsMatrix(path: string, tensor?: string): Prom
     throw err;
   }
 }
-
-/**
- * Visit every row block of a matrix in order (`blockRows` rows at a time, the last block shorter): the
- * shape of every whole-vocabulary pass (concat, save, statistics).
- */
-export async function forEachRowBlock(
-  m: RowMatrix,
-  blockRows: number,
-  visit: (block: Float32Array, start: number, count: number) => Promise<void> | void,
-): Promise<void> {
-  for (let start = 0; start < m.rows; start += blockRows) {
-    const count = Math.min(blockRows, m.rows - start);
-    await visit(await m.readRows(start, count), start, count);
-  }
-}

@@ -77,8 +77,11 @@ export function f32ToF16Bits(value: number): number {
 }
 
 let f16Table: Float32Array | undefined;
-/** All 65536 float16 values as float32: decoding becomes one table lookup per element. */
-function f16ToF32Table(): Float32Array {
+/**
+ * All 65536 float16 values as float32: decoding becomes one table lookup per element (256 kB, stays in cache;
+ * the embedding library pools f16 rows through it).
+ */
+export function f16ToF32Table(): Float32Array {
   if (f16Table) return f16Table;
   const table = new Float32Array(65536);
   const bits = new Uint32Array(table.buffer);
@@ -112,6 +115,68 @@ export function f32BitsToBf16Bits(x: number): number {
 export function bf16BitsToF32(b: number): number {
   u32Scratch[0] = (b & 0xffff) << 16;
   return f32Scratch[0]!;
+}
+
+let bf16F16: Uint16Array | undefined;
+/** BF16 bits → F16 bits (round to nearest even) for all 65536 inputs: conversion becomes one lookup. */
+export function bf16ToF16Table(): Uint16Array {
+  if (!bf16F16) {
+    bf16F16 = new Uint16Array(65536);
+    for (let b = 0; b < 65536; b++) bf16F16[b] = f32BitsToF16Bits(b << 16);
+  }
+  return bf16F16;
+}
+
+/** ±Inf in F16 from a finite BF16 input (its exponent not all ones): an overflow. */
+function overflowed(bf16: number, f16: number): boolean {
+  return (f16 & 0x7fff) === 0x7c00 && (bf16 & 0x7f80) !== 0x7f80;
+}
+
+/**
+ * BF16 → F16 in place over `length` bytes of `buffer` from `byteOffset` (even), returning the overflows
+ * (finite → ±Inf). Results equal `bf16ToF16Table()` for every input; the hub download converts gigabytes with
+ * it, so it works two elements per 32-bit word. Both formats keep the sign bit on top; a BF16 magnitude in
+ * F16's normal range (2^-14 ≤ |x| < 2^16, 15-bit magnitude in [0x3880, 0x4780)) converts exactly by
+ * re-biasing the exponent and shifting the 7-bit mantissa into the 10-bit one (no rounding needed): for a
+ * word whose two halves are both such, that is one subtraction and one shift for both, with no carry between
+ * halves. Everything else (subnormal results that round, overflows, Inf/NaN) goes through the table. Real
+ * embedding values (|x| ~ 1e-3..1) take the fast path.
+ */
+export function bf16ToF16InPlace(buffer: ArrayBufferLike, byteOffset: number, length: number, table = bf16ToF16Table()): number {
+  if (byteOffset % 2 !== 0 || length % 2 !== 0) throw new Error(`bf16ToF16InPlace: offset ${byteOffset} and length ${length} must be even`);
+  let overflows = 0;
+  const one = (at: number) => {
+    const u = new Uint16Array(buffer, at, 1);
+    const b = u[0]!;
+    const h = table[b]!;
+    u[0] = h;
+    if (overflowed(b, h)) overflows++;
+  };
+  // A Uint32Array view needs a 4-byte aligned start: convert a leading element on its own.
+  if (byteOffset % 4 !== 0 && length > 0) {
+    one(byteOffset);
+    byteOffset += 2;
+    length -= 2;
+  }
+  const words = length >> 2;
+  const w32 = new Uint32Array(buffer, byteOffset, words);
+  for (let i = 0; i < words; i++) {
+    const w = w32[i]!;
+    const lo = w & 0x7fff;
+    const hi = (w >>> 16) & 0x7fff;
+    if ((lo - 0x3880) >>> 0 < 0x0f00 && (hi - 0x3880) >>> 0 < 0x0f00) {
+      w32[i] = ((w & 0x80008000) | (((w & 0x7fff7fff) - 0x38003800) << 3)) >>> 0;
+    } else if ((w & 0x7fff7fff) !== 0) {
+      // (±0 in both halves stays as it is.)
+      const a = table[w & 0xffff]!;
+      const b = table[w >>> 16]!;
+      if (overflowed(w & 0xffff, a)) overflows++;
+      if (overflowed(w >>> 16, b)) overflows++;
+      w32[i] = (a | (b << 16)) >>> 0;
+    }
+  }
+  if (length & 2) one(byteOffset + words * 4);
+  return overflows;
 }
 
 /** View `bytes` as a typed array of `T`, copying only when the offset is not aligned for it. */

@@ -9,7 +9,7 @@ import { CHECKPOINT_EMBEDDING_SUFFIXES, CHECKPOINT_EMBEDDING_TENSORS } from '../
 import { UserError } from '../util/errors.ts';
 
 /** Known names, most common first. */
-export const EMBEDDING_TENSOR_NAMES = CHECKPOINT_EMBEDDING_TENSORS;
+const EMBEDDING_TENSOR_NAMES = CHECKPOINT_EMBEDDING_TENSORS;
 const SUFFIXES = CHECKPOINT_EMBEDDING_SUFFIXES;
 /** Parts of multimodal checkpoints that have their own "embeddings" but are not the token table. */
 const EXCLUDE = /(vision|visual|image|audio|patch|position|speech|mm_|multi_modal_projector|per_layer)/i;

@@ -28,7 +28,7 @@ function sideFileName(f: 'tokenizer.json' | 'tokenizer_config.json' | 'config.js
   return f === 'config.json' ? SOURCE_CONFIG_FILE : f;
 }
 
-export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
 
 /** Side files of one source (raw bytes as found), and a note when the tokenizer is missing. */
@@ -103,7 +103,7 @@ export interface ExtractSummary {
 }
 
 /** The table a source's keys live in, for messages. */
-export function sourceWhere(config: ModelConfig, i: number): SourceWhere {
+function sourceWhere(config: ModelConfig, i: number): SourceWhere {
   return {
     configFile: config.file,
     table: config.sources.length > 1 ? `[[sources]] #${i + 1}` : '[model]',
@@ -128,7 +128,7 @@ async function isCurrentFile(path: string, metadata: Record<string, string>, dty
 }
 
 /** Validate a tokenizer.json against the config: pad_token is a token, the vocabulary fits in n_vocab rows. */
-export function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string) {
+function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string) {
   const parsed = parseTokenizerJson(new TextDecoder().decode(json), label);
   let cfg: Record<string, unknown> = {};
   if (configJson) {

@@ -4,7 +4,7 @@
  * resumable, parallel byte ranges converted straight into the output file.
  */
 import { parseShardIndex } from '../safetensors/shard-index.ts';
-import { DTYPE_BYTES, type DType } from '../safetensors/dtype.ts';
+import { DTYPE_BYTES, bf16ToF16Table, type DType } from '../safetensors/dtype.ts';
 import { UserError } from '../util/errors.ts';
 import type { HubClient } from '../hub/client.ts';
 import { downloadRangeResumable } from '../hub/chunked-download.ts';
@@ -12,7 +12,7 @@ import { readRemoteHeader } from '../hub/remote-header.ts';
 import { resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
-import { bf16ToF16Table, checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
+import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
 import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
 import type { SourceConfig } from '../config/types.ts';
 import type { SourceWhere } from './write-matrix.ts';

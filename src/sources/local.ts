@@ -16,7 +16,7 @@ import { checkSourceTensor, outputMetadata, writeMatrixFromBytes, type SourceWhe
 import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
 
 /** Find the file holding the embedding tensor under `path` and the tensor's name. */
-export async function locateLocalTensor(path: string, configured?: string): Promise<{ file: string; tensor: string; how: string }> {
+async function locateLocalTensor(path: string, configured?: string): Promise<{ file: string; tensor: string; how: string }> {
   if (!existsSync(path)) throw new UserError(`${path}: no such file or folder (from --from or path = ...)`);
   if (statSync(path).isFile()) {
     const f = await SafetensorsFile.open(path);

@@ -71,7 +71,7 @@ export type TfjsMatrix = RowMatrix & {
 };
 
 /** Parse and validate the `weightsManifest` of a parsed model.json (pure). */
-export function parseWeightsManifest(modelJson: unknown, source: string): TfjsManifestGroup[] {
+function parseWeightsManifest(modelJson: unknown, source: string): TfjsManifestGroup[] {
   const manifest = (modelJson as { weightsManifest?: unknown } | null)?.weightsManifest;
   if (!Array.isArray(manifest) || manifest.length === 0) {
     throw new UserError(`${source}: no "weightsManifest" array; is this a TF.js model.json?`);
@@ -122,7 +122,7 @@ function storedElementBytes(spec: TfjsWeightSpec): number | undefined {
 const elements = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Find a tensor in the manifest and compute its byte offset (pure; error lists the closest names). */
-export function locateTensor(groups: TfjsManifestGroup[], name: string, source: string): TfjsTensorLocation {
+function locateTensor(groups: TfjsManifestGroup[], name: string, source: string): TfjsTensorLocation {
   for (let g = 0; g < groups.length; g++) {
     const weights = groups[g]!.weights;
     const index = weights.findIndex((w) => w.name === name);

@@ -5,7 +5,7 @@
  * blocks (never the whole matrix in memory). Output goes through SafetensorsWriter: temp file + rename.
  */
 import type { RowMatrix } from '../matrix/row-matrix.ts';
-import { DTYPE_BYTES, convertFloatBytes, f32BitsToF16Bits, type DType, type FloatDType } from '../safetensors/dtype.ts';
+import { DTYPE_BYTES, bf16ToF16InPlace, convertFloatBytes, type DType, type FloatDType } from '../safetensors/dtype.ts';
 import { encodeHeader } from '../safetensors/header.ts';
 import { SafetensorsWriter } from '../safetensors/writer.ts';
 import { ConfigError } from '../config/schema.ts';
@@ -91,19 +91,11 @@ export function outputHeader(rows: number, dim: number, dtype: FloatDType, metad
  */
 export function chunkConverter(from: DType, to: FloatDType) {
   if (from === 'BF16' && to === 'F16') {
-    const table = bf16ToF16Table();
     return (bytes: Uint8Array) => {
-      // Same element width: convert in place (each element is read before it is overwritten).
-      const buf = u16View(bytes);
-      let overflows = 0;
-      for (let i = 0; i < buf.length; i++) {
-        const b = buf[i]!;
-        const h = table[b]!;
-        buf[i] = h;
-        // ±Inf from a finite input (BF16 exponent not all ones) is an overflow.
-        if ((h & 0x7fff) === 0x7c00 && (b & 0x7f80) !== 0x7f80) overflows++;
-      }
-      return { bytes: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), overflows };
+      // Same element width: convert in place (the downloader reuses its chunk buffers).
+      const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+      const overflows = bf16ToF16InPlace(b.buffer, b.byteOffset, b.byteLength);
+      return { bytes: b, overflows };
     };
   }
   if (from === 'BF16' && to === 'F32') {
@@ -115,16 +107,6 @@ export function chunkConverter(from: DType, to: FloatDType) {
     };
   }
   return (bytes: Uint8Array) => convertFloatBytes(bytes, from, to);
-}
-
-let bf16F16: Uint16Array | undefined;
-/** BF16 bits → F16 bits (round to nearest even) for all 65536 inputs: conversion becomes one lookup. */
-export function bf16ToF16Table(): Uint16Array {
-  if (!bf16F16) {
-    bf16F16 = new Uint16Array(65536);
-    for (let b = 0; b < 65536; b++) bf16F16[b] = f32BitsToF16Bits(b << 16);
-  }
-  return bf16F16;
 }
 
 function u16View(bytes: Uint8Array): Uint16Array {
@@ -139,7 +121,7 @@ export interface WriteResult {
 }
 
 /** Rows per block so one block is ~`targetBytes` of float32 (at least one row). */
-export function blockRowsFor(dim: number, targetBytes = 16 * 1024 * 1024): number {
+function blockRowsFor(dim: number, targetBytes = 16 * 1024 * 1024): number {
   return Math.max(1, Math.floor(targetBytes / (dim * 4)));
 }
 

@@ -51,10 +51,10 @@ export interface SentencepieceOptions {
   rows?: number;
 }
 
-export const SPIECE_UNDERLINE = '\u2581';
+const SPIECE_UNDERLINE = '\u2581';
 
 /** Scores are multiples of 2^-SCORE_FRACTION_BITS, so sums of up to 2^(53-30) in magnitude are exact. */
-export const SCORE_FRACTION_BITS = 30;
+const SCORE_FRACTION_BITS = 30;
 const SCORE_SCALE = 2 ** SCORE_FRACTION_BITS;
 const dyadic = (x: number) => Math.round(x * SCORE_SCALE) / SCORE_SCALE;
 
@@ -160,7 +160,7 @@ function defaultUnkId(entries: readonly SentencepieceEntry[], reserved: number):
  * Cut the normalised text before every "▁" ("▁a▁▁b" → "▁a", "▁", "▁b"). Written as the words to keep (`invert`),
  * because tokenizers.js ignores `behavior: "MergedWithNext"`; Rust and JS give the same pieces this way.
  */
-export const SPLIT_BEFORE_META = {
+const SPLIT_BEFORE_META = {
   type: 'Split',
   pattern: { Regex: `${SPIECE_UNDERLINE}[^${SPIECE_UNDERLINE}]*` },
   behavior: 'Isolated',
@@ -168,7 +168,7 @@ export const SPLIT_BEFORE_META = {
 } as const;
 
 /** True when no piece holds "▁" after its first character: then every "▁" of a text starts a token. */
-export function wordsStartAtMeta(entries: readonly SentencepieceEntry[]): boolean {
+function wordsStartAtMeta(entries: readonly SentencepieceEntry[]): boolean {
   return entries.every(([piece]) => piece.indexOf(SPIECE_UNDERLINE, 1) < 0);
 }
 

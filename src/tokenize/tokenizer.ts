@@ -115,7 +115,7 @@ export function tokenizerFingerprint(json: TokenizerJson): string {
   return fnv1a64(JSON.stringify(parts));
 }
 
-export function fnv1a64(text: string): string {
+function fnv1a64(text: string): string {
   let h = 0xcbf29ce484222325n;
   const prime = 0x100000001b3n;
   const mask = (1n << 64n) - 1n;

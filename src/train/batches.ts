@@ -6,7 +6,7 @@
  */
 import { UserError } from '../util/errors.ts';
 import type { SamplerMode } from './config.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 
 export interface DatasetRange {
   label: string;

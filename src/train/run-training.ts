@@ -18,7 +18,7 @@ import { parseTrainConfig, type TrainConfig } from './config.ts';
 import { StsEvaluator, readStsFile } from './evaluate.ts';
 import { normaliseRows, type TeacherTargets } from './distill.ts';
 import type { SyncRowFile } from './gather.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 import { stopwordIds } from './stopwords.ts';
 import { teacherVectors } from './teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';

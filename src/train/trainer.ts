@@ -30,7 +30,7 @@ import { createRowGatherer, type SyncRowFile } from './gather.ts';
 import { foldWhitening, initParams, sifWeights, type ModelParams } from './model.ts';
 import { WhiteningFitter, whiteningSample } from './whiten.ts';
 import { MatmulHelper } from './parallel.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
 import { checkpointsPath, metricsPath as metricsFilePath } from '../layout/weights-dir.ts';
 

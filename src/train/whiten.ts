@@ -18,7 +18,7 @@ import type { RowGatherer } from './gather.ts';
 import { projectPlan } from './project-plan.ts';
 import type { ModelParams } from './model.ts';
 import { planBatch, type BatchPlan } from './pooling.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../util/random.ts';
 
 /** dim → T_d ([d, d] row-major): the whitening of the model's first d output columns. */
 export type Whitening = Record<number, Float32Array>;

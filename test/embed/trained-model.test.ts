@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { load } from '../../src/embed/node.ts';
 import { initParams, pooledOutput } from '../../src/train/model.ts';
-import { Rng } from '../../src/train/rng.ts';
 import { projectBlock, truncateColumns } from '../../src/save/project.ts';
 import { writeSafetensors } from '../../src/safetensors/writer.ts';
 import { openSafetensorsMatrix } from '../../src/matrix/row-matrix.ts';
-import { mulberry32 } from '../../src/embed/kmeans.ts';
+import { Rng, mulberry32 } from '../../src/util/random.ts';
 import { TOKENIZERS } from '../helpers/embed-model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'embed-trained-'));

@@ -11,14 +11,14 @@ import {
   deduplicateRows,
   hammingSimilarity,
   kmeans,
-  mulberry32,
-  popcount32,
   semanticSplit,
   load,
   type Embeddings,
   type StaticModel,
 } from '../../src/embed/node.ts';
+import { popcount32 } from '../../src/embed/binary.ts';
 import { kmeansPlusPlus } from '../../src/embed/kmeans.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 import { kmeans as evalKmeans } from '../../src/eval/metrics/kmeans.ts';
 import { coalesce, lineRanges, localMinima, quantile, savgolCoefficients, sentenceRanges } from '../../src/embed/split.ts';
 import { makeModel, TOKENIZERS } from '../helpers/embed-model.ts';

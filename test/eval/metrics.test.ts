@@ -15,7 +15,6 @@ import {
   kmeans,
   macroF1,
   mrrAtK,
-  mulberry32,
   ndcgAtK,
   rankingAtK,
   topK,
@@ -25,6 +24,7 @@ import {
   spearman,
   vMeasure,
 } from '../../src/eval/metrics/index.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 describe('correlation', () => {
   it('averages the ranks of ties (scipy rankdata method=average)', () => {

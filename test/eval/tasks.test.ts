@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultDims, hammingSim, packSigns, prepareVectors, rowDot, type SentenceEncoder } from '../../src/eval/encoder.ts';
-import { mulberry32 } from '../../src/eval/metrics/random.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 import { averagePrecision, spearman } from '../../src/eval/metrics/index.ts';
 import { formatTable, toEvalFile } from '../../src/eval/results.ts';
 import { runTask } from '../../src/eval/run-task.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeFromF32, decodeToF32 } from '../../src/safetensors/dtype.ts';
 import { writeSafetensors } from '../../src/safetensors/writer.ts';
-import { mulberry32 } from '../../src/embed/kmeans.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const TOKENIZERS = {

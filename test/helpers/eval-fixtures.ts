@@ -5,7 +5,7 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32 } from '../../src/eval/metrics/random.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 import { writeSafetensors } from '../../src/safetensors/writer.ts';
 
 export const LLAMA2_TOKENIZER = join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');

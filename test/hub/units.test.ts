@@ -12,11 +12,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createNetServer } from 'node:net';
-import { bf16ToF16Table, chunkConverter } from '../../src/sources/write-matrix.ts';
+import { chunkConverter } from '../../src/sources/write-matrix.ts';
 import { bf16ToF16InPlace, chunkFingerprint } from '../../src/hub/chunk-worker.ts';
 import { randomF32 } from '../helpers/hub-server.ts';
 import { detectEmbeddingTensor } from '../../src/sources/detect.ts';
-import { decodeToF32, encodeFromF32 } from '../../src/safetensors/dtype.ts';
+import { bf16ToF16Table, decodeToF32, encodeFromF32 } from '../../src/safetensors/dtype.ts';
 
 describe('hub client settings', () => {
   it('HF_ENDPOINT (trailing slash dropped), HF_TOKEN, defaults', () => {

@@ -6,6 +6,8 @@ import {
   SafetensorsFile,
   SafetensorsWriter,
   bf16BitsToF32,
+  bf16ToF16InPlace,
+  bf16ToF16Table,
   decodeToF32,
   encodeFromF32,
   encodeHeader,
@@ -52,6 +54,29 @@ describe('float conversions', () => {
     expect(f32BitsToBf16Bits(0x3f808001)).toBe(0x3f81);
     expect(bf16BitsToF32(0x3f80)).toBe(1);
     expect(Number.isNaN(bf16BitsToF32(f32BitsToBf16Bits(bitsOf(NaN))))).toBe(true);
+  });
+  it('BF16 → F16 in place, two at a time, equals f32 → f16 for every input in either half of a word, at any even offset', () => {
+    const table = bf16ToF16Table();
+    const ref = encodeFromF32(decodeToF32(new Uint8Array(new Uint16Array(65536).map((_, i) => i).buffer), 'BF16'), 'F16');
+    expect(Buffer.from(table.buffer).equals(Buffer.from(ref.bytes))).toBe(true);
+    // Every value once at an even index (low half) and once at an odd one (high half), plus a dangling element.
+    const input = new Uint16Array(2 * 65536 + 1);
+    for (let i = 0; i < 65536; i++) {
+      input[i] = i;
+      input[65536 + ((i + 1) % 65536)] = i;
+    }
+    input[2 * 65536] = 0x7f7f; // finite, overflows in F16
+    const expected = input.map((b) => table[b]!);
+    let overflowsRef = 0;
+    for (let i = 0; i < input.length; i++) if ((expected[i]! & 0x7fff) === 0x7c00 && (input[i]! & 0x7f80) !== 0x7f80) overflowsRef++;
+    expect(overflowsRef).toBeGreaterThan(2);
+    for (const offset of [0, 2]) {
+      const work = new Uint16Array(new ArrayBuffer(input.byteLength + 4), offset, input.length);
+      work.set(input);
+      expect(bf16ToF16InPlace(work.buffer, offset, input.byteLength)).toBe(overflowsRef);
+      expect(Buffer.from(work.buffer, offset, input.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
+    expect(() => bf16ToF16InPlace(new ArrayBuffer(8), 1, 4)).toThrow(/must be even/);
   });
   it('counts f16 overflows and decodes all dtypes', () => {
     const r = encodeFromF32(new Float32Array([1, 1e6, -1e6, Infinity]), 'F16');

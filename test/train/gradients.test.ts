@@ -11,7 +11,7 @@ import { selectBackend } from '../../src/train/backend.ts';
 import { binarize, matryoshkaMnrl, mnrl, similarityDistillation } from '../../src/train/loss.ts';
 import { initParams } from '../../src/train/model.ts';
 import { planBatch } from '../../src/train/pooling.ts';
-import { Rng } from '../../src/train/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { computeGradients, type BatchTeacher, type LossOptions } from '../../src/train/step.ts';
 import { gelu, geluGrad } from '../../src/train/gelu.ts';
 import type { BinarizeMode } from '../../src/train/config.ts';

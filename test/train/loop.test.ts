@@ -24,7 +24,7 @@ import { poolingIds, poolingRules } from '../../src/tokenize/pooling-ids.ts';
 import { gelu } from '../../src/train/gelu.ts';
 import { inverseGelu, pooledOutput, sifWeights } from '../../src/train/model.ts';
 import { batchTeacher, normaliseRows } from '../../src/train/distill.ts';
-import { Rng } from '../../src/train/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { stopwordIds } from '../../src/train/stopwords.ts';
 import { train, type TrainInputs } from '../../src/train/trainer.ts';
 import { main } from '../../pipelines/cli.ts';

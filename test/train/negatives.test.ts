@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/train/backend.ts';
 import { matryoshkaMnrl } from '../../src/train/loss.ts';
 import { duplicateNegatives, guidedNegatives, unionMasks } from '../../src/train/negatives.ts';
-import { Rng } from '../../src/train/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 
 const ids = (...v: number[]) => Int32Array.from(v);
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { symmetricEigen } from '../../src/util/eigen.ts';
 import { applyWhitening, covarianceTf, topLeftBlock, whiteningSample, whiteningTransform } from '../../src/train/whiten.ts';
 import { selectBackend } from '../../src/train/backend.ts';
-import { Rng } from '../../src/train/rng.ts';
+import { Rng } from '../../src/util/random.ts';
 import { foldWhitening, initParams, project } from '../../src/train/model.ts';
 
 /** Covariance (float64, [d, d]) of the first `d` of `width` columns of `rows` vectors. */

@@ -12,7 +12,7 @@ import { defaultDims, type Embeddings, type SentenceEncoder } from '../encoder.t
 const RUN_GAP = 16;
 
 /** Rows of `ids` (distinct, any order) as a map id → offset into the returned buffer. */
-export async function readRowsById(matrix: RowMatrix, ids: number[]): Promise<{ rows: Float32Array; offset: Map<number, number> }> {
+async function readRowsById(matrix: RowMatrix, ids: number[]): Promise<{ rows: Float32Array; offset: Map<number, number> }> {
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
   const offset = new Map<number, number>();
   const rows = new Float32Array(sorted.length * matrix.dim);

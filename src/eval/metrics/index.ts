@@ -6,4 +6,3 @@ export { vMeasure, type VMeasure } from './vmeasure.ts';
 export { mrrAtK, ndcgAtK, rankingAtK, rankingAveragePrecision, topK } from './ranking.ts';
 export { kmeans, type KMeansOptions, type KMeansResult } from './kmeans.ts';
 export { fitLogistic, predictLogistic, type LogisticModel, type LogisticOptions } from './logistic.ts';
-export { mulberry32 } from './random.ts';

@@ -7,7 +7,7 @@
  * inertia change below a tolerance, an emptied cluster keeps its center, float32 centers).
  */
 import { kmeansPlusPlus, sqDist } from '../../embed/kmeans.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32 } from '../../util/random.ts';
 
 export interface KMeansOptions {
   seed?: number;

@@ -57,7 +57,7 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
-export function formatTick(v: number): string {
+function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;

@@ -23,7 +23,7 @@ export interface Line {
 }
 
 /** Non-blank lines with their numbers; a UTF-8 BOM and CR of CRLF endings are dropped. */
-export function splitLines(content: string): Line[] {
+function splitLines(content: string): Line[] {
   const lines: Line[] = [];
   const raw = content.replace(/^\uFEFF/, '').split('\n');
   for (let i = 0; i < raw.length; i++) {
@@ -33,12 +33,12 @@ export function splitLines(content: string): Line[] {
   return lines;
 }
 
-export function isJsonl(file: string, content: string): boolean {
+function isJsonl(file: string, content: string): boolean {
   return /\.jsonl?$/i.test(file) || content.replace(/^\uFEFF/, '').trimStart().startsWith('{');
 }
 
 /** TSV rows with at least `minColumns` cells, header line skipped; empty content is an error. */
-export function tsvRows(file: string, content: string, columns: string, minColumns: number): { no: number; cells: string[] }[] {
+function tsvRows(file: string, content: string, columns: string, minColumns: number): { no: number; cells: string[] }[] {
   const lines = splitLines(content);
   if (lines.length === 0) throw new UserError(`${file}: empty task file; expected lines of ${columns}`);
   const rows = lines.map((l) => ({ no: l.no, cells: l.text.split('\t').map((c) => c.trim()) }));
@@ -58,7 +58,7 @@ export function tsvRows(file: string, content: string, columns: string, minColum
 }
 
 /** JSONL objects with their line numbers; empty content is an error. */
-export function jsonlRows(file: string, content: string, keys: string): { no: number; obj: Record<string, unknown> }[] {
+function jsonlRows(file: string, content: string, keys: string): { no: number; obj: Record<string, unknown> }[] {
   const lines = splitLines(content);
   if (lines.length === 0) throw new UserError(`${file}: empty task file; expected JSON objects with ${keys}`);
   return lines.map((l) => {
