@@ -62,9 +62,9 @@ const args = ['eval', '--model', v.model, '--json', '--out', join(out, 'eval.jso
 for (const k of kinds) args.push('--task', `${k}=${files[k]}`);
 if (v.raw) args.push('--raw', v.raw);
 if (v['use-lite']) args.push('--use-lite');
-let captured = '';
+// eval's own JSON also lands in eval.json: silence it so stdout holds only this script's table.
 const write = process.stdout.write.bind(process.stdout);
-process.stdout.write = ((s: string | Uint8Array) => ((captured += String(s)), true)) as typeof process.stdout.write;
+process.stdout.write = (() => true) as typeof process.stdout.write;
 const t0 = performance.now();
 const code = await main(args);
 const seconds = (performance.now() - t0) / 1000;

@@ -27,6 +27,8 @@ const len = (r: Range) => r[1] - r[0];
 /** Line ranges with their terminators (like Python's `splitlines(keepends=True)`). */
 export function lineRanges(text: string, start = 0, end = text.length): Range[] {
   const out: Range[] = [];
+  // The line terminators of Python's str.splitlines (which the reference splitter uses), control characters included.
+  // eslint-disable-next-line no-control-regex
   const re = /\r\n|[\n\r\u000b\u000c\u001c\u001d\u001e\u0085\u2028\u2029]/g;
   re.lastIndex = start;
   let s = start;

@@ -33,7 +33,11 @@ function randomEmbeddings(rows: number, dim: number, seed: number): Embeddings {
 const rowOf = (e: Embeddings, i: number) => Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim));
 const naiveCos = (a: number[], b: number[]) => {
   let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) (d += a[i]! * b[i]!), (na += a[i]! ** 2), (nb += b[i]! ** 2);
+  for (let i = 0; i < a.length; i++) {
+    d += a[i]! * b[i]!;
+    na += a[i]! ** 2;
+    nb += b[i]! ** 2;
+  }
   return na && nb ? d / Math.sqrt(na * nb) : 0;
 };
 

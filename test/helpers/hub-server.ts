@@ -130,7 +130,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
   };
 
   /** Access rules of the real hub; returns false after answering when access is denied. */
-  const checkAccess = (req: IncomingMessage, res: ServerResponse, st: RepoState | undefined, id: string): st is RepoState => {
+  const checkAccess = (req: IncomingMessage, res: ServerResponse, st: RepoState | undefined, _id: string): st is RepoState => {
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     if (!st) {
