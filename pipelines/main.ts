@@ -1,4 +1,4 @@
-/** Entry of the published CLI (`wordllama-ts`, bundled into packages/wordllama-ts-pipeline/dist/cli.js). */
+/** Entry of the published CLI (`wordllama-ts`, bundled into packages/wordllama-ts-pipeline/dist/cli.mjs). */
 import { runAsProcess } from './cli.ts';
 
 await runAsProcess('wordllama-ts');

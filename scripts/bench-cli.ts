@@ -22,7 +22,7 @@ const jsonOut = args.includes('--json') ? args[args.indexOf('--json') + 1] : und
 const REPO = resolve(import.meta.dirname, '..');
 const BINS = {
   'pipeline (tsx, repo)': join(REPO, 'bin', 'pipeline.js'),
-  'wordllama-ts (prebuilt)': join(REPO, 'packages', 'wordllama-ts-pipeline', 'dist', 'cli.js'),
+  'wordllama-ts (prebuilt)': join(REPO, 'packages', 'wordllama-ts-pipeline', 'dist', 'cli.mjs'),
 };
 
 /** A random fp16 model of `rows` × 256 with a real tokenizer, in `pipeline save`'s layout. */
@@ -50,7 +50,7 @@ function measure(bin: string, argv: string[]): { median: number; min: number; ma
   return { median: t[Math.floor(t.length / 2)]!, min: t[0]!, max: t[t.length - 1]! };
 }
 
-if (!existsSync(BINS['wordllama-ts (prebuilt)'])) throw new Error('packages/wordllama-ts-pipeline/dist/cli.js is missing: run `npm run build` first');
+if (!existsSync(BINS['wordllama-ts (prebuilt)'])) throw new Error('packages/wordllama-ts-pipeline/dist/cli.mjs is missing: run `npm run build` first');
 const tmp = mkdtempSync(join(tmpdir(), 'bench-cli-'));
 try {
   const models: Record<string, string> = {};

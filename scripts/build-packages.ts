@@ -93,12 +93,14 @@ export async function buildPipeline(): Promise<void> {
     platform: 'node',
     target: 'node20',
     packages: 'external',
-    // Flat: a worker is found next to the chunk that starts it (new URL('./<worker>.js', import.meta.url)).
+    // Flat, and .mjs like the worker files in src/: a worker is found next to the chunk that starts it
+    // (new URL('./matmul-worker.mjs', import.meta.url)).
     chunkNames: '[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
     legalComments: 'none',
     logLevel: 'warning',
   });
-  const cli = join(dist, 'cli.js');
+  const cli = join(dist, 'cli.mjs');
   writeFileSync(cli, `#!/usr/bin/env node\n${readFileSync(cli, 'utf8')}`);
   chmodSync(cli, 0o755);
   const configDir = join(PIPELINE_DIR, 'config');
