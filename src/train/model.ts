@@ -6,7 +6,7 @@
  * stage and the embedding library can check their output against the trained model.
  */
 import type { RowMatrix } from '../matrix/row-matrix.ts';
-import { Rng } from '../util/random.ts';
+import { type Rng } from '../util/random.ts';
 import { gelu } from './gelu.ts';
 import { planBatch, poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
 import { createRowGatherer } from './gather.ts';

@@ -83,8 +83,9 @@ export async function computeGradients(
     const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
     const dense = finishHead(tf, pre, mixed ? { ...opts, binarize: 'none' } : opts);
     const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
-    let { total, perDim } = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
-    parts = perDim.map((p) => tf.keep(p));
+    const head = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
+    let total = head.total;
+    parts = head.perDim.map((p) => tf.keep(p));
     if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
     if (!teacher) return total as tfTypes.Scalar;
     if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
