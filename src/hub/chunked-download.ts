@@ -23,7 +23,8 @@ import { tempPathFor } from '../util/atomic.ts';
 import type { HubClient } from './client.ts';
 import type { ErrorContext } from './errors.ts';
 import { fetchRange, type RedirectCache } from './range.ts';
-import { ChunkWorker, chunkFingerprint, type WorkerMode } from './chunk-worker.ts';
+import { chunkFingerprint } from './chunk-fingerprint.ts';
+import { ChunkWorker, type WorkerMode } from './chunk-worker.ts';
 import { withRetries } from './retry.ts';
 
 export interface ChunkTransform {

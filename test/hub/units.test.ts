@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createNetServer } from 'node:net';
 import { chunkConverter } from '../../src/sources/write-matrix.ts';
-import { bf16ToF16InPlace, chunkFingerprint } from '../../src/hub/chunk-worker.ts';
+import { chunkFingerprint } from '../../src/hub/chunk-fingerprint.ts';
 import { randomF32 } from '../helpers/hub-server.ts';
 import { detectEmbeddingTensor } from '../../src/sources/detect.ts';
-import { bf16ToF16Table, decodeToF32, encodeFromF32 } from '../../src/safetensors/dtype.ts';
+import { decodeToF32, encodeFromF32 } from '../../src/safetensors/dtype.ts';
 
 describe('hub client settings', () => {
   it('HF_ENDPOINT (trailing slash dropped), HF_TOKEN, defaults', () => {
@@ -86,25 +86,6 @@ describe('chunk conversion', () => {
     expect(Buffer.from(direct.bytes).equals(Buffer.from(ref.bytes))).toBe(true);
     expect(direct.overflows).toBe(ref.overflows);
     expect(direct.overflows).toBeGreaterThan(0);
-  });
-  it("the worker's two-at-a-time BF16 → F16 equals the table for every input in either half of a word, odd lengths too", () => {
-    const table = bf16ToF16Table();
-    // Every value once at an even index (low half) and once at an odd one (high half), plus a dangling element.
-    const input = new Uint16Array(2 * 65536 + 1);
-    for (let i = 0; i < 65536; i++) {
-      input[i] = i;
-      input[65536 + ((i + 1) % 65536)] = i;
-    }
-    input[2 * 65536] = 0x7f7f; // finite, overflows in F16
-    const expected = input.map((b) => table[b]!);
-    let overflowsRef = 0;
-    for (let i = 0; i < input.length; i++) if ((expected[i]! & 0x7fff) === 0x7c00 && (input[i]! & 0x7f80) !== 0x7f80) overflowsRef++;
-    const work = new Uint16Array(new SharedArrayBuffer(input.byteLength + 2), 0, input.length);
-    work.set(input);
-    const overflows = bf16ToF16InPlace(work.buffer, 0, input.byteLength, table);
-    expect(Buffer.from(work.buffer, 0, input.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
-    expect(overflows).toBe(overflowsRef);
-    expect(overflows).toBeGreaterThan(2);
   });
   it('BF16 → F32 is the bits shifted: exact', () => {
     const direct = chunkConverter('BF16', 'F32')(bytes);
