@@ -2,8 +2,8 @@
  * `pipeline train`: train token weights + projection on the config's input matrix (see src/train/).
  */
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
-import { BACKEND_CHOICES } from '../src/train/backend.ts';
-import { checkpointDir } from '../src/train/checkpoint.ts';
+import { BACKEND_CHOICES } from '../src/tfjs/backend.ts';
+import { checkpointDir } from '../src/model/checkpoint.ts';
 import type { BinarizeMode } from '../src/train/config.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';

@@ -12,14 +12,14 @@ import { loadTrainingData } from '../data/load.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
 import { requireTokenId } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
-import { selectBackend } from './backend.ts';
+import { selectBackend } from '../tfjs/backend.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
-import { StsEvaluator, readStsFile } from './evaluate.ts';
-import { normaliseRows, type TeacherTargets } from './distill.ts';
-import type { SyncRowFile } from './gather.ts';
+import { StsEvaluator, readStsFile } from './eval/sts-evaluator.ts';
+import { normaliseRows, type TeacherTargets } from './distill/batch-targets.ts';
+import type { SyncRowFile } from './data/row-gatherer.ts';
 import { Rng } from './rng.ts';
-import { stopwordIds } from './stopwords.ts';
-import { parseTeacherConfig, teacherVectors } from './teacher.ts';
+import { stopwordIds } from './data/stopwords.ts';
+import { parseTeacherConfig, teacherVectors } from './distill/teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';
 
 export interface TrainOverrides {

@@ -15,12 +15,12 @@ import { mkdir, open, truncate } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { ConfigError, oneOf, positiveInt, nonNegativeNumber, validateTable, type TableSpec } from '../config/schema.ts';
-import { decodeToF32, encodeFromF32 } from '../safetensors/dtype.ts';
-import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
-import { createTokenizer, type TextTokenizer } from '../tokenize/tokenizer.ts';
-import { UserError, errorMessage } from '../util/errors.ts';
-import { createProgress } from '../util/progress.ts';
+import { ConfigError, oneOf, positiveInt, nonNegativeNumber, validateTable, type TableSpec } from '../../config/schema.ts';
+import { decodeToF32, encodeFromF32 } from '../../safetensors/dtype.ts';
+import { sentencepieceToTokenizerJson } from '../../tokenize/sentencepiece.ts';
+import { createTokenizer, type TextTokenizer } from '../../tokenize/tokenizer.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { createProgress } from '../../util/progress.ts';
 
 export const TEACHER_DIM = 512;
 const MAGIC = 'WLTEACH1';

@@ -4,9 +4,9 @@
  * batch comes from one dataset, datasets are cut into batches and all batches are shuffled together, so
  * in-batch negatives are from the same domain (harder). `mixed`: one shuffle over all records.
  */
-import { UserError } from '../util/errors.ts';
-import type { SamplerMode } from './config.ts';
-import { Rng } from './rng.ts';
+import { UserError } from '../../util/errors.ts';
+import type { SamplerMode } from '../config.ts';
+import { Rng } from '../rng.ts';
 
 export interface DatasetRange {
   label: string;
