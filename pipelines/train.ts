@@ -4,7 +4,7 @@
 import { trainingKeysHelp } from '../src/config/help.ts';
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { BINARIZE_MODES } from '../src/config/training-table.ts';
-import { BACKEND_CHOICES } from '../src/train/backend.ts';
+import { BACKEND_CHOICES } from '../src/tfjs/backend.ts';
 import { checkpointDir } from '../src/layout/weights-dir.ts';
 import type { BinarizeMode } from '../src/train/config.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';

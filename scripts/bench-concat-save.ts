@@ -14,7 +14,7 @@ import { openInputMatrix } from '../src/concat/open-input.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { SafetensorsWriter } from '../src/safetensors/writer.ts';
 import { runSave } from '../src/save/save.ts';
-import { checkpointDir, writeModelCheckpoint } from '../src/train/checkpoint.ts';
+import { checkpointDir, writeModelCheckpoint } from '../src/model/checkpoint.ts';
 
 const ROWS = Number(process.argv[2] ?? 32000);
 /** `--no-js` skips the (slow) plain-JS save projection. */

@@ -253,12 +253,12 @@ async function run(): Promise<void> {
     // Hamming of a dense model = its sign bits (the comparison point); and both scores on a second STS
     // file never used to choose anything (default: the STS-B train split), to show the gains are not dev-tuned.
     {
-      const { readModelCheckpoint, checkpointDir } = await import('../src/train/checkpoint.ts');
-      const { StsEvaluator, readStsFile } = await import('../src/train/evaluate.ts');
+      const { readModelCheckpoint, checkpointDir } = await import('../src/model/checkpoint.ts');
+      const { StsEvaluator, readStsFile } = await import('../src/train/eval/sts-evaluator.ts');
       const { loadTokenizerFile } = await import('../src/tokenize/node.ts');
-      const { createRowGatherer } = await import('../src/train/gather.ts');
+      const { createRowGatherer } = await import('../src/train/data/row-gatherer.ts');
       const { openInputMatrix } = await import('../src/concat/open-input.ts');
-      const { selectBackend } = await import('../src/train/backend.ts');
+      const { selectBackend } = await import('../src/tfjs/backend.ts');
       const ck = await readModelCheckpoint(checkpointDir(out, 'last'));
       const m = await openInputMatrix(config, out);
       const g = await createRowGatherer(m, 1024);

@@ -7,10 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { selectBackend } from '../src/train/backend.ts';
-import { readStsFile, rowCosines } from '../src/train/evaluate.ts';
+import { selectBackend } from '../src/tfjs/backend.ts';
+import { readStsFile, rowCosines } from '../src/train/eval/sts-evaluator.ts';
 import { spearman } from '../src/eval/metrics/correlation.ts';
-import { loadUseLiteTeacher, teacherVectors } from '../src/train/teacher.ts';
+import { loadUseLiteTeacher, teacherVectors } from '../src/train/distill/teacher.ts';
 
 const file = resolve(process.argv[2] ?? join(import.meta.dirname, '..', '..', 'shared', 'data', 'eval', 'stsb', 'dev.tsv'));
 const batchSize = Number(process.argv[3] ?? 64);

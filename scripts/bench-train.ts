@@ -35,13 +35,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openSafetensorsMatrix } from '../src/matrix/row-matrix.ts';
 import { SafetensorsWriter } from '../src/safetensors/writer.ts';
-import { selectBackend } from '../src/train/backend.ts';
+import { selectBackend } from '../src/tfjs/backend.ts';
 import { parseTrainConfig } from '../src/train/config.ts';
 import { parseConfig } from '../src/config/load.ts';
-import { createRowGatherer } from '../src/train/gather.ts';
-import { initParams } from '../src/train/model.ts';
+import { createRowGatherer } from '../src/train/data/row-gatherer.ts';
+import { initParams } from '../src/train/start/init-params.ts';
 import { Rng } from '../src/util/random.ts';
-import { createOptimizer, trainStep, type StepReport } from '../src/train/update.ts';
+import { createOptimizer, trainStep, type StepReport } from '../src/train/step/train-step.ts';
 import { MatmulHelper } from '../src/train/parallel.ts';
 import type { TokenizedRecord } from '../src/data/types.ts';
 

@@ -4,10 +4,10 @@
  * sentence's saved rows equals the trained model's pooled output before normalisation). Pure JS over a row
  * block, float64 accumulation, cache-friendly i-k-j loop order; the vocabulary is visited block by block.
  */
-import { gelu } from '../train/gelu.ts';
+import { gelu } from '../model/gelu.ts';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { ModelParams } from '../train/model.ts';
-import { applyWhitening } from '../train/whiten.ts';
+import type { ModelParams } from '../model/params.ts';
+import { applyWhitening } from '../model/whitening.ts';
 
 /**
  * Rows `[start, start+count)` of the projected vocabulary, width `dimOut`, from the input `block`
@@ -53,7 +53,7 @@ export function truncateColumns(block: Float32Array, rows: number, width: number
 export interface BlockProjector {
   readonly engine: string;
   project(block: Float32Array, start: number, count: number, out?: Float32Array): Float32Array;
-  /** rows·T for a [count, d] block and the dim's whitening T [d, d] (train/whiten.ts). */
+  /** rows·T for a [count, d] block and the dim's whitening T [d, d] (model/whitening.ts). */
   whiten(block: Float32Array, count: number, d: number, T: Float32Array, out?: Float32Array): Float32Array;
   dispose(): void;
 }

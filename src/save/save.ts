@@ -12,8 +12,8 @@ import { SafetensorsFile } from '../safetensors/file.ts';
 import { SafetensorsWriter } from '../safetensors/writer.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
 import { requireTokenId } from '../tokenize/tokenizer.ts';
-import { readModelCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
-import type { ModelParams } from '../train/model.ts';
+import { readModelCheckpoint, type LoadedCheckpoint } from '../model/checkpoint.ts';
+import type { ModelParams } from '../model/params.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
@@ -124,7 +124,7 @@ async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Re
  */
 export async function createProjector(params: ModelParams, backend = 'auto'): Promise<BlockProjector> {
   if (backend === 'js') return jsProjector(params);
-  const { selectBackend } = await import('../train/backend.ts');
+  const { selectBackend } = await import('../tfjs/backend.ts');
   const b = await selectBackend(backend);
   if (b.name === 'cpu' && backend === 'auto') return jsProjector(params);
   return tfProjector(b.tf, params, b.name);

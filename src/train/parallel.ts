@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { wasmDir } from './backend.ts';
+import { wasmDir } from '../tfjs/backend.ts';
 
 /** Below this many multiply-adds per matMul the copies cost more than the second thread saves. */
 export const PARALLEL_MIN_MACS = 2e8;

@@ -10,8 +10,8 @@ import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress } from '../util/progress.ts';
-import type { TrainBackend } from './backend.ts';
-import { checkBatchSize, epochBatches, stepsPerEpoch, type DatasetRange } from './batches.ts';
+import type { TrainBackend } from '../tfjs/backend.ts';
+import { checkBatchSize, epochBatches, stepsPerEpoch, type DatasetRange } from './data/batches.ts';
 import {
   checkpointDir,
   readModelCheckpoint,
@@ -22,16 +22,18 @@ import {
   writeTrainState,
   type CheckpointMeta,
   type TrainState,
-} from './checkpoint.ts';
+} from '../model/checkpoint.ts';
 import { warmupFor, type TrainConfig } from './config.ts';
-import { selectionScore, type EvalResult, type StsEvaluator } from './evaluate.ts';
-import { batchTeacher, type TeacherTargets } from './distill.ts';
-import { createRowGatherer, type SyncRowFile } from './gather.ts';
-import { foldWhitening, initParams, sifWeights, type ModelParams } from './model.ts';
-import { WhiteningFitter, whiteningSample } from './whiten.ts';
+import { selectionScore, type EvalResult, type StsEvaluator } from './eval/sts-evaluator.ts';
+import { batchTeacher, type TeacherTargets } from './distill/batch-targets.ts';
+import { createRowGatherer, type SyncRowFile } from './data/row-gatherer.ts';
+import type { ModelParams } from '../model/params.ts';
+import { foldWhitening } from '../model/whitening.ts';
+import { initParams, sifWeights } from './start/init-params.ts';
+import { WhiteningFitter, whiteningSample } from './eval/whitening-fit.ts';
 import { MatmulHelper } from './parallel.ts';
 import { Rng } from '../util/random.ts';
-import { createOptimizer, optimizerSlots, trainStep } from './update.ts';
+import { createOptimizer, optimizerSlots, trainStep } from './step/train-step.ts';
 import { checkpointsPath, metricsPath as metricsFilePath } from '../layout/weights-dir.ts';
 
 export interface TrainInputs {

@@ -1,5 +1,5 @@
 /**
- * The library's embedding equals the trained model's pooled output (src/train/model.ts `pooledOutput`) for the
+ * The library's embedding equals the trained model's pooled output (test/helpers/pooled-output.ts `pooledOutput`) for the
  * same parameters, up to the fp16 rounding of the saved rows: a real Llama-2 tokenizer, random token weights,
  * projection and bias, the vocabulary projected as `pipeline save` does (src/save/project.ts), every
  * Matryoshka dim.
@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { load } from '../../src/embed/node.ts';
-import { initParams, pooledOutput } from '../../src/train/model.ts';
+import { initParams } from '../../src/train/start/init-params.ts';
+import { pooledOutput } from '../helpers/pooled-output.ts';
 import { projectBlock, truncateColumns } from '../../src/save/project.ts';
 import { writeSafetensors } from '../../src/safetensors/writer.ts';
 import { openSafetensorsMatrix } from '../../src/matrix/row-matrix.ts';

@@ -11,10 +11,11 @@ import { writeSafetensors } from '../../src/safetensors/writer.ts';
 import { projectBlock } from '../../src/save/project.ts';
 import { runSave } from '../../src/save/save.ts';
 import { loadTokenizerFile } from '../../src/tokenize/node.ts';
-import { checkpointDir, writeModelCheckpoint } from '../../src/train/checkpoint.ts';
-import { gelu } from '../../src/train/gelu.ts';
-import { pooledOutput, type ModelParams } from '../../src/train/model.ts';
-import { whiteningTransform } from '../../src/train/whiten.ts';
+import { checkpointDir, writeModelCheckpoint } from '../../src/model/checkpoint.ts';
+import { gelu } from '../../src/model/gelu.ts';
+import type { ModelParams } from '../../src/model/params.ts';
+import { pooledOutput } from '../helpers/pooled-output.ts';
+import { whiteningTransform } from '../../src/train/eval/whitening-fit.ts';
 import { stage } from '../../pipelines/save.ts';
 
 const LLAMA2 = join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');

@@ -11,11 +11,11 @@ import { loadTrainingData } from '../../src/data/load.ts';
 import { openTfjsMatrix } from '../../src/sources/tfjs.ts';
 import { sentencepieceToTokenizerJson } from '../../src/tokenize/sentencepiece.ts';
 import { createTokenizer } from '../../src/tokenize/tokenizer.ts';
-import { selectBackend } from '../../src/train/backend.ts';
+import { selectBackend } from '../../src/tfjs/backend.ts';
 import { parseTrainConfig } from '../../src/train/config.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { StsEvaluator, readStsFile } from '../../src/train/evaluate.ts';
-import { stopwordIds } from '../../src/train/stopwords.ts';
+import { StsEvaluator, readStsFile } from '../../src/train/eval/sts-evaluator.ts';
+import { stopwordIds } from '../../src/train/data/stopwords.ts';
 import { train } from '../../src/train/trainer.ts';
 import { describeShared, sharedPath } from '../helpers/shared.ts';
 

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSafetensorsMatrix } from '../../src/matrix/row-matrix.ts';
-import { writeSafetensors } from '../../src/safetensors/writer.ts';
-import { createRowGatherer, runEnd } from '../../src/train/gather.ts';
+import { openSafetensorsMatrix } from '../../../src/matrix/row-matrix.ts';
+import { writeSafetensors } from '../../../src/safetensors/writer.ts';
+import { createRowGatherer, runEnd } from '../../../src/train/data/row-gatherer.ts';
 
 function runs(ids: number[], gap: number, maxRun?: number): number[][] {
   const a = Int32Array.from(ids);

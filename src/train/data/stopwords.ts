@@ -3,7 +3,7 @@
  * a tokenizer: each word of length > 1 is looked up as is, with the sentencepiece word-start mark "▁" and
  * with the byte-level BPE mark "Ġ", in lower case and capitalised.
  */
-import type { TextTokenizer } from '../tokenize/tokenizer.ts';
+import type { TextTokenizer } from '../../tokenize/tokenizer.ts';
 
 export const ENGLISH_STOPWORDS: readonly string[] = (
   'i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers ' +

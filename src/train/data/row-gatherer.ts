@@ -4,10 +4,10 @@
  * 2^31 elements) stay on disk and are read by coalesced row runs, so memory stays bounded by the batch.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { RowMatrix } from '../matrix/row-matrix.ts';
-import { DTYPE_BYTES, decodeToF32, type DType } from '../safetensors/dtype.ts';
-import { SafetensorsFile } from '../safetensors/file.ts';
-import { rowWidth } from '../safetensors/header.ts';
+import type { RowMatrix } from '../../matrix/row-matrix.ts';
+import { DTYPE_BYTES, decodeToF32, type DType } from '../../safetensors/dtype.ts';
+import { SafetensorsFile } from '../../safetensors/file.ts';
+import { rowWidth } from '../../safetensors/header.ts';
 
 export interface RowGatherer {
   readonly rows: number;

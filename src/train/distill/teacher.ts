@@ -15,18 +15,18 @@ import { mkdir, open, truncate } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { decodeToF32, encodeFromF32 } from '../safetensors/dtype.ts';
-import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
-import { createTokenizer, type TextTokenizer } from '../tokenize/tokenizer.ts';
-import { UserError, errorMessage } from '../util/errors.ts';
-import { createProgress } from '../util/progress.ts';
+import { decodeToF32, encodeFromF32 } from '../../safetensors/dtype.ts';
+import { sentencepieceToTokenizerJson } from '../../tokenize/sentencepiece.ts';
+import { createTokenizer, type TextTokenizer } from '../../tokenize/tokenizer.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { createProgress } from '../../util/progress.ts';
 
 export const TEACHER_DIM = 512;
 const MAGIC = 'WLTEACH1';
 const HASH_BYTES = 16;
 
 // The table is declared with the other config tables; re-exported for the teacher's callers.
-export { TEACHER_KEYS, parseTeacherConfig, type TeacherConfig } from '../config/teacher-table.ts';
+export { TEACHER_KEYS, parseTeacherConfig, type TeacherConfig } from '../../config/teacher-table.ts';
 
 /** Where the npm package keeps the USE-lite graph model and its sentencepiece vocabulary. */
 export function useLiteFiles(): { modelJson: string; vocab: string } {

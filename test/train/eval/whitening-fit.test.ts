@@ -3,11 +3,13 @@
  * exact identities on random and hand-made matrices.
  */
 import { describe, expect, it } from 'vitest';
-import { symmetricEigen } from '../../src/util/eigen.ts';
-import { applyWhitening, covarianceTf, topLeftBlock, whiteningSample, whiteningTransform } from '../../src/train/whiten.ts';
-import { selectBackend } from '../../src/train/backend.ts';
-import { Rng } from '../../src/util/random.ts';
-import { foldWhitening, initParams, project } from '../../src/train/model.ts';
+import { symmetricEigen } from '../../../src/util/eigen.ts';
+import { covarianceTf, topLeftBlock, whiteningSample, whiteningTransform } from '../../../src/train/eval/whitening-fit.ts';
+import { applyWhitening, foldWhitening } from '../../../src/model/whitening.ts';
+import { selectBackend } from '../../../src/tfjs/backend.ts';
+import { Rng } from '../../../src/util/random.ts';
+import { initParams } from '../../../src/train/start/init-params.ts';
+import { project } from '../../helpers/pooled-output.ts';
 
 /** Covariance (float64, [d, d]) of the first `d` of `width` columns of `rows` vectors. */
 /** Reference: plain float64 loops. */

@@ -7,8 +7,8 @@
  *   dL/dw_u = gelu'(w_u) · Σ_{occurrences of u in sentence s} (1/n_s) · (dL/dpooled_s · E_u).
  * Pure functions over typed arrays; no TF.js, no I/O.
  */
-import { gelu, geluGrad } from './gelu.ts';
-import { poolSentences, tokenDots } from './pool-kernels.mjs';
+import { gelu, geluGrad } from '../../model/gelu.ts';
+import { poolSentences, tokenDots } from '../pool-kernels.mjs';
 
 /** A batch of token-id sequences indexed by its unique tokens. */
 export interface BatchPlan {

@@ -17,10 +17,10 @@ import { writeSafetensors } from '../safetensors/writer.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { readFile } from 'node:fs/promises';
-import type { BinarizeMode, TokenWeightMode } from './config.ts';
-import type { EvalResult } from './evaluate.ts';
-import type { ModelParams } from './model.ts';
-import type { ParamSlot } from './optimizer.ts';
+import type { BinarizeMode, TokenWeightMode } from '../train/config.ts';
+import type { EvalResult } from '../train/eval/sts-evaluator.ts';
+import type { ModelParams } from './params.ts';
+import type { ParamSlot } from '../train/optim/adamw.ts';
 
 export interface CheckpointMeta {
   /** Provenance: config name/file and the resolved training settings. */

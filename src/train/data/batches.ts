@@ -4,9 +4,9 @@
  * batch comes from one dataset, datasets are cut into batches and all batches are shuffled together, so
  * in-batch negatives are from the same domain (harder). `mixed`: one shuffle over all records.
  */
-import { UserError } from '../util/errors.ts';
-import type { SamplerMode } from './config.ts';
-import { Rng } from '../util/random.ts';
+import { UserError } from '../../util/errors.ts';
+import type { SamplerMode } from '../config.ts';
+import { Rng } from '../../util/random.ts';
 
 export interface DatasetRange {
   label: string;

@@ -5,15 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { poolingIds, poolingRules } from '../tokenize/pooling-ids.ts';
-import type { TextTokenizer } from '../tokenize/tokenizer.ts';
-import { UserError } from '../util/errors.ts';
-import type { RowGatherer } from './gather.ts';
-import type { ModelParams } from './model.ts';
-import { planBatch, type BatchPlan } from './pooling.ts';
+import { poolingIds, poolingRules } from '../../tokenize/pooling-ids.ts';
+import type { TextTokenizer } from '../../tokenize/tokenizer.ts';
+import { UserError } from '../../util/errors.ts';
+import type { RowGatherer } from '../data/row-gatherer.ts';
+import type { ModelParams } from '../../model/params.ts';
+import { planBatch, type BatchPlan } from '../step/pooling.ts';
 import { projectPlan } from './project-plan.ts';
-import { spearman } from '../eval/metrics/correlation.ts';
-import { applyWhitening } from './whiten.ts';
+import { spearman } from '../../eval/metrics/correlation.ts';
+import { applyWhitening } from '../../model/whitening.ts';
 
 export interface StsPairs {
   file: string;

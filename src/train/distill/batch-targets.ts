@@ -4,8 +4,8 @@
  * (loss.ts `similarityDistillation`). Records without teacher vectors are masked out of that term.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { TokenizedRecord } from '../data/types.ts';
-import type { BatchTeacher } from './step.ts';
+import type { TokenizedRecord } from '../../data/types.ts';
+import type { BatchTeacher } from '../step/gradients.ts';
 
 export interface TeacherTargets {
   dim: number;

@@ -3,15 +3,15 @@
  * scheduled learning rate. Shared by the trainer loop and scripts/bench-train.ts.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { TokenizedRecord } from '../data/types.ts';
-import type { TrainConfig } from './config.ts';
-import type { RowGatherer } from './gather.ts';
-import type { ModelParams } from './model.ts';
-import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, sparseRowAdamwUpdate, type Grad, type ParamSlot } from './optimizer.ts';
+import type { TokenizedRecord } from '../../data/types.ts';
+import type { TrainConfig } from '../config.ts';
+import type { RowGatherer } from '../data/row-gatherer.ts';
+import type { ModelParams } from '../../model/params.ts';
+import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, sparseRowAdamwUpdate, type Grad, type ParamSlot } from '../optim/adamw.ts';
 import { duplicateNegatives, guidedNegatives, unionMasks } from './negatives.ts';
-import type { MatmulHelper } from './parallel.ts';
+import type { MatmulHelper } from '../parallel.ts';
 import { planBatch } from './pooling.ts';
-import { computeGradients, type BatchTeacher, type LossOptions } from './step.ts';
+import { computeGradients, type BatchTeacher, type LossOptions } from './gradients.ts';
 
 export interface Optimizer {
   kernel: ParamSlot;

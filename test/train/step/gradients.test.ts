@@ -5,16 +5,16 @@
  * backend over padded [batch, tokens, dim] tensors, exactly what the trainer never builds.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { MatmulHelper } from '../../src/train/parallel.ts';
+import { MatmulHelper } from '../../../src/train/parallel.ts';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/train/backend.ts';
-import { binarize, matryoshkaMnrl, mnrl, similarityDistillation } from '../../src/train/loss.ts';
-import { initParams } from '../../src/train/model.ts';
-import { planBatch } from '../../src/train/pooling.ts';
-import { Rng } from '../../src/util/random.ts';
-import { computeGradients, type BatchTeacher, type LossOptions } from '../../src/train/step.ts';
-import { gelu, geluGrad } from '../../src/train/gelu.ts';
-import type { BinarizeMode } from '../../src/train/config.ts';
+import { selectBackend } from '../../../src/tfjs/backend.ts';
+import { binarize, matryoshkaMnrl, mnrl, similarityDistillation } from '../../../src/train/step/loss.ts';
+import { initParams } from '../../../src/train/start/init-params.ts';
+import { planBatch } from '../../../src/train/step/pooling.ts';
+import { Rng } from '../../../src/util/random.ts';
+import { computeGradients, type BatchTeacher, type LossOptions } from '../../../src/train/step/gradients.ts';
+import { gelu, geluGrad } from '../../../src/model/gelu.ts';
+import type { BinarizeMode } from '../../../src/train/config.ts';
 
 type TF = typeof tfTypes;
 

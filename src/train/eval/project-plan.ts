@@ -3,8 +3,8 @@
  * (the STS evaluator and the whitening fit share it): JS pooling, one TF.js matMul, the pooled token offsets.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { addPooledDelta, type ModelParams } from './model.ts';
-import { poolRows, tokenCoefficients, type BatchPlan } from './pooling.ts';
+import type { ModelParams } from '../../model/params.ts';
+import { poolRows, tokenCoefficients, type BatchPlan } from '../step/pooling.ts';
 
 /**
  * Sentence vectors [plan.sentences, dimOut] of a planned batch: pool the raw `rows` of `plan.uniq` with the
@@ -18,4 +18,14 @@ export async function projectPlan(tf: typeof tfTypes, params: ModelParams, plan:
   y.dispose();
   addPooledDelta(params, plan, out, params.dimOut);
   return out;
+}
+
+/**
+ * out[s] += mean_t D_t[0..dim) over sentence s's tokens (the learned token offsets; no-op without them).
+ * `out` is [plan.sentences, dim] row-major.
+ */
+export function addPooledDelta(params: ModelParams, plan: BatchPlan, out: Float32Array, dim: number): void {
+  if (!params.tokenDelta) return;
+  const dm = poolRows(plan, params.tokenDelta, params.dimOut, tokenCoefficients(plan, undefined), undefined, plan.uniq);
+  for (let s = 0; s < plan.sentences; s++) for (let j = 0; j < dim; j++) out[s * dim + j]! += dm[s * params.dimOut + j]!;
 }
