@@ -1,4 +1,4 @@
-/** `[training.teacher]`: distillation from a sentence encoder (used by src/train/teacher.ts). */
+/** `[training.teacher]`: distillation from a sentence encoder (used by src/train/distill/teacher.ts). */
 import { ConfigError, bool, choice, int, nonNegativeNumber, num, positiveInt, table, validateTable, type Place, type TableOf } from './schema.ts';
 
 export const TEACHER_KEYS = {

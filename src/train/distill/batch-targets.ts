@@ -1,5 +1,5 @@
 /**
- * Distillation targets: teacher sentence vectors (src/train/teacher.ts, USE-lite's full encoder) for the texts
+ * Distillation targets: teacher sentence vectors (src/train/distill/teacher.ts, USE-lite's full encoder) for the texts
  * of some records, turned per batch into the teacher's in-batch cosine matrix the student is fit to
  * (loss.ts `similarityDistillation`). Records without teacher vectors are masked out of that term.
  */

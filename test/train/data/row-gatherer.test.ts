@@ -1,4 +1,4 @@
-/** Row gathering for training (src/train/gather.ts): run grouping, and the three read paths agree exactly. */
+/** Row gathering for training (src/train/data/row-gatherer.ts): run grouping, and the three read paths agree exactly. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

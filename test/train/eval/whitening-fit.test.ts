@@ -1,5 +1,5 @@
 /**
- * The math of soft whitening (src/train/whiten.ts) and the symmetric eigen-solver under it (src/util/eigen.ts):
+ * The math of soft whitening (src/train/eval/whitening-fit.ts) and the symmetric eigen-solver under it (src/util/eigen.ts):
  * exact identities on random and hand-made matrices.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * False-negative masks for MNRL (src/train/negatives.ts) and the loss with candidates left out: exact masks on
+ * False-negative masks for MNRL (src/train/step/negatives.ts) and the loss with candidates left out: exact masks on
  * hand-made batches, and the masked loss equal to an explicit float64 cross-entropy over the kept candidates.
  */
 import { describe, expect, it } from 'vitest';
