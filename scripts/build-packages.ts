@@ -78,7 +78,7 @@ export async function buildLibrary(): Promise<void> {
 
 /** Worker threads started by file: entries of their own, next to the chunks that start them. */
 const WORKERS = {
-  'matmul-worker': 'src/train/matmul-worker.mjs',
+  'matmul-worker': 'src/train/matmul-worker.ts',
   'chunk-worker-thread': 'src/hub/chunk-worker-thread.ts',
 };
 
@@ -94,8 +94,7 @@ export async function buildPipeline(): Promise<void> {
     platform: 'node',
     target: 'node20',
     packages: 'external',
-    // Flat, and .mjs like the worker files in src/: a worker is found next to the chunk that starts it
-    // (new URL('./matmul-worker.mjs', import.meta.url)).
+    // Flat, and .mjs: a worker is found next to the chunk that starts it (src/util/worker.ts workerModule).
     chunkNames: '[name]-[hash]',
     outExtension: { '.js': '.mjs' },
     legalComments: 'none',

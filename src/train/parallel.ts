@@ -1,15 +1,14 @@
 /**
  * A training step on two threads. The batch's sentences split in two halves: the main thread pools, projects
- * and back-propagates the top half, a worker_thread running its own TF.js wasm instance (matmul-worker.mjs) the
+ * and back-propagates the top half, a worker_thread running its own TF.js wasm instance (matmul-worker.ts) the
  * bottom half, from the batch's rows in shared memory: the three big products (Y = X·W, dW = Xᵀ·dY,
  * dX = dY·Wᵀ; about 14 GFLOP at Gemma-2 2B's shape) and the two O(tokens × dim) JS loops (pooling and the
  * token-weight dot products) are halved; dW and the token-weight gradient are the sums of the two parts. The loss
  * itself (small: [sentences, dim_out]) stays on the main thread. Only for the wasm backend (tfjs-node is already multi-threaded; cpu is too slow to
  * matter) and only for batches large enough to pay for copying the halves (tens of MB per step at Gemma's shape).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker, workerModule } from '../util/worker.ts';
 import { wasmDir } from '../tfjs/backend.ts';
 
 /** Below this many multiply-adds per matMul the copies cost more than the second thread saves. */
@@ -35,12 +34,12 @@ export class MatmulHelper {
 
   /** Start the worker; undefined (single-threaded) when it cannot start, with the reason in `why`. */
   static async start(why?: (reason: string) => void): Promise<MatmulHelper | undefined> {
-    const file = fileURLToPath(new URL('./matmul-worker.mjs', import.meta.url));
-    if (!existsSync(file)) {
-      why?.(`${file} is missing`);
+    const module = workerModule(import.meta.url, 'matmul-worker');
+    if (!module) {
+      why?.(`matmul-worker is missing beside ${import.meta.url}`);
       return undefined;
     }
-    const worker = new Worker(file, { workerData: { wasmDir: wasmDir() } });
+    const worker = startWorker(module, { workerData: { wasmDir: wasmDir() } });
     const helper = new MatmulHelper(worker);
     try {
       await helper.call({ op: 'ready' }, true);

@@ -9,7 +9,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from '../config.ts';
 import { binarize, fastMatMul, finishHead, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import { PARALLEL_MIN_MACS, type MatmulHelper } from '../parallel.ts';
-import { tokenDots } from '../pool-kernels.mjs';
+import { tokenDots } from './pool-kernels.ts';
 import { geluGrad } from '../../model/gelu.ts';
 import type { ModelParams } from '../../model/params.ts';
 import { gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';

@@ -8,7 +8,7 @@
  * Pure functions over typed arrays; no TF.js, no I/O.
  */
 import { gelu, geluGrad } from '../../model/gelu.ts';
-import { poolSentences, tokenDots } from '../pool-kernels.mjs';
+import { poolSentences, tokenDots } from './pool-kernels.ts';
 
 /** A batch of token-id sequences indexed by its unique tokens. */
 export interface BatchPlan {
