@@ -45,8 +45,6 @@ Options:
 Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix).`;
 
 export const stage: Stage = {
-  name: 'concat',
-  summary: 'join the matrices of sources that share a tokenizer',
   help,
   async run(argv) {
     const { values } = parseStageArgs('concat', argv, {

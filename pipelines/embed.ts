@@ -208,8 +208,6 @@ async function* lineBatches(path: string, size: number): AsyncGenerator<string[]
 }
 
 export const stage: Stage = {
-  name: 'embed',
-  summary: 'embed texts with a saved model (.npy or JSON out)',
   help: HELP,
   async run(argv) {
     const args = makeArgs(argv);

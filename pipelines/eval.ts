@@ -83,8 +83,6 @@ function evalDims(value: string | undefined, available: number[], modelDim: numb
 }
 
 export const stage: Stage = {
-  name: 'eval',
-  summary: 'evaluate a model on STS / pair / classification / clustering / retrieval files',
   help: HELP,
   async run(argv) {
     const { values: v } = parseStageArgs('eval', argv, OPTIONS);

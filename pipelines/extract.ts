@@ -59,8 +59,6 @@ export function parseByteSize(value: string | undefined): number | undefined {
 }
 
 export const stage: Stage = {
-  name: 'extract',
-  summary: 'download/copy just the token-embedding matrix of each source',
   help,
   async run(argv) {
     const { values } = parseStageArgs('extract', argv, {

@@ -33,8 +33,6 @@ example:
 `;
 
 export const stage: Stage = {
-  name: 'report',
-  summary: 'write a self-contained report.html for a model',
   help: HELP,
   async run(argv) {
     const { values: v } = parseStageArgs('report', argv, {

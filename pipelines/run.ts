@@ -179,8 +179,6 @@ export function formatSimilarityTable(examples: string[], table: number[][], dim
 }
 
 export const stage: Stage = {
-  name: 'run',
-  summary: 'extract → concat → train → save, skipping stages that are current',
   help,
   async run(argv) {
     const { values } = parseStageArgs('run', argv, {

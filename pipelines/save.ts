@@ -48,8 +48,6 @@ export function parseDims(value: string | undefined): number[] | undefined {
 }
 
 export const stage: Stage = {
-  name: 'save',
-  summary: 'project the whole vocabulary and write <name>_<dim>.safetensors',
   help,
   async run(argv) {
     const { values } = parseStageArgs('save', argv, {

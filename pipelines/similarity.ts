@@ -23,8 +23,6 @@ Example:
 `;
 
 export const stage: Stage = {
-  name: 'similarity',
-  summary: 'similarity of two texts under a model',
   help: HELP,
   async run(argv) {
     const { values, positionals } = parseStageArgs(

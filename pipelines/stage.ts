@@ -5,10 +5,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../src/util/errors.ts';
 
+/** A stage's name and one-line summary live in cli.ts's table, which lists stages without loading them. */
 export interface Stage {
-  name: string;
-  /** One line for `pipeline --help`. */
-  summary: string;
   /** Full `pipeline <stage> --help` text. */
   help: string;
   run(argv: string[]): Promise<number>;

@@ -57,8 +57,6 @@ function stats(v: Float32Array): { norm: number; mean: number; std: number } {
 const LOAD_WHOLE_MAX = 1024 ** 3;
 
 export const stage: Stage = {
-  name: 'tokens',
-  summary: 'token ids, pieces and per-token vector stats',
   help: HELP,
   async run(argv) {
     const { values } = parseStageArgs('tokens', argv, {

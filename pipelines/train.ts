@@ -96,8 +96,6 @@ export function trainOverrides(stage: string, values: TrainFlagValues): TrainOve
 }
 
 export const stage: Stage = {
-  name: 'train',
-  summary: 'train token weights + projection (MNRL, Matryoshka, binarized)',
   help,
   async run(argv) {
     const { values } = parseStageArgs('train', argv, {

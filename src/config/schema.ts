@@ -254,7 +254,6 @@ export const positiveInt = (v: number) => (Number.isInteger(v) && v > 0 ? undefi
 export const nonNegativeInt = (v: number) => (Number.isInteger(v) && v >= 0 ? undefined : 'a non-negative integer');
 export const positiveNumber = (v: number) => (Number.isFinite(v) && v > 0 ? undefined : 'a positive number');
 export const nonNegativeNumber = (v: number) => (Number.isFinite(v) && v >= 0 ? undefined : 'a non-negative number');
-export const fraction = (v: number) => (Number.isFinite(v) && v >= 0 && v <= 1 ? undefined : 'a number from 0 to 1');
 export const oneOf =
   (...choices: string[]) =>
   (v: string) =>
