@@ -4,19 +4,15 @@
  * from the stages' own outputs plus `weights/<config>/run.json`, which records what each of train and save
  * was computed from (config tables, input file sizes/mtimes, data files, flags).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { concatIsCurrent, runConcat } from '../src/concat/concat.ts';
-import { CONCAT_FILE } from '../src/concat/descriptor.ts';
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
-import type { ModelConfig } from '../src/config/types.ts';
-import { resolveDatasets } from '../src/data/spec.ts';
-import { SafetensorsFile } from '../src/safetensors/file.ts';
 import { checkpointPath, runSave, savedFileName } from '../src/save/save.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
+import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp } from '../src/layout/stage-freshness.ts';
+import { runRecordPath } from '../src/layout/weights-dir.ts';
 import { parseDims } from './save.ts';
 import { TRAIN_FLAGS, trainOverrides } from './train.ts';
 import { parseStageArgs, type Stage } from './stage.ts';
@@ -60,93 +56,6 @@ export const DEFAULT_EXAMPLES = [
   'The stock market fell sharply today.',
   'Share prices dropped steeply this afternoon.',
 ];
-
-export const RUN_FILE = 'run.json';
-
-interface FileStamp {
-  path: string;
-  size: number;
-  mtime_ms: number;
-}
-
-interface RunRecord {
-  train?: { stamp: string; checkpoint: FileStamp };
-  save?: { stamp: string; files: string[] };
-}
-
-export function fileStamp(path: string): FileStamp {
-  const st = statSync(path);
-  return { path, size: st.size, mtime_ms: Math.round(st.mtimeMs) };
-}
-
-const hashOf = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
-
-export function readRunRecord(outDir: string): RunRecord {
-  const path = join(outDir, RUN_FILE);
-  if (!existsSync(path)) return {};
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
-  } catch {
-    return {};
-  }
-}
-
-/** Local check that extract's outputs match the config (no network). */
-export async function extractIsCurrent(config: ModelConfig, outDir: string): Promise<boolean> {
-  const { provenancePath } = await import('../src/sources/extract.ts');
-  if (!existsSync(join(outDir, 'tokenizer.json'))) return false;
-  for (const s of config.sources) {
-    const path = join(outDir, `${s.name}.safetensors`);
-    if (!existsSync(path)) return false;
-    let f: SafetensorsFile;
-    try {
-      f = await SafetensorsFile.open(path);
-    } catch {
-      return false;
-    }
-    try {
-      const t = f.header.tensors.get('embedding');
-      if (!t || t.shape[0] !== config.n_vocab || t.shape[1] !== s.dim) return false;
-      // extract records `repo` as the hub id, the local path, or a node_modules path as `npm:pkg/file`.
-      const repo = f.header.metadata.repo;
-      const location = s.tfjs_model ?? s.path;
-      const wanted = [s.hf_model_id, location, location !== undefined ? provenancePath(location) : undefined].filter((x) => x !== undefined);
-      if (repo !== undefined && !wanted.includes(repo)) return false;
-      if (s.hf_model_id && s.revision !== 'main' && f.header.metadata.revision !== undefined) {
-        // A pinned revision: a commit sha must match (branch/tag names resolve to shas we cannot check offline).
-        if (/^[0-9a-f]{40}$/.test(s.revision) && f.header.metadata.revision !== s.revision) return false;
-      }
-    } finally {
-      await f.close();
-    }
-  }
-  return true;
-}
-
-/** What a training run depends on, hashed: config tables, input files, data files, flags. */
-export function trainStamp(config: ModelConfig, outDir: string, data: string[] | undefined, flags: Record<string, unknown>): string {
-  const inputs =
-    config.sources.length > 1
-      ? [fileStamp(join(outDir, CONCAT_FILE)), ...config.sources.map((s) => fileStamp(join(outDir, `${s.name}.safetensors`)))]
-      : [fileStamp(join(outDir, `${config.sources[0]!.name}.safetensors`))];
-  const specs = resolveDatasets(config.file, config.training, data);
-  const dataStamp = specs.map((s) => ({ ...s, file: s.path && existsSync(s.path) ? fileStamp(s.path) : undefined }));
-  return hashOf({
-    model: { n_vocab: config.n_vocab, pad_token: config.pad_token, dim: config.dim },
-    tokenizer: config.tokenizer,
-    training: config.training ?? null,
-    matryoshka: config.matryoshka ?? null,
-    inputs: inputs.map((i) => [i.size, i.mtime_ms]),
-    tokenizerFile: fileStamp(join(outDir, 'tokenizer.json')).size,
-    data: dataStamp,
-    flags,
-  });
-}
-
-export function saveStamp(config: ModelConfig, outDir: string, dims: number[] | undefined): string {
-  const ckpt = fileStamp(checkpointPath(outDir, 'best'));
-  return hashOf({ ckpt: [ckpt.size, ckpt.mtime_ms], dims: dims ?? null, save: config.save ?? null, max_length: config.tokenizer.max_length, pad: config.pad_token });
-}
 
 export interface StageReport {
   stage: string;
@@ -246,7 +155,7 @@ export const stage: Stage = {
       }
       record.train = { stamp: tStamp, checkpoint: fileStamp(ckpt) };
       delete record.save;
-      await writeJsonAtomic(join(outDir, RUN_FILE), record);
+      await writeJsonAtomic(runRecordPath(outDir), record);
       const evalText = s.finalEval.map((r) => `${r.binary ? 'ham' : 'cos'}@${r.dim} ${r.spearman.toFixed(3)}`).join(', ');
       return `${s.steps} steps, ${s.pairsPerSecond.toFixed(0)} pairs/s${evalText ? `; ${evalText}` : ''}`;
     });
@@ -259,7 +168,7 @@ export const stage: Stage = {
       const r = await runSave({ config, outDir, dims, quiet });
       saved = [...r.files.map((f) => f.path), r.configPath, r.readmePath];
       record.save = { stamp: sStamp, files: saved };
-      await writeJsonAtomic(join(outDir, RUN_FILE), record);
+      await writeJsonAtomic(runRecordPath(outDir), record);
       return r.files.map((f) => savedFileName(config.name, f.dim)).join(', ');
     });
     // 5. similarities

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeSafetensors } from '../../src/safetensors/writer.ts';
-import { extractIsCurrent, formatSimilarityTable, stage } from '../../pipelines/run.ts';
+import { formatSimilarityTable, stage } from '../../pipelines/run.ts';
+import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { extract } from '../../src/sources/extract.ts';
 
