@@ -109,7 +109,8 @@ export async function buildPipeline(): Promise<void> {
   for (const f of readdirSync(join(ROOT, 'config'))) if (f.endsWith('.toml')) cpSync(join(ROOT, 'config', f), join(configDir, f));
 }
 
-function sizeOf(dir: string): number {
+/** Bytes of the files under `dir` (0 when it does not exist). */
+export function sizeOf(dir: string): number {
   if (!existsSync(dir)) return 0;
   let total = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) total += statSync(join(e.parentPath, e.name)).size;

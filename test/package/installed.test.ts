@@ -6,14 +6,14 @@
  */
 import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load } from '../../src/embed/node.ts';
-import { buildLibrary, buildPipeline, LIBRARY_DIR, PIPELINE_DIR } from '../../scripts/build-packages.ts';
+import { buildLibrary, buildPipeline, LIBRARY_DIR, PIPELINE_DIR, sizeOf } from '../../scripts/build-packages.ts';
 import { makeModel, REPO, TOKENIZERS, type GeneratedModel } from '../helpers/embed-model.ts';
 
 const run = promisify(execFile);
@@ -21,12 +21,6 @@ const run = promisify(execFile);
 const LIBRARY_INSTALL_LIMIT = 10 * 1024 * 1024;
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-
-function sizeOf(dir: string): number {
-  let total = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) total += statSync(join(e.parentPath, e.name)).size;
-  return total;
-}
 
 async function npm(args: string[], cwd: string): Promise<string> {
   const { stdout } = await run('npm', [...args, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd, maxBuffer: 64 << 20 });
