@@ -1,6 +1,6 @@
 /** Where configs live and how paths written inside a config resolve. */
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { UserError } from '../util/errors.ts';
 import { packageRoot } from '../util/package-root.ts';
@@ -21,4 +21,14 @@ export function resolveConfigRelativePath(value: string, configFile: string): st
     return hit;
   }
   return isAbsolute(value) ? value : resolve(dirname(configFile), value);
+}
+
+/**
+ * The inverse of the `npm:` rule above, for provenance records: a path inside a node_modules as `npm:pkg/file`
+ * (the same on every machine), any other path as given.
+ */
+export function provenancePath(path: string): string {
+  const nm = `${sep}node_modules${sep}`;
+  const at = path.lastIndexOf(nm);
+  return at === -1 ? path : `npm:${path.slice(at + nm.length).split(sep).join('/')}`;
 }

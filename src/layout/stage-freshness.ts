@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ModelConfig } from '../config/types.ts';
 import { resolveDatasets } from '../data/spec.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
-import { provenancePath } from '../sources/extract.ts';
+import { provenancePath } from '../config/paths.ts';
 import { EXTRACTED_TENSOR } from './tensor-names.ts';
 import { checkpointModelPath, concatPath, runRecordPath, sourcePath, tokenizerPath } from './weights-dir.ts';
 

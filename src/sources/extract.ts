@@ -4,12 +4,13 @@
  * `__metadata__`), the tokenizer files, and `extract.json` with the facts the report shows.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import type { FloatDType } from '../safetensors/dtype.ts';
 import { ConfigError } from '../config/schema.ts';
 import type { ModelConfig, SourceConfig } from '../config/types.ts';
 import { outputDirFor } from '../config/load.ts';
+import { provenancePath } from '../config/paths.ts';
 import { createTokenizer, parseTokenizerJson, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
@@ -148,13 +149,6 @@ function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, co
     throw new ConfigError(config.file, '[model] n_vocab', `${config.n_vocab} is smaller than the tokenizer's ${tok.vocabSize} tokens (${label}); token ids would point past the matrix`);
   }
   return { tok, padId, fingerprint: tokenizerFingerprint(parsed) };
-}
-
-/** A path as provenance: `npm:pkg/file` inside a node_modules (the same on every machine), else as given. */
-export function provenancePath(path: string): string {
-  const nm = `${sep}node_modules${sep}`;
-  const at = path.lastIndexOf(nm);
-  return at === -1 ? path : `npm:${path.slice(at + nm.length).split(sep).join('/')}`;
 }
 
 async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: string, opts: ExtractOptions): Promise<SourceResult> {
