@@ -8,6 +8,7 @@ import { decodeToF32 } from '../safetensors/dtype.ts';
 import { SafetensorsError, rowWidth, type TensorInfo } from '../safetensors/header.ts';
 import type { SafetensorsBuffer } from '../safetensors/bytes.ts';
 import { EXTRACTED_TENSOR, MODEL2VEC_TENSOR, SAVED_TENSOR } from '../layout/tensor-names.ts';
+import { isSavedModelConfig, readSavedModelConfig } from '../layout/saved-config.ts';
 
 export type ModelFormat = 'wordllama-ts' | 'wordllama' | 'model2vec' | 'sentence-transformers' | 'raw';
 
@@ -61,7 +62,6 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   const has = (n: string) => st.header.tensors.has(n);
   const modelType = typeof config?.model_type === 'string' ? config.model_type : undefined;
   const bool = (v: unknown, d: boolean) => (typeof v === 'boolean' ? v : d);
-  const int = (v: unknown, d: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : d);
   if (has(MODEL2VEC_TENSOR)) {
     // model2vec: Python's StaticModel defaults normalize to False when config.json does not say.
     return {
@@ -74,15 +74,16 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
     };
   }
   if (has(SAVED_TENSOR)) {
-    if (modelType === 'wordllama-ts') {
+    if (isSavedModelConfig(config)) {
+      const saved = readSavedModelConfig(config, `${source}: config.json`);
       return {
         format: 'wordllama-ts',
-        normalize: bool(config?.normalize, true),
-        maxLength: int(config?.max_length, 0),
+        normalize: saved.normalize,
+        maxLength: saved.max_length,
         charTruncation: false,
-        padToken: typeof config?.pad_token === 'string' ? config.pad_token : undefined,
-        padTokenId: typeof config?.pad_token_id === 'number' ? config.pad_token_id : undefined,
-        binarized: bool(config?.binarized, false),
+        padToken: saved.pad_token,
+        padTokenId: saved.pad_token_id,
+        binarized: saved.binarized,
         tensor: SAVED_TENSOR,
       };
     }

@@ -9,6 +9,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
 import { writeSafetensors } from '../safetensors/writer.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
 import type { StaticModel } from './model.ts';
+import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
+import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 
 export * from './index.ts';
 
@@ -33,9 +35,10 @@ export interface ResolvedModelFiles {
 }
 
 /**
- * Find the files of a model: a `.safetensors` path (tokenizer.json beside it), or a folder holding
- * `model.safetensors` (model2vec / sentence-transformers), `<name>_<dim>.safetensors` files (pipeline save:
- * the `dim` asked for, else the smallest dim ≥ it, else the largest) or a single other `.safetensors`.
+ * Find the files of a model: a `.safetensors` path (tokenizer.json beside it), or a folder holding a saved
+ * model (config.json's files map: the `dim` asked for, else the smallest dim ≥ it, else the largest),
+ * `model.safetensors` (model2vec / sentence-transformers), WordLlama's `<name>_<dim>.safetensors` files (the
+ * same choice by dim) or a single other `.safetensors`.
  */
 export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}): ResolvedModelFiles {
   if (!existsSync(pathOrDir)) throw new UserError(`${pathOrDir}: no such file or folder`);
@@ -47,33 +50,27 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     if (candidates.length === 0 && existsSync(join(dir, '0_StaticEmbedding'))) {
       return resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
     }
-    // A `pipeline save` folder also holds the extracted sources (weights/<config>/<source>.safetensors): with
-    // config.json naming the model, only <name>_<dim>.safetensors files are candidates.
-    const cfgPath = join(dir, 'config.json');
+    // A `pipeline save` folder also holds the extracted sources (weights/<config>/<source>.safetensors): its
+    // config.json's files map says which files are the model.
+    const cfgPath = join(dir, MODEL_CONFIG_FILE);
     const cfg = existsSync(cfgPath) ? readJson(cfgPath) : undefined;
-    const savedName = cfg?.model_type === 'wordllama-ts' && typeof cfg.name === 'string' ? cfg.name : undefined;
-    if (savedName === undefined && candidates.includes('model.safetensors')) file = 'model.safetensors';
+    if (isSavedModelConfig(cfg)) {
+      const saved = readSavedModelConfig(cfg, cfgPath);
+      const pick = pickSavedFile(saved, opts.dim, (f) => existsSync(join(dir, f)));
+      if (!pick) {
+        throw new UserError(`${dir}: config.json lists ${Object.values(saved.files).join(', ')} but none is in the folder (run pipeline save)`);
+      }
+      file = pick.file;
+    } else if (candidates.includes('model.safetensors')) file = 'model.safetensors';
     else {
-      const byDim = candidates
-        .map((f) => ({ f, dim: Number(/_(\d+)\.safetensors$/.exec(f)?.[1]) }))
-        .filter((c) => Number.isInteger(c.dim) && (savedName === undefined || c.f === `${savedName}_${c.dim}.safetensors`));
-      if (savedName !== undefined && byDim.length === 0) {
-        throw new UserError(`${dir}: config.json names model "${savedName}" but there is no ${savedName}_<dim>.safetensors (run pipeline save)`);
-      }
-      if (byDim.length > 0) {
-        byDim.sort((a, b) => a.dim - b.dim);
-        const want = opts.dim;
-        const pick = want === undefined ? byDim[byDim.length - 1]! : (byDim.find((c) => c.dim === want) ?? byDim.find((c) => c.dim >= want) ?? byDim[byDim.length - 1]!);
-        file = pick.f;
-      } else {
-        candidates = candidates.filter((f) => !f.startsWith('optimizer'));
-        if (candidates.length !== 1) {
-          throw new UserError(
-            `${dir}: cannot tell which .safetensors is the model (${candidates.join(', ') || 'none'}); pass the file path`,
-          );
-        }
-        file = candidates[0]!;
-      }
+      candidates = candidates.filter((f) => !f.startsWith('optimizer'));
+      // WordLlama's layout: one `<config>_<dim>.safetensors` per width and no config.json.
+      const widths = wordllamaWidths(candidates);
+      if (widths) {
+        file = (widths.find((w) => opts.dim !== undefined && w.dim >= opts.dim) ?? widths[widths.length - 1]!).file;
+      } else if (candidates.length !== 1) {
+        throw new UserError(`${dir}: cannot tell which .safetensors is the model (${candidates.join(', ') || 'none'}); pass the file path`);
+      } else file = candidates[0]!;
     }
     file = join(dir, file);
   } else {
@@ -90,6 +87,13 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     tokenizerConfig: at('tokenizer_config.json'),
     sentenceTransformersConfig: at('config_sentence_transformers.json'),
   };
+}
+
+/** Files named `<prefix>_<dim>.safetensors` with one prefix, ascending by dim; undefined for any other set. */
+function wordllamaWidths(files: string[]): { file: string; dim: number }[] | undefined {
+  const parsed = files.map((file) => ({ file, m: /^(.+)_(\d+)\.safetensors$/.exec(file) }));
+  if (parsed.length < 2 || parsed.some((p) => !p.m || p.m[1] !== parsed[0]!.m![1])) return undefined;
+  return parsed.map((p) => ({ file: p.file, dim: Number(p.m![2]) })).sort((a, b) => a.dim - b.dim);
 }
 
 /** Load any model `loadModelFromBuffers` understands from a path (file or folder). */

@@ -11,6 +11,7 @@ import { SafetensorsFile } from '../safetensors/file.ts';
 import { UserError } from '../util/errors.ts';
 import { STATIC_MODEL_TENSORS } from '../layout/tensor-names.ts';
 import { modelConfigPath } from '../layout/weights-dir.ts';
+import { isSavedModelConfig, readSavedModelConfig } from '../layout/saved-config.ts';
 
 export interface ModelFiles {
   /** Folder holding the model (eval.json and report.html go here). */
@@ -80,9 +81,9 @@ export async function embeddingTensorInfo(path: string): Promise<{ name: string;
   }
 }
 
-/** Matryoshka widths a model declares in config.json (`dims`, or `dim`), else undefined. */
-export function configDims(config: Record<string, unknown> | undefined): number[] | undefined {
-  const dims = config?.dims;
+/** Matryoshka widths a model declares in config.json (a saved model's `dims`, or any format's `dims`), widest first. */
+export function configDims(config: Record<string, unknown> | undefined, where = 'config.json'): number[] | undefined {
+  const dims = isSavedModelConfig(config) ? readSavedModelConfig(config, where).dims : config?.dims;
   if (Array.isArray(dims) && dims.length > 0 && dims.every((d) => Number.isInteger(d) && (d as number) > 0)) {
     return [...(dims as number[])].sort((a, b) => b - a);
   }

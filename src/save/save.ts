@@ -20,6 +20,7 @@ import { createProgress } from '../util/progress.ts';
 import { modelCard } from './model-card.ts';
 import { jsProjector, tfProjector, truncateColumns, type BlockProjector } from './project.ts';
 import { SAVED_TENSOR } from '../layout/tensor-names.ts';
+import { SAVED_MODEL_TYPE, buildSavedModelConfig, isSavedModelConfig } from '../layout/saved-config.ts';
 import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
 import { checkpointModelPath, extractFactsPath, modelCardPath, modelConfigPath, savedModelPath, sourceConfigPath, sourcePath, tokenizerConfigPath, tokenizerPath } from '../layout/weights-dir.ts';
 
@@ -169,7 +170,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     for (const dim of dims) {
       const metadata = {
         format: 'pt',
-        model_type: 'wordllama-ts',
+        model_type: SAVED_MODEL_TYPE,
         name: config.name,
         dim: String(dim),
         step: String(meta.step),
@@ -220,8 +221,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const configPath = modelConfigPath(saveDir);
   if (existsSync(configPath)) {
     try {
-      const existing = JSON.parse(readFileSync(configPath, 'utf8')) as { model_type?: string };
-      if (existing.model_type !== 'wordllama-ts') await writeFileAtomic(sourceConfigPath(saveDir), readFileSync(configPath));
+      if (!isSavedModelConfig(JSON.parse(readFileSync(configPath, 'utf8')))) await writeFileAtomic(sourceConfigPath(saveDir), readFileSync(configPath));
     } catch {
       // not JSON: overwritten below
     }
@@ -232,20 +232,17 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     return { dim, path, bytes: statSync(path).size };
   });
   const evals = meta.eval ?? [];
-  const modelConfig = {
-    model_type: 'wordllama-ts',
+  const modelConfig = buildSavedModelConfig({
     name: config.name,
     description: config.description,
     dims,
-    ...(dims.length === 1 ? { dim: dims[0] } : {}),
-    files: Object.fromEntries(files.map((f) => [String(f.dim), savedFileName(config.name, f.dim)])),
     n_vocab: config.n_vocab,
     pad_token: config.pad_token,
     pad_token_id: padId,
     binarized: meta.binarize !== 'none',
     binarize: meta.binarize,
     normalize: true,
-    whiten: params.whiten ? (meta.config.training as { whiten?: number } | undefined)?.whiten ?? true : undefined,
+    whiten: params.whiten ? ((meta.config.training as { whiten?: number } | undefined)?.whiten ?? true) : undefined,
     whitened_dims: params.whiten ? Object.keys(params.whiten).map(Number) : undefined,
     token_delta: params.tokenDelta !== undefined,
     max_length: config.tokenizer.max_length,
@@ -261,7 +258,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       training: meta.config,
     },
     eval: evals,
-  };
+  });
   await writeJsonAtomic(configPath, modelConfig);
   const readmePath = modelCardPath(saveDir);
   await writeFileAtomic(
