@@ -1,0 +1,110 @@
+// AssemblyScript source of the WebAssembly SIMD kernels (built by scripts/build-kernels.ts into wasm.generated.ts).
+// Named .as, not .ts, so tsc and eslint leave it to asc: its types (f32, v128, usize) are AssemblyScript's.
+// Every pointer is a byte offset into this module's memory; the JS side (index.ts) copies inputs in and results
+// out. Layouts are those of the JS reference paths: row-major f32 rows, 32-bit code words.
+
+/** Bytes of memory the JS side may use from offset 0, growing it in 64 KiB pages when `bytes` needs more. */
+export function reserve(bytes: i32): i32 {
+  const have = memory.size() << 16;
+  if (bytes > have) {
+    const pages = ((bytes - have + 0xffff) >>> 16);
+    if (memory.grow(pages) < 0) return 0;
+  }
+  return 1;
+}
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/**
+ * out[i·nb + k] = (a_i · b_k) · ia[i] · ib[k] for `na` rows of a and `nb` rows of b, `dim` a multiple of 4.
+ * Four rows of a against two of b per pass: eight accumulators share six loads, which is what lifts this above
+ * a one-pair loop (each b vector is reused four times, each a vector twice, from registers).
+ */
+export function cosineBlock(a: usize, na: i32, b: usize, nb: i32, dim: i32, ia: usize, ib: usize, out: usize): void {
+  const rowBytes = <usize>dim << 2;
+  let i = 0;
+  for (; i + 4 <= na; i += 4) {
+    const a0 = a + <usize>i * rowBytes;
+    const a1 = a0 + rowBytes;
+    const a2 = a1 + rowBytes;
+    const a3 = a2 + rowBytes;
+    const s0 = load<f32>(ia + (<usize>i << 2));
+    const s1 = load<f32>(ia + (<usize>(i + 1) << 2));
+    const s2 = load<f32>(ia + (<usize>(i + 2) << 2));
+    const s3 = load<f32>(ia + (<usize>(i + 3) << 2));
+    let k = 0;
+    for (; k + 2 <= nb; k += 2) {
+      const b0 = b + <usize>k * rowBytes;
+      const b1 = b0 + rowBytes;
+      let c00 = f32x4.splat(0), c10 = f32x4.splat(0), c20 = f32x4.splat(0), c30 = f32x4.splat(0);
+      let c01 = f32x4.splat(0), c11 = f32x4.splat(0), c21 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let j: usize = 0; j < rowBytes; j += 16) {
+        const x0 = v128.load(b0 + j);
+        const x1 = v128.load(b1 + j);
+        const y0 = v128.load(a0 + j);
+        const y1 = v128.load(a1 + j);
+        const y2 = v128.load(a2 + j);
+        const y3 = v128.load(a3 + j);
+        c00 = f32x4.add(c00, f32x4.mul(y0, x0));
+        c10 = f32x4.add(c10, f32x4.mul(y1, x0));
+        c20 = f32x4.add(c20, f32x4.mul(y2, x0));
+        c30 = f32x4.add(c30, f32x4.mul(y3, x0));
+        c01 = f32x4.add(c01, f32x4.mul(y0, x1));
+        c11 = f32x4.add(c11, f32x4.mul(y1, x1));
+        c21 = f32x4.add(c21, f32x4.mul(y2, x1));
+        c31 = f32x4.add(c31, f32x4.mul(y3, x1));
+      }
+      const t0 = load<f32>(ib + (<usize>k << 2));
+      const t1 = load<f32>(ib + (<usize>(k + 1) << 2));
+      const o = out + ((<usize>i * <usize>nb + <usize>k) << 2);
+      const step = <usize>nb << 2;
+      store<f32>(o, hsum(c00) * s0 * t0);
+      store<f32>(o + 4, hsum(c01) * s0 * t1);
+      store<f32>(o + step, hsum(c10) * s1 * t0);
+      store<f32>(o + step + 4, hsum(c11) * s1 * t1);
+      store<f32>(o + 2 * step, hsum(c20) * s2 * t0);
+      store<f32>(o + 2 * step + 4, hsum(c21) * s2 * t1);
+      store<f32>(o + 3 * step, hsum(c30) * s3 * t0);
+      store<f32>(o + 3 * step + 4, hsum(c31) * s3 * t1);
+    }
+    for (; k < nb; k++) {
+      for (let r = 0; r < 4; r++) cosinePair(a, i + r, b, k, rowBytes, ia, ib, out, nb);
+    }
+  }
+  for (; i < na; i++) {
+    for (let k = 0; k < nb; k++) cosinePair(a, i, b, k, rowBytes, ia, ib, out, nb);
+  }
+}
+
+@inline function cosinePair(a: usize, i: i32, b: usize, k: i32, rowBytes: usize, ia: usize, ib: usize, out: usize, nb: i32): void {
+  const ai = a + <usize>i * rowBytes;
+  const bk = b + <usize>k * rowBytes;
+  let c = f32x4.splat(0);
+  for (let j: usize = 0; j < rowBytes; j += 16) c = f32x4.add(c, f32x4.mul(v128.load(ai + j), v128.load(bk + j)));
+  const s = load<f32>(ia + (<usize>i << 2)) * load<f32>(ib + (<usize>k << 2));
+  store<f32>(out + ((<usize>i * <usize>nb + <usize>k) << 2), hsum(c) * s);
+}
+
+/**
+ * out[i·nb + k] = 1 − distance·scale, the Hamming similarity of code rows i of a and k of b, `words` 32-bit words
+ * per row. 64-bit XOR + popcnt (one machine instruction each); an odd last word is counted alone. The f64
+ * arithmetic, rounded to f32 once, is the JS reference's, so results are bit-identical.
+ */
+export function hammingBlock(a: usize, na: i32, b: usize, nb: i32, words: i32, scale: f64, out: usize): void {
+  const rowBytes = <usize>words << 2;
+  const pairBytes = rowBytes & ~(<usize>7);
+  for (let i = 0; i < na; i++) {
+    const ai = a + <usize>i * rowBytes;
+    const o = out + ((<usize>i * <usize>nb) << 2);
+    for (let k = 0; k < nb; k++) {
+      const bk = b + <usize>k * rowBytes;
+      let d: i64 = 0;
+      let j: usize = 0;
+      for (; j < pairBytes; j += 8) d += popcnt<i64>(load<i64>(ai + j) ^ load<i64>(bk + j));
+      if (j < rowBytes) d += <i64>popcnt<i32>(load<i32>(ai + j) ^ load<i32>(bk + j));
+      store<f32>(o + (<usize>k << 2), <f32>(1.0 - <f64>d * scale));
+    }
+  }
+}
