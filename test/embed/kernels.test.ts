@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { binarize, hammingSimilarity, hammingSimilarityJs } from '../../src/embed/binary.ts';
+import { assign, assignJs, kmeans } from '../../src/embed/kmeans.ts';
 import { disableKernels, kernelsAvailable } from '../../src/embed/kernels/index.ts';
 import { cosineMatrix, cosineMatrixJs } from '../../src/embed/similarity.ts';
 import type { Embeddings } from '../../src/embed/types.ts';
@@ -93,5 +94,38 @@ describe('WebAssembly kernels', () => {
 
   it('wasm.generated.ts is what scripts/build-kernels.ts builds from kernels.as now', async () => {
     expect(await kernelsModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(KERNELS_MODULE, 'utf8'));
+  });
+});
+
+describe('k-means assignment kernel', () => {
+  it('gives the JS reference labels and inertia within 1e-6 (relative), centers in odd and even counts', () => {
+    for (const [n, k, dim] of [[500, 20, 256], [97, 7, 8], [10, 1, 4]] as const) {
+      const x = randomEmbeddings(n, dim, n + k);
+      const centers = randomEmbeddings(k, dim, k + 3).data;
+      const want = new Int32Array(n);
+      const got = new Int32Array(n);
+      const refInertia = assignJs(x, centers, k, want);
+      const inertia = assign(x, centers, k, got);
+      expect(Array.from(got)).toEqual(Array.from(want));
+      expect(Math.abs(inertia - refInertia) / refInertia).toBeLessThan(1e-6);
+      if (dim === 256) expect(inertia).not.toBe(refInertia); // f32 lanes: proves the kernel ran
+    }
+  });
+
+  it('ties go to the lower center, as in the JS reference', () => {
+    const x = { data: new Float32Array([0, 0, 0, 0]), rows: 1, dim: 4 };
+    const centers = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]);
+    const labels = new Int32Array(1);
+    expect(assign(x, centers, 3, labels)).toBe(1);
+    expect(labels[0]).toBe(0);
+  });
+
+  it('kmeans with the kernel finds the JS reference clustering', () => {
+    const x = randomEmbeddings(400, 16, 11);
+    const fast = kmeans(x, 6, { seed: 3, nInit: 2 });
+    disableKernels(true);
+    const ref = kmeans(x, 6, { seed: 3, nInit: 2 });
+    expect(fast.labels).toEqual(ref.labels);
+    expect(Math.abs(fast.inertia - ref.inertia) / ref.inertia).toBeLessThan(1e-6);
   });
 });

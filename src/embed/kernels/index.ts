@@ -13,6 +13,7 @@ interface KernelExports {
   reserve(bytes: number): number;
   cosineBlock(a: number, na: number, b: number, nb: number, dim: number, ia: number, ib: number, out: number): void;
   hammingBlock(a: number, na: number, b: number, nb: number, words: number, scale: number, out: number): void;
+  assignBlock(x: number, n: number, centers: number, k: number, dim: number, labels: number, best: number): void;
 }
 
 /** Output cells computed per call: bounds the kernel memory (16 MB of output) whatever the matrix size. */
@@ -113,4 +114,37 @@ export function wasmHammingSimilarity(a: BinaryCodes, b: BinaryCodes): Similarit
     out.set(f32.subarray(outAt >> 2, (outAt >> 2) + n * b.rows), i0 * b.rows);
   }
   return { data: out, rows: a.rows, cols: b.rows };
+}
+
+/** Rows of x per assignment call: bounds the kernel memory at about 16 MB of rows. */
+const ASSIGN_BLOCK_BYTES = 16 << 20;
+
+/**
+ * k-means assignment: the nearest of `k` centers for every row of x into `labels`, and the inertia (the f64 sum,
+ * in row order, of the f32 squared distances). Needs `dim` a multiple of 4.
+ */
+export function wasmAssign(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array): number | undefined {
+  const kr = kernels();
+  const dim = x.dim;
+  if (!kr || dim % 4 !== 0 || dim === 0) return undefined;
+  const block = Math.max(1, Math.min(x.rows, Math.floor(ASSIGN_BLOCK_BYTES / (dim * 4))));
+  const cAt = 0;
+  const xAt = align16(cAt + k * dim * 4);
+  const labelsAt = align16(xAt + block * dim * 4);
+  const bestAt = align16(labelsAt + block * 4);
+  const end = bestAt + block * 4;
+  if (end > MAX_BYTES || !kr.reserve(end)) return undefined;
+  const f32 = new Float32Array(kr.memory.buffer);
+  const i32 = new Int32Array(kr.memory.buffer);
+  f32.set(centers.subarray(0, k * dim), cAt >> 2);
+  let inertia = 0;
+  for (let i0 = 0; i0 < x.rows; i0 += block) {
+    const n = Math.min(block, x.rows - i0);
+    f32.set(x.data.subarray(i0 * dim, (i0 + n) * dim), xAt >> 2);
+    kr.assignBlock(xAt, n, cAt, k, dim, labelsAt, bestAt);
+    labels.set(i32.subarray(labelsAt >> 2, (labelsAt >> 2) + n), i0);
+    const best = bestAt >> 2;
+    for (let i = 0; i < n; i++) inertia += f32[best + i]!;
+  }
+  return inertia;
 }

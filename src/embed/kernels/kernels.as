@@ -108,3 +108,46 @@ export function hammingBlock(a: usize, na: i32, b: usize, nb: i32, words: i32, s
     }
   }
 }
+
+/**
+ * k-means assignment: for each of `n` rows of x, the nearest of `k` centers by squared Euclidean distance
+ * (f32 SIMD lanes), its index into labels[i] (i32) and the distance into best[i] (f32). Ties keep the lower
+ * center, as the JS reference does. Two centers per pass share each x load.
+ */
+export function assignBlock(x: usize, n: i32, centers: usize, k: i32, dim: i32, labels: usize, best: usize): void {
+  const rowBytes = <usize>dim << 2;
+  for (let i = 0; i < n; i++) {
+    const xi = x + <usize>i * rowBytes;
+    let bestD: f32 = Infinity;
+    let bestC = 0;
+    let c = 0;
+    for (; c + 2 <= k; c += 2) {
+      const c0 = centers + <usize>c * rowBytes;
+      const c1 = c0 + rowBytes;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+      for (let j: usize = 0; j < rowBytes; j += 16) {
+        const v = v128.load(xi + j);
+        const d0 = f32x4.sub(v, v128.load(c0 + j));
+        const d1 = f32x4.sub(v, v128.load(c1 + j));
+        s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+        s1 = f32x4.add(s1, f32x4.mul(d1, d1));
+      }
+      const e0 = hsum(s0);
+      const e1 = hsum(s1);
+      if (e0 < bestD) { bestD = e0; bestC = c; }
+      if (e1 < bestD) { bestD = e1; bestC = c + 1; }
+    }
+    if (c < k) {
+      const c0 = centers + <usize>c * rowBytes;
+      let s0 = f32x4.splat(0);
+      for (let j: usize = 0; j < rowBytes; j += 16) {
+        const d0 = f32x4.sub(v128.load(xi + j), v128.load(c0 + j));
+        s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+      }
+      const e0 = hsum(s0);
+      if (e0 < bestD) { bestD = e0; bestC = c; }
+    }
+    store<i32>(labels + (<usize>i << 2), bestC);
+    store<f32>(best + (<usize>i << 2), bestD);
+  }
+}
