@@ -12,7 +12,7 @@ interface KernelExports {
   memory: WebAssembly.Memory;
   reserve(bytes: number): number;
   cosineBlock(a: number, na: number, b: number, nb: number, dim: number, ia: number, ib: number, out: number): void;
-  hammingBlock(a: number, na: number, b: number, nb: number, words: number, scale: number, out: number): void;
+  hammingBlock(a: number, na: number, b: number, nb: number, words: number, table: number, out: number): void;
   assignBlock(x: number, n: number, centers: number, k: number, dim: number, labels: number, best: number): void;
 }
 
@@ -97,7 +97,8 @@ export function wasmHammingSimilarity(a: BinaryCodes, b: BinaryCodes): Similarit
   const words = a.words;
   if (!k || words === 0) return undefined;
   const block = Math.min(rowsPerBlock(b.rows), Math.max(4, a.rows));
-  const bAt = 0;
+  const tableAt = 0;
+  const bAt = align16(tableAt + (words * 32 + 1) * 4);
   const aAt = align16(bAt + b.rows * words * 4);
   const outAt = align16(aAt + block * words * 4);
   const end = outAt + block * b.rows * 4;
@@ -106,11 +107,14 @@ export function wasmHammingSimilarity(a: BinaryCodes, b: BinaryCodes): Similarit
   const f32 = new Float32Array(k.memory.buffer);
   u32.set(b.data.subarray(0, b.rows * words), bAt >> 2);
   const out = new Float32Array(a.rows * b.rows);
+  // Similarity per distance, by the JS reference's arithmetic (f64, rounded to f32 on store). Distances can
+  // reach words·32 only in theory (padding bits are zero), but the table covers every value the kernel can see.
   const scale = 2 / a.bits;
+  for (let d = 0; d <= words * 32; d++) f32[(tableAt >> 2) + d] = 1 - d * scale;
   for (let i0 = 0; i0 < a.rows; i0 += block) {
     const n = Math.min(block, a.rows - i0);
     u32.set(a.data.subarray(i0 * words, (i0 + n) * words), aAt >> 2);
-    k.hammingBlock(aAt, n, bAt, b.rows, words, scale, outAt);
+    k.hammingBlock(aAt, n, bAt, b.rows, words, tableAt, outAt);
     out.set(f32.subarray(outAt >> 2, (outAt >> 2) + n * b.rows), i0 * b.rows);
   }
   return { data: out, rows: a.rows, cols: b.rows };

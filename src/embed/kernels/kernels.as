@@ -88,23 +88,34 @@ export function cosineBlock(a: usize, na: i32, b: usize, nb: i32, dim: i32, ia: 
 }
 
 /**
- * out[i·nb + k] = 1 − distance·scale, the Hamming similarity of code rows i of a and k of b, `words` 32-bit words
- * per row. 64-bit XOR + popcnt (one machine instruction each); an odd last word is counted alone. The f64
- * arithmetic, rounded to f32 once, is the JS reference's, so results are bit-identical.
+ * out[i·nb + k] = table[distance], the Hamming similarity of code rows i of a and k of b, `words` 32-bit words
+ * per row. `table` holds the f32 similarity for every distance 0..bits, computed by the JS side with the JS
+ * reference's own arithmetic, so results are bit-identical and the inner loop does no float math. 64-bit XOR +
+ * popcnt (one machine instruction each); 256-bit codes, the common width, get a straight-line path.
  */
-export function hammingBlock(a: usize, na: i32, b: usize, nb: i32, words: i32, scale: f64, out: usize): void {
+export function hammingBlock(a: usize, na: i32, b: usize, nb: i32, words: i32, table: usize, out: usize): void {
   const rowBytes = <usize>words << 2;
   const pairBytes = rowBytes & ~(<usize>7);
   for (let i = 0; i < na; i++) {
     const ai = a + <usize>i * rowBytes;
     const o = out + ((<usize>i * <usize>nb) << 2);
+    if (rowBytes == 32) {
+      const w0 = load<i64>(ai), w1 = load<i64>(ai, 8), w2 = load<i64>(ai, 16), w3 = load<i64>(ai, 24);
+      for (let k = 0; k < nb; k++) {
+        const bk = b + (<usize>k << 5);
+        const d = popcnt<i64>(w0 ^ load<i64>(bk)) + popcnt<i64>(w1 ^ load<i64>(bk, 8))
+          + popcnt<i64>(w2 ^ load<i64>(bk, 16)) + popcnt<i64>(w3 ^ load<i64>(bk, 24));
+        store<f32>(o + (<usize>k << 2), load<f32>(table + (<usize>d << 2)));
+      }
+      continue;
+    }
     for (let k = 0; k < nb; k++) {
       const bk = b + <usize>k * rowBytes;
       let d: i64 = 0;
       let j: usize = 0;
       for (; j < pairBytes; j += 8) d += popcnt<i64>(load<i64>(ai + j) ^ load<i64>(bk + j));
       if (j < rowBytes) d += <i64>popcnt<i32>(load<i32>(ai + j) ^ load<i32>(bk + j));
-      store<f32>(o + (<usize>k << 2), <f32>(1.0 - <f64>d * scale));
+      store<f32>(o + (<usize>k << 2), load<f32>(table + (<usize>d << 2)));
     }
   }
 }
