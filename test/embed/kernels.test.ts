@@ -53,6 +53,12 @@ describe('WebAssembly kernels', () => {
     }
   });
 
+  it('scales in f64 like the reference: exact dot products give the reference cosines exactly', () => {
+    const a = { data: new Float32Array([1, 0, 0, 0, 1, 1, 0, 0, 3, 4, 0, 0]), rows: 3, dim: 4 };
+    expect(cosineMatrix(a, a).data).toEqual(cosineMatrixJs(a, a).data);
+    expect(cosineMatrix(a, a).data[4]).toBe(1);
+  });
+
   it('cosine matrix over more than one kernel call per matrix (16 MB output blocks)', () => {
     const a = randomEmbeddings(4203, 4, 5);
     const b = randomEmbeddings(1001, 4, 6);

@@ -71,19 +71,20 @@ export function wasmCosineMatrix(a: Embeddings, b: Embeddings, ia: Float64Array,
   if (!k || dim % 4 !== 0 || dim === 0) return undefined;
   const block = Math.min(rowsPerBlock(b.rows), Math.max(4, a.rows));
   const ibAt = 0;
-  const bAt = align16(ibAt + b.rows * 4);
-  const iaAt = align16(bAt + b.data.length * 4);
-  const aAt = align16(iaAt + block * 4);
+  const bAt = align16(ibAt + b.rows * 8);
+  const iaAt = align16(bAt + b.rows * dim * 4);
+  const aAt = align16(iaAt + block * 8);
   const outAt = align16(aAt + block * dim * 4);
   const end = outAt + block * b.rows * 4;
   if (end > MAX_BYTES || !k.reserve(end)) return undefined;
   const f32 = new Float32Array(k.memory.buffer);
-  f32.set(ib, ibAt >> 2);
+  const f64 = new Float64Array(k.memory.buffer);
+  f64.set(ib, ibAt >> 3);
   f32.set(b.data.subarray(0, b.rows * dim), bAt >> 2);
   const out = new Float32Array(a.rows * b.rows);
   for (let i0 = 0; i0 < a.rows; i0 += block) {
     const n = Math.min(block, a.rows - i0);
-    f32.set(ia.subarray(i0, i0 + n), iaAt >> 2);
+    f64.set(ia.subarray(i0, i0 + n), iaAt >> 3);
     f32.set(a.data.subarray(i0 * dim, (i0 + n) * dim), aAt >> 2);
     k.cosineBlock(aAt, n, bAt, b.rows, dim, iaAt, ibAt, outAt);
     out.set(f32.subarray(outAt >> 2, (outAt >> 2) + n * b.rows), i0 * b.rows);

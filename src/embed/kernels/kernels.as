@@ -19,6 +19,8 @@ export function reserve(bytes: i32): i32 {
 
 /**
  * out[i·nb + k] = (a_i · b_k) · ia[i] · ib[k] for `na` rows of a and `nb` rows of b, `dim` a multiple of 4.
+ * The dot products accumulate in f32 lanes; the inverse norms are f64 and the scaling is done in f64, as in the
+ * JS reference, so the scaling adds no f32 rounding of its own (the only difference is the f32 dot product).
  * Four rows of a against two of b per pass: eight accumulators share six loads, which is what lifts this above
  * a one-pair loop (each b vector is reused four times, each a vector twice, from registers).
  */
@@ -30,10 +32,10 @@ export function cosineBlock(a: usize, na: i32, b: usize, nb: i32, dim: i32, ia: 
     const a1 = a0 + rowBytes;
     const a2 = a1 + rowBytes;
     const a3 = a2 + rowBytes;
-    const s0 = load<f32>(ia + (<usize>i << 2));
-    const s1 = load<f32>(ia + (<usize>(i + 1) << 2));
-    const s2 = load<f32>(ia + (<usize>(i + 2) << 2));
-    const s3 = load<f32>(ia + (<usize>(i + 3) << 2));
+    const s0 = load<f64>(ia + (<usize>i << 3));
+    const s1 = load<f64>(ia + (<usize>(i + 1) << 3));
+    const s2 = load<f64>(ia + (<usize>(i + 2) << 3));
+    const s3 = load<f64>(ia + (<usize>(i + 3) << 3));
     let k = 0;
     for (; k + 2 <= nb; k += 2) {
       const b0 = b + <usize>k * rowBytes;
@@ -56,18 +58,18 @@ export function cosineBlock(a: usize, na: i32, b: usize, nb: i32, dim: i32, ia: 
         c21 = f32x4.add(c21, f32x4.mul(y2, x1));
         c31 = f32x4.add(c31, f32x4.mul(y3, x1));
       }
-      const t0 = load<f32>(ib + (<usize>k << 2));
-      const t1 = load<f32>(ib + (<usize>(k + 1) << 2));
+      const t0 = load<f64>(ib + (<usize>k << 3));
+      const t1 = load<f64>(ib + (<usize>(k + 1) << 3));
       const o = out + ((<usize>i * <usize>nb + <usize>k) << 2);
       const step = <usize>nb << 2;
-      store<f32>(o, hsum(c00) * s0 * t0);
-      store<f32>(o + 4, hsum(c01) * s0 * t1);
-      store<f32>(o + step, hsum(c10) * s1 * t0);
-      store<f32>(o + step + 4, hsum(c11) * s1 * t1);
-      store<f32>(o + 2 * step, hsum(c20) * s2 * t0);
-      store<f32>(o + 2 * step + 4, hsum(c21) * s2 * t1);
-      store<f32>(o + 3 * step, hsum(c30) * s3 * t0);
-      store<f32>(o + 3 * step + 4, hsum(c31) * s3 * t1);
+      store<f32>(o, <f32>(<f64>hsum(c00) * s0 * t0));
+      store<f32>(o + 4, <f32>(<f64>hsum(c01) * s0 * t1));
+      store<f32>(o + step, <f32>(<f64>hsum(c10) * s1 * t0));
+      store<f32>(o + step + 4, <f32>(<f64>hsum(c11) * s1 * t1));
+      store<f32>(o + 2 * step, <f32>(<f64>hsum(c20) * s2 * t0));
+      store<f32>(o + 2 * step + 4, <f32>(<f64>hsum(c21) * s2 * t1));
+      store<f32>(o + 3 * step, <f32>(<f64>hsum(c30) * s3 * t0));
+      store<f32>(o + 3 * step + 4, <f32>(<f64>hsum(c31) * s3 * t1));
     }
     for (; k < nb; k++) {
       for (let r = 0; r < 4; r++) cosinePair(a, i + r, b, k, rowBytes, ia, ib, out, nb);
@@ -83,8 +85,8 @@ export function cosineBlock(a: usize, na: i32, b: usize, nb: i32, dim: i32, ia: 
   const bk = b + <usize>k * rowBytes;
   let c = f32x4.splat(0);
   for (let j: usize = 0; j < rowBytes; j += 16) c = f32x4.add(c, f32x4.mul(v128.load(ai + j), v128.load(bk + j)));
-  const s = load<f32>(ia + (<usize>i << 2)) * load<f32>(ib + (<usize>k << 2));
-  store<f32>(out + ((<usize>i * <usize>nb + <usize>k) << 2), hsum(c) * s);
+  const s = load<f64>(ia + (<usize>i << 3)) * load<f64>(ib + (<usize>k << 3));
+  store<f32>(out + ((<usize>i * <usize>nb + <usize>k) << 2), <f32>(<f64>hsum(c) * s));
 }
 
 /**
