@@ -1,6 +1,7 @@
 /** Sign-bit codes and Hamming similarity (WordLlama's binary mode). Pure, browser-safe. */
 import { UserError } from '../util/errors.ts';
 import type { BinaryCodes, Embeddings, SimilarityMatrix } from './types.ts';
+import { wasmHammingSimilarity } from './kernels/index.ts';
 
 /**
  * Pack `x > 0` into 32-bit words. Value j goes to word j>>5, byte (j>>3)&3 of it, bit 7-(j&7) of that byte,
@@ -45,9 +46,15 @@ export function hammingDistance(a: BinaryCodes, i: number, b: BinaryCodes, k: nu
 
 /**
  * All-pairs Hamming similarity `1 − 2·distance/bits` (WordLlama's definition: 1 for equal codes, −1 for
- * complementary ones).
+ * complementary ones): the WebAssembly kernel (64-bit XOR + popcnt) when it can run, else the JS reference.
  */
 export function hammingSimilarity(a: BinaryCodes, b: BinaryCodes): SimilarityMatrix {
+  checkCompatible(a, b);
+  return wasmHammingSimilarity(a, b) ?? hammingSimilarityJs(a, b);
+}
+
+/** The JS reference of `hammingSimilarity` (SWAR popcount), which the kernel is tested against bit for bit. */
+export function hammingSimilarityJs(a: BinaryCodes, b: BinaryCodes): SimilarityMatrix {
   checkCompatible(a, b);
   const words = a.words;
   const out = new Float32Array(a.rows * b.rows);

@@ -11,6 +11,7 @@
 import { UserError } from '../util/errors.ts';
 import { mulberry32 } from '../util/random.ts';
 import type { ClusterOptions, ClusterResult, Embeddings } from './types.ts';
+import { wasmAssign } from './kernels/index.ts';
 
 /** Squared Euclidean distance between the `dim` values of `a` at offset `ao` and of `b` at offset `bo`. */
 export function sqDist(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, dim: number): number {
@@ -69,8 +70,16 @@ export function kmeansPlusPlus<C extends Float32Array | Float64Array>(
   return centers;
 }
 
-/** Label of the nearest center for every point, and the inertia (sum of squared distances). */
+/**
+ * Label of the nearest center for every point, and the inertia (sum of squared distances): the WebAssembly
+ * SIMD kernel when it can run, else the JS reference.
+ */
 export function assign(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array): number {
+  return wasmAssign(x, centers, k, labels) ?? assignJs(x, centers, k, labels);
+}
+
+/** The JS reference of `assign` (float64 distances), which the kernel is tested against. */
+export function assignJs(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array): number {
   const { rows: n, dim, data } = x;
   let inertia = 0;
   for (let i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 /** Dense similarity math over row-major Float32Array matrices. Pure, browser-safe. */
 import { UserError } from '../util/errors.ts';
 import type { Embeddings, SimilarityMatrix } from './types.ts';
+import { wasmCosineMatrix } from './kernels/index.ts';
 
 /** L2-normalise every row in place (float64 norm); zero rows stay zero (never NaN). */
 export function normalizeRows(e: Embeddings): Embeddings {
@@ -51,12 +52,25 @@ function inverseNorms(e: Embeddings): Float64Array {
   return inv;
 }
 
-/** All-pairs cosine similarity `a.rows × b.rows` (inputs need not be normalised). */
+/**
+ * All-pairs cosine similarity `a.rows × b.rows` (inputs need not be normalised): the WebAssembly SIMD kernel
+ * when it can run, else the JS reference.
+ */
 export function cosineMatrix(a: Embeddings, b: Embeddings): SimilarityMatrix {
   if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
-  const dim = a.dim;
   const ia = inverseNorms(a);
   const ib = inverseNorms(b);
+  return wasmCosineMatrix(a, b, ia, ib) ?? cosineMatrixReference(a, b, ia, ib);
+}
+
+/** The JS reference of `cosineMatrix` (float64 dot products), which the kernel is tested against. */
+export function cosineMatrixJs(a: Embeddings, b: Embeddings): SimilarityMatrix {
+  if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
+  return cosineMatrixReference(a, b, inverseNorms(a), inverseNorms(b));
+}
+
+function cosineMatrixReference(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array): SimilarityMatrix {
+  const dim = a.dim;
   const out = new Float32Array(a.rows * b.rows);
   const ad = a.data;
   const bd = b.data;

@@ -1,0 +1,73 @@
+/**
+ * Similarity kernels' throughput, one thread, seeded random rows: cosine all-pairs (f32, 256-d) and Hamming
+ * all-pairs (256-bit codes) at rows × rows, and one k-means assignment step at the issue's shape (10,000 × 256,
+ * k = 20), and deduplicate over 10,000 × 256 rows (every block compared: random rows have no duplicates), each through the WebAssembly SIMD kernel (the default) and the JS reference. Prints each number beside
+ * its goal (cosine ≥ 30 M pairs/s, Hamming ≥ 200 M pairs/s, k-means iteration ≤ 29 ms, deduplicate 10k ≤ 2 s) and the machine's load
+ * average, because the machine is shared and the numbers move with it.
+ *
+ *   nice npx tsx scripts/bench-kernels.ts [--rows N] [--runs N]
+ */
+import { loadavg } from 'node:os';
+import { deduplicateRows } from '../src/embed/dedupe.ts';
+import { binarize, hammingSimilarity, hammingSimilarityJs } from '../src/embed/binary.ts';
+import { kernelsAvailable } from '../src/embed/kernels/index.ts';
+import { assign, assignJs } from '../src/embed/kmeans.ts';
+import { cosineMatrix, cosineMatrixJs } from '../src/embed/similarity.ts';
+import type { Embeddings } from '../src/embed/types.ts';
+import { mulberry32 } from '../src/util/random.ts';
+
+const args = process.argv.slice(2);
+const rows = args.includes('--rows') ? Number(args[args.indexOf('--rows') + 1]) : 2000;
+const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
+const DIM = 256;
+
+function randomEmbeddings(n: number, seed: number): Embeddings {
+  const next = mulberry32(seed);
+  const data = new Float32Array(n * DIM);
+  for (let i = 0; i < data.length; i++) data[i] = next() * 2 - 1;
+  return { data, rows: n, dim: DIM };
+}
+
+/** Best-of-`runs` seconds of `work` (the best run is the one least disturbed by the other users of the machine). */
+function bestSeconds(work: () => void): number {
+  work();
+  let best = Infinity;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    work();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+if (!kernelsAvailable()) throw new Error('the WebAssembly kernels did not load (no WebAssembly SIMD?)');
+const a = randomEmbeddings(rows, 1);
+const b = randomEmbeddings(rows, 2);
+const ca = binarize(a);
+const cb = binarize(b);
+const pairs = rows * rows;
+const points = randomEmbeddings(10_000, 3);
+const centers = randomEmbeddings(20, 4).data;
+const labels = new Int32Array(points.rows);
+
+const load = () => loadavg()[0]!.toFixed(2);
+console.log(`${rows} × ${rows} × ${DIM} all-pairs; k-means 10000 × ${DIM}, k = 20; 1 thread, best of ${runs}`);
+const rate = [
+  { work: 'cosine all-pairs, wasm kernel (cosineMatrix)', goal: 30e6, run: () => cosineMatrix(a, b) },
+  { work: 'cosine all-pairs, JS reference', goal: 30e6, run: () => cosineMatrixJs(a, b) },
+  { work: 'hamming all-pairs, wasm kernel (hammingSimilarity)', goal: 200e6, run: () => hammingSimilarity(ca, cb) },
+  { work: 'hamming all-pairs, JS reference', goal: 200e6, run: () => hammingSimilarityJs(ca, cb) },
+];
+for (const { work, goal, run } of rate) {
+  const r = pairs / bestSeconds(run);
+  console.log(`${work}: ${(r / 1e6).toFixed(1)} M pairs/s (goal ${goal / 1e6} M: ${r >= goal ? 'met' : 'not met'}) load ${load()}`);
+}
+for (const { work, run } of [
+  { work: 'k-means assignment step, wasm kernel', run: () => assign(points, centers, 20, labels) },
+  { work: 'k-means assignment step, JS reference', run: () => assignJs(points, centers, 20, labels) },
+]) {
+  const ms = bestSeconds(run) * 1000;
+  console.log(`${work}: ${ms.toFixed(1)} ms (goal for a whole iteration 29 ms: ${ms <= 29 ? 'met' : 'not met'}) load ${load()}`);
+}
+const dedupeSeconds = bestSeconds(() => deduplicateRows(points, 0.9));
+console.log(`deduplicate 10000 × ${DIM} (0.9), wasm kernel: ${dedupeSeconds.toFixed(2)} s (goal 2 s: ${dedupeSeconds <= 2 ? 'met' : 'not met'}) load ${load()}`);

@@ -1,0 +1,155 @@
+/**
+ * The WebAssembly SIMD kernels (kernels.as, built into wasm.generated.ts by scripts/build-kernels.ts), loaded
+ * synchronously from the embedded base64 the same way in Node and the browser (the module is under the 4 KB a
+ * browser's main thread may compile synchronously). Each entry point returns undefined when the kernel cannot
+ * run (no WebAssembly SIMD, a shape it does not handle, too large for its memory); callers then take their JS
+ * reference path, which the tests compare the kernels against. Browser-safe.
+ */
+import type { BinaryCodes, Embeddings, SimilarityMatrix } from '../types.ts';
+import { KERNELS_WASM_BASE64 } from './wasm.generated.ts';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  reserve(bytes: number): number;
+  cosineBlock(a: number, na: number, b: number, nb: number, dim: number, ia: number, ib: number, out: number): void;
+  hammingBlock(a: number, na: number, b: number, nb: number, words: number, table: number, out: number): void;
+  assignBlock(x: number, n: number, centers: number, k: number, dim: number, labels: number, best: number): void;
+}
+
+/** Output cells computed per call: bounds the kernel memory (16 MB of output) whatever the matrix size. */
+const BLOCK_CELLS = 4 << 20;
+/** Memory the kernels may ask for; beyond it the JS path runs (wasm32 memory stops at 4 GB). */
+const MAX_BYTES = 1 << 30;
+
+let loaded: KernelExports | null | undefined;
+let disabled = false;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const raw = atob(text);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+
+function kernels(): KernelExports | null {
+  if (disabled) return null;
+  if (loaded === undefined) {
+    try {
+      const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
+      loaded = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+    } catch {
+      loaded = null; // no WebAssembly SIMD here: the JS paths serve
+    }
+  }
+  return loaded;
+}
+
+/** Turn the kernels off (true) or back on; for benchmarks and tests that time or check the JS reference. */
+export function disableKernels(off: boolean): void {
+  disabled = off;
+}
+
+/** Whether the kernels loaded (false where WebAssembly SIMD is missing or they are disabled). */
+export function kernelsAvailable(): boolean {
+  return kernels() !== null;
+}
+
+/** A rows count per call: a multiple of 4 (the kernel's row block), at least 4, about BLOCK_CELLS cells. */
+function rowsPerBlock(cols: number): number {
+  return Math.max(4, Math.floor(BLOCK_CELLS / Math.max(1, cols) / 4) * 4);
+}
+
+const align16 = (n: number) => (n + 15) & ~15;
+
+/**
+ * All-pairs cosine `a.rows × b.rows` given the rows' inverse norms, f32 accumulation in SIMD lanes (within 1e-6
+ * of the float64 JS reference for cosines). Needs `dim` a multiple of 4.
+ */
+export function wasmCosineMatrix(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array): SimilarityMatrix | undefined {
+  const k = kernels();
+  const dim = a.dim;
+  if (!k || dim % 4 !== 0 || dim === 0) return undefined;
+  const block = Math.min(rowsPerBlock(b.rows), Math.max(4, a.rows));
+  const ibAt = 0;
+  const bAt = align16(ibAt + b.rows * 8);
+  const iaAt = align16(bAt + b.rows * dim * 4);
+  const aAt = align16(iaAt + block * 8);
+  const outAt = align16(aAt + block * dim * 4);
+  const end = outAt + block * b.rows * 4;
+  if (end > MAX_BYTES || !k.reserve(end)) return undefined;
+  const f32 = new Float32Array(k.memory.buffer);
+  const f64 = new Float64Array(k.memory.buffer);
+  f64.set(ib, ibAt >> 3);
+  f32.set(b.data.subarray(0, b.rows * dim), bAt >> 2);
+  const out = new Float32Array(a.rows * b.rows);
+  for (let i0 = 0; i0 < a.rows; i0 += block) {
+    const n = Math.min(block, a.rows - i0);
+    f64.set(ia.subarray(i0, i0 + n), iaAt >> 3);
+    f32.set(a.data.subarray(i0 * dim, (i0 + n) * dim), aAt >> 2);
+    k.cosineBlock(aAt, n, bAt, b.rows, dim, iaAt, ibAt, outAt);
+    out.set(f32.subarray(outAt >> 2, (outAt >> 2) + n * b.rows), i0 * b.rows);
+  }
+  return { data: out, rows: a.rows, cols: b.rows };
+}
+
+/** All-pairs Hamming similarity `1 − 2·distance/bits`, bit-identical to the JS reference. */
+export function wasmHammingSimilarity(a: BinaryCodes, b: BinaryCodes): SimilarityMatrix | undefined {
+  const k = kernels();
+  const words = a.words;
+  if (!k || words === 0) return undefined;
+  const block = Math.min(rowsPerBlock(b.rows), Math.max(4, a.rows));
+  const tableAt = 0;
+  const bAt = align16(tableAt + (words * 32 + 1) * 4);
+  const aAt = align16(bAt + b.rows * words * 4);
+  const outAt = align16(aAt + block * words * 4);
+  const end = outAt + block * b.rows * 4;
+  if (end > MAX_BYTES || !k.reserve(end)) return undefined;
+  const u32 = new Uint32Array(k.memory.buffer);
+  const f32 = new Float32Array(k.memory.buffer);
+  u32.set(b.data.subarray(0, b.rows * words), bAt >> 2);
+  const out = new Float32Array(a.rows * b.rows);
+  // Similarity per distance, by the JS reference's arithmetic (f64, rounded to f32 on store). Distances can
+  // reach words·32 only in theory (padding bits are zero), but the table covers every value the kernel can see.
+  const scale = 2 / a.bits;
+  for (let d = 0; d <= words * 32; d++) f32[(tableAt >> 2) + d] = 1 - d * scale;
+  for (let i0 = 0; i0 < a.rows; i0 += block) {
+    const n = Math.min(block, a.rows - i0);
+    u32.set(a.data.subarray(i0 * words, (i0 + n) * words), aAt >> 2);
+    k.hammingBlock(aAt, n, bAt, b.rows, words, tableAt, outAt);
+    out.set(f32.subarray(outAt >> 2, (outAt >> 2) + n * b.rows), i0 * b.rows);
+  }
+  return { data: out, rows: a.rows, cols: b.rows };
+}
+
+/** Rows of x per assignment call: bounds the kernel memory at about 16 MB of rows. */
+const ASSIGN_BLOCK_BYTES = 16 << 20;
+
+/**
+ * k-means assignment: the nearest of `k` centers for every row of x into `labels`, and the inertia (the f64 sum,
+ * in row order, of the f32 squared distances). Needs `dim` a multiple of 4.
+ */
+export function wasmAssign(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array): number | undefined {
+  const kr = kernels();
+  const dim = x.dim;
+  if (!kr || dim % 4 !== 0 || dim === 0) return undefined;
+  const block = Math.max(1, Math.min(x.rows, Math.floor(ASSIGN_BLOCK_BYTES / (dim * 4))));
+  const cAt = 0;
+  const xAt = align16(cAt + k * dim * 4);
+  const labelsAt = align16(xAt + block * dim * 4);
+  const bestAt = align16(labelsAt + block * 4);
+  const end = bestAt + block * 4;
+  if (end > MAX_BYTES || !kr.reserve(end)) return undefined;
+  const f32 = new Float32Array(kr.memory.buffer);
+  const i32 = new Int32Array(kr.memory.buffer);
+  f32.set(centers.subarray(0, k * dim), cAt >> 2);
+  let inertia = 0;
+  for (let i0 = 0; i0 < x.rows; i0 += block) {
+    const n = Math.min(block, x.rows - i0);
+    f32.set(x.data.subarray(i0 * dim, (i0 + n) * dim), xAt >> 2);
+    kr.assignBlock(xAt, n, cAt, k, dim, labelsAt, bestAt);
+    labels.set(i32.subarray(labelsAt >> 2, (labelsAt >> 2) + n), i0);
+    const best = bestAt >> 2;
+    for (let i = 0; i < n; i++) inertia += f32[best + i]!;
+  }
+  return inertia;
+}

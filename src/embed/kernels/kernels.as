@@ -1,0 +1,166 @@
+// AssemblyScript source of the WebAssembly SIMD kernels (built by scripts/build-kernels.ts into wasm.generated.ts).
+// Named .as, not .ts, so tsc and eslint leave it to asc: its types (f32, v128, usize) are AssemblyScript's.
+// Every pointer is a byte offset into this module's memory; the JS side (index.ts) copies inputs in and results
+// out. Layouts are those of the JS reference paths: row-major f32 rows, 32-bit code words.
+
+/** Bytes of memory the JS side may use from offset 0, growing it in 64 KiB pages when `bytes` needs more. */
+export function reserve(bytes: i32): i32 {
+  const have = memory.size() << 16;
+  if (bytes > have) {
+    const pages = ((bytes - have + 0xffff) >>> 16);
+    if (memory.grow(pages) < 0) return 0;
+  }
+  return 1;
+}
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/**
+ * out[i·nb + k] = (a_i · b_k) · ia[i] · ib[k] for `na` rows of a and `nb` rows of b, `dim` a multiple of 4.
+ * The dot products accumulate in f32 lanes; the inverse norms are f64 and the scaling is done in f64, as in the
+ * JS reference, so the scaling adds no f32 rounding of its own (the only difference is the f32 dot product).
+ * Four rows of a against two of b per pass: eight accumulators share six loads, which is what lifts this above
+ * a one-pair loop (each b vector is reused four times, each a vector twice, from registers).
+ */
+export function cosineBlock(a: usize, na: i32, b: usize, nb: i32, dim: i32, ia: usize, ib: usize, out: usize): void {
+  const rowBytes = <usize>dim << 2;
+  let i = 0;
+  for (; i + 4 <= na; i += 4) {
+    const a0 = a + <usize>i * rowBytes;
+    const a1 = a0 + rowBytes;
+    const a2 = a1 + rowBytes;
+    const a3 = a2 + rowBytes;
+    const s0 = load<f64>(ia + (<usize>i << 3));
+    const s1 = load<f64>(ia + (<usize>(i + 1) << 3));
+    const s2 = load<f64>(ia + (<usize>(i + 2) << 3));
+    const s3 = load<f64>(ia + (<usize>(i + 3) << 3));
+    let k = 0;
+    for (; k + 2 <= nb; k += 2) {
+      const b0 = b + <usize>k * rowBytes;
+      const b1 = b0 + rowBytes;
+      let c00 = f32x4.splat(0), c10 = f32x4.splat(0), c20 = f32x4.splat(0), c30 = f32x4.splat(0);
+      let c01 = f32x4.splat(0), c11 = f32x4.splat(0), c21 = f32x4.splat(0), c31 = f32x4.splat(0);
+      for (let j: usize = 0; j < rowBytes; j += 16) {
+        const x0 = v128.load(b0 + j);
+        const x1 = v128.load(b1 + j);
+        const y0 = v128.load(a0 + j);
+        const y1 = v128.load(a1 + j);
+        const y2 = v128.load(a2 + j);
+        const y3 = v128.load(a3 + j);
+        c00 = f32x4.add(c00, f32x4.mul(y0, x0));
+        c10 = f32x4.add(c10, f32x4.mul(y1, x0));
+        c20 = f32x4.add(c20, f32x4.mul(y2, x0));
+        c30 = f32x4.add(c30, f32x4.mul(y3, x0));
+        c01 = f32x4.add(c01, f32x4.mul(y0, x1));
+        c11 = f32x4.add(c11, f32x4.mul(y1, x1));
+        c21 = f32x4.add(c21, f32x4.mul(y2, x1));
+        c31 = f32x4.add(c31, f32x4.mul(y3, x1));
+      }
+      const t0 = load<f64>(ib + (<usize>k << 3));
+      const t1 = load<f64>(ib + (<usize>(k + 1) << 3));
+      const o = out + ((<usize>i * <usize>nb + <usize>k) << 2);
+      const step = <usize>nb << 2;
+      store<f32>(o, <f32>(<f64>hsum(c00) * s0 * t0));
+      store<f32>(o + 4, <f32>(<f64>hsum(c01) * s0 * t1));
+      store<f32>(o + step, <f32>(<f64>hsum(c10) * s1 * t0));
+      store<f32>(o + step + 4, <f32>(<f64>hsum(c11) * s1 * t1));
+      store<f32>(o + 2 * step, <f32>(<f64>hsum(c20) * s2 * t0));
+      store<f32>(o + 2 * step + 4, <f32>(<f64>hsum(c21) * s2 * t1));
+      store<f32>(o + 3 * step, <f32>(<f64>hsum(c30) * s3 * t0));
+      store<f32>(o + 3 * step + 4, <f32>(<f64>hsum(c31) * s3 * t1));
+    }
+    for (; k < nb; k++) {
+      for (let r = 0; r < 4; r++) cosinePair(a, i + r, b, k, rowBytes, ia, ib, out, nb);
+    }
+  }
+  for (; i < na; i++) {
+    for (let k = 0; k < nb; k++) cosinePair(a, i, b, k, rowBytes, ia, ib, out, nb);
+  }
+}
+
+@inline function cosinePair(a: usize, i: i32, b: usize, k: i32, rowBytes: usize, ia: usize, ib: usize, out: usize, nb: i32): void {
+  const ai = a + <usize>i * rowBytes;
+  const bk = b + <usize>k * rowBytes;
+  let c = f32x4.splat(0);
+  for (let j: usize = 0; j < rowBytes; j += 16) c = f32x4.add(c, f32x4.mul(v128.load(ai + j), v128.load(bk + j)));
+  const s = load<f64>(ia + (<usize>i << 3)) * load<f64>(ib + (<usize>k << 3));
+  store<f32>(out + ((<usize>i * <usize>nb + <usize>k) << 2), <f32>(<f64>hsum(c) * s));
+}
+
+/**
+ * out[i·nb + k] = table[distance], the Hamming similarity of code rows i of a and k of b, `words` 32-bit words
+ * per row. `table` holds the f32 similarity for every distance 0..bits, computed by the JS side with the JS
+ * reference's own arithmetic, so results are bit-identical and the inner loop does no float math. 64-bit XOR +
+ * popcnt (one machine instruction each); 256-bit codes, the common width, get a straight-line path.
+ */
+export function hammingBlock(a: usize, na: i32, b: usize, nb: i32, words: i32, table: usize, out: usize): void {
+  const rowBytes = <usize>words << 2;
+  const pairBytes = rowBytes & ~(<usize>7);
+  for (let i = 0; i < na; i++) {
+    const ai = a + <usize>i * rowBytes;
+    const o = out + ((<usize>i * <usize>nb) << 2);
+    if (rowBytes == 32) {
+      const w0 = load<i64>(ai), w1 = load<i64>(ai, 8), w2 = load<i64>(ai, 16), w3 = load<i64>(ai, 24);
+      for (let k = 0; k < nb; k++) {
+        const bk = b + (<usize>k << 5);
+        const d = popcnt<i64>(w0 ^ load<i64>(bk)) + popcnt<i64>(w1 ^ load<i64>(bk, 8))
+          + popcnt<i64>(w2 ^ load<i64>(bk, 16)) + popcnt<i64>(w3 ^ load<i64>(bk, 24));
+        store<f32>(o + (<usize>k << 2), load<f32>(table + (<usize>d << 2)));
+      }
+      continue;
+    }
+    for (let k = 0; k < nb; k++) {
+      const bk = b + <usize>k * rowBytes;
+      let d: i64 = 0;
+      let j: usize = 0;
+      for (; j < pairBytes; j += 8) d += popcnt<i64>(load<i64>(ai + j) ^ load<i64>(bk + j));
+      if (j < rowBytes) d += <i64>popcnt<i32>(load<i32>(ai + j) ^ load<i32>(bk + j));
+      store<f32>(o + (<usize>k << 2), load<f32>(table + (<usize>d << 2)));
+    }
+  }
+}
+
+/**
+ * k-means assignment: for each of `n` rows of x, the nearest of `k` centers by squared Euclidean distance
+ * (f32 SIMD lanes), its index into labels[i] (i32) and the distance into best[i] (f32). Ties keep the lower
+ * center, as the JS reference does. Two centers per pass share each x load.
+ */
+export function assignBlock(x: usize, n: i32, centers: usize, k: i32, dim: i32, labels: usize, best: usize): void {
+  const rowBytes = <usize>dim << 2;
+  for (let i = 0; i < n; i++) {
+    const xi = x + <usize>i * rowBytes;
+    let bestD: f32 = Infinity;
+    let bestC = 0;
+    let c = 0;
+    for (; c + 2 <= k; c += 2) {
+      const c0 = centers + <usize>c * rowBytes;
+      const c1 = c0 + rowBytes;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+      for (let j: usize = 0; j < rowBytes; j += 16) {
+        const v = v128.load(xi + j);
+        const d0 = f32x4.sub(v, v128.load(c0 + j));
+        const d1 = f32x4.sub(v, v128.load(c1 + j));
+        s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+        s1 = f32x4.add(s1, f32x4.mul(d1, d1));
+      }
+      const e0 = hsum(s0);
+      const e1 = hsum(s1);
+      if (e0 < bestD) { bestD = e0; bestC = c; }
+      if (e1 < bestD) { bestD = e1; bestC = c + 1; }
+    }
+    if (c < k) {
+      const c0 = centers + <usize>c * rowBytes;
+      let s0 = f32x4.splat(0);
+      for (let j: usize = 0; j < rowBytes; j += 16) {
+        const d0 = f32x4.sub(v128.load(xi + j), v128.load(c0 + j));
+        s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+      }
+      const e0 = hsum(s0);
+      if (e0 < bestD) { bestD = e0; bestC = c; }
+    }
+    store<i32>(labels + (<usize>i << 2), bestC);
+    store<f32>(best + (<usize>i << 2), bestD);
+  }
+}
