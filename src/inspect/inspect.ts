@@ -7,7 +7,9 @@ import type { RowMatrix } from '../matrix/row-matrix.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import { nearDuplicates, nearestRows, rowNorms, zeroRowIds, type NearDuplicates } from './neighbours.ts';
-import { spectrum, type Spectrum } from './spectrum.ts';
+import { streamGram } from './gram.ts';
+import { projectionBaselines, type ProjectionBaseline } from './projection-baselines.ts';
+import { spectrumOfGram, type Spectrum } from './spectrum.ts';
 
 export interface InspectTarget {
   matrix: RowMatrix;
@@ -41,6 +43,8 @@ export interface InspectReport {
   rows: number;
   dim: number;
   spectrum: Spectrum;
+  /** PCA truncation vs seeded random projection, per Matryoshka dim below the width. */
+  projection_baselines: ProjectionBaseline[];
   norms: { min: number; max: number; mean: number };
   zero_rows: { count: number; ids: number[] };
   /** Rows with ids no token of the tokenizer has, and special-token rows (text never produces them). */
@@ -67,7 +71,9 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
   const m = t.matrix;
   const step = opts.onStep ?? (() => {});
   const dims = [...new Set(opts.dims.filter((d) => d >= 1 && d <= m.dim))].sort((a, b) => b - a);
-  const sp = await spectrum(m, dims, { onBlock: (done) => step('spectrum', done, m.rows) });
+  const gram = await streamGram(m, { onBlock: (done) => step('spectrum', done, m.rows) });
+  const sp = spectrumOfGram(gram, dims);
+  const baselines = projectionBaselines(gram.gram, m.dim, sp.uncentred.singular_values, dims.filter((k) => k < m.dim));
   const norms = await rowNorms(m);
   let min = Infinity;
   let max = 0;
@@ -86,6 +92,7 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
     rows: m.rows,
     dim: m.dim,
     spectrum: sp,
+    projection_baselines: baselines,
     norms: { min: m.rows ? min : 0, max, mean: m.rows ? sum / m.rows : 0 },
     zero_rows: { count: zero.length, ids: zero.slice(0, 100) },
     neighbours: [],
@@ -123,6 +130,7 @@ export function summaryLines(r: InspectReport): string[] {
     `${r.matrix}: ${r.rows} × ${r.dim}; row norms ${fmt(r.norms.min)}..${fmt(r.norms.max)} (mean ${fmt(r.norms.mean)})`,
     `singular values: ${sv.slice(0, 5).map(fmt).join(', ')}${sv.length > 5 ? ', …' : ''}; ${sv.length >= 70 ? `σ70 ${fmt(sv[69]!)}; ` : ''}smallest ${fmt(sv[sv.length - 1] ?? 0)}`,
     `centred: effective rank ${cs.effective_rank.toFixed(1)} of ${r.dim}, numerical rank ${cs.numerical_rank}; variance in first k: ${r.spectrum.variance_explained.map((v) => `${v.k} → ${(100 * v.fraction).toFixed(1)}%`).join(', ')}`,
+    ...r.projection_baselines.map((b) => `k ${b.k}: relative error PCA ${b.pca_error.toFixed(3)}, random projection ${b.random_error.toFixed(3)} (scale ${b.random_scale.toFixed(3)}, k/d ${b.expected_scale.toFixed(3)})`),
     `zero rows: ${r.zero_rows.count}${r.zero_rows.count ? ` (${r.zero_rows.ids.slice(0, 8).join(', ')}${r.zero_rows.count > 8 ? ', …' : ''})` : ''}` +
       (r.unreachable ? `; rows beyond the tokenizer: ${r.unreachable.beyond_vocab}; special-token rows: ${r.unreachable.special.length}` : ''),
   ];

@@ -77,6 +77,11 @@ describe('pipeline inspect', () => {
     expect(rep.spectrum.variance_explained.map((v) => v.k)).toEqual([256, 128, 64]);
     expect(rep.spectrum.variance_explained[0]!.fraction).toBeCloseTo(1, 12);
     expect(rep.zero_rows.count).toBe(zero);
+    expect(rep.projection_baselines.map((b) => [b.k, b.expected_scale])).toEqual([[128, 0.5], [64, 0.25]]);
+    for (const b of rep.projection_baselines) {
+      expect(b.pca_error).toBeLessThan(b.random_error);
+      expect(Math.abs(b.random_scale - b.expected_scale)).toBeLessThan(0.1);
+    }
     const tok = loadTokenizerFile(join(weights, 'tokenizer.json'));
     expect(rep.unreachable).toEqual({ beyond_vocab: Math.max(0, 8002 - tok.vocabSize), special: [...tok.specialIds].sort((a, b) => a - b) });
 
