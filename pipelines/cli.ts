@@ -22,6 +22,7 @@ const STAGES: Record<string, { summary: string; load: () => Promise<{ stage: Sta
   tokens: { summary: 'token ids, pieces and per-token vector stats', load: () => import('./tokens.ts') },
   eval: { summary: 'evaluate a model on STS / pair / classification / clustering / retrieval files', load: () => import('./eval.ts') },
   report: { summary: 'write a self-contained report.html for a model', load: () => import('./report.ts') },
+  inspect: { summary: 'spectrum, near-duplicate and zero rows, nearest tokens of a matrix', load: () => import('./inspect.ts') },
 };
 
 /** The version of the package this code ships in (the repo's own package.json when run from source). */

@@ -29,6 +29,8 @@ export const MODEL_CARD_FILE = 'README.md';
 export const RUN_FILE = 'run.json';
 export const EVAL_FILE = 'eval.json';
 export const REPORT_FILE = 'report.html';
+/** What `pipeline inspect` found in a matrix. */
+export const INSPECT_FILE = 'inspect.json';
 /** Token caches, downloaded hub datasets, teacher vectors. */
 export const CACHE_DIR = 'cache';
 

@@ -11,6 +11,7 @@ import {
   CONCAT_FILE,
   EVAL_FILE,
   EXTRACT_FACTS_FILE,
+  INSPECT_FILE,
   METRICS_FILE,
   MODEL_CARD_FILE,
   MODEL_CONFIG_FILE,
@@ -42,6 +43,7 @@ export const modelCardPath = (dir: string) => join(dir, MODEL_CARD_FILE);
 export const runRecordPath = (dir: string) => join(dir, RUN_FILE);
 export const evalPath = (dir: string) => join(dir, EVAL_FILE);
 export const reportPath = (dir: string) => join(dir, REPORT_FILE);
+export const inspectPath = (dir: string) => join(dir, INSPECT_FILE);
 
 /**
  * The training (and save) input of a config: its single extracted source file, or for several `[[sources]]`

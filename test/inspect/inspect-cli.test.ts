@@ -1,0 +1,136 @@
+/**
+ * `pipeline inspect` through the CLI: on the real USE-lite matrix (extracted offline with `pipeline extract
+ * --config use_lite`, as test/sources/use-lite.test.ts does), checked against quantities computed here from
+ * the file itself; and with --model on a small f16 matrix with planted duplicates and zero rows.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InspectReport } from '../../src/inspect/inspect.ts';
+import { openSafetensorsMatrix } from '../../src/matrix/row-matrix.ts';
+import { writeSafetensors } from '../../src/safetensors/writer.ts';
+import { loadTokenizerFile } from '../../src/tokenize/node.ts';
+import { runCli } from '../helpers/cli.ts';
+import { seeded } from '../helpers/memory-matrix.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+let dir: string;
+let weights: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'inspect-cli-'));
+  weights = join(dir, 'use_lite');
+  const env = { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_TOKEN: '', NO_COLOR: '1' };
+  await promisify(execFile)(process.execPath, ['bin/pipeline.js', 'extract', '--config', 'use_lite', '--out-dir', weights], { cwd: ROOT, env, timeout: 120_000 });
+}, 180_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function cos(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return d / Math.sqrt(na * nb);
+}
+
+describe('pipeline inspect', () => {
+  it('inspects the USE-lite matrix: spectrum, rows, neighbours equal to brute force', async () => {
+    const r = await runCli(['inspect', '--config', 'use_lite', '--out-dir', weights, '--duplicates', '0', '--k', '4', '--neighbours', '▁good', 'good morning']);
+    expect(r.code).toBe(0);
+    const path = join(weights, 'inspect.json');
+    expect(r.out).toBe(`${path}\n`);
+    expect((await readdir(weights)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const rep = JSON.parse(readFileSync(path, 'utf8')) as InspectReport;
+    expect([rep.rows, rep.dim, rep.source]).toEqual([8002, 256, 'config use_lite']);
+    expect(rep.near_duplicates).toBeUndefined();
+
+    const m = await openSafetensorsMatrix(join(weights, 'use_lite.safetensors'), 'embedding');
+    const x = await m.readRows(0, 8002);
+    await m.close();
+    // Σσ² is the squared Frobenius norm; Σσ² of the centred matrix is that minus n·‖μ‖²
+    let fro = 0;
+    const mean = new Float64Array(256);
+    let zero = 0;
+    for (let i = 0; i < 8002; i++) {
+      let s = 0;
+      for (let j = 0; j < 256; j++) {
+        s += x[i * 256 + j]! ** 2;
+        mean[j] = mean[j]! + x[i * 256 + j]! / 8002;
+      }
+      fro += s;
+      if (s === 0) zero++;
+    }
+    const sum2 = (v: number[]) => v.reduce((a, s) => a + s * s, 0);
+    expect(sum2(rep.spectrum.uncentred.singular_values) / fro).toBeCloseTo(1, 10);
+    expect(sum2(rep.spectrum.centred.singular_values) / (fro - 8002 * mean.reduce((a, v) => a + v * v, 0))).toBeCloseTo(1, 10);
+    expect(rep.spectrum.variance_explained.map((v) => v.k)).toEqual([256, 128, 64]);
+    expect(rep.spectrum.variance_explained[0]!.fraction).toBeCloseTo(1, 12);
+    expect(rep.zero_rows.count).toBe(zero);
+    expect(rep.projection_baselines.map((b) => [b.k, b.expected_scale])).toEqual([[128, 0.5], [64, 0.25]]);
+    for (const b of rep.projection_baselines) {
+      expect(b.pca_error).toBeLessThan(b.random_error);
+      expect(Math.abs(b.random_scale - b.expected_scale)).toBeLessThan(0.1);
+    }
+    const tok = loadTokenizerFile(join(weights, 'tokenizer.json'));
+    expect(rep.unreachable).toEqual({ beyond_vocab: Math.max(0, 8002 - tok.vocabSize), special: [...tok.specialIds].sort((a, b) => a - b) });
+
+    const king = tok.tokenToId('▁good')!;
+    expect(king).toBeTypeOf('number');
+    const row = (id: number) => x.subarray(id * 256, (id + 1) * 256);
+    const brute = Array.from({ length: 8002 }, (_, id) => ({ id, score: id === king ? -Infinity : cos(row(king), row(id)) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 4);
+    const [kq, tq] = rep.neighbours;
+    expect(kq!.kind).toBe('token');
+    expect(kq!.neighbours.map((n) => n.id)).toEqual(brute.map((b) => b.id));
+    kq!.neighbours.forEach((n, i) => {
+      expect(n.score).toBeCloseTo(brute[i]!.score, 5);
+      expect(n.token).toBe(tok.idToToken(n.id));
+    });
+    expect(tq!.kind).toBe('text');
+    expect(tq!.ids).toEqual(tok.encode('good morning'));
+    expect(r.err).toContain('use_lite.safetensors#embedding: 8002 × 256');
+    expect(r.err).toContain('variance in first k: 256 → 100.0%, 128 → ');
+  }, 120_000);
+
+  it('--model: finds planted duplicates and zero rows in an f16 matrix, writes beside it', async () => {
+    const rows = 300;
+    const dim = 16;
+    const rnd = seeded(9);
+    const x = Float32Array.from({ length: rows * dim }, () => rnd() * 2 - 1);
+    x.copyWithin(7 * dim, 3 * dim, 4 * dim); // row 7 = row 3
+    x.copyWithin(250 * dim, 100 * dim, 101 * dim); // row 250 = row 100
+    x.fill(0, 42 * dim, 43 * dim);
+    const modelDir = join(dir, 'raw');
+    await writeSafetensors(join(modelDir, 'm.safetensors'), [{ name: 'embedding', dtype: 'F16', shape: [rows, dim], data: x }]);
+    copyFileSync(join(weights, 'tokenizer.json'), join(modelDir, 'tokenizer.json'));
+    const r = await runCli(['inspect', '--model', join(modelDir, 'm.safetensors'), '--json', '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    const rep = JSON.parse(r.out) as InspectReport;
+    expect(existsSync(join(modelDir, 'inspect.json'))).toBe(true);
+    expect(rep.near_duplicates!.pairs).toBe(2);
+    expect(rep.near_duplicates!.examples.map((p) => [p.a, p.b, p.distance])).toEqual([[3, 7, 0], [100, 250, 0]].map(([a, b]) => [a, b, expect.closeTo(0, 6)]));
+    expect(rep.zero_rows).toEqual({ count: 1, ids: [42] });
+    expect(rep.spectrum.variance_explained.map((v) => v.k)).toEqual([16]);
+  }, 60_000);
+
+  it('refuses both or neither of --config and --model in one line', async () => {
+    const r = await runCli(['inspect']);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim()).toBe('error: inspect: pass exactly one of --config NAME or --model PATH (see: pipeline inspect --help)');
+    const h = await runCli(['inspect', '--help']);
+    for (const t of ['--config', '--model', '--neighbours', '--duplicates', 'inspect.json']) expect(h.out).toContain(t);
+  });
+});
