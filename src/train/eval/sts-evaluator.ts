@@ -77,7 +77,7 @@ export function rowCosines(a: Float32Array, b: Float32Array, rows: number, width
 }
 
 /** 1 − hamming(sign bits)/dim, bits = x > 0 (WordLlama's binary similarity). */
-export function rowHamming(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
+function rowHamming(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let diff = 0;

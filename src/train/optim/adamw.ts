@@ -10,7 +10,7 @@ export interface AdamWOptions {
   eps: number;
 }
 
-export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 export interface ParamSlot {
   name: string;

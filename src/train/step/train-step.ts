@@ -31,12 +31,12 @@ export function createOptimizer(params: ModelParams, learnTokenWeights: boolean)
 
 export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : []), ...(o.tokenDelta ? [o.tokenDelta] : [])];
 
-export function lossOptions(cfg: TrainConfig): LossOptions {
+function lossOptions(cfg: TrainConfig): LossOptions {
   return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights, symmetric: cfg.symmetric, denseWeight: cfg.binaryDenseWeight };
 }
 
 /** Sentences of a batch in the order the loss expects: anchors, positives, then the hard negatives present. */
-export function batchSequences(records: readonly TokenizedRecord[], hardNegatives: boolean): Int32Array[] {
+function batchSequences(records: readonly TokenizedRecord[], hardNegatives: boolean): Int32Array[] {
   const seqs: Int32Array[] = records.map((r) => r.anchor);
   for (const r of records) seqs.push(r.positive);
   if (hardNegatives) for (const r of records) if (r.negative && r.negative.length > 0) seqs.push(r.negative);
