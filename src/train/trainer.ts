@@ -24,7 +24,8 @@ import {
   type TrainState,
 } from '../model/checkpoint.ts';
 import { warmupFor, type TrainConfig } from './config.ts';
-import { selectionScore, type EvalResult, type StsEvaluator } from './eval/sts-evaluator.ts';
+import { selectionScore, type StsEvaluator } from './eval/sts-evaluator.ts';
+import type { EvalResult } from '../model/sts-score.ts';
 import { batchTeacher, type TeacherTargets } from './distill/batch-targets.ts';
 import { createRowGatherer, type SyncRowFile } from './data/row-gatherer.ts';
 import type { ModelParams } from '../model/params.ts';

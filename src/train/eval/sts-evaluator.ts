@@ -8,6 +8,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { poolingIds, poolingRules } from '../../tokenize/pooling-ids.ts';
 import type { TextTokenizer } from '../../tokenize/tokenizer.ts';
 import { UserError } from '../../util/errors.ts';
+import type { EvalResult } from '../../model/sts-score.ts';
 import type { RowGatherer } from '../data/row-gatherer.ts';
 import type { ModelParams } from '../../model/params.ts';
 import { planBatch, type BatchPlan } from '../step/pooling.ts';
@@ -47,13 +48,6 @@ export function readStsFile(path: string): StsPairs {
   });
   if (scores.length < 2) throw new UserError(`${path}: needs at least 2 scored pairs, found ${scores.length}`);
   return { file: path, s1, s2, scores: Float64Array.from(scores) };
-}
-
-export interface EvalResult {
-  file: string;
-  dim: number;
-  binary: boolean;
-  spearman: number;
 }
 
 /** Cosine similarity of row i of a and b, over the first `dim` of `width` columns. */

@@ -3,6 +3,7 @@
  * and the warmup + linear-decay schedule, on plain Float32Arrays: parameters live in JS so a checkpoint or
  * `--resume` is just these arrays, and token-weight gradients can stay sparse until the update.
  */
+import type { OptimizerMoments } from '../../model/checkpoint.ts';
 
 export interface AdamWOptions {
   beta1: number;
@@ -12,12 +13,9 @@ export interface AdamWOptions {
 
 const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
-export interface ParamSlot {
-  name: string;
+/** A parameter and its first and second moments `m`, `v` (same length as value). */
+export interface ParamSlot extends OptimizerMoments {
   value: Float32Array;
-  /** First and second moments (same length as value). */
-  m: Float32Array;
-  v: Float32Array;
   decay: boolean;
 }
 

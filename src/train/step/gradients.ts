@@ -6,7 +6,7 @@
  * matMul gradients and token-weight dot products are summed from both halves.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { BinarizeMode, TokenWeightMode } from '../config.ts';
+import type { BinarizeMode, TokenWeightMode } from '../../model/modes.ts';
 import { binarize, fastMatMul, finishHead, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import { PARALLEL_MIN_MACS, type MatmulHelper } from '../parallel.ts';
 import { tokenDots } from './pool-kernels.ts';

@@ -8,7 +8,7 @@
  * `transpose` (a cheap copy) followed by a plain matMul keeps the backward pass on the fast kernel.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { BinarizeMode } from '../config.ts';
+import type { BinarizeMode } from '../../model/modes.ts';
 
 type TF = typeof tfTypes;
 type Tensor = tfTypes.Tensor;

@@ -14,7 +14,7 @@ import { planBatch } from '../../../src/train/step/pooling.ts';
 import { Rng } from '../../../src/util/random.ts';
 import { computeGradients, type BatchTeacher, type LossOptions } from '../../../src/train/step/gradients.ts';
 import { gelu, geluGrad } from '../../../src/model/gelu.ts';
-import type { BinarizeMode } from '../../../src/train/config.ts';
+import type { BinarizeMode } from '../../../src/model/modes.ts';
 
 type TF = typeof tfTypes;
 
