@@ -267,7 +267,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
       for (const i of idx) batchRecords.push(inp.records[i]!);
       const ts = performance.now();
       const bt = inp.teacher ? await batchTeacher(tf, inp.teacher, idx, batchRecords, cfg.hardNegatives) : undefined;
-    const rep = await trainStep(tf, params, opt, gatherer, cfg, batchRecords, step, totalSteps, warmup, bt, helper);
+    const rep = await trainStep(tf, { params, opt, gatherer, cfg, records: batchRecords, step, totalSteps, warmupSteps: warmup, teacher: bt, helper });
       const dt = (performance.now() - ts) / 1000;
       if (!Number.isFinite(rep.loss)) {
         throw new UserError(`step ${step + 1}: the loss became ${rep.loss}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan`, 1);
