@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TokenizedRecord } from '../data/types.ts';
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -28,7 +29,7 @@ import { selectionScore, type StsEvaluator } from './eval/sts-evaluator.ts';
 import type { EvalResult } from '../model/sts-score.ts';
 import { batchTeacher, type TeacherTargets } from './distill/batch-targets.ts';
 import { createRowGatherer, type RowGatherer, type SyncRowFile } from './data/row-gatherer.ts';
-import type { ModelParams } from '../model/params.ts';
+import { firstNonFinite, type ModelParams } from '../model/params.ts';
 import { foldWhitening } from '../model/whitening.ts';
 import { initParams, sifWeights } from './start/init-params.ts';
 import { WhiteningFitter, whiteningSample } from './eval/whitening-fit.ts';
@@ -299,6 +300,12 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
     log(`untrained projection: ${lastEvalText}`);
   }
 
+  // Stops the run without saving: the checkpoints stay at the last good step (or absent, before the first save).
+  const diverged = (atStep: number, what: string): UserError => {
+    const kept = existsSync(join(last, 'state.json')) ? `${checkpointsPath(inp.outDir)} still holds step ${state.step}` : 'no checkpoint was written yet';
+    return new UserError(`step ${atStep}: ${what}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan; ${kept}`, 1);
+  };
+
   const progress = createProgress('train', { unit: 'steps', total: totalSteps, quiet: inp.quiet });
   const t0 = performance.now();
   const elapsed0 = state.elapsedSeconds;
@@ -322,9 +329,7 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
     const bt = inp.teacher ? await batchTeacher(tf, inp.teacher, idx, batchRecords, cfg.hardNegatives) : undefined;
     const rep = await trainStep(tf, { params, opt, gatherer, cfg, records: batchRecords, step, totalSteps, warmupSteps: warmup, teacher: bt, helper });
     const dt = (performance.now() - ts) / 1000;
-    if (!Number.isFinite(rep.loss)) {
-      throw new UserError(`step ${step + 1}: the loss became ${rep.loss}; lower [training] lr (now ${cfg.lr}) or check the input matrix for inf/nan`, 1);
-    }
+    if (!Number.isFinite(rep.loss)) throw diverged(step + 1, `the loss became ${rep.loss}`);
     step++;
     lastLoss = rep.loss;
     pairsThisRun += idx.length;
@@ -345,6 +350,12 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
     const atEval = cfg.evalSteps > 0 && step % cfg.evalSteps === 0;
     const done = step === totalSteps;
     const stop = inp.signal?.aborted === true && !done;
+    // A step whose own loss was finite can still overflow the parameters; checked before anything is saved from them
+    // (only here: a full pass over the token offsets every step would cost more than the step).
+    if (atEval || done || stop) {
+      const bad = firstNonFinite(params);
+      if (bad) throw diverged(step, `the parameters became non-finite (loss ${rep.loss}, gradient norm ${rep.gradNorm}; ${bad} holds NaN/Inf)`);
+    }
     if (atEval || done || stop) await refitWhitening();
     if (atEval || done) await evaluate(step);
     if (atEval || done || stop) await saveCheckpoints(step);
