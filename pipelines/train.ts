@@ -6,7 +6,7 @@ import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { BINARIZE_MODES } from '../src/config/training-table.ts';
 import { BACKEND_CHOICES } from '../src/tfjs/backend.ts';
 import { checkpointDir } from '../src/layout/weights-dir.ts';
-import type { BinarizeMode } from '../src/train/config.ts';
+import type { BinarizeMode } from '../src/model/modes.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';

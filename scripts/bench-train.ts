@@ -144,7 +144,7 @@ async function child(spec: string): Promise<void> {
   const times: number[] = [];
   for (let k = 0; k < batches.length; k++) {
     const t0 = performance.now();
-    const r = await trainStep(backend.tf, params, opt, gatherer, cfg, batches[k]!, k, 1000, 0, undefined, helper);
+    const r = await trainStep(backend.tf, { params, opt, gatherer, cfg, records: batches[k]!, step: k, totalSteps: 1000, warmupSteps: 0, helper });
     const dt = performance.now() - t0;
     if (k >= warm) {
       times.push(dt);

@@ -17,10 +17,16 @@ import { writeSafetensors } from '../safetensors/writer.ts';
 import { writeJsonAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { readFile } from 'node:fs/promises';
-import type { BinarizeMode, TokenWeightMode } from '../train/config.ts';
-import type { EvalResult } from '../train/eval/sts-evaluator.ts';
+import type { BinarizeMode, TokenWeightMode } from './modes.ts';
+import type { EvalResult } from './sts-score.ts';
 import type { ModelParams } from './params.ts';
-import type { ParamSlot } from '../train/optim/adamw.ts';
+
+/** What optimizer.safetensors holds per parameter: its AdamW moments, named after the parameter. */
+export interface OptimizerMoments {
+  name: string;
+  m: Float32Array;
+  v: Float32Array;
+}
 
 export interface CheckpointMeta {
   /** Provenance: config name/file and the resolved training settings. */
@@ -128,7 +134,7 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
   }
 }
 
-export async function writeOptimizerState(dir: string, slots: readonly ParamSlot[], step: number): Promise<void> {
+export async function writeOptimizerState(dir: string, slots: readonly OptimizerMoments[], step: number): Promise<void> {
   const tensors = slots.flatMap((s) => [
     { name: `${s.name}.m`, dtype: 'F32' as const, shape: [s.m.length], data: s.m },
     { name: `${s.name}.v`, dtype: 'F32' as const, shape: [s.v.length], data: s.v },
@@ -137,7 +143,7 @@ export async function writeOptimizerState(dir: string, slots: readonly ParamSlot
 }
 
 /** Fill the slots' moments from `<dir>/optimizer.safetensors`; returns the step it was written at. */
-export async function readOptimizerState(dir: string, slots: readonly ParamSlot[]): Promise<number> {
+export async function readOptimizerState(dir: string, slots: readonly OptimizerMoments[]): Promise<number> {
   const path = join(dir, 'optimizer.safetensors');
   if (!existsSync(path)) throw new UserError(`${path}: missing, cannot --resume (start without --resume)`);
   const f = await SafetensorsFile.open(path);

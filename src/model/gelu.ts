@@ -4,7 +4,7 @@
  */
 
 /** erf(x) to ~1.2e-7 relative error (Numerical Recipes' Chebyshev fit of erfc): below float32 precision. */
-export function erf(x: number): number {
+function erf(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
   const r =

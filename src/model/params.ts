@@ -21,3 +21,18 @@ export interface ModelParams {
   /** Per output dim d, the soft-whitening transform T_d [d, d] applied to the first d columns (whitening.ts). */
   whiten?: Whitening;
 }
+
+/** The name of the first trained tensor holding a NaN or ±Inf, or undefined when all values are finite. */
+export function firstNonFinite(params: ModelParams): string | undefined {
+  const tensors: [string, Float32Array | undefined][] = [
+    ['projection.kernel', params.kernel],
+    ['projection.bias', params.bias],
+    ['token_weights', params.tokenWeights],
+    ['token_delta', params.tokenDelta],
+  ];
+  for (const [name, values] of tensors) {
+    if (!values) continue;
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return name;
+  }
+  return undefined;
+}

@@ -5,9 +5,8 @@
 import type { ModelConfig, TrainingTable } from '../config/types.ts';
 import type { DatasetSpec } from '../data/types.ts';
 import type { TeacherConfig } from '../config/teacher-table.ts';
+import type { BinarizeMode, TokenWeightMode } from '../model/modes.ts';
 
-export type BinarizeMode = TrainingTable['binarize'];
-export type TokenWeightMode = TrainingTable['token_weights'];
 export type SamplerMode = TrainingTable['sampler'];
 
 export interface TrainConfig {

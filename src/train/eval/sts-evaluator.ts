@@ -8,6 +8,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { poolingIds, poolingRules } from '../../tokenize/pooling-ids.ts';
 import type { TextTokenizer } from '../../tokenize/tokenizer.ts';
 import { UserError } from '../../util/errors.ts';
+import type { EvalResult } from '../../model/sts-score.ts';
 import type { RowGatherer } from '../data/row-gatherer.ts';
 import type { ModelParams } from '../../model/params.ts';
 import { planBatch, type BatchPlan } from '../step/pooling.ts';
@@ -49,13 +50,6 @@ export function readStsFile(path: string): StsPairs {
   return { file: path, s1, s2, scores: Float64Array.from(scores) };
 }
 
-export interface EvalResult {
-  file: string;
-  dim: number;
-  binary: boolean;
-  spearman: number;
-}
-
 /** Cosine similarity of row i of a and b, over the first `dim` of `width` columns. */
 export function rowCosines(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
   const out = new Float64Array(rows);
@@ -77,7 +71,7 @@ export function rowCosines(a: Float32Array, b: Float32Array, rows: number, width
 }
 
 /** 1 − hamming(sign bits)/dim, bits = x > 0 (WordLlama's binary similarity). */
-export function rowHamming(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
+function rowHamming(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let diff = 0;

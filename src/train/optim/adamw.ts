@@ -3,6 +3,7 @@
  * and the warmup + linear-decay schedule, on plain Float32Arrays: parameters live in JS so a checkpoint or
  * `--resume` is just these arrays, and token-weight gradients can stay sparse until the update.
  */
+import type { OptimizerMoments } from '../../model/checkpoint.ts';
 
 export interface AdamWOptions {
   beta1: number;
@@ -10,19 +11,31 @@ export interface AdamWOptions {
   eps: number;
 }
 
-export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
-export interface ParamSlot {
-  name: string;
+/** A parameter and its first and second moments `m`, `v` (same length as value). */
+export interface ParamSlot extends OptimizerMoments {
   value: Float32Array;
-  /** First and second moments (same length as value). */
-  m: Float32Array;
-  v: Float32Array;
   decay: boolean;
 }
 
 export function createSlot(name: string, value: Float32Array, decay: boolean): ParamSlot {
   return { name, value, m: new Float32Array(value.length), v: new Float32Array(value.length), decay };
+}
+
+/** One step's settings for a slot: the clip factor `gradScale`, learning rate, decoupled decay, 1-based step `t`. */
+export interface AdamWStep {
+  gradScale: number;
+  lr: number;
+  weightDecay: number;
+  t: number;
+}
+
+/** Gradient rows `rows` of a [n, dim] parameter, `values` [rows.length, dim]. */
+export interface RowGrad {
+  rows: Int32Array;
+  values: Float32Array | Float64Array;
+  dim: number;
 }
 
 /** A gradient: dense, or sparse over `indices` (entries elsewhere are zero). */
@@ -55,7 +68,8 @@ export function scheduledLr(peak: number, step: number, warmup: number, total: n
  * 1-based step count for bias correction. Sparse gradients still update every entry: moments of untouched
  * entries decay and their momentum keeps moving them, exactly like PyTorch with a dense zero gradient.
  */
-export function adamwUpdate(slot: ParamSlot, grad: Grad, gradScale: number, lr: number, weightDecay: number, t: number, o: AdamWOptions = ADAMW_DEFAULTS): void {
+export function adamwUpdate(slot: ParamSlot, grad: Grad, step: AdamWStep, o: AdamWOptions = ADAMW_DEFAULTS): void {
+  const { gradScale, lr, weightDecay, t } = step;
   const { value: p, m, v } = slot;
   const b1 = o.beta1;
   const b2 = o.beta2;
@@ -99,17 +113,9 @@ export function adamwUpdate(slot: ParamSlot, grad: Grad, gradScale: number, lr: 
  * 256000 × 1024 offsets would otherwise be a 262M-entry sweep per step). `values` is [rows.length, dim];
  * `weightDecay` is decoupled and applied to the touched rows.
  */
-export function sparseRowAdamwUpdate(
-  slot: ParamSlot,
-  rows: Int32Array,
-  values: Float32Array | Float64Array,
-  dim: number,
-  gradScale: number,
-  lr: number,
-  weightDecay: number,
-  t: number,
-  o: AdamWOptions = ADAMW_DEFAULTS,
-): void {
+export function sparseRowAdamwUpdate(slot: ParamSlot, grad: RowGrad, step: AdamWStep, o: AdamWOptions = ADAMW_DEFAULTS): void {
+  const { rows, values, dim } = grad;
+  const { gradScale, lr, weightDecay, t } = step;
   const { value: p, m, v } = slot;
   const { beta1: b1, beta2: b2, eps } = o;
   const stepSize = lr / (1 - Math.pow(b1, t));

@@ -6,7 +6,7 @@
  * matMul gradients and token-weight dot products are summed from both halves.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { BinarizeMode, TokenWeightMode } from '../config.ts';
+import type { BinarizeMode, TokenWeightMode } from '../../model/modes.ts';
 import { binarize, fastMatMul, finishHead, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import { PARALLEL_MIN_MACS, type MatmulHelper } from '../parallel.ts';
 import { tokenDots } from './pool-kernels.ts';
@@ -57,17 +57,19 @@ export interface StepGradients {
  * their positives (same order), then hard negatives; `rows` are the rows of `plan.uniq`. `exclude`
  * ([nAnchors, candidates], negatives.ts) leaves false negatives out of MNRL.
  */
-export async function computeGradients(
-  tf: TF,
-  params: ModelParams,
-  plan: BatchPlan,
-  rows: Float32Array,
-  nAnchors: number,
-  opts: LossOptions,
-  teacher?: BatchTeacher,
-  exclude?: Float32Array,
-  helper?: Pick<MatmulHelper, 'forward' | 'backward' | 'isShared' | 'sharedRows'> & { minMacs?: number },
-): Promise<StepGradients> {
+export interface GradientArgs {
+  params: ModelParams;
+  plan: BatchPlan;
+  rows: Float32Array;
+  nAnchors: number;
+  opts: LossOptions;
+  teacher?: BatchTeacher;
+  exclude?: Float32Array;
+  helper?: Pick<MatmulHelper, 'forward' | 'backward' | 'isShared' | 'sharedRows'> & { minMacs?: number };
+}
+
+export async function computeGradients(tf: TF, args: GradientArgs): Promise<StepGradients> {
+  const { params, plan, rows, nAnchors, opts, teacher, exclude, helper } = args;
   const { dimIn, dimOut } = params;
   const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
   const coef = tokenCoefficients(plan, useW ? params.tokenWeights : undefined);

@@ -8,7 +8,7 @@
  * `transpose` (a cheap copy) followed by a plain matMul keeps the backward pass on the fast kernel.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { BinarizeMode } from '../config.ts';
+import type { BinarizeMode } from '../../model/modes.ts';
 
 type TF = typeof tfTypes;
 type Tensor = tfTypes.Tensor;
@@ -31,7 +31,7 @@ export function fastMatMul(tf: TF, a: Tensor2D, b: Tensor2D): Tensor2D {
 }
 
 /** x / max(‖x‖, 1e-12) per row (torch.nn.functional.normalize). */
-export function l2Normalize(tf: TF, x: Tensor2D): Tensor2D {
+function l2Normalize(tf: TF, x: Tensor2D): Tensor2D {
   const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
   return tf.div(x, tf.maximum(norm, 1e-12));
 }
@@ -60,8 +60,8 @@ export function binarize(tf: TF, x: Tensor, mode: Exclude<BinarizeMode, 'none'>)
   return f(x);
 }
 
-export const RESTE_T = 1.5;
-export const RESTE_O = 1;
+const RESTE_T = 1.5;
+const RESTE_O = 1;
 const RESTE_INTERVAL = 0.1;
 
 function resteFactor(tf: TF, x: Tensor, t: number, o: number): Tensor {
@@ -95,7 +95,7 @@ export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: num
 }
 
 /** Subtracted from the logit of an excluded in-batch candidate. */
-export const EXCLUDED_LOGIT_OFFSET = 1e4;
+const EXCLUDED_LOGIT_OFFSET = 1e4;
 
 /**
  * Matryoshka: the same MNRL on the embeddings truncated to each dim (any order; first = full width), weighted,

@@ -31,12 +31,12 @@ export function createOptimizer(params: ModelParams, learnTokenWeights: boolean)
 
 export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : []), ...(o.tokenDelta ? [o.tokenDelta] : [])];
 
-export function lossOptions(cfg: TrainConfig): LossOptions {
+function lossOptions(cfg: TrainConfig): LossOptions {
   return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights, symmetric: cfg.symmetric, denseWeight: cfg.binaryDenseWeight };
 }
 
 /** Sentences of a batch in the order the loss expects: anchors, positives, then the hard negatives present. */
-export function batchSequences(records: readonly TokenizedRecord[], hardNegatives: boolean): Int32Array[] {
+function batchSequences(records: readonly TokenizedRecord[], hardNegatives: boolean): Int32Array[] {
   const seqs: Int32Array[] = records.map((r) => r.anchor);
   for (const r of records) seqs.push(r.positive);
   if (hardNegatives) for (const r of records) if (r.negative && r.negative.length > 0) seqs.push(r.negative);
@@ -54,22 +54,25 @@ export interface StepReport {
   ms: { gather: number; grads: number; update: number };
 }
 
-/**
- * Optimizer step `step` (0-based) of `totalSteps` on `records`. Mutates params (through the optimizer slots).
- */
-export async function trainStep(
-  tf: typeof tfTypes,
-  params: ModelParams,
-  opt: Optimizer,
-  gatherer: RowGatherer,
-  cfg: TrainConfig,
-  records: readonly TokenizedRecord[],
-  step: number,
-  totalSteps: number,
-  warmupSteps: number,
-  teacher?: BatchTeacher,
-  helper?: MatmulHelper,
-): Promise<StepReport> {
+export interface TrainStepArgs {
+  params: ModelParams;
+  opt: Optimizer;
+  gatherer: RowGatherer;
+  cfg: TrainConfig;
+  /** The batch. */
+  records: readonly TokenizedRecord[];
+  /** 0-based optimizer step, of `totalSteps`; with `warmupSteps` it sets the scheduled learning rate. */
+  step: number;
+  totalSteps: number;
+  warmupSteps: number;
+  /** The batch's distillation targets when the config has a teacher. */
+  teacher?: BatchTeacher;
+  helper?: MatmulHelper;
+}
+
+/** One optimizer step on `records`. Mutates params (through the optimizer slots). */
+export async function trainStep(tf: typeof tfTypes, args: TrainStepArgs): Promise<StepReport> {
+  const { params, opt, gatherer, cfg, records, step, totalSteps, warmupSteps, teacher, helper } = args;
   const t0 = performance.now();
   const seqs = batchSequences(records, cfg.hardNegatives);
   const plan = planBatch(seqs);
@@ -80,7 +83,7 @@ export async function trainStep(
     teacher?.guideMargin !== undefined ? guidedNegatives(teacher.sim, teacher.mask, records.length, teacher.guideMargin) : undefined,
   );
   const t1 = performance.now();
-  const g = await computeGradients(tf, params, plan, rows, records.length, lossOptions(cfg), teacher, exclude, helper);
+  const g = await computeGradients(tf, { params, plan, rows, nAnchors: records.length, opts: lossOptions(cfg), teacher, exclude, helper });
   const t2 = performance.now();
   const grads: Grad[] = [{ dense: g.kernel }, { dense: g.bias }];
   if (g.tokenWeights) grads.push(g.tokenWeights);
@@ -88,11 +91,12 @@ export async function trainStep(
   const norm = globalNorm(grads);
   const factor = clipFactor(norm, cfg.gradClip);
   const lr = scheduledLr(cfg.lr, step, warmupSteps, totalSteps);
-  adamwUpdate(opt.kernel, grads[0]!, factor, lr, cfg.weightDecay, step + 1);
-  adamwUpdate(opt.bias, grads[1]!, factor, lr, cfg.weightDecay, step + 1);
-  if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, factor, lr * cfg.tokenLrScale, cfg.weightDecay, step + 1);
+  const t = step + 1;
+  adamwUpdate(opt.kernel, grads[0]!, { gradScale: factor, lr, weightDecay: cfg.weightDecay, t });
+  adamwUpdate(opt.bias, grads[1]!, { gradScale: factor, lr, weightDecay: cfg.weightDecay, t });
+  if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, { gradScale: factor, lr: lr * cfg.tokenLrScale, weightDecay: cfg.weightDecay, t });
   if (opt.tokenDelta && g.tokenDelta) {
-    sparseRowAdamwUpdate(opt.tokenDelta, g.tokenDelta.rows, g.tokenDelta.values, params.dimOut, factor, lr * cfg.tokenDeltaLrScale, cfg.tokenDeltaWeightDecay, step + 1);
+    sparseRowAdamwUpdate(opt.tokenDelta, { rows: g.tokenDelta.rows, values: g.tokenDelta.values, dim: params.dimOut }, { gradScale: factor, lr: lr * cfg.tokenDeltaLrScale, weightDecay: cfg.tokenDeltaWeightDecay, t });
   }
   const t3 = performance.now();
   return {

@@ -14,7 +14,7 @@ import { planBatch } from '../../../src/train/step/pooling.ts';
 import { Rng } from '../../../src/util/random.ts';
 import { computeGradients, type BatchTeacher, type LossOptions } from '../../../src/train/step/gradients.ts';
 import { gelu, geluGrad } from '../../../src/model/gelu.ts';
-import type { BinarizeMode } from '../../../src/train/config.ts';
+import type { BinarizeMode } from '../../../src/model/modes.ts';
 
 type TF = typeof tfTypes;
 
@@ -110,7 +110,7 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
   const plan = planBatch(seqs);
   const rows = new Float32Array(plan.uniq.length * D);
   plan.uniq.forEach((t, u) => rows.set(E.subarray(t * D, (t + 1) * D), u * D));
-  const got = await computeGradients(tf, params, plan, rows, B, opts, teacher, undefined, helper ? Object.assign(helper, { minMacs: 0 }) : undefined);
+  const got = await computeGradients(tf, { params, plan, rows, nAnchors: B, opts, teacher, helper: helper ? Object.assign(helper, { minMacs: 0 }) : undefined });
   const gw = new Float32Array(V);
   got.tokenWeights!.indices.forEach((t, i) => (gw[t] = got.tokenWeights!.values[i]!));
   let gd: Float32Array | undefined;
