@@ -75,8 +75,8 @@ describe('GGUF dequantization', () => {
     expect(rowBytes(GGML_TYPE.Q8_0, 64, 't')).toBe(68);
     expect(rowBytes(GGML_TYPE.Q4_0, 4096, 't')).toBe(128 * 18);
     expect(() => rowBytes(GGML_TYPE.Q4_0, 40, 'x.gguf')).toThrow(/x\.gguf: row length 40 is not a multiple of the Q4_0 block size 32/);
-    expect(() => dequantize(12, new Uint8Array(0), 'x.gguf')).toThrow(
-      'x.gguf: tensor type 12 is not supported for dequantization; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1',
+    expect(() => dequantize(16, new Uint8Array(0), 'x.gguf')).toThrow(
+      'x.gguf: tensor type 16 (IQ2_XXS) is not supported for dequantization; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K',
     );
     expect(() => dequantize(GGML_TYPE.Q8_0, new Uint8Array(33), 'x.gguf')).toThrow(/33 bytes is not a whole number of Q8_0 blocks/);
   });

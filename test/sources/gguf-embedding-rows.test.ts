@@ -12,7 +12,7 @@ import { writeGguf, type TensorEntry } from '../helpers/gguf-writer.js';
 // token_embd.weight is ggml [ne0 = dim, ne1 = vocab] as llama.cpp's convert_hf_to_gguf.py writes it
 // (the HF [vocab, dim] matrix unchanged, dims reversed); blocks follow ggml-common.h block_q8_0 / block_q4_0.
 
-const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12 } as const;
+const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, IQ2_XXS: 16 } as const;
 const DIM = 64;
 const VOCAB = 5;
 
@@ -148,11 +148,11 @@ describe('GGUF token_embd.weight rows', () => {
       new UserError('missing.gguf: no tensor "token_embd.weight" in this GGUF file (it has 1: output.weight)'),
     );
 
-    const k = writeGguf([], [{ name: 'token_embd.weight', dims: [256, 2], type: GGML.Q4_K, data: new Uint8Array(288) }]);
+    const k = writeGguf([], [{ name: 'token_embd.weight', dims: [256, 2], type: GGML.IQ2_XXS, data: new Uint8Array(132) }]);
     const kq = await openModel(k, 'k.gguf');
     await kq.file.close();
     expect(() => embeddingTensor(kq.header, 'k.gguf')).toThrow(
-      /^k\.gguf: tensor "token_embd\.weight": tensor type 12 is not supported for dequantization; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1$/,
+      /^k\.gguf: tensor "token_embd\.weight": tensor type 16 \(IQ2_XXS\) is not supported for dequantization; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K$/,
     );
 
     const ok = await openModel(model('F32'), 'range.gguf');

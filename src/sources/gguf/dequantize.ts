@@ -1,4 +1,9 @@
 import { UserError } from '../../util/errors.js';
+import { ggmlTypeName } from './ggml-types.js';
+import { halfToFloat } from './half.js';
+import { K_QUANT_LAYOUTS } from './k-quants.js';
+
+export { halfToFloat };
 
 /**
  * Dequantization of GGUF tensor data to float32, one ggml block at a time, so a caller can feed
@@ -15,12 +20,18 @@ export const GGML_TYPE = {
   Q5_0: 6,
   Q5_1: 7,
   Q8_0: 8,
+  Q2_K: 10,
+  Q3_K: 11,
+  Q4_K: 12,
+  Q5_K: 13,
+  Q6_K: 14,
+  Q8_K: 15,
   BF16: 30,
 } as const;
 
 export type GgmlTypeName = keyof typeof GGML_TYPE;
 
-interface BlockLayout {
+export interface BlockLayout {
   /** Values per block. */
   readonly values: number;
   /** Bytes per block. */
@@ -30,16 +41,6 @@ interface BlockLayout {
 }
 
 const f16Scratch = new DataView(new ArrayBuffer(4));
-
-/** IEEE 754 binary16 → number (subnormals, inf and NaN included). */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
 
 function bf16ToFloat(bits: number): number {
   f16Scratch.setUint32(0, bits << 16, true);
@@ -122,6 +123,7 @@ const LAYOUTS: Record<GgmlTypeName, BlockLayout> = {
       }
     },
   },
+  ...K_QUANT_LAYOUTS,
 };
 
 const NAME_BY_ID = new Map<number, GgmlTypeName>(
@@ -135,7 +137,7 @@ export function blockLayout(typeId: number, where: string): BlockLayout & { read
   const name = NAME_BY_ID.get(typeId);
   if (name === undefined) {
     throw new UserError(
-      `${where}: tensor type ${typeId} is not supported for dequantization; supported: ${SUPPORTED_TYPES.join(', ')}`,
+      `${where}: tensor type ${typeId} (${ggmlTypeName(typeId)}) is not supported for dequantization; supported: ${SUPPORTED_TYPES.join(', ')}`,
     );
   }
   return { name, ...LAYOUTS[name] };
