@@ -272,7 +272,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       binarized: meta.binarize !== 'none',
       padToken: config.pad_token,
       maxLength: config.tokenizer.max_length,
-      sources: sources.map((s) => ({ name: String(s.name), repo: s.repo as string | undefined, revision: s.revision as string | undefined, dim: s.dim as number })),
+      sources: sources.map((s) => ({ name: String(s.name), repo: s.repo as string | undefined, revision: s.revision as string | undefined, dim: s.dim as number, license: typeof s.license === 'string' ? s.license : undefined })),
       step: meta.step,
       evals,
       files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),

@@ -179,7 +179,34 @@ describe('save', () => {
     expect(cfg.source.step).toBe(123);
     expect(JSON.parse(readFileSync(join(out, 'source_config.json'), 'utf8'))).toEqual({ model_type: 'llama', hidden_size: 12 });
     const readme = readFileSync(join(out, 'README.md'), 'utf8');
-    expect(readme).toMatch(/^# tiny/);
+    // Hub metadata first: the source repo as base_model, the eval score as model-index.
+    expect(readme.slice(0, readme.indexOf('\n# tiny\n'))).toBe(
+      [
+        '---',
+        'library_name: wordllama-ts',
+        'pipeline_tag: sentence-similarity',
+        'tags:',
+        '- static-embeddings',
+        '- sentence-similarity',
+        '- wordllama',
+        '- matryoshka',
+        'base_model:',
+        '- "test/tiny"',
+        'model-index:',
+        '- name: "tiny"',
+        '  results:',
+        '  - task:',
+        '      type: STS',
+        '    dataset:',
+        '      name: "dev.tsv (dim 8)"',
+        '      type: "dev.tsv"',
+        '    metrics:',
+        '    - type: spearman_cosine',
+        '      value: 50.00',
+        '---',
+        '',
+      ].join('\n'),
+    );
     expect(readme).toMatch(/tiny_4\.safetensors/);
     expect(readme).toMatch(/\| dev\.tsv \| 8 \| cosine \| 50\.00 \|/);
 
