@@ -17,6 +17,8 @@ export interface ModelCardInput {
   step: number;
   evals: { file?: string; dim?: number; binary?: boolean; spearman?: number }[];
   files: { dim: number; file: string; bytes: number }[];
+  /** Storage type of the rows (default f16). */
+  dtype?: 'f32' | 'f16';
   /** Learned per-token offsets were added to the rows (`token_delta`). */
   tokenDelta?: boolean;
   /** Soft-whitening power folded into each dim's rows (`whiten`); undefined = none. */
@@ -66,16 +68,17 @@ export function modelCardFrontMatter(m: ModelCardInput): string {
 
 export function modelCard(m: ModelCardInput): string {
   const lines: string[] = [modelCardFrontMatter(m)];
+  const dtype = m.dtype ?? 'f16';
   lines.push(`# ${m.name}`, '');
   lines.push(
     `A static sentence-embedding model built with wordllama-ts${m.description ? ` from ${m.description}` : ''}: ` +
-      `one fp16 row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
+      `one fp${dtype.slice(1)} row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
       `${m.binarized ? ', trained for binarized (sign bit) use with hamming similarity' : ''}.`,
     '',
   );
   lines.push('## Files', '', '| dim | file | size |', '|---:|---|---:|');
   for (const f of m.files) lines.push(`| ${f.dim} | \`${f.file}\` | ${mb(f.bytes)} |`);
-  lines.push('', 'Each file holds one tensor `embedding.weight` F16 [n_vocab, dim] (WordLlama\'s layout); `tokenizer.json` and `config.json` sit beside them.', '');
+  lines.push('', `Each file holds one tensor \`embedding.weight\` ${dtype.toUpperCase()} [n_vocab, dim] (WordLlama's layout); \`tokenizer.json\` and \`config.json\` sit beside them.`, '');
   lines.push('## Use', '', '```ts', "import { load } from 'wordllama-ts/node';", `const model = load('.', { dim: ${m.dims[m.dims.length - 1]} });`, "const e = model.embed(['a sentence', 'another sentence']);", "console.log(model.similarity('a cat sits', 'a kitten is sitting'));", '```', '');
   lines.push('```bash', `npx pipeline similarity --model . "a cat sits" "a kitten is sitting"`, '```', '');
   lines.push('## How it was made', '');
