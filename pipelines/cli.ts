@@ -21,6 +21,8 @@ const STAGES: Record<string, { summary: string; load: () => Promise<{ stage: Sta
   similarity: { summary: 'similarity of two texts under a model', load: () => import('./similarity.ts') },
   tokens: { summary: 'token ids, pieces and per-token vector stats', load: () => import('./tokens.ts') },
   eval: { summary: 'evaluate a model on STS / pair / classification / clustering / retrieval files', load: () => import('./eval.ts') },
+  export: { summary: 'write a model as model2vec, sentence-transformers or WordLlama files', load: () => import('./export.ts') },
+  push: { summary: 'upload the release files of a saved model to a hub repo', load: () => import('./push.ts') },
   report: { summary: 'write a self-contained report.html for a model', load: () => import('./report.ts') },
   inspect: { summary: 'spectrum, near-duplicate and zero rows, nearest tokens of a matrix', load: () => import('./inspect.ts') },
 };

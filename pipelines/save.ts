@@ -1,5 +1,5 @@
 /**
- * `pipeline save`: turn the trained checkpoint into the compact model: the whole vocabulary projected, one F16
+ * `pipeline save`: turn the trained checkpoint into the compact model: the whole vocabulary projected, one F16 (or F32)
  * `<config>_<dim>.safetensors` per Matryoshka dim, with tokenizer.json, config.json and README.md beside.
  */
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
@@ -12,12 +12,12 @@ import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 const help = `pipeline save --config NAME [options]
 
 Project the whole vocabulary through the trained model and write, per dim, into weights/NAME/:
-  NAME_<dim>.safetensors   tensor "embedding.weight" F16 [n_vocab, dim] (WordLlama's layout and name):
+  NAME_<dim>.safetensors   tensor "embedding.weight" F16 (or F32, --dtype) [n_vocab, dim] (WordLlama's layout):
                            row_t = gelu(w_t)·E_t·W + b truncated to <dim>, so the mean of a sentence's rows
                            is the trained model's pooled vector (before L2 normalisation)
   tokenizer.json           the tokenizer (copied when saving elsewhere than the weights folder)
   config.json              {model_type: "wordllama-ts", name, dims, dim (when one), files, n_vocab, pad_token,
-                           pad_token_id, binarized, normalize: true, max_length, source: {provenance,
+                           pad_token_id, binarized, normalize: true, dtype, max_length, source: {provenance,
                            checkpoint, step, training settings}, eval: [{file, dim, binary, spearman}]}
   README.md                a model card (files, usage, provenance, scores)
 Load with the library (load('weights/NAME', { dim: 128 })) or pipeline embed/similarity/eval --model weights/NAME.
@@ -33,6 +33,8 @@ Options:
   --checkpoint best|last|PATH  which checkpoint (default best; PATH = a checkpoint folder or model.safetensors)
   --out-dir DIR         weights folder with checkpoints/ and the extracted inputs (default: weights/NAME)
   --save-dir DIR        write the model files here instead of the weights folder
+  --dtype f16|f32       storage type of the rows (default f16; f32 is exact and twice the size; for int8 run
+                        pipeline export --format model2vec --dtype int8 on the saved model)
   --block-rows N        vocabulary rows projected per block (default: about 4M values per block)
   --backend B           projection engine: auto (default: TF.js tfjs-node, else wasm SIMD; the plain JS
                         loop when only the cpu backend loads) | node | wasm | cpu | js (plain JS loop,
@@ -57,11 +59,16 @@ export const stage: Stage = {
       'out-dir': { type: 'string' },
       'save-dir': { type: 'string' },
       'block-rows': { type: 'string' },
+      dtype: { type: 'string' },
       backend: { type: 'string' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
     if (!values.config) throw new UserError('save: --config NAME is required (see: pipeline save --help)');
+    if (values.dtype !== undefined && values.dtype !== 'f16' && values.dtype !== 'f32') {
+      const hint = values.dtype === 'int8' ? '; for int8 save first, then run pipeline export --format model2vec --dtype int8' : '';
+      throw new UserError(`save: --dtype "${values.dtype}" is not one of f16, f32${hint}`);
+    }
     const config = loadConfig(values.config);
     const res = await runSave({
       config,
@@ -70,6 +77,7 @@ export const stage: Stage = {
       dims: parseDims(values.dims),
       checkpoint: values.checkpoint,
       blockRows: intFlag('save', 'block-rows', values['block-rows']),
+      dtype: values.dtype as 'f16' | 'f32' | undefined,
       backend: values.backend,
       quiet: Boolean(values.quiet),
       log: (m) => logLine(m, Boolean(values.quiet)),

@@ -3,10 +3,8 @@
  * Everything else is re-exported from the browser-safe entry.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
-import { writeSafetensors } from '../safetensors/writer.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
 import type { StaticModel } from './model.ts';
 import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
@@ -119,32 +117,5 @@ export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
   );
 }
 
-/**
- * Write `model` as a model2vec folder (`model.safetensors` with `embeddings` F32 [n_vocab, dim], config.json,
- * tokenizer.json, modules.json) that Python's `StaticModel.from_pretrained` and sentence-transformers'
- * `StaticEmbedding` load. Rows are the model's effective rows (mapping/scale applied, truncated to `model.dim`).
- */
-export async function toModel2Vec(model: StaticModel, dir: string): Promise<void> {
-  const rows = model.info.vocabSize;
-  const dim = model.dim;
-  const data = new Float32Array(rows * dim);
-  for (let id = 0; id < rows; id++) data.set(model.tokenVector(id), id * dim);
-  await writeSafetensors(join(dir, 'model.safetensors'), [{ name: 'embeddings', dtype: 'F32', shape: [rows, dim], data }]);
-  const source = model.info.config ?? {};
-  await writeJsonAtomic(join(dir, 'config.json'), {
-    model_type: 'model2vec',
-    architectures: ['StaticModel'],
-    tokenizer_name: typeof source.name === 'string' ? source.name : basename(dir),
-    apply_pca: null,
-    apply_zipf: null,
-    hidden_dim: dim,
-    seq_length: 1000000,
-    normalize: model.normalize,
-    exported_from: { model_type: source.model_type ?? model.info.format, format: model.info.format },
-  });
-  await writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(model.tokenizer.json));
-  await writeJsonAtomic(join(dir, 'modules.json'), [
-    { idx: 0, name: '0', path: '.', type: 'sentence_transformers.models.StaticEmbedding' },
-    ...(model.normalize ? [{ idx: 1, name: '1', path: '1_Normalize', type: 'sentence_transformers.models.Normalize' }] : []),
-  ]);
-}
+/** Moved to src/export/ with the other export formats; re-exported so the public entry keeps it. */
+export { toModel2Vec } from '../export/model2vec.ts';

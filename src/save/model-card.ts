@@ -1,4 +1,7 @@
-/** The README.md written beside a saved model: what it is, how to load it, where it came from, its scores. */
+/**
+ * The README.md written beside a saved model: YAML front matter the hub reads (library, tags, base model,
+ * licence, pipeline tag, scores as model-index), then what it is, how to load it, where it came from, its scores.
+ */
 
 export interface ModelCardInput {
   name: string;
@@ -9,10 +12,13 @@ export interface ModelCardInput {
   binarized: boolean;
   padToken: string;
   maxLength: number;
-  sources: { name: string; repo?: string; revision?: string; dim?: number }[];
+  /** `license`: the source's licence id as its hub card states it, when extract recorded one. */
+  sources: { name: string; repo?: string; revision?: string; dim?: number; license?: string }[];
   step: number;
   evals: { file?: string; dim?: number; binary?: boolean; spearman?: number }[];
   files: { dim: number; file: string; bytes: number }[];
+  /** Storage type of the rows (default f16). */
+  dtype?: 'f32' | 'f16';
   /** Learned per-token offsets were added to the rows (`token_delta`). */
   tokenDelta?: boolean;
   /** Soft-whitening power folded into each dim's rows (`whiten`); undefined = none. */
@@ -21,18 +27,58 @@ export interface ModelCardInput {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+const HUB_REPO_ID = /^[\w.-]+\/[\w.-]+$/;
+
+/** A YAML scalar: JSON's string syntax is valid YAML and needs no escaping rules of our own. */
+const yamlString = (s: string) => JSON.stringify(s);
+
+/**
+ * The hub's model-card metadata: `base_model` lists the sources that are hub repos, `license` is set only when
+ * every source states the same one (a mix has no single licence to claim), `model-index` holds the eval scores
+ * (Spearman × 100, as the hub shows STS results).
+ */
+export function modelCardFrontMatter(m: ModelCardInput): string {
+  const y: string[] = ['---', 'library_name: wordllama-ts', 'pipeline_tag: sentence-similarity', 'tags:'];
+  for (const t of ['static-embeddings', 'sentence-similarity', 'wordllama', 'matryoshka', ...(m.binarized ? ['binary-embeddings'] : [])]) y.push(`- ${t}`);
+  const bases = [...new Set(m.sources.map((s) => s.repo).filter((r): r is string => r !== undefined && HUB_REPO_ID.test(r)))];
+  if (bases.length > 0) y.push('base_model:', ...bases.map((b) => `- ${yamlString(b)}`));
+  const licenses = new Set(m.sources.map((s) => s.license));
+  const license = licenses.size === 1 ? [...licenses][0] : undefined;
+  if (license) y.push(`license: ${yamlString(license)}`);
+  const scored = m.evals.filter((e) => typeof e.spearman === 'number');
+  if (scored.length > 0) {
+    y.push('model-index:', `- name: ${yamlString(m.name)}`, '  results:');
+    for (const e of scored) {
+      const task = `${e.file ?? 'eval'}${e.dim ? ` (dim ${e.dim}${e.binary ? ', hamming' : ''})` : ''}`;
+      y.push(
+        '  - task:',
+        '      type: STS',
+        '    dataset:',
+        `      name: ${yamlString(task)}`,
+        `      type: ${yamlString(e.file ?? 'eval')}`,
+        '    metrics:',
+        `    - type: ${e.binary ? 'spearman_hamming' : 'spearman_cosine'}`,
+        `      value: ${(e.spearman! * 100).toFixed(2)}`,
+      );
+    }
+  }
+  y.push('---', '');
+  return y.join('\n');
+}
+
 export function modelCard(m: ModelCardInput): string {
-  const lines: string[] = [];
+  const lines: string[] = [modelCardFrontMatter(m)];
+  const dtype = m.dtype ?? 'f16';
   lines.push(`# ${m.name}`, '');
   lines.push(
     `A static sentence-embedding model built with wordllama-ts${m.description ? ` from ${m.description}` : ''}: ` +
-      `one fp16 row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
+      `one fp${dtype.slice(1)} row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
       `${m.binarized ? ', trained for binarized (sign bit) use with hamming similarity' : ''}.`,
     '',
   );
   lines.push('## Files', '', '| dim | file | size |', '|---:|---|---:|');
   for (const f of m.files) lines.push(`| ${f.dim} | \`${f.file}\` | ${mb(f.bytes)} |`);
-  lines.push('', 'Each file holds one tensor `embedding.weight` F16 [n_vocab, dim] (WordLlama\'s layout); `tokenizer.json` and `config.json` sit beside them.', '');
+  lines.push('', `Each file holds one tensor \`embedding.weight\` ${dtype.toUpperCase()} [n_vocab, dim] (WordLlama's layout); \`tokenizer.json\` and \`config.json\` sit beside them.`, '');
   lines.push('## Use', '', '```ts', "import { load } from 'wordllama-ts/node';", `const model = load('.', { dim: ${m.dims[m.dims.length - 1]} });`, "const e = model.embed(['a sentence', 'another sentence']);", "console.log(model.similarity('a cat sits', 'a kitten is sitting'));", '```', '');
   lines.push('```bash', `npx pipeline similarity --model . "a cat sits" "a kitten is sitting"`, '```', '');
   lines.push('## How it was made', '');

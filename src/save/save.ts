@@ -37,6 +37,12 @@ export interface SaveOptions {
   /** "best" (default), "last", or a path to a checkpoint folder / model.safetensors. */
   checkpoint?: string;
   blockRows?: number;
+  /**
+   * Storage type of the rows: f16 (default, WordLlama's) or f32 (exact, twice the size). int8 needs the whole
+   * matrix's largest value before the first row is written, which one streaming pass cannot know: use
+   * `pipeline export --dtype int8` on the saved model instead.
+   */
+  dtype?: 'f32' | 'f16';
   /** "js" (plain loop), or a TF.js backend choice: auto (default) | node | wasm | cpu. */
   backend?: string;
   quiet?: boolean;
@@ -176,7 +182,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
         step: String(meta.step),
         binarized: String(meta.binarize !== 'none'),
       };
-      const w = await SafetensorsWriter.create(savedModelPath(saveDir, config.name, dim), [{ name: SAVED_TENSOR, dtype: 'F16', shape: [rows, dim] }], metadata);
+      const w = await SafetensorsWriter.create(savedModelPath(saveDir, config.name, dim), [{ name: SAVED_TENSOR, dtype: opts.dtype === 'f32' ? 'F32' : 'F16', shape: [rows, dim] }], metadata);
       writers.push({ dim, w, buf: new Float32Array(blockRows * dim), wbuf: params.whiten?.[dim] ? new Float32Array(blockRows * dim) : undefined });
     }
     const progress = createProgress('save: projecting', { unit: 'rows', total: rows, quiet });
@@ -242,6 +248,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     binarized: meta.binarize !== 'none',
     binarize: meta.binarize,
     normalize: true,
+    dtype: opts.dtype ?? 'f16',
     whiten: params.whiten ? ((meta.config.training as { whiten?: number } | undefined)?.whiten ?? true) : undefined,
     whitened_dims: params.whiten ? Object.keys(params.whiten).map(Number) : undefined,
     token_delta: params.tokenDelta !== undefined,
@@ -272,10 +279,11 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       binarized: meta.binarize !== 'none',
       padToken: config.pad_token,
       maxLength: config.tokenizer.max_length,
-      sources: sources.map((s) => ({ name: String(s.name), repo: s.repo as string | undefined, revision: s.revision as string | undefined, dim: s.dim as number })),
+      sources: sources.map((s) => ({ name: String(s.name), repo: s.repo as string | undefined, revision: s.revision as string | undefined, dim: s.dim as number, license: typeof s.license === 'string' ? s.license : undefined })),
       step: meta.step,
       evals,
       files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),
+      dtype: opts.dtype,
       tokenDelta: params.tokenDelta !== undefined,
       whiten: params.whiten ? Number((meta.config.training as { whiten?: number } | undefined)?.whiten ?? 0) || undefined : undefined,
     }),

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { encodeHeader } from '../../src/safetensors/header.ts';
+import { createCommitApi, type CommitApi } from './hub-commit-api.ts';
 import { DTYPE_BYTES, f32ToF16Bits, type DType } from '../../src/safetensors/dtype.ts';
 
 export interface ServedFile {
@@ -69,6 +70,8 @@ export interface HubServer {
   /** Delay before answering each data (Range) request, ms: lets a test kill a client mid-download. */
   delayMs: number;
   addRepo(repo: TestRepo): void;
+  /** The write side (createRepo / uploadFiles): what was created and committed. */
+  commitApi: CommitApi;
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -113,6 +116,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
       }
       repos.set(repo.id, st);
     },
+    commitApi: undefined as unknown as CommitApi,
     resetStats() {
       server.bytesSent = 0;
       server.requests = [];
@@ -123,6 +127,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
   };
 
   const log = (e: LoggedRequest) => server.requests.push(e);
+  server.commitApi = createCommitApi({ url: () => server.url, getRepo: (id) => repos.get(id), addRepo: (r) => server.addRepo(r) });
 
   const errorReply = (res: ServerResponse, status: number, code: string, message: string) => {
     res.writeHead(status, { 'content-type': 'application/json', 'x-error-code': code, 'x-error-message': message });
@@ -270,6 +275,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
     void (async () => {
       const url = new URL(req.url!, 'http://x');
       const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      if (await server.commitApi.handle(req, res, parts)) return;
       // /api/models/{owner}/{name}/revision/{rev}
       if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision') {
         const id = `${parts[2]}/${parts[3]}`;

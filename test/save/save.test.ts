@@ -113,6 +113,29 @@ describe('save', () => {
     await input.close();
   });
 
+  it('--dtype f32 writes F32 rows equal to the projection to float32 precision, and config.json says dtype f32', async () => {
+    const saveDir = join(root, 'saved-f32');
+    await runSave({ config, outDir: out, saveDir, dims: [8], dtype: 'f32', quiet: true, blockRows: 3000 });
+    expect(JSON.parse(readFileSync(join(saveDir, 'config.json'), 'utf8')).dtype).toBe('f32');
+    expect(readFileSync(join(saveDir, 'README.md'), 'utf8')).toMatch(/one fp32 row per token/);
+    const tok = loadTokenizerFile(join(out, 'tokenizer.json'));
+    const ids = SENTENCES.map((s) => tok.encode(s, false));
+    const input = await openInputMatrix(config, out);
+    const m = await openSafetensorsMatrix(join(saveDir, 'tiny_8.safetensors'), 'embedding.weight');
+    expect(m.file.tensor('embedding.weight').dtype).toBe('F32');
+    const expected = await pooledOutput(params, input, ids, { dim: 8, norm: false });
+    for (let s = 0; s < ids.length; s++) {
+      const mean = new Float64Array(8);
+      for (const id of ids[s]!) {
+        const row = await m.readRows(id, 1);
+        for (let j = 0; j < 8; j++) mean[j]! += row[j]! / ids[s]!.length;
+      }
+      for (let j = 0; j < 8; j++) expect(Math.abs(mean[j]! - expected[s * 8 + j]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected[s * 8 + j]!)));
+    }
+    await m.close();
+    await input.close();
+  });
+
   it('folds learned token offsets and per-dim whitening into the saved rows (js and wasm engines)', async () => {
     const rnd = lcg(99);
     const whitenOf = (d: number) => {
@@ -179,7 +202,34 @@ describe('save', () => {
     expect(cfg.source.step).toBe(123);
     expect(JSON.parse(readFileSync(join(out, 'source_config.json'), 'utf8'))).toEqual({ model_type: 'llama', hidden_size: 12 });
     const readme = readFileSync(join(out, 'README.md'), 'utf8');
-    expect(readme).toMatch(/^# tiny/);
+    // Hub metadata first: the source repo as base_model, the eval score as model-index.
+    expect(readme.slice(0, readme.indexOf('\n# tiny\n'))).toBe(
+      [
+        '---',
+        'library_name: wordllama-ts',
+        'pipeline_tag: sentence-similarity',
+        'tags:',
+        '- static-embeddings',
+        '- sentence-similarity',
+        '- wordllama',
+        '- matryoshka',
+        'base_model:',
+        '- "test/tiny"',
+        'model-index:',
+        '- name: "tiny"',
+        '  results:',
+        '  - task:',
+        '      type: STS',
+        '    dataset:',
+        '      name: "dev.tsv (dim 8)"',
+        '      type: "dev.tsv"',
+        '    metrics:',
+        '    - type: spearman_cosine',
+        '      value: 50.00',
+        '---',
+        '',
+      ].join('\n'),
+    );
     expect(readme).toMatch(/tiny_4\.safetensors/);
     expect(readme).toMatch(/\| dev\.tsv \| 8 \| cosine \| 50\.00 \|/);
 
@@ -215,6 +265,9 @@ describe('save', () => {
     expect(JSON.parse(readFileSync(join(elsewhere, 'config.json'), 'utf8'))).toMatchObject({ dims: [4], dim: 4 });
     await expect(runSave({ config, outDir: out, dims: [16, 4], quiet: true })).rejects.toThrow(/--dims: 16 exceed the trained projection width 8/);
     await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dims', '4,x'])).rejects.toThrow(/--dims expects comma-separated positive integers/);
+    await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dtype', 'int8'])).rejects.toThrow(
+      'save: --dtype "int8" is not one of f16, f32; for int8 save first, then run pipeline export --format model2vec --dtype int8',
+    );
     await expect(runSave({ config, outDir: out, checkpoint: 'last', quiet: true })).rejects.toThrow(/checkpoints\/last\/model\.safetensors: checkpoint not found/);
     await expect(runSave({ config, outDir: join(root, 'nothing'), quiet: true })).rejects.toThrow(/checkpoints\/best\/model\.safetensors: checkpoint not found; run: pipeline train --config tiny/);
   });

@@ -1,0 +1,72 @@
+/**
+ * `pipeline export`: write a model in another library's layout (model2vec, sentence-transformers StaticEmbedding,
+ * WordLlama) so Python users load it with their own tools.
+ */
+import { statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { load } from '../src/embed/node.ts';
+import { exportModel, parseExportFormat } from '../src/export/index.ts';
+import { parseExportDtype } from '../src/export/rows.ts';
+import { UserError } from '../src/util/errors.ts';
+import { formatBytes, logLine } from '../src/util/progress.ts';
+import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+
+const help = `pipeline export --model PATH --format FORMAT --out DIR [options]
+
+Write the model at PATH (anything load() accepts: a pipeline save folder, a WordLlama file, a model2vec or
+sentence-transformers folder) in another library's layout. Each token's row is its effective row (a
+vocabulary-quantized model's mapping and scale applied), truncated to --dim.
+
+Formats:
+  model2vec              DIR/model.safetensors ("embeddings" [n_vocab, dim]), config.json (model_type
+                         "model2vec", hidden_dim, normalize...), tokenizer.json, modules.json:
+                         StaticModel.from_pretrained(DIR) and SentenceTransformer(DIR) load it
+  sentence-transformers  DIR/modules.json, config_sentence_transformers.json,
+                         0_StaticEmbedding/{model.safetensors ("embedding.weight"), tokenizer.json}
+                         (+ a Normalize module when the model normalises): SentenceTransformer(DIR)
+  wordllama              DIR/<name>_<dim>.safetensors ("embedding.weight"), tokenizer.json
+
+Options:
+  --model PATH           model to export (required)
+  --format FORMAT        model2vec | sentence-transformers | wordllama (required)
+  --out DIR              output folder (required; created when missing, files replaced atomically)
+  --dtype f32|f16|int8   storage type (default: f32 for model2vec and sentence-transformers, f16 for
+                         wordllama); int8 (model2vec only) scales the matrix so its largest magnitude is 127,
+                         as model2vec's quantization does: cosine scores survive, vector lengths do not
+  --dim D                Matryoshka width to export (default: the model's width)
+  --name NAME            file name prefix for wordllama (default: the model's config name, else DIR's name)
+  --quiet                no progress lines
+  --json                 print {format, dir, files: [{path, bytes}]} on stdout
+
+Exit codes: 0 done, 2 bad input (one line naming the flag or file and the fix).`;
+
+export const stage: Stage = {
+  help,
+  async run(argv) {
+    const { values } = parseStageArgs('export', argv, {
+      model: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
+      dtype: { type: 'string' },
+      dim: { type: 'string' },
+      name: { type: 'string' },
+      quiet: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    for (const flag of ['model', 'format', 'out'] as const) {
+      if (!values[flag]) throw new UserError(`export: --${flag} is required (see: pipeline export --help)`);
+    }
+    const format = parseExportFormat(values.format!);
+    const dtype = values.dtype === undefined ? undefined : parseExportDtype(values.dtype, 'export: --dtype');
+    const dim = intFlag('export', 'dim', values.dim);
+    const model = load(values.model!, { dim });
+    const out = resolve(values.out!);
+    const configName = model.info.config?.name;
+    const name = values.name ?? (typeof configName === 'string' && configName !== '' ? configName : basename(out));
+    const files = await exportModel(model, format, out, name, { dtype });
+    const written = files.map((f) => ({ path: join(out, f), bytes: statSync(join(out, f)).size }));
+    for (const f of written) logLine(`wrote ${f.path} (${formatBytes(f.bytes)})`, Boolean(values.quiet));
+    if (values.json) process.stdout.write(JSON.stringify({ format, dir: out, dim: model.dim, files: written }, null, 2) + '\n');
+    return 0;
+  },
+};
