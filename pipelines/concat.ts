@@ -6,6 +6,7 @@ import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { concatIsCurrent, runConcat } from '../src/concat/concat.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { UserError } from '../src/util/errors.ts';
+import { lockFolder } from '../src/util/lock.ts';
 import { formatDuration } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -74,6 +75,7 @@ export const stage: Stage = {
       }
       return 0;
     }
+    const release = lockFolder(outDir, 'concat');
     const res = await runConcat({
       config,
       outDir,
@@ -81,7 +83,7 @@ export const stage: Stage = {
       dtype,
       blockRows: intFlag('concat', 'block-rows', values['block-rows']),
       quiet,
-    });
+    }).finally(release);
     if (!quiet) {
       const d = res.descriptor;
       process.stderr.write(`concat: ${d.sources.length} sources → ${d.rows} × ${d.dim} in ${formatDuration(res.seconds)}\n`);

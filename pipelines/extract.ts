@@ -2,7 +2,8 @@
  * `pipeline extract`: download (or copy) just the token-embedding matrix of each source of a config into
  * weights/<config>/<source>.safetensors, with the tokenizer files and extract.json beside it.
  */
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig, outputDirFor } from '../src/config/load.ts';
+import { lockFolder } from '../src/util/lock.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -80,6 +81,7 @@ export const stage: Stage = {
       if (!dtype) throw new UserError(`extract: --dtype expects f16, f32 or bf16, got "${values.dtype}"`);
     }
     const config = loadConfig(values.config);
+    const release = lockFolder(outputDirFor(config, values['out-dir']), 'extract');
     const summary = await extract({
       config,
       from: values.from,
@@ -90,7 +92,7 @@ export const stage: Stage = {
       force: values.force,
       fsync: values.fsync,
       quiet: values.quiet,
-    });
+    }).finally(release);
     const quiet = values.quiet || values.json;
     if (!quiet) {
       for (const s of summary.sources) {

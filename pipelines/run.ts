@@ -10,6 +10,7 @@ import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { checkpointPath, runSave, savedFileName } from '../src/save/save.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
+import { lockFolder } from '../src/util/lock.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp } from '../src/layout/stage-freshness.ts';
 import { runRecordPath } from '../src/layout/weights-dir.ts';
@@ -119,7 +120,8 @@ export const stage: Stage = {
       }
       log(`run: ${name} …`);
       const t0 = performance.now();
-      const note = await work();
+      const release = lockFolder(outDir, name);
+      const note = await work().finally(release);
       const seconds = (performance.now() - t0) / 1000;
       log(`run: ${name}: done in ${formatDuration(seconds)}${note ? ` (${note})` : ''}`);
       reports.push({ stage: name, ran: true, seconds, ...(note ? { note } : {}) });

@@ -5,6 +5,7 @@
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { runSave } from '../src/save/save.ts';
 import { UserError } from '../src/util/errors.ts';
+import { lockFolder } from '../src/util/lock.ts';
 import { parseDimList } from '../src/util/dims.ts';
 import { formatBytes, formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
@@ -70,9 +71,11 @@ export const stage: Stage = {
       throw new UserError(`save: --dtype "${values.dtype}" is not one of f16, f32${hint}`);
     }
     const config = loadConfig(values.config);
+    const outDir = outputDirFor(config, values['out-dir']);
+    const release = lockFolder(outDir, 'save');
     const res = await runSave({
       config,
-      outDir: outputDirFor(config, values['out-dir']),
+      outDir,
       saveDir: values['save-dir'],
       dims: parseDims(values.dims),
       checkpoint: values.checkpoint,
@@ -81,7 +84,7 @@ export const stage: Stage = {
       backend: values.backend,
       quiet: Boolean(values.quiet),
       log: (m) => logLine(m, Boolean(values.quiet)),
-    });
+    }).finally(release);
     if (!values.quiet) {
       for (const f of res.files) process.stderr.write(`wrote ${f.path} (${formatBytes(f.bytes)})\n`);
       process.stderr.write(`wrote ${res.configPath} and ${res.readmePath} (step ${res.step}, ${formatDuration(res.seconds)})\n`);

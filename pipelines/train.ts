@@ -9,6 +9,7 @@ import { checkpointDir } from '../src/layout/weights-dir.ts';
 import type { BinarizeMode } from '../src/model/modes.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
+import { lockFolder } from '../src/util/lock.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -111,6 +112,7 @@ export const stage: Stage = {
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
+    const release = lockFolder(outDir, 'train');
     const controller = new AbortController();
     const onSigint = () => {
       if (controller.signal.aborted) process.exit(130);
@@ -163,6 +165,7 @@ export const stage: Stage = {
       return s.interrupted ? 130 : 0;
     } finally {
       process.off('SIGINT', onSigint);
+      release();
     }
   },
 };

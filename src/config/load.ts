@@ -7,7 +7,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { UserError, errorMessage } from '../util/errors.ts';
 import { MODEL_KEYS, SOURCE_KEYS, TOKENIZER_KEYS } from './model-tables.ts';
-import { CONFIG_DIR, resolveConfigRelativePath } from './paths.ts';
+import { CONFIG_DIR, folderNameProblem, resolveConfigRelativePath } from './paths.ts';
 import { ConfigError, validateTable, type TableOf } from './schema.ts';
 import { MATRYOSHKA_KEYS, SAVE_KEYS, TRAINING_KEYS, resolveMatryoshka } from './training-table.ts';
 import type { ModelConfig, SourceConfig } from './types.ts';
@@ -55,9 +55,8 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
   }
   if (raw.name !== undefined && typeof raw.name !== 'string') throw new ConfigError(file, 'name', 'expected a string');
   const name = typeof raw.name === 'string' ? raw.name : basename(file, extname(file));
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) {
-    throw new ConfigError(file, 'name', `"${name}" must use only letters, digits, ".", "_" and "-" (it names a folder)`);
-  }
+  const nameProblem = folderNameProblem(name);
+  if (nameProblem) throw new ConfigError(file, 'name', nameProblem);
   if (raw.model === undefined) throw new ConfigError(file, '[model]', 'missing (every config needs a [model] table)');
   const model = validateTable(file, '[model]', raw.model, MODEL_KEYS);
 
@@ -104,9 +103,13 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
       throw new ConfigError(file, `${where} hf_model_id`, `"${id}" is not a hub repo id like "google/gemma-2-2b"`);
     }
     const defaultName = id ? id.split('/')[1]! : basename(t.path ?? t.tfjs_model ?? 'source').replace(/\.(safetensors|json)$/, '');
+    // A source's name names its matrix file in the weights folder; unnamed, it comes from the repo id or path.
+    const sourceName = t.name ?? (sourceTables.length > 1 ? defaultName : name);
+    const sourceNameProblem = folderNameProblem(sourceName);
+    if (sourceNameProblem) throw new ConfigError(file, `${where} name`, sourceNameProblem);
     const relative = (value: string | undefined) => (value !== undefined ? resolveConfigRelativePath(value, file) : undefined);
     return {
-      name: t.name ?? (sourceTables.length > 1 ? defaultName : name),
+      name: sourceName,
       hf_model_id: id,
       revision: t.revision,
       path: relative(t.path),

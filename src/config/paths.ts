@@ -32,3 +32,16 @@ export function provenancePath(path: string): string {
   const at = path.lastIndexOf(nm);
   return at === -1 ? path : `npm:${path.slice(at + nm.length).split(sep).join('/')}`;
 }
+
+/**
+ * Why `value` cannot name one folder or file under weights/, or undefined when it can. A name made only of dots
+ * ("." or "..") passes a character check but points at the folder itself or its parent, where outputs would
+ * replace the user's own files.
+ */
+export function folderNameProblem(value: string): string | undefined {
+  if (!/^[A-Za-z0-9._-]+$/.test(value)) return `"${value}" must use only letters, digits, ".", "_" and "-" (it names a folder)`;
+  if (/^\.+$/.test(value)) {
+    return `"${value}" is not a folder name (a name made only of dots points at a parent folder); use letters, digits, ".", "_" and "-"`;
+  }
+  return undefined;
+}

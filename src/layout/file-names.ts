@@ -47,3 +47,5 @@ export function savedFileDim(configName: string, fileName: string): number | und
   const digits = fileName.slice(prefix.length, -'.safetensors'.length);
   return /^\d+$/.test(digits) ? Number(digits) : undefined;
 }
+/** Held by the stage writing a weights folder (src/util/lock.ts), so two runs never write one folder at once. */
+export const LOCK_FILE = '.pipeline.lock';
