@@ -10,6 +10,9 @@ import { writeSafetensors } from '../safetensors/writer.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
 import type { StaticModel } from './model.ts';
 import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
+import { resolveModelSource } from '../hub/cache/resolve.ts';
+import type { HubLoadOptions } from '../hub/cache/download.ts';
+import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 
 export * from './index.ts';
@@ -67,7 +70,7 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
       // WordLlama's layout: one `<config>_<dim>.safetensors` per width and no config.json.
       const widths = wordllamaWidths(candidates);
       if (widths) {
-        file = (widths.find((w) => opts.dim !== undefined && w.dim >= opts.dim) ?? widths[widths.length - 1]!).file;
+        file = pickWordllamaWidth(widths, opts.dim);
       } else if (candidates.length !== 1) {
         throw new UserError(`${dir}: cannot tell which .safetensors is the model (${candidates.join(', ') || 'none'}); pass the file path`);
       } else file = candidates[0]!;
@@ -87,13 +90,6 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     tokenizerConfig: at('tokenizer_config.json'),
     sentenceTransformersConfig: at('config_sentence_transformers.json'),
   };
-}
-
-/** Files named `<prefix>_<dim>.safetensors` with one prefix, ascending by dim; undefined for any other set. */
-function wordllamaWidths(files: string[]): { file: string; dim: number }[] | undefined {
-  const parsed = files.map((file) => ({ file, m: /^(.+)_(\d+)\.safetensors$/.exec(file) }));
-  if (parsed.length < 2 || parsed.some((p) => !p.m || p.m[1] !== parsed[0]!.m![1])) return undefined;
-  return parsed.map((p) => ({ file: p.file, dim: Number(p.m![2]) })).sort((a, b) => a.dim - b.dim);
 }
 
 /** Load any model `loadModelFromBuffers` understands from a path (file or folder). */
@@ -117,6 +113,18 @@ export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
     },
     { ...opts, source: opts.source ?? files.safetensors },
   );
+}
+
+export interface LoadModelOptions extends LoadOptions, HubLoadOptions {}
+
+/**
+ * `load` for a path or a hub id (`org/name`, `org/name@rev`, `hf:org/name`; a local path wins when it
+ * exists): the files a hub model needs land in the huggingface_hub cache and load from there, so Python's
+ * huggingface_hub / model2vec / sentence-transformers share them, and a second load makes no request.
+ */
+export async function loadModel(idOrPath: string, opts: LoadModelOptions = {}): Promise<StaticModel> {
+  const path = await resolveModelSource(idOrPath, opts);
+  return load(path, opts);
 }
 
 /**
