@@ -3,6 +3,7 @@
  * output is a .npy (float32 [n, dim], or uint8 [n, ceil(dim/8)] packed sign bits with --binary) written
  * atomically, or JSON on stdout.
  */
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { createReadStream, fstatSync } from 'node:fs';
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -211,7 +212,7 @@ export const stage: Stage = {
   help: HELP,
   async run(argv) {
     const args = makeArgs(argv);
-    const model = load(args.model, { dim: args.dim });
+    const model = load(await resolveModelArg(args.model, args.dim), { dim: args.dim });
     const dim = args.dim ?? model.dim;
     const sink = args.output ? await npySink(args, dim) : jsonSink(args, dim);
     const progress = createProgress('embed', { unit: 'texts', quiet: args.quiet || !args.input });

@@ -8,6 +8,7 @@ import type { SentenceEncoder } from '../src/eval/encoder.ts';
 import { openModelEncoder } from '../src/eval/encoders/model.ts';
 import { openRawEncoders } from '../src/eval/encoders/raw.ts';
 import { resolveModelPath } from '../src/eval/model-files.ts';
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { formatTable, mergeEvalFiles, readEvalFile, toEvalFile, type EvaluatedModel } from '../src/eval/results.ts';
 import { runTask, type EvalResult } from '../src/eval/run-task.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
@@ -87,6 +88,7 @@ export const stage: Stage = {
   async run(argv) {
     const { values: v } = parseStageArgs('eval', argv, OPTIONS);
     if (!v.model) throw new UserError('eval: --model PATH is required (see: pipeline eval --help)');
+    const modelArg = await resolveModelArg(v.model);
     if (!v.task || v.task.length === 0) throw new UserError('eval: at least one --task KIND=FILE is required (see: pipeline eval --help)');
     if (v.dense && v.binary) throw new UserError('eval: --dense and --binary exclude each other; leave both out for both');
     const seed = intFlag('eval', 'seed', v.seed, 0) ?? 42;
@@ -98,16 +100,17 @@ export const stage: Stage = {
     const tasks: { spec: TaskSpec; data: TaskData }[] = specs.map((spec) => ({ spec, data: loadTask(spec) }));
 
     const started = performance.now();
-    const { encoder: model, files } = await openModelEncoder(v.model, 'model');
+    const { encoder: model, files } = await openModelEncoder(modelArg, 'model');
     const encoders: { encoder: SentenceEncoder; path: string; dims: number[] }[] = [
-      { encoder: model, path: resolve(resolveModelPath(v.model)), dims: evalDims(v.dim, model.dims, model.dim) },
+      { encoder: model, path: resolve(resolveModelPath(modelArg)), dims: evalDims(v.dim, model.dims, model.dim) },
     ];
     try {
       if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });
       for (const [i, b] of (v.baseline ?? []).entries()) {
         const name = `baseline${(v.baseline ?? []).length > 1 ? i + 1 : ''}:${b.replace(/\/+$/, '').split('/').pop()}`;
-        const { encoder } = await openModelEncoder(b, name);
-        encoders.push({ encoder, path: resolve(b), dims: encoder.dims });
+        const baseline = await resolveModelArg(b);
+        const { encoder } = await openModelEncoder(baseline, name);
+        encoders.push({ encoder, path: resolve(baseline), dims: encoder.dims });
       }
       if (v['use-lite']) {
         const { useLiteEncoder } = await import('../src/eval/encoders/use-lite.ts');
@@ -134,7 +137,7 @@ export const stage: Stage = {
       }
 
       const seconds = (performance.now() - started) / 1000;
-      const file = toEvalFile(resolve(resolveModelPath(v.model)), specs, models, results, seconds);
+      const file = toEvalFile(resolve(resolveModelPath(modelArg)), specs, models, results, seconds);
       const outPath = v.out ?? evalPath(files.dir);
       const previous = v.merge ? readEvalFile(outPath) : undefined;
       try {

@@ -13,3 +13,11 @@ export async function resolveModelSource(idOrPath: string, opts: HubLoadOptions 
   if (!id) return idOrPath; // neither: the loader reports the missing path
   return cachedModelDir(id.repo, { ...opts, revision: opts.revision ?? id.revision });
 }
+
+/** The CLI's `--model`: like resolveModelSource, with a line on stderr per file downloaded. */
+export function resolveModelArg(arg: string, dim?: number): Promise<string> {
+  return resolveModelSource(arg, {
+    dim,
+    onFile: (file, bytes) => process.stderr.write(`downloaded ${file} (${bytes} bytes)\n`),
+  });
+}
