@@ -19,6 +19,7 @@ import { parseDimList } from '../src/util/dims.ts';
 import { createProgress, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 import { evalPath } from '../src/layout/weights-dir.ts';
+import { EVAL_FILE } from '../src/layout/file-names.ts';
 
 const HELP = `usage: pipeline eval --model PATH --task KIND=FILE[,FILE] [--task ...] [options]
 
@@ -28,6 +29,7 @@ baselines. Prints a table, writes <model folder>/eval.json (read by pipeline rep
   --model PATH          saved model folder (weights/<config>/, or just the config name) or one of its
                         .safetensors files; any model the embedding library loads works (WordLlama
                         *_<dim>.safetensors + tokenizer.json, model2vec / sentence-transformers folders)
+                        or a hub id (org/name[@rev], see pipeline embed --help)
   --task KIND=FILE      repeatable. KIND and columns (TSV, tab-separated, optional header line of column
                         names; or JSONL with the same keys):
                           sts=FILE        sentence1  sentence2  score    Spearman of cosine (Hamming if binary)
@@ -138,7 +140,8 @@ export const stage: Stage = {
 
       const seconds = (performance.now() - started) / 1000;
       const file = toEvalFile(resolve(resolveModelPath(modelArg)), specs, models, results, seconds);
-      const outPath = v.out ?? evalPath(files.dir);
+      // A hub model's folder is the shared huggingface_hub cache: results go to the working folder instead.
+      const outPath = v.out ?? (modelArg !== v.model ? EVAL_FILE : evalPath(files.dir));
       const previous = v.merge ? readEvalFile(outPath) : undefined;
       try {
         await writeJsonAtomic(outPath, previous ? mergeEvalFiles(previous, file) : file);

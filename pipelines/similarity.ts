@@ -11,7 +11,7 @@ similarity 1 − 2·distance/bits of their sign bits (WordLlama's binary mode; t
 config.json says binarized: true).
 
 Options:
-  --model PATH   any model the library's load() accepts (see pipeline embed --help)
+  --model PATH   any model the library's load() accepts, or a hub id (see pipeline embed --help)
   --dim D        compare only the first D values (Matryoshka truncation)
   --binary       Hamming similarity of sign bits
   --dense        cosine even for a binarized model

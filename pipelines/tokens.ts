@@ -19,7 +19,7 @@ Show the tokens of a text under a model's tokenizer (special tokens are not adde
 piece, whether it counts in the mean (pad and UNK tokens do not; ids beyond the matrix do not), and the L2
 norm, mean and standard deviation of its row — a look at the token vectors themselves.
 
-PATH is a model the library's load() accepts (see pipeline embed --help) or a raw matrix written by
+PATH is a model the library's load() accepts or a hub id (see pipeline embed --help) or a raw matrix written by
 \`pipeline extract\` (weights/<config>/<source>.safetensors, tensor "embedding", tokenizer.json beside it);
 large raw matrices are read row by row, never whole.
 
