@@ -51,7 +51,10 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     dir = pathOrDir;
     let candidates = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
     if (candidates.length === 0 && existsSync(join(dir, '0_StaticEmbedding'))) {
-      return resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
+      // sentence-transformers keeps config_sentence_transformers.json beside modules.json, above the module folder.
+      const inner = resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
+      const stConfig = join(dir, 'config_sentence_transformers.json');
+      return { ...inner, sentenceTransformersConfig: inner.sentenceTransformersConfig ?? (existsSync(stConfig) ? stConfig : undefined) };
     }
     // A `pipeline save` folder also holds the extracted sources (weights/<config>/<source>.safetensors): its
     // config.json's files map says which files are the model.

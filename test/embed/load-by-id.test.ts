@@ -51,6 +51,7 @@ describe('load by hub id', () => {
       for (const f of extra) expect(downloaded()).not.toContain(f);
       const local = load(writeRepoFiles(join(tmp, `local-${c.format}`), files), { dim: c.dim });
       expect(byId.dim).toBe(c.width);
+      expect(byId.info.format).toBe(c.format === 'ours' ? 'wordllama-ts' : c.format);
       expect(byId.info.format).toBe(local.info.format);
       expect(Array.from(byId.embed(TEXTS).data)).toEqual(Array.from(local.embed(TEXTS).data));
     });
