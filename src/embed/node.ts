@@ -10,7 +10,6 @@ import { writeSafetensors } from '../safetensors/writer.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
 import type { StaticModel } from './model.ts';
 import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
-import { resolveModelSource } from '../hub/cache/resolve.ts';
 import type { HubLoadOptions } from '../hub/cache/download.ts';
 import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
@@ -126,6 +125,8 @@ export interface LoadModelOptions extends LoadOptions, HubLoadOptions {}
  * huggingface_hub / model2vec / sentence-transformers share them, and a second load makes no request.
  */
 export async function loadModel(idOrPath: string, opts: LoadModelOptions = {}): Promise<StaticModel> {
+  // Loaded on first use: `load` of a local path must not pull in the hub client (@huggingface/hub).
+  const { resolveModelSource } = await import('../hub/cache/resolve.ts');
   const path = await resolveModelSource(idOrPath, opts);
   return load(path, opts);
 }
