@@ -84,11 +84,10 @@ async function fromFiles(
   opts: LoadOptions,
 ): Promise<StaticModel> {
   const dir = weights.includes('/') ? weights.slice(0, weights.lastIndexOf('/') + 1) : '';
-  const [safetensors, tokenizer, tokenizerConfig] = await Promise.all([
-    f.get(urlOf(weights)),
-    f.get(urlOf(dir + TOKENIZER_FILE)),
-    f.get(urlOf(dir + TOKENIZER_CONFIG_FILE), true),
-  ]);
+  // The small files first: a wrong URL fails on tokenizer.json before megabytes of weights are requested.
+  const tokenizer = await f.get(urlOf(dir + TOKENIZER_FILE));
+  const tokenizerConfig = await f.get(urlOf(dir + TOKENIZER_CONFIG_FILE), true);
+  const safetensors = await f.get(urlOf(weights));
   return loadModelFromBuffers(
     { safetensors: safetensors!, tokenizerJson: decode(tokenizer!), configJson: config, tokenizerConfig: parseJson(tokenizerConfig, urlOf(TOKENIZER_CONFIG_FILE)) },
     { ...opts, source: opts.source ?? urlOf(weights) },
