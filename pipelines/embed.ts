@@ -3,6 +3,7 @@
  * output is a .npy (float32 [n, dim], or uint8 [n, ceil(dim/8)] packed sign bits with --binary) written
  * atomically, or JSON on stdout.
  */
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { createReadStream, fstatSync } from 'node:fs';
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -24,7 +25,10 @@ values (Matryoshka) and L2-normalised. A text without tokens gives a zero vector
 PATH is anything the library's load() accepts: a folder or file written by \`pipeline save\`
 (<name>_<dim>.safetensors + tokenizer.json + config.json), a WordLlama .safetensors with tokenizer.json beside
 it, a model2vec folder (model.safetensors, f32/f16/i8 or vocabulary-quantized) or a sentence-transformers
-StaticEmbedding folder.
+StaticEmbedding folder; or a hub id (org/name, org/name@revision, hf:org/name; an existing local path wins)
+whose needed files are downloaded into the huggingface_hub cache ($HF_HUB_CACHE, else $HF_HOME/hub, else
+~/.cache/huggingface/hub) shared with Python's huggingface_hub. HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE=1 are
+honoured; a model already in the cache is loaded without any request.
 
 Input (one of):
   --text T          a text to embed; repeat for several
@@ -211,7 +215,7 @@ export const stage: Stage = {
   help: HELP,
   async run(argv) {
     const args = makeArgs(argv);
-    const model = load(args.model, { dim: args.dim });
+    const model = load(await resolveModelArg(args.model, args.dim), { dim: args.dim });
     const dim = args.dim ?? model.dim;
     const sink = args.output ? await npySink(args, dim) : jsonSink(args, dim);
     const progress = createProgress('embed', { unit: 'texts', quiet: args.quiet || !args.input });

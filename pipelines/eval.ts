@@ -8,6 +8,7 @@ import type { SentenceEncoder } from '../src/eval/encoder.ts';
 import { openModelEncoder } from '../src/eval/encoders/model.ts';
 import { openRawEncoders } from '../src/eval/encoders/raw.ts';
 import { resolveModelPath } from '../src/eval/model-files.ts';
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { formatTable, mergeEvalFiles, readEvalFile, toEvalFile, type EvaluatedModel } from '../src/eval/results.ts';
 import { runTask, type EvalResult } from '../src/eval/run-task.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
@@ -18,6 +19,7 @@ import { parseDimList } from '../src/util/dims.ts';
 import { createProgress, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 import { evalPath } from '../src/layout/weights-dir.ts';
+import { EVAL_FILE } from '../src/layout/file-names.ts';
 
 const HELP = `usage: pipeline eval --model PATH --task KIND=FILE[,FILE] [--task ...] [options]
 
@@ -27,6 +29,7 @@ baselines. Prints a table, writes <model folder>/eval.json (read by pipeline rep
   --model PATH          saved model folder (weights/<config>/, or just the config name) or one of its
                         .safetensors files; any model the embedding library loads works (WordLlama
                         *_<dim>.safetensors + tokenizer.json, model2vec / sentence-transformers folders)
+                        or a hub id (org/name[@rev], see pipeline embed --help)
   --task KIND=FILE      repeatable. KIND and columns (TSV, tab-separated, optional header line of column
                         names; or JSONL with the same keys):
                           sts=FILE        sentence1  sentence2  score    Spearman of cosine (Hamming if binary)
@@ -87,6 +90,7 @@ export const stage: Stage = {
   async run(argv) {
     const { values: v } = parseStageArgs('eval', argv, OPTIONS);
     if (!v.model) throw new UserError('eval: --model PATH is required (see: pipeline eval --help)');
+    const modelArg = await resolveModelArg(v.model);
     if (!v.task || v.task.length === 0) throw new UserError('eval: at least one --task KIND=FILE is required (see: pipeline eval --help)');
     if (v.dense && v.binary) throw new UserError('eval: --dense and --binary exclude each other; leave both out for both');
     const seed = intFlag('eval', 'seed', v.seed, 0) ?? 42;
@@ -98,16 +102,17 @@ export const stage: Stage = {
     const tasks: { spec: TaskSpec; data: TaskData }[] = specs.map((spec) => ({ spec, data: loadTask(spec) }));
 
     const started = performance.now();
-    const { encoder: model, files } = await openModelEncoder(v.model, 'model');
+    const { encoder: model, files } = await openModelEncoder(modelArg, 'model');
     const encoders: { encoder: SentenceEncoder; path: string; dims: number[] }[] = [
-      { encoder: model, path: resolve(resolveModelPath(v.model)), dims: evalDims(v.dim, model.dims, model.dim) },
+      { encoder: model, path: resolve(resolveModelPath(modelArg)), dims: evalDims(v.dim, model.dims, model.dim) },
     ];
     try {
       if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });
       for (const [i, b] of (v.baseline ?? []).entries()) {
         const name = `baseline${(v.baseline ?? []).length > 1 ? i + 1 : ''}:${b.replace(/\/+$/, '').split('/').pop()}`;
-        const { encoder } = await openModelEncoder(b, name);
-        encoders.push({ encoder, path: resolve(b), dims: encoder.dims });
+        const baseline = await resolveModelArg(b);
+        const { encoder } = await openModelEncoder(baseline, name);
+        encoders.push({ encoder, path: resolve(baseline), dims: encoder.dims });
       }
       if (v['use-lite']) {
         const { useLiteEncoder } = await import('../src/eval/encoders/use-lite.ts');
@@ -134,8 +139,9 @@ export const stage: Stage = {
       }
 
       const seconds = (performance.now() - started) / 1000;
-      const file = toEvalFile(resolve(resolveModelPath(v.model)), specs, models, results, seconds);
-      const outPath = v.out ?? evalPath(files.dir);
+      const file = toEvalFile(resolve(resolveModelPath(modelArg)), specs, models, results, seconds);
+      // A hub model's folder is the shared huggingface_hub cache: results go to the working folder instead.
+      const outPath = v.out ?? (modelArg !== v.model ? EVAL_FILE : evalPath(files.dir));
       const previous = v.merge ? readEvalFile(outPath) : undefined;
       try {
         await writeJsonAtomic(outPath, previous ? mergeEvalFiles(previous, file) : file);

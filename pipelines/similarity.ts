@@ -1,4 +1,5 @@
 /** `pipeline similarity`: the similarity of two texts under a model (cosine, or Hamming with --binary). */
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { UserError } from '../src/util/errors.ts';
 import { load } from '../src/embed/node.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
@@ -10,7 +11,7 @@ similarity 1 − 2·distance/bits of their sign bits (WordLlama's binary mode; t
 config.json says binarized: true).
 
 Options:
-  --model PATH   any model the library's load() accepts (see pipeline embed --help)
+  --model PATH   any model the library's load() accepts, or a hub id (see pipeline embed --help)
   --dim D        compare only the first D values (Matryoshka truncation)
   --binary       Hamming similarity of sign bits
   --dense        cosine even for a binarized model
@@ -35,7 +36,7 @@ export const stage: Stage = {
     if (positionals.length !== 2) throw new UserError(`similarity: expected exactly two texts, got ${positionals.length}`);
     if (values.binary && values.dense) throw new UserError('similarity: --binary and --dense contradict each other');
     const dim = intFlag('similarity', 'dim', values.dim);
-    const model = load(values.model, { dim, binary: values.binary ? true : values.dense ? false : undefined });
+    const model = load(await resolveModelArg(values.model, dim), { dim, binary: values.binary ? true : values.dense ? false : undefined });
     const s = model.similarity(positionals[0]!, positionals[1]!);
     if (values.json) process.stdout.write(JSON.stringify({ similarity: s, dim: model.dim, binary: model.binary }) + '\n');
     else process.stdout.write(`${s.toFixed(6)}  (${model.binary ? 'hamming' : 'cosine'}, dim ${model.dim})\n`);

@@ -3,6 +3,7 @@
  * norm/mean/std of each token's vector. Works on saved models and on raw extracted matrices (`pipeline extract`
  * output: tensor "embedding" + tokenizer.json beside it), reading only the rows it needs from those.
  */
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { statSync } from 'node:fs';
 import { UserError } from '../src/util/errors.ts';
 import { load, resolveModelFiles } from '../src/embed/node.ts';
@@ -18,7 +19,7 @@ Show the tokens of a text under a model's tokenizer (special tokens are not adde
 piece, whether it counts in the mean (pad and UNK tokens do not; ids beyond the matrix do not), and the L2
 norm, mean and standard deviation of its row — a look at the token vectors themselves.
 
-PATH is a model the library's load() accepts (see pipeline embed --help) or a raw matrix written by
+PATH is a model the library's load() accepts or a hub id (see pipeline embed --help) or a raw matrix written by
 \`pipeline extract\` (weights/<config>/<source>.safetensors, tensor "embedding", tokenizer.json beside it);
 large raw matrices are read row by row, never whole.
 
@@ -69,7 +70,8 @@ export const stage: Stage = {
     if (values.text === undefined) throw new UserError('tokens: --text T is required');
     const text = values.text;
     const dimFlag = intFlag('tokens', 'dim', values.dim);
-    const files = resolveModelFiles(values.model, { dim: dimFlag });
+    const modelPath = await resolveModelArg(values.model, dimFlag);
+    const files = resolveModelFiles(modelPath, { dim: dimFlag });
     const header = await SafetensorsFile.open(files.safetensors);
     const names = header.tensorNames;
     await header.close();
@@ -79,7 +81,7 @@ export const stage: Stage = {
     let cache: string;
     let dim: number;
     if (small && (names.includes('embedding.weight') || names.includes('embeddings'))) {
-      const model = load(values.model, { dim: dimFlag });
+      const model = load(modelPath, { dim: dimFlag });
       format = model.info.format;
       cache = `${model.encoder.analysis.mode} (${model.encoder.analysis.reason})`;
       dim = model.dim;

@@ -1,37 +1,13 @@
 /**
  * Browser demo: fetch a saved model (config.json + tokenizer.json + .safetensors) and show the similarity of
  * every pair of sentences typed into the text box. Bundled by `npx tsx scripts/build-browser.ts`.
- * The model folder defaults to ./model/ and can be set with ?model=<url of folder>.
+ * The model folder defaults to ./model/ and can be set with ?model=<url of folder>, or a hub repo with
+ * ?hub=<org/name[@rev]> (&endpoint=<hub URL> for a mirror). Files are kept in the Cache API, so a reload
+ * does not download the model again.
  */
-import { loadModelFromBuffers, type StaticModel } from '../../src/embed/index.ts';
+import { loadFromHub, loadFromUrl, type StaticModel } from '../../src/embed/index.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-async function fetchOk(url: string): Promise<Response> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  return res;
-}
-
-/** Which .safetensors to fetch: pipeline save output names it <name>_<dim>; model2vec uses model.safetensors. */
-function weightsFile(config: Record<string, unknown> | undefined): string {
-  if (config?.model_type === 'wordllama-ts' && typeof config.name === 'string') {
-    const dims = Array.isArray(config.dims) ? (config.dims as number[]) : [Number(config.dim)];
-    return `${config.name}_${Math.max(...dims)}.safetensors`;
-  }
-  return 'model.safetensors';
-}
-
-export async function loadFromUrl(base: string): Promise<StaticModel> {
-  const folder = base.endsWith('/') ? base : base + '/';
-  const cfgRes = await fetch(folder + 'config.json');
-  const configJson = cfgRes.ok ? ((await cfgRes.json()) as Record<string, unknown>) : undefined;
-  const [tokenizerJson, safetensors] = await Promise.all([
-    fetchOk(folder + 'tokenizer.json').then((r) => r.text()),
-    fetchOk(folder + weightsFile(configJson)).then((r) => r.arrayBuffer()),
-  ]);
-  return loadModelFromBuffers({ safetensors, tokenizerJson, configJson }, { source: folder });
-}
 
 function render(model: StaticModel, sentences: string[]): void {
   const table = $<HTMLTableElement>('matrix');
@@ -72,12 +48,13 @@ function render(model: StaticModel, sentences: string[]): void {
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const base = params.get('model') ?? './model/';
+  const hub = params.get('hub');
+  const base = hub ?? new URL(params.get('model') ?? './model/', location.href).href;
   const status = $('status');
   const input = $<HTMLTextAreaElement>('sentences');
   try {
     const t0 = performance.now();
-    const model = await loadFromUrl(base);
+    const model = hub ? await loadFromHub(hub, { endpoint: params.get('endpoint') ?? undefined }) : await loadFromUrl(base);
     status.textContent =
       `Loaded ${base}: ${model.info.format}, ${model.info.vocabSize} tokens × ${model.dim} dims ` +
       `(${((performance.now() - t0) / 1000).toFixed(2)} s), ${model.binary ? 'Hamming' : 'cosine'} similarity`;

@@ -6,6 +6,7 @@
  *   model.similarity('a', 'b'); model.rank(query, docs); model.deduplicate(docs); model.cluster(docs, 5);
  */
 export { loadModelFromBuffers, type LoadOptions, type ModelBuffers } from './load.ts';
+export { loadFromHub, loadFromUrl, type BrowserLoadOptions, type HubBrowserOptions, type ResponseCache } from './browser-load.ts';
 export { StaticModel, type ModelInfo, type ScoreKey, type DeduplicateOptions } from './model.ts';
 export type { ModelFormat, Precision } from './formats.ts';
 export type {

@@ -8,6 +8,8 @@ import { UserError } from '../util/errors.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
 import type { StaticModel } from './model.ts';
 import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
+import type { HubLoadOptions } from '../hub/cache/download.ts';
+import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 
 export * from './index.ts';
@@ -46,7 +48,10 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     dir = pathOrDir;
     let candidates = readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
     if (candidates.length === 0 && existsSync(join(dir, '0_StaticEmbedding'))) {
-      return resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
+      // sentence-transformers keeps config_sentence_transformers.json beside modules.json, above the module folder.
+      const inner = resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
+      const stConfig = join(dir, 'config_sentence_transformers.json');
+      return { ...inner, sentenceTransformersConfig: inner.sentenceTransformersConfig ?? (existsSync(stConfig) ? stConfig : undefined) };
     }
     // A `pipeline save` folder also holds the extracted sources (weights/<config>/<source>.safetensors): its
     // config.json's files map says which files are the model.
@@ -65,7 +70,7 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
       // WordLlama's layout: one `<config>_<dim>.safetensors` per width and no config.json.
       const widths = wordllamaWidths(candidates);
       if (widths) {
-        file = (widths.find((w) => opts.dim !== undefined && w.dim >= opts.dim) ?? widths[widths.length - 1]!).file;
+        file = pickWordllamaWidth(widths, opts.dim);
       } else if (candidates.length !== 1) {
         throw new UserError(`${dir}: cannot tell which .safetensors is the model (${candidates.join(', ') || 'none'}); pass the file path`);
       } else file = candidates[0]!;
@@ -85,13 +90,6 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
     tokenizerConfig: at('tokenizer_config.json'),
     sentenceTransformersConfig: at('config_sentence_transformers.json'),
   };
-}
-
-/** Files named `<prefix>_<dim>.safetensors` with one prefix, ascending by dim; undefined for any other set. */
-function wordllamaWidths(files: string[]): { file: string; dim: number }[] | undefined {
-  const parsed = files.map((file) => ({ file, m: /^(.+)_(\d+)\.safetensors$/.exec(file) }));
-  if (parsed.length < 2 || parsed.some((p) => !p.m || p.m[1] !== parsed[0]!.m![1])) return undefined;
-  return parsed.map((p) => ({ file: p.file, dim: Number(p.m![2]) })).sort((a, b) => a.dim - b.dim);
 }
 
 /** Load any model `loadModelFromBuffers` understands from a path (file or folder). */
@@ -115,6 +113,30 @@ export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
     },
     { ...opts, source: opts.source ?? files.safetensors },
   );
+}
+
+export interface LoadModelOptions extends LoadOptions, HubLoadOptions {}
+
+/**
+ * `load` for a path or a hub id (`org/name`, `org/name@rev`, `hf:org/name`; a local path wins when it
+ * exists): the files a hub model needs land in the huggingface_hub cache and load from there, so Python's
+ * huggingface_hub / model2vec / sentence-transformers share them, and a second load makes no request.
+ */
+export async function loadModel(idOrPath: string, opts: LoadModelOptions = {}): Promise<StaticModel> {
+  // Loaded on first use: `load` of a local path must not pull in the hub client (@huggingface/hub).
+  if (existsSync(idOrPath) && !idOrPath.startsWith('hf:')) return load(idOrPath, opts);
+  let resolveModelSource: typeof import('../hub/cache/resolve.ts').resolveModelSource;
+  try {
+    ({ resolveModelSource } = await import('../hub/cache/resolve.ts'));
+  } catch (err) {
+    // An optional peer dependency of the library (it would triple the install size of path-only users).
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /@huggingface\/hub/.test(String(err))) {
+      throw new UserError(`${idOrPath}: loading by hub id needs @huggingface/hub (npm install @huggingface/hub)`);
+    }
+    throw err;
+  }
+  const path = await resolveModelSource(idOrPath, opts);
+  return load(path, opts);
 }
 
 /** Moved to src/export/ with the other export formats; re-exported so the public entry keeps it. */

@@ -161,6 +161,8 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
   };
   const commitOf = (st: RepoState, rev: string): string | undefined => {
     if (rev === 'main' || rev === 'HEAD' || rev === st.commit) return st.commit;
+    // A tag's commit is itself a revision (downloads go to resolve/<commit>/...); every revision serves the same files.
+    if (Object.values(st.repo.revisions ?? {}).includes(rev)) return rev;
     return st.repo.revisions?.[rev];
   };
 
