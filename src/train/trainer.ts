@@ -81,14 +81,8 @@ export interface TrainSummary {
 }
 
 /** The run as init leaves it for the loop: plan, parameters, optimizer, state, row gatherer and helper worker. */
-interface TrainingRun {
+interface TrainingRun extends RunPlan {
   cfg: TrainConfig;
-  perEpoch: number;
-  totalSteps: number;
-  warmup: number;
-  metricsPath: string;
-  last: string;
-  best: string;
   params: ModelParams;
   state: TrainState;
   opt: Optimizer;

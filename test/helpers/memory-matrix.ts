@@ -1,5 +1,6 @@
 /** A small RowMatrix held in memory (row-major f32), for the inspect tests; also a seeded PRNG. */
 import type { RowMatrix } from '../../src/matrix/row-matrix.ts';
+import { mulberry32 } from '../../src/util/random.ts';
 
 export function memoryMatrix(data: Float32Array, rows: number, dim: number): RowMatrix {
   if (data.length !== rows * dim) throw new Error(`memoryMatrix: ${data.length} values for ${rows} × ${dim}`);
@@ -17,14 +18,5 @@ export function memoryMatrix(data: Float32Array, rows: number, dim: number): Row
   };
 }
 
-/** mulberry32: a deterministic uniform [0, 1) stream. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded uniform [0, 1) stream (mulberry32), under the name the inspect tests use. */
+export const seeded = mulberry32;
