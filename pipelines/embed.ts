@@ -193,9 +193,7 @@ async function* lineBatches(path: string, size: number): AsyncGenerator<string[]
     const file = createReadStream(path, { encoding: 'utf8' });
     await new Promise<void>((resolve, reject) => {
       file.once('open', () => resolve());
-      file.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new UserError(`embed: cannot read --input ${path} (${err.code ?? err.message})`)),
-      );
+      file.once('error', (err: NodeJS.ErrnoException) => reject(new UserError(`embed: cannot read --input ${path} (${err.code ?? err.message})`)));
     });
     stream = file;
   }
@@ -233,7 +231,8 @@ export const stage: Stage = {
       }
       const rows = await sink.finish();
       if (args.input) progress.finish();
-      if (args.output && !args.quiet) process.stderr.write(`wrote ${args.output}: ${rows} × ${args.binary ? `${Math.ceil(dim / 8)} bytes` : `${dim} float32`}\n`);
+      if (args.output && !args.quiet)
+        process.stderr.write(`wrote ${args.output}: ${rows} × ${args.binary ? `${Math.ceil(dim / 8)} bytes` : `${dim} float32`}\n`);
     } catch (err) {
       await sink.abort();
       throw err;

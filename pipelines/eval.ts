@@ -125,12 +125,16 @@ export const stage: Stage = {
         const t0 = performance.now();
         for (const { spec, data } of tasks) {
           const progress = createProgress(`eval ${encoder.name} ${spec.kind} ${spec.name}: embedding`, { unit: 'texts', quiet });
-          const rs = await runTask(encoder, { name: spec.name, file: spec.files.join(','), data }, {
-            dims,
-            modes,
-            seed,
-            onEmbedded: (done, total) => progress.update(done, `of ${total}`),
-          });
+          const rs = await runTask(
+            encoder,
+            { name: spec.name, file: spec.files.join(','), data },
+            {
+              dims,
+              modes,
+              seed,
+              onEmbedded: (done, total) => progress.update(done, `of ${total}`),
+            },
+          );
           const main = rs.filter((r) => r.main && r.dim === dims[0]).map((r) => `${r.binary ? 'binary' : 'dense'} ${r.metric} ${r.score.toFixed(4)}`);
           progress.finish(`@${dims[0]}: ${main.join(', ')}`);
           results.push(...rs);

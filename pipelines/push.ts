@@ -43,7 +43,8 @@ export const stage: Stage = {
       json: { type: 'boolean' },
     });
     if (!values.repo) throw new UserError('push: --repo USER/NAME is required (see: pipeline push --help)');
-    if (Boolean(values.config) === Boolean(values.model)) throw new UserError('push: pass exactly one of --config NAME or --model DIR (see: pipeline push --help)');
+    if (Boolean(values.config) === Boolean(values.model))
+      throw new UserError('push: pass exactly one of --config NAME or --model DIR (see: pipeline push --help)');
     const dir = values.model ?? outputDirFor(loadConfig(values.config!), values['out-dir']);
     const quiet = Boolean(values.quiet);
     const res = await pushModel({

@@ -104,7 +104,12 @@ export const stage: Stage = {
     if (!values.config) throw new UserError('run: --config NAME is required (see: pipeline run --help)');
     const overrides = trainOverrides('run', values);
     const dims = parseDims(values.dims);
-    const examples = values.examples ? values.examples.split('|').map((s) => s.trim()).filter(Boolean) : DEFAULT_EXAMPLES;
+    const examples = values.examples
+      ? values.examples
+          .split('|')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : DEFAULT_EXAMPLES;
     if (examples.length < 2) throw new UserError('run: --examples needs at least two sentences separated by "|"');
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
@@ -146,7 +151,10 @@ export const stage: Stage = {
     const flags = { ...overrides, backend: undefined };
     const tStamp = trainStamp(config, outDir, values.data, flags);
     const trainCurrent =
-      record.train?.stamp === tStamp && existsSync(ckpt) && fileStamp(ckpt).mtime_ms === record.train.checkpoint.mtime_ms && fileStamp(ckpt).size === record.train.checkpoint.size;
+      record.train?.stamp === tStamp &&
+      existsSync(ckpt) &&
+      fileStamp(ckpt).mtime_ms === record.train.checkpoint.mtime_ms &&
+      fileStamp(ckpt).size === record.train.checkpoint.size;
     let interrupted = false;
     await timed('train', trainCurrent, async () => {
       const { runTraining } = await import('../src/train/run-training.ts');
@@ -178,9 +186,7 @@ export const stage: Stage = {
     // The result (the table, or JSON) goes to stdout; the stages' progress went to stderr.
     if (!values.json) process.stdout.write(`${formatSimilarityTable(examples, sims.table, sims.dim, sims.kind)}\n\nmodel: ${outDir}\n`);
     if (values.json) {
-      process.stdout.write(
-        JSON.stringify({ config: config.name, out_dir: outDir, stages: reports, files: saved, examples, similarity: sims }, null, 2) + '\n',
-      );
+      process.stdout.write(JSON.stringify({ config: config.name, out_dir: outDir, stages: reports, files: saved, examples, similarity: sims }, null, 2) + '\n');
     }
     return 0;
   },

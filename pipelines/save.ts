@@ -91,7 +91,10 @@ export const stage: Stage = {
       if (res.overflows > 0) process.stderr.write(`warning: ${res.overflows} values overflowed F16 and were saved as ±Inf\n`);
     }
     if (values.json) {
-      process.stdout.write(JSON.stringify({ dir: res.saveDir, files: res.files, config: res.configPath, readme: res.readmePath, step: res.step, seconds: res.seconds }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ dir: res.saveDir, files: res.files, config: res.configPath, readme: res.readmePath, step: res.step, seconds: res.seconds }, null, 2) +
+          '\n',
+      );
     }
     return 0;
   },

@@ -18,12 +18,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * Parse flags with node:util parseArgs; unknown flags and missing values become one-line UserErrors that point
  * at `--help`. `--help` itself is handled by the CLI before a stage runs.
  */
-export function parseStageArgs<O extends Options>(
-  stage: string,
-  argv: string[],
-  options: O,
-  allowPositionals = false,
-) {
+export function parseStageArgs<O extends Options>(stage: string, argv: string[], options: O, allowPositionals = false) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {

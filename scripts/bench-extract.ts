@@ -98,7 +98,9 @@ async function main() {
   const resolveUrl = `${server.url}/bench/big/resolve/main/model-00001-of-00002.safetensors`;
   const out = join(tmp, 'out');
   const rangeFile = join(tmp, 'range.bin');
-  console.error(`shard ${(statSync(shard).size / 1e9).toFixed(2)} GB (sparse), tensor ${(tensorBytes / 1e9).toFixed(3)} GB BF16 [${ROWS}, ${DIM}] at byte ${start}`);
+  console.error(
+    `shard ${(statSync(shard).size / 1e9).toFixed(2)} GB (sparse), tensor ${(tensorBytes / 1e9).toFixed(3)} GB BF16 [${ROWS}, ${DIM}] at byte ${start}`,
+  );
 
   const results: Record<string, Run[]> = { curl: [], node_fetch: [], extract_bf16: [], extract_f16: [], extract_small_bf16: [] };
   const measure = async (key: string, fn: () => Promise<{ seconds: number; maxRssMb: number }>) => {
@@ -120,7 +122,22 @@ async function main() {
       `${key.padEnd(20)} ${r.seconds.toFixed(2)} s${inner !== undefined ? ` (in-process ${inner.toFixed(2)} s)` : ''}  ${(tensorBytes / 1e6 / r.seconds).toFixed(0)} MB/s  rss ${r.maxRssMb.toFixed(0)} MB  sent ${(server.bytesSent / 1e6).toFixed(1)} MB  load ${loadavg()[0]!.toFixed(1)}`,
     );
   };
-  const extractArgs = (config: string, dtype: string) => [BIN, 'extract', '--config', config, '--out-dir', out, '--dtype', dtype, '--force', '--quiet', '--concurrency', values.concurrency!, '--chunk-size', values['chunk-size']!];
+  const extractArgs = (config: string, dtype: string) => [
+    BIN,
+    'extract',
+    '--config',
+    config,
+    '--out-dir',
+    out,
+    '--dtype',
+    dtype,
+    '--force',
+    '--quiet',
+    '--concurrency',
+    values.concurrency!,
+    '--chunk-size',
+    values['chunk-size']!,
+  ];
   const nodeFetch = `const fs=require('node:fs');(async()=>{let u=process.argv[1];let r;for(;;){r=await fetch(u,{headers:{range:process.argv[2]},redirect:'manual'});if(r.status>=300&&r.status<400){u=new URL(r.headers.get('location'),u).toString();continue}break}const fd=fs.openSync(process.argv[3],'w');for await(const c of r.body){fs.writeSync(fd,c)}fs.closeSync(fd)})()`;
   const range = `bytes=${start}-${start + tensorBytes - 1}`;
 
@@ -148,9 +165,15 @@ async function main() {
     bytes_ratio_bf16: best('extract_bf16').bytes / tensorBytes,
     bytes_ratio_f16: best('extract_f16').bytes / tensorBytes,
     seconds: Object.fromEntries(Object.keys(results).map((k) => [k, Number(best(k).seconds.toFixed(2))])),
-    throughput_mb_s: Object.fromEntries(Object.keys(results).filter((k) => k !== 'extract_small_bf16').map((k) => [k, Math.round(tensorBytes / 1e6 / best(k).seconds)])),
+    throughput_mb_s: Object.fromEntries(
+      Object.keys(results)
+        .filter((k) => k !== 'extract_small_bf16')
+        .map((k) => [k, Math.round(tensorBytes / 1e6 / best(k).seconds)]),
+    ),
     in_process_seconds: Object.fromEntries(
-      Object.keys(results).filter((k) => k.startsWith('extract')).map((k) => [k, Number(Math.min(...results[k]!.map((r) => r.inner ?? Infinity)).toFixed(2))]),
+      Object.keys(results)
+        .filter((k) => k.startsWith('extract'))
+        .map((k) => [k, Number(Math.min(...results[k]!.map((r) => r.inner ?? Infinity)).toFixed(2))]),
     ),
     load_average_1m_at_end: Number(loadavg()[0]!.toFixed(1)),
     relative_throughput_bf16_vs_best_single_stream: Number((base / best('extract_bf16').seconds).toFixed(3)),

@@ -38,19 +38,24 @@ try {
   const g = await streamGram(m);
   const gramSeconds = (performance.now() - t) / 1000;
   t = performance.now();
-  const sp = spectrumOfGram(g, [DIM, 1024, 256, 64].filter((k) => k <= DIM));
+  const sp = spectrumOfGram(
+    g,
+    [DIM, 1024, 256, 64].filter((k) => k <= DIM),
+  );
   const eigenSeconds = (performance.now() - t) / 1000;
   await m.close();
   clearInterval(sampler);
-  console.log(JSON.stringify({
-    rows: ROWS,
-    dim: DIM,
-    gram_seconds: +gramSeconds.toFixed(1),
-    gram_rows_per_s: Math.round(ROWS / gramSeconds),
-    eigen_seconds_both: +eigenSeconds.toFixed(1),
-    sigma_1: sp.uncentred.singular_values[0],
-    peak_rss_mb: Math.round(peak / 1e6),
-  }));
+  console.log(
+    JSON.stringify({
+      rows: ROWS,
+      dim: DIM,
+      gram_seconds: +gramSeconds.toFixed(1),
+      gram_rows_per_s: Math.round(ROWS / gramSeconds),
+      eigen_seconds_both: +eigenSeconds.toFixed(1),
+      sigma_1: sp.uncentred.singular_values[0],
+      peak_rss_mb: Math.round(peak / 1e6),
+    }),
+  );
 } finally {
   clearInterval(sampler);
   rmSync(root, { recursive: true, force: true });

@@ -70,4 +70,6 @@ for (const { work, run } of [
   console.log(`${work}: ${ms.toFixed(1)} ms (goal for a whole iteration 29 ms: ${ms <= 29 ? 'met' : 'not met'}) load ${load()}`);
 }
 const dedupeSeconds = bestSeconds(() => deduplicateRows(points, 0.9));
-console.log(`deduplicate 10000 × ${DIM} (0.9), wasm kernel: ${dedupeSeconds.toFixed(2)} s (goal 2 s: ${dedupeSeconds <= 2 ? 'met' : 'not met'}) load ${load()}`);
+console.log(
+  `deduplicate 10000 × ${DIM} (0.9), wasm kernel: ${dedupeSeconds.toFixed(2)} s (goal 2 s: ${dedupeSeconds <= 2 ? 'met' : 'not met'}) load ${load()}`,
+);

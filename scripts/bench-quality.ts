@@ -27,14 +27,23 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = resolve(ROOT, '..', 'shared');
 
 /** [training] tables layered over use_lite.toml; `wordllama` is WordLlama's own recipe, the baseline the others are compared with. */
-export const VARIANTS: Record<string, { doc: string; training: Record<string, unknown>; stsbTrain?: boolean; weights?: Record<string, number>; matryoshka?: Record<string, unknown> }> = {
+export const VARIANTS: Record<
+  string,
+  { doc: string; training: Record<string, unknown>; stsbTrain?: boolean; weights?: Record<string, number>; matryoshka?: Record<string, unknown> }
+> = {
   wordllama: { doc: "WordLlama's recipe: 1 epoch, batch 512, lr 1e-2, proportional batches, MNRL", training: { batch_size: 512, lr: 1e-2, epochs: 1 } },
   wordllama_binary: { doc: 'the same with tanh STE binarization', training: { batch_size: 512, lr: 1e-2, epochs: 1, binarize: 'tanh' } },
   symmetric: { doc: 'wordllama + symmetric MNRL', training: { batch_size: 512, lr: 1e-2, epochs: 1, symmetric: true } },
   mixed: { doc: 'wordllama with mixed (cross-dataset) batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, sampler: 'mixed' } },
   sif: { doc: 'wordllama + SIF token-weight init', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif' } },
-  sif_tlr: { doc: 'wordllama + SIF init + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 5 } },
-  sif_tlr02: { doc: 'wordllama + SIF init + 0.2x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 0.2 } },
+  sif_tlr: {
+    doc: 'wordllama + SIF init + 5x token-weight lr',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 5 },
+  },
+  sif_tlr02: {
+    doc: 'wordllama + SIF init + 0.2x token-weight lr',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', token_lr_scale: 0.2 },
+  },
   tlr: { doc: 'wordllama + 5x token-weight lr', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_lr_scale: 5 } },
   sif_binary_ft: {
     doc: 'tanh-STE binarized fine-tune (1 epoch, lr 2e-3) starting from the sif run',
@@ -60,15 +69,32 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   sif_a3e4: { doc: 'wordllama + SIF init with a = 3e-4', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 } },
   sif_a1e4: { doc: 'wordllama + SIF init with a = 1e-4', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 1e-4 } },
   sif_a3e4_b1024: { doc: 'SIF a = 3e-4, batch 1024', training: { batch_size: 1024, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4 } },
-  sif_a3e4_mixed: { doc: 'SIF a = 3e-4, mixed batches', training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, sampler: 'mixed' } },
+  sif_a3e4_mixed: {
+    doc: 'SIF a = 3e-4, mixed batches',
+    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, sampler: 'mixed' },
+  },
   sif_a3e4_e2: { doc: 'SIF a = 3e-4, 2 epochs', training: { batch_size: 512, lr: 1e-2, epochs: 2, token_weight_init: 'sif', sif_a: 3e-4 } },
   sif_a3e4_distill: {
     doc: 'SIF a = 3e-4 + similarity distillation from the USE-lite encoder on 8000 records (mse, weight 20)',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 20, loss: 'mse', max_records: 8000, batch_size: 128 } },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      teacher: { weight: 20, loss: 'mse', max_records: 8000, batch_size: 128 },
+    },
   },
   sif_a3e4_distill100: {
     doc: 'as sif_a3e4_distill with weight 100',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, teacher: { weight: 100, loss: 'mse', max_records: 8000, batch_size: 128 } },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      teacher: { weight: 100, loss: 'mse', max_records: 8000, batch_size: 128 },
+    },
   },
   mix_para: {
     doc: 'ours with data mixing: paraphrase/NLI sets up-weighted, captions and simplification/split sets down-weighted',
@@ -103,33 +129,95 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   delta01_distill: {
     doc: 'delta01 + similarity distillation from the USE-lite encoder on every record (mse, weight 20)',
     training: {
-      batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1,
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.1,
       teacher: { weight: 20, loss: 'mse', batch_size: 128 },
     },
   },
   delta01_dup: {
     doc: 'delta01 + duplicate texts masked out of the in-batch negatives',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, mask_duplicates: true },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.1,
+      mask_duplicates: true,
+    },
   },
   delta01_gist: {
     doc: 'delta01 + GISTEmbed guidance: in-batch negatives the USE-lite encoder ranks above the positive are dropped (no distillation term)',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, teacher: { weight: 0, guide: true, batch_size: 128 } },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.1,
+      teacher: { weight: 0, guide: true, batch_size: 128 },
+    },
   },
   delta01_gist_distill: {
     doc: 'delta01 + GISTEmbed guidance + distillation (mse, weight 20)',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, teacher: { weight: 20, loss: 'mse', guide: true, batch_size: 128 } },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.1,
+      teacher: { weight: 20, loss: 'mse', guide: true, batch_size: 128 },
+    },
   },
   delta03_dup: {
     doc: 'delta01_dup with token_delta lr scale 0.3',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+    },
   },
   delta01_dup_s30: {
     doc: 'delta01_dup with MNRL scale 30',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.1, mask_duplicates: true, scale: 30 },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.1,
+      mask_duplicates: true,
+      scale: 30,
+    },
   },
   delta03_dup_w25: {
     doc: 'delta03_dup + soft whitening (power 0.25) folded into the model',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25 },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+      whiten: 0.25,
+    },
   },
   delta1_dup: {
     doc: 'delta01_dup with token_delta lr scale 1',
@@ -137,37 +225,119 @@ export const VARIANTS: Record<string, { doc: string; training: Record<string, un
   },
   delta03_dup_binary: {
     doc: 'binarized fine-tune of delta03_dup: STE on L2-normalised vectors, lr 1e-3, 2 epochs, offsets and duplicate masking kept',
-    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    training: {
+      batch_size: 512,
+      lr: 1e-3,
+      epochs: 2,
+      binarize: 'ste',
+      norm: true,
+      init_checkpoint: '@delta03_dup',
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+    },
   },
   w25_binary: {
     doc: 'binarized fine-tune of delta03_dup_w25 with its 256-d whitening folded into the projection: STE on L2-normalised vectors, lr 1e-3, 2 epochs',
-    training: { batch_size: 512, lr: 1e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup_w25', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    training: {
+      batch_size: 512,
+      lr: 1e-3,
+      epochs: 2,
+      binarize: 'ste',
+      norm: true,
+      init_checkpoint: '@delta03_dup_w25',
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+    },
   },
   w25_binary_mw: {
     doc: 'as w25_binary with Matryoshka weights [1, 1.5, 3] (256, 128, 64) and lr 2e-3',
-    training: { batch_size: 512, lr: 2e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@delta03_dup_w25', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    training: {
+      batch_size: 512,
+      lr: 2e-3,
+      epochs: 2,
+      binarize: 'ste',
+      norm: true,
+      init_checkpoint: '@delta03_dup_w25',
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+    },
     matryoshka: { dims: [256, 128, 64], weights: [1, 1.5, 3] },
   },
   ours_gist: {
     doc: 'ours + GISTEmbed guidance from the USE-lite encoder (in-batch negatives it ranks above the positive are dropped; no distillation term)',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25, teacher: { weight: 0, guide: true, batch_size: 128 } },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+      whiten: 0.25,
+      teacher: { weight: 0, guide: true, batch_size: 128 },
+    },
   },
   ours_distill: {
     doc: 'ours + similarity distillation from the USE-lite encoder on every record (mse, weight 20)',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25, teacher: { weight: 20, loss: 'mse', batch_size: 128 } },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+      whiten: 0.25,
+      teacher: { weight: 20, loss: 'mse', batch_size: 128 },
+    },
   },
   ours_binary_e3: {
     doc: 'ours_binary with 3 epochs and Matryoshka weights [1, 2, 6]',
-    training: { batch_size: 512, lr: 2e-3, epochs: 3, binarize: 'ste', norm: true, init_checkpoint: '@ours', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    training: {
+      batch_size: 512,
+      lr: 2e-3,
+      epochs: 3,
+      binarize: 'ste',
+      norm: true,
+      init_checkpoint: '@ours',
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+    },
     matryoshka: { dims: [256, 128, 64], weights: [1, 2, 6] },
   },
   ours: {
     doc: 'our dense recipe (config/use_lite.toml at batch 512): SIF init (a = 3e-4) + token offsets (lr scale 0.3) + duplicate masking + soft whitening 0.25',
-    training: { batch_size: 512, lr: 1e-2, epochs: 1, token_weight_init: 'sif', sif_a: 3e-4, token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true, whiten: 0.25 },
+    training: {
+      batch_size: 512,
+      lr: 1e-2,
+      epochs: 1,
+      token_weight_init: 'sif',
+      sif_a: 3e-4,
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+      whiten: 0.25,
+    },
   },
   ours_binary: {
-    doc: "binarized fine-tune of `ours` (its 256-d whitening folded in): STE on L2-normalised vectors, lr 2e-3, 2 epochs, Matryoshka weights [1, 1.5, 3]",
-    training: { batch_size: 512, lr: 2e-3, epochs: 2, binarize: 'ste', norm: true, init_checkpoint: '@ours', token_delta: true, token_delta_lr_scale: 0.3, mask_duplicates: true },
+    doc: 'binarized fine-tune of `ours` (its 256-d whitening folded in): STE on L2-normalised vectors, lr 2e-3, 2 epochs, Matryoshka weights [1, 1.5, 3]',
+    training: {
+      batch_size: 512,
+      lr: 2e-3,
+      epochs: 2,
+      binarize: 'ste',
+      norm: true,
+      init_checkpoint: '@ours',
+      token_delta: true,
+      token_delta_lr_scale: 0.3,
+      mask_duplicates: true,
+    },
     matryoshka: { dims: [256, 128, 64], weights: [1, 1.5, 3] },
   },
 };
@@ -214,7 +384,9 @@ async function run(): Promise<void> {
     if (v.weights) {
       // Per-file weights by file-name prefix (default 1; 0 drops the file) as [[training.datasets]].
       const dir = resolve(args.data!);
-      const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort();
       training.datasets = files
         .map((f) => ({ path: join(dir, f), weight: Object.entries(v.weights!).find(([k]) => f.startsWith(k))?.[1] ?? 1 }))
         .filter((d) => d.weight > 0);
@@ -223,8 +395,14 @@ async function run(): Promise<void> {
     if (v.stsbTrain) {
       // STS-B train pairs with a gold score >= 4 (of 5) as anchor/positive records.
       const tsv = join(dirname(resolve(args.eval!)), 'train.tsv');
-      const lines = readFileSync(tsv, 'utf8').split('\n').slice(1).filter((l) => l.trim());
-      const recs = lines.map((l) => l.split('\t')).filter((f) => Number(f[2]) >= 4).map(([a, p]) => JSON.stringify({ anchor: a, positive: p }));
+      const lines = readFileSync(tsv, 'utf8')
+        .split('\n')
+        .slice(1)
+        .filter((l) => l.trim());
+      const recs = lines
+        .map((l) => l.split('\t'))
+        .filter((f) => Number(f[2]) >= 4)
+        .map(([a, p]) => JSON.stringify({ anchor: a, positive: p }));
       const file = join(work, 'stsb-train-pos.jsonl');
       writeFileSync(file, recs.join('\n') + '\n');
       data = [args.data!, file];
@@ -279,16 +457,22 @@ async function run(): Promise<void> {
       await m.close();
     }
     rows.push(row);
-    process.stderr.write(`${name}: cos ${JSON.stringify(row.cos)} ham ${JSON.stringify(row.ham)} in ${s.seconds.toFixed(0)} s (${row.steps_per_s.toFixed(2)} steps/s)\n`);
+    process.stderr.write(
+      `${name}: cos ${JSON.stringify(row.cos)} ham ${JSON.stringify(row.ham)} in ${s.seconds.toFixed(0)} s (${row.steps_per_s.toFixed(2)} steps/s)\n`,
+    );
   }
-  const dims = Object.keys((rows[0]?.cos as object) ?? {}).map(Number).sort((a, b) => b - a);
+  const dims = Object.keys((rows[0]?.cos as object) ?? {})
+    .map(Number)
+    .sort((a, b) => b - a);
   const f = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : '-');
   const cols = (prefix: string) => dims.map((d) => `${prefix}@${d}`).join(' | ');
   console.log(`\n| variant | ${cols('cos')} | ${cols('ham')} | ${cols('cos2')} | ${cols('ham2')} | steps | train s | steps/s |`);
   console.log(`|---|${Array.from({ length: 4 * dims.length }, () => '---:').join('|')}|---:|---:|---:|`);
   for (const r of rows) {
     const vals = (k: string) => dims.map((d) => f((r[k] as Record<number, number> | undefined)?.[d])).join(' | ');
-    console.log(`| ${r.variant} | ${vals('cos')} | ${vals('ham')} | ${vals('cos2')} | ${vals('ham2')} | ${r.steps} | ${Number(r.seconds).toFixed(0)} | ${Number(r.steps_per_s).toFixed(2)} |`);
+    console.log(
+      `| ${r.variant} | ${vals('cos')} | ${vals('ham')} | ${vals('cos2')} | ${vals('ham2')} | ${r.steps} | ${Number(r.seconds).toFixed(0)} | ${Number(r.steps_per_s).toFixed(2)} |`,
+    );
   }
   if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, rows }, null, 2) + '\n');
 }

@@ -181,17 +181,36 @@ function pytorch(sizes: string): unknown {
   const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy, scipy'], { stdio: 'ignore' }).status === 0;
   if (!hasTorch) {
     if (!args['install-torch']) {
-      process.stderr.write('skipping PyTorch reference: python3-torch missing (rerun with --install-torch, or apt-get install -y python3-torch python3-numpy python3-scipy)\n');
+      process.stderr.write(
+        'skipping PyTorch reference: python3-torch missing (rerun with --install-torch, or apt-get install -y python3-torch python3-numpy python3-scipy)\n',
+      );
       return undefined;
     }
     process.stderr.write('installing python3-torch python3-numpy python3-scipy with apt-get ...\n');
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', '-qq', 'python3-torch', 'python3-numpy', 'python3-scipy'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'python3-torch', 'python3-numpy', 'python3-scipy'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   }
   const out = join(tmpdir(), `speed_ref-${process.pid}.json`);
   const res = spawnSync(
     '/usr/bin/python3',
-    [script, '--sizes', sizes, '--batch', String(args.batch), '--mean-len', String(args['mean-len']), '--steps', String(args.steps), '--threads', '2', '--json', out],
+    [
+      script,
+      '--sizes',
+      sizes,
+      '--batch',
+      String(args.batch),
+      '--mean-len',
+      String(args['mean-len']),
+      '--steps',
+      String(args.steps),
+      '--threads',
+      '2',
+      '--json',
+      out,
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   if (res.status !== 0) {
@@ -236,12 +255,17 @@ async function main(): Promise<void> {
   console.log('\n| vocab x in -> out | implementation | median ms/step | min | max | peak RSS MB |');
   console.log('|---|---|---:|---:|---:|---:|');
   for (const r of results) {
-    console.log(`| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | ours, TF.js ${r.backend} | ${r.median_ms.toFixed(0)} | ${r.min_ms.toFixed(0)} | ${r.max_ms.toFixed(0)} | ${r.peak_rss_mb.toFixed(0)} |`);
+    console.log(
+      `| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | ours, TF.js ${r.backend} | ${r.median_ms.toFixed(0)} | ${r.min_ms.toFixed(0)} | ${r.max_ms.toFixed(0)} | ${r.peak_rss_mb.toFixed(0)} |`,
+    );
   }
-  for (const r of ((ref as { rows?: Record<string, number | string>[] })?.rows ?? [])) {
-    console.log(`| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | PyTorch ${r.variant} | ${Number(r.median_ms).toFixed(0)} | ${Number(r.min_ms).toFixed(0)} | ${Number(r.max_ms).toFixed(0)} | |`);
+  for (const r of (ref as { rows?: Record<string, number | string>[] })?.rows ?? []) {
+    console.log(
+      `| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | PyTorch ${r.variant} | ${Number(r.median_ms).toFixed(0)} | ${Number(r.min_ms).toFixed(0)} | ${Number(r.max_ms).toFixed(0)} | |`,
+    );
   }
-  if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, results, pytorch: ref }, null, 2) + '\n');
+  if (args.json)
+    writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, results, pytorch: ref }, null, 2) + '\n');
 }
 
 await main();

@@ -72,7 +72,9 @@ function corpora(): { name: string; texts: string[] }[] {
   if (existsSync(join(stsb, 'train.tsv'))) {
     const texts: string[] = [];
     for (const split of ['train', 'dev']) {
-      for (const line of readFileSync(join(stsb, `${split}.tsv`), 'utf8').split('\n').slice(1)) {
+      for (const line of readFileSync(join(stsb, `${split}.tsv`), 'utf8')
+        .split('\n')
+        .slice(1)) {
         if (!line) continue;
         const [a, b] = line.split('\t');
         texts.push(a!, b!);
@@ -169,7 +171,19 @@ function fidelity(): void {
       if (examples.length < 3) examples.push(t.slice(0, 80));
     }
     const different = Object.values(causes).reduce((x, y) => x + y, 0);
-    console.log(JSON.stringify({ task: 'fidelity', corpus: name, unique_texts: texts.size, identical: texts.size - different, different, causes, ref_tokens: refTokens, our_tokens: ourTokens, examples }));
+    console.log(
+      JSON.stringify({
+        task: 'fidelity',
+        corpus: name,
+        unique_texts: texts.size,
+        identical: texts.size - different,
+        different,
+        causes,
+        ref_tokens: refTokens,
+        our_tokens: ourTokens,
+        examples,
+      }),
+    );
   }
 }
 

@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     status.dataset.state = 'ready';
     let timer: ReturnType<typeof setTimeout> | undefined;
     const update = () => {
-      const sentences = input.value.split('\n').map((s) => s.trim()).filter(Boolean);
+      const sentences = input.value
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean);
       render(model, sentences);
       document.body.dataset.rendered = String(sentences.length);
       // What was rendered, so a test can wait for the final text rather than a count reached mid-typing.

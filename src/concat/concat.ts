@@ -120,15 +120,16 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
       if (m.dim !== s.dim) throw new UserError(`${path}: ${m.dim} columns, but ${config.file} says dim = ${s.dim} for source "${s.name}"`);
       if (m.rows < rows) throw new UserError(`${path}: ${m.rows} rows, fewer than n_vocab ${rows}; check [model] n_vocab in ${config.file}`);
       if (m.rows > rows && !s.drop_extra_rows) {
-        throw new UserError(
-          `${path}: ${m.rows} rows but n_vocab is ${rows}; set drop_extra_rows = true for "${s.name}" if the checkpoint pads its matrix`,
-        );
+        throw new UserError(`${path}: ${m.rows} rows but n_vocab is ${rows}; set drop_extra_rows = true for "${s.name}" if the checkpoint pads its matrix`);
       }
     }
     const progress = createProgress('concat: row norms', { unit: 'rows', total: rows, quiet });
     const norms = await meanRowNorms(matrices, rows, blockRows, (done) => progress.update(done));
     progress.finish();
-    const scales = chooseScales(config.sources.map((s) => s.scale), norms);
+    const scales = chooseScales(
+      config.sources.map((s) => s.scale),
+      norms,
+    );
     const sources: ConcatSourceEntry[] = config.sources.map((s, i) => {
       const file = sourcePath(outDir, s.name);
       const st = statSync(file);
@@ -157,7 +158,11 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
     if (opts.materialize) {
       const dtype = opts.dtype ?? (matrices[0]!.file.header.tensors.get(EXTRACTED_TENSOR)!.dtype as FloatDType);
       materialized = join(outDir, MATERIALIZED_FILE);
-      const cm = new ConcatMatrix(matrices.map((m, i) => ({ matrix: m, scale: scales[i]! })), rows, 'concat');
+      const cm = new ConcatMatrix(
+        matrices.map((m, i) => ({ matrix: m, scale: scales[i]! })),
+        rows,
+        'concat',
+      );
       const w = await SafetensorsWriter.create(materialized, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, config.dim] }], {
         format: 'pt',
         config: config.name,

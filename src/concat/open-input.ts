@@ -77,7 +77,8 @@ export async function openInputMatrix(config: ModelConfig, outDir: string): Prom
     m = await openSafetensorsMatrix(sourceFile(config, outDir, config.sources[0]!.name), EXTRACTED_TENSOR);
   } else {
     const path = input.descriptor;
-    if (!existsSync(path)) throw new UserError(`${path} not found; ${config.name} has ${config.sources.length} sources: run pipeline concat --config ${config.name}`);
+    if (!existsSync(path))
+      throw new UserError(`${path} not found; ${config.name} has ${config.sources.length} sources: run pipeline concat --config ${config.name}`);
     m = await openConcatMatrix(path);
   }
   if (m.rows < config.n_vocab) {
@@ -86,7 +87,9 @@ export async function openInputMatrix(config: ModelConfig, outDir: string): Prom
   }
   if (m.dim !== config.dim) {
     await m.close();
-    throw new UserError(`${m.label}: ${m.dim} columns, but ${config.file} says dim ${config.dim}; run extract${config.sources.length > 1 ? ' and concat' : ''} again`);
+    throw new UserError(
+      `${m.label}: ${m.dim} columns, but ${config.file} says dim ${config.dim}; run extract${config.sources.length > 1 ? ' and concat' : ''} again`,
+    );
   }
   return firstRows(m, config.n_vocab);
 }

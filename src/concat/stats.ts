@@ -1,12 +1,7 @@
 /** One streaming pass over several matrices at once: the mean L2 row norm of each (over its first `rows`). */
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 
-export async function meanRowNorms(
-  matrices: RowMatrix[],
-  rows: number,
-  blockRows = 4096,
-  onBlock?: (rowsDone: number) => void,
-): Promise<number[]> {
+export async function meanRowNorms(matrices: RowMatrix[], rows: number, blockRows = 4096, onBlock?: (rowsDone: number) => void): Promise<number[]> {
   const sums = matrices.map(() => 0);
   const buffers = matrices.map((m) => new Float32Array(Math.min(blockRows, rows) * m.dim));
   for (let start = 0; start < rows; start += blockRows) {

@@ -21,9 +21,7 @@ export function resolveConfigPath(nameOrPath: string, cwd = process.cwd()): stri
   const looksLikePath = nameOrPath.endsWith('.toml') || nameOrPath.includes('/') || nameOrPath.includes('\\');
   const candidate = looksLikePath ? resolve(cwd, nameOrPath) : join(CONFIG_DIR, `${nameOrPath}.toml`);
   if (!existsSync(candidate)) {
-    throw new UserError(
-      `config "${nameOrPath}" not found (looked for ${candidate}); use a name from ${CONFIG_DIR} or a path to a .toml file`,
-    );
+    throw new UserError(`config "${nameOrPath}" not found (looked for ${candidate}); use a name from ${CONFIG_DIR} or a path to a .toml file`);
   }
   return candidate;
 }
@@ -89,9 +87,7 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
       throw new ConfigError(
         file,
         where,
-        kinds.length === 0
-          ? 'needs one of hf_model_id, path or tfjs_model'
-          : `has ${kinds.join(' and ')}: give exactly one of hf_model_id, path or tfjs_model`,
+        kinds.length === 0 ? 'needs one of hf_model_id, path or tfjs_model' : `has ${kinds.join(' and ')}: give exactly one of hf_model_id, path or tfjs_model`,
       );
     }
     if (t.dim === undefined) throw new ConfigError(file, `${where} dim`, 'missing (the source row width)');

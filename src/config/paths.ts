@@ -30,7 +30,12 @@ export function resolveConfigRelativePath(value: string, configFile: string): st
 export function provenancePath(path: string): string {
   const nm = `${sep}node_modules${sep}`;
   const at = path.lastIndexOf(nm);
-  return at === -1 ? path : `npm:${path.slice(at + nm.length).split(sep).join('/')}`;
+  return at === -1
+    ? path
+    : `npm:${path
+        .slice(at + nm.length)
+        .split(sep)
+        .join('/')}`;
 }
 
 /**

@@ -164,9 +164,7 @@ function typeError(kind: FieldKind, value: unknown): string | undefined {
     case 'int[]':
       return Array.isArray(value) && value.every(isInt) ? undefined : 'an array of integers';
     case 'number[]':
-      return Array.isArray(value) && value.every((x) => typeof x === 'number' || typeof x === 'bigint')
-        ? undefined
-        : 'an array of numbers';
+      return Array.isArray(value) && value.every((x) => typeof x === 'number' || typeof x === 'bigint') ? undefined : 'an array of numbers';
     case 'table':
       return isTable(value) ? undefined : 'a table';
     case 'table[]':

@@ -70,12 +70,7 @@ function parseTsv(text: string): { fields: string[]; line: number }[] {
   return out;
 }
 
-export function readDelimitedPairs(
-  path: string,
-  format: 'tsv' | 'csv',
-  columns: ColumnMap,
-  explicitNegative: boolean,
-): TextPair[] {
+export function readDelimitedPairs(path: string, format: 'tsv' | 'csv', columns: ColumnMap, explicitNegative: boolean): TextPair[] {
   if (!existsSync(path)) throw new UserError(`${path}: data file not found`);
   const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   let rows: { fields: string[]; line: number }[];

@@ -6,12 +6,7 @@ import type { ColumnMap, TextPair } from './types.ts';
  * `get(name)` returns the raw field. Missing or empty anchor/positive are errors naming `where`
  * (file:line); the negative is optional unless the column mapping named it explicitly.
  */
-export function pairFromFields(
-  get: (column: string) => unknown,
-  columns: ColumnMap,
-  explicitNegative: boolean,
-  where: string,
-): TextPair {
+export function pairFromFields(get: (column: string) => unknown, columns: ColumnMap, explicitNegative: boolean, where: string): TextPair {
   const text = (role: 'anchor' | 'positive' | 'negative', required: boolean): string | undefined => {
     const column = columns[role]!;
     const v = get(column);

@@ -51,7 +51,16 @@ export function selectParquetFiles(files: string[], repo: string, subset: string
   }
   const chosen = inSubset.filter((f) => isSplitFile(f, split)).sort();
   if (chosen.length === 0) {
-    const splits = [...new Set(inSubset.map((f) => f.split('/').pop()!.replace(/[-_.].*$/, '')))];
+    const splits = [
+      ...new Set(
+        inSubset.map((f) =>
+          f
+            .split('/')
+            .pop()!
+            .replace(/[-_.].*$/, ''),
+        ),
+      ),
+    ];
     throw new UserError(`hub dataset ${repo}${subset ? ` subset "${subset}"` : ''}: no split "${split}" (files look like splits: ${splits.join(', ')})`);
   }
   if (subset === undefined) {
@@ -91,7 +100,12 @@ export async function fetchHubDatasetFiles(opts: HubDatasetOptions): Promise<str
     throw new UserError(`hub dataset ${opts.repo}@${revision}: cannot list files (${errorMessage(err)})`, 1);
   }
   const sizes = new Map(entries.map((e) => [e.path, e.lfs?.size ?? e.size]));
-  const chosen = selectParquetFiles(entries.map((e) => e.path), opts.repo, opts.subset, split);
+  const chosen = selectParquetFiles(
+    entries.map((e) => e.path),
+    opts.repo,
+    opts.subset,
+    split,
+  );
   const out: string[] = [];
   for (const path of chosen) {
     const local = join(root, ...path.split('/'));

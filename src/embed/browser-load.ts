@@ -91,7 +91,12 @@ async function fromFiles(
   const tokenizerConfig = await f.get(urlOf(dir + TOKENIZER_CONFIG_FILE), true);
   const safetensors = await f.get(urlOf(weights));
   return loadModelFromBuffers(
-    { safetensors: safetensors!, tokenizerJson: decode(tokenizer!), configJson: config, tokenizerConfig: parseJson(tokenizerConfig, urlOf(TOKENIZER_CONFIG_FILE)) },
+    {
+      safetensors: safetensors!,
+      tokenizerJson: decode(tokenizer!),
+      configJson: config,
+      tokenizerConfig: parseJson(tokenizerConfig, urlOf(TOKENIZER_CONFIG_FILE)),
+    },
     { ...opts, source: opts.source ?? urlOf(weights) },
   );
 }
@@ -129,7 +134,9 @@ export async function loadFromHub(id: string, opts: HubBrowserOptions = {}): Pro
   const api = `${endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`;
   const res = await doFetch(api, { headers });
   if (!res.ok) {
-    throw new UserError(`${repo}@${revision}: HTTP ${res.status} from ${endpoint}${res.status === 401 || res.status === 404 ? ' (missing, private or gated: check the id or pass a token)' : ''}`);
+    throw new UserError(
+      `${repo}@${revision}: HTTP ${res.status} from ${endpoint}${res.status === 401 || res.status === 404 ? ' (missing, private or gated: check the id or pass a token)' : ''}`,
+    );
   }
   const info = (await res.json()) as { sha?: string; siblings?: { rfilename: string }[] };
   if (typeof info.sha !== 'string') throw new UserError(`${api}: no commit sha in the answer`);

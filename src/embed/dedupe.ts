@@ -16,9 +16,7 @@ export function deduplicateRows(x: Embeddings | BinaryCodes, threshold: number, 
   const n = x.rows;
   const isDup = new Uint8Array(n);
   const sim = (a0: number, a1: number, b0: number, b1: number) =>
-    'bits' in x
-      ? hammingSimilarity(sliceCodes(x, a0, a1), sliceCodes(x, b0, b1))
-      : cosineMatrix(sliceRows(x, a0, a1), sliceRows(x, b0, b1));
+    'bits' in x ? hammingSimilarity(sliceCodes(x, a0, a1), sliceCodes(x, b0, b1)) : cosineMatrix(sliceRows(x, a0, a1), sliceRows(x, b0, b1));
   // Blocks in order: when block J is compared with earlier block I, every row of I already has its final state.
   for (let j0 = 0; j0 < n; j0 += blockRows) {
     const j1 = Math.min(n, j0 + blockRows);

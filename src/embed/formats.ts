@@ -103,7 +103,14 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   const twoD = names.filter((n) => st.header.tensors.get(n)!.shape.length === 2);
   if (has(EXTRACTED_TENSOR) || twoD.length === 1) {
     // A raw matrix from `pipeline extract` (tensor "embedding"), or any single 2-D tensor.
-    return { format: 'raw', normalize: false, maxLength: 0, charTruncation: false, binarized: false, tensor: has(EXTRACTED_TENSOR) ? EXTRACTED_TENSOR : twoD[0]! };
+    return {
+      format: 'raw',
+      normalize: false,
+      maxLength: 0,
+      charTruncation: false,
+      binarized: false,
+      tensor: has(EXTRACTED_TENSOR) ? EXTRACTED_TENSOR : twoD[0]!,
+    };
   }
   throw new SafetensorsError(
     `${source}: no embedding tensor found (expected "embedding.weight", "embeddings" or "embedding"; has: ${names.join(', ') || 'none'})`,

@@ -9,16 +9,7 @@ export { loadModelFromBuffers, type LoadOptions, type ModelBuffers } from './loa
 export { loadFromHub, loadFromUrl, type BrowserLoadOptions, type HubBrowserOptions, type ResponseCache } from './browser-load.ts';
 export { StaticModel, type ModelInfo, type ScoreKey, type DeduplicateOptions } from './model.ts';
 export type { ModelFormat, Precision } from './formats.ts';
-export type {
-  Embeddings,
-  BinaryCodes,
-  SimilarityMatrix,
-  EmbedOptions,
-  RankedDoc,
-  ClusterOptions,
-  ClusterResult,
-  SplitOptions,
-} from './types.ts';
+export type { Embeddings, BinaryCodes, SimilarityMatrix, EmbedOptions, RankedDoc, ClusterOptions, ClusterResult, SplitOptions } from './types.ts';
 export { cosine, cosineMatrix, normalizeRows } from './similarity.ts';
 export { binarize, hammingSimilarity, hammingDistance, packedBytes } from './binary.ts';
 export { deduplicateRows, type DedupeResult } from './dedupe.ts';

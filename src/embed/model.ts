@@ -13,16 +13,7 @@ import { cosineMatrix, normalizeRows } from './similarity.ts';
 import { deduplicateRows } from './dedupe.ts';
 import { kmeans } from './kmeans.ts';
 import { semanticSplit } from './split.ts';
-import type {
-  BinaryCodes,
-  ClusterOptions,
-  ClusterResult,
-  EmbedOptions,
-  Embeddings,
-  RankedDoc,
-  SimilarityMatrix,
-  SplitOptions,
-} from './types.ts';
+import type { BinaryCodes, ClusterOptions, ClusterResult, EmbedOptions, Embeddings, RankedDoc, SimilarityMatrix, SplitOptions } from './types.ts';
 
 export interface ModelInfo {
   format: ModelFormat;
@@ -163,8 +154,7 @@ export class StaticModel {
     if (!Array.isArray(list)) throw new UserError('embed: texts must be a string or an array of strings');
     const d = this.resolveDim(opts.dim);
     const norm = opts.norm ?? this.normalize;
-    const rules: PoolingRules =
-      opts.maxLength === undefined ? this.rules : { ...this.rules, maxLength: Math.max(0, Math.floor(opts.maxLength)) };
+    const rules: PoolingRules = opts.maxLength === undefined ? this.rules : { ...this.rules, maxLength: Math.max(0, Math.floor(opts.maxLength)) };
     const out = new Float32Array(list.length * d);
     for (let i = 0; i < list.length; i++) {
       const text = list[i];
@@ -206,7 +196,9 @@ export class StaticModel {
   topk(query: string, docs: readonly string[], k = 3, opts: { dim?: number } = {}): string[] {
     if (!Number.isInteger(k) || k < 1) throw new UserError(`topk: k must be a positive integer, got ${k}`);
     if (k > docs.length) throw new UserError(`topk: k = ${k} is larger than the number of docs (${docs.length})`);
-    return this.rank(query, docs, opts).slice(0, k).map((r) => r.doc);
+    return this.rank(query, docs, opts)
+      .slice(0, k)
+      .map((r) => r.doc);
   }
 
   /** Docs whose similarity to `query` is above `threshold` (default 0.3), in input order. */

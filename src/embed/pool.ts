@@ -14,15 +14,7 @@ import type { TokenMatrix } from './formats.ts';
  * in float32 row after row, which drifts by ~1e-6 relative over a few hundred tokens; its fixtures still match
  * to 1e-5).
  */
-export function poolIds(
-  m: TokenMatrix,
-  ids: Int32Array,
-  n: number,
-  d: number,
-  out: Float32Array,
-  offset: number,
-  acc: Float64Array,
-): void {
+export function poolIds(m: TokenMatrix, ids: Int32Array, n: number, d: number, out: Float32Array, offset: number, acc: Float64Array): void {
   acc.fill(0, 0, d);
   const dim = m.dim;
   const { mapping, scale, f32 } = m;

@@ -18,9 +18,7 @@ import type { Embeddings, SplitOptions } from './types.ts';
 
 type Range = [number, number];
 
-const SENTENCE_END = new Set(
-  Array.from('.!?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡。', (c) => c.codePointAt(0)!),
-);
+const SENTENCE_END = new Set(Array.from('.!?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡。', (c) => c.codePointAt(0)!));
 
 const len = (r: Range) => r[1] - r[0];
 
@@ -47,7 +45,7 @@ export function coalesce(ranges: Range[], maxSize: number, maxIterations = 100):
   for (let it = 0; it < maxIterations; it++) {
     const next: Range[] = [];
     let changes = 0;
-    for (let i = 0; i < result.length; ) {
+    for (let i = 0; i < result.length;) {
       const a = result[i]!;
       const b = result[i + 1];
       if (b && len(a) + len(b) <= maxSize) {
@@ -161,8 +159,7 @@ export function savgolCoefficients(window: number, order: number): Float64Array[
   const m = order + 1;
   // A: window × m, A[i][j] = (i - half)^j; pinv(A) = (AᵀA)⁻¹Aᵀ since A has full column rank.
   const ata = Array.from({ length: m }, () => new Float64Array(m));
-  for (let i = 0; i < window; i++)
-    for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) ata[a]![b]! += (i - half) ** a * (i - half) ** b;
+  for (let i = 0; i < window; i++) for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) ata[a]![b]! += (i - half) ** a * (i - half) ** b;
   const inv = invert(ata);
   const pinv = Array.from({ length: m }, () => new Float64Array(window));
   for (let a = 0; a < m; a++)
@@ -293,11 +290,7 @@ function resolveSplitOptions(o: SplitOptions = {}): Required<SplitOptions> {
  * Split `text` into semantically coherent chunks. `embedNormalized` embeds the pieces (L2-normalised rows).
  * Returns chunks whose concatenation is `text` and whose lengths are ≤ targetSize.
  */
-export function semanticSplit(
-  text: string,
-  embedNormalized: (pieces: string[]) => Embeddings,
-  options: SplitOptions = {},
-): string[] {
+export function semanticSplit(text: string, embedNormalized: (pieces: string[]) => Embeddings, options: SplitOptions = {}): string[] {
   const o = resolveSplitOptions(options);
   if (text.length === 0) return [];
   const pieces = splitPieces(text, o);

@@ -61,10 +61,10 @@ export function resolveModelPath(arg: string): string {
   } catch {
     return arg; // not a config either: let the loader report the missing path
   }
-  if (!existsSync(dir)) throw new UserError(`${arg}: no such file or folder, and the config's output ${dir} does not exist yet (run pipeline run --config ${arg})`);
+  if (!existsSync(dir))
+    throw new UserError(`${arg}: no such file or folder, and the config's output ${dir} does not exist yet (run pipeline run --config ${arg})`);
   return dir;
 }
-
 
 /** Name and [rows, dim] of the embedding matrix in a safetensors file (header only). */
 export async function embeddingTensorInfo(path: string): Promise<{ name: string; rows: number; dim: number }> {

@@ -54,7 +54,13 @@ export function readEvalFile(path: string): EvalFile | undefined {
   const f = v as Partial<EvalFile>;
   if (!f || typeof f !== 'object' || !Array.isArray(f.results)) throw new UserError(`${path}: no "results" list; is this an eval.json from pipeline eval?`);
   f.results.forEach((r, i) => {
-    if (typeof r?.model !== 'string' || typeof r.task !== 'string' || typeof r.metric !== 'string' || !Number.isInteger(r.dim) || typeof r.binary !== 'boolean') {
+    if (
+      typeof r?.model !== 'string' ||
+      typeof r.task !== 'string' ||
+      typeof r.metric !== 'string' ||
+      !Number.isInteger(r.dim) ||
+      typeof r.binary !== 'boolean'
+    ) {
       throw new UserError(`${path}: results[${i}] lacks model/task/metric/dim/binary; re-run pipeline eval`);
     }
   });

@@ -2,7 +2,21 @@
  * Run one parsed task against one encoder at every requested width and mode: embed the task's distinct texts
  * once, then derive each (dim, dense|binary) view and score it. Returns one result row per metric.
  */
-import { accuracy, averagePrecision, bestAccuracy, bestF1, fitLogistic, kmeans, macroF1, pearson, predictLogistic, rankingAtK, rankingAveragePrecision, spearman, vMeasure } from './metrics/index.ts';
+import {
+  accuracy,
+  averagePrecision,
+  bestAccuracy,
+  bestF1,
+  fitLogistic,
+  kmeans,
+  macroF1,
+  pearson,
+  predictLogistic,
+  rankingAtK,
+  rankingAveragePrecision,
+  spearman,
+  vMeasure,
+} from './metrics/index.ts';
 import { hammingSim, packSigns, prepareVectors, rowDot, type Embeddings, type SentenceEncoder } from './encoder.ts';
 import type { ClfData, ClusterData, PairData, RankingData, StsData, TaskData, TaskKind } from './tasks/types.ts';
 
@@ -167,11 +181,7 @@ function scoreRanking(data: RankingData, sim: Similarity, ids: Record<string, nu
   return out;
 }
 
-export async function runTask(
-  encoder: SentenceEncoder,
-  task: { name: string; file: string; data: TaskData },
-  opts: RunTaskOptions,
-): Promise<EvalResult[]> {
+export async function runTask(encoder: SentenceEncoder, task: { name: string; file: string; data: TaskData }, opts: RunTaskOptions): Promise<EvalResult[]> {
   const { data } = task;
   const { table, ids } = collect(data);
   // Ranking candidates are embedded in the same pass, as rows after the queries' texts.

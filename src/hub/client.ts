@@ -30,10 +30,7 @@ export interface HubClient {
 const DEFAULT_RETRY: RetryPolicy = { retries: 6, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 /** Build a client from the environment: HF_ENDPOINT (default huggingface.co), HF_TOKEN (or the older HUGGING_FACE_HUB_TOKEN). */
-export function hubClientFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: Partial<HubClient> = {},
-): HubClient {
+export function hubClientFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubClient> = {}): HubClient {
   const hubUrl = (overrides.hubUrl ?? env.HF_ENDPOINT ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
   try {
     new URL(hubUrl);
@@ -42,7 +39,9 @@ export function hubClientFromEnv(
   }
   const token = overrides.token ?? (env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || undefined);
   if (token !== undefined && !/^hf_\w+$/.test(token.trim())) {
-    throw new UserError('HF_TOKEN does not look like a Hugging Face access token (they start with "hf_"); create one at https://huggingface.co/settings/tokens');
+    throw new UserError(
+      'HF_TOKEN does not look like a Hugging Face access token (they start with "hf_"); create one at https://huggingface.co/settings/tokens',
+    );
   }
   return {
     hubUrl,

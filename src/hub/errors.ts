@@ -90,7 +90,11 @@ export function hubErrorFor(res: { status: number; headers: Headers }, ctx: Erro
     );
   }
   if (status === 403) {
-    return new HubError(`${what}: access denied (HTTP 403)${serverMsg ? `: ${serverMsg}` : ''}; accept the licence on ${page} and check HF_TOKEN`, status, code);
+    return new HubError(
+      `${what}: access denied (HTTP 403)${serverMsg ? `: ${serverMsg}` : ''}; accept the licence on ${page} and check HF_TOKEN`,
+      status,
+      code,
+    );
   }
   return new HubError(`${what}: unexpected HTTP ${status}${serverMsg ? ` (${serverMsg})` : ''}`, status, code);
 }

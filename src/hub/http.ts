@@ -28,14 +28,12 @@ export function hubEtag(h: Headers): string | undefined {
  * Fetch `url` following redirects. Non-OK answers become a HubError (definitive) or a TransientError
  * (5xx/429/408, Retry-After kept) so callers can retry; the body of a returned response is unread.
  */
-export async function hubGet(
-  client: HubClient,
-  url: string,
-  headers: Record<string, string>,
-  ctx: ErrorContext,
-  signal?: AbortSignal,
-): Promise<HubResponse> {
-  const { r: res, hubHeaders, finalUrl } = await followRedirects(
+export async function hubGet(client: HubClient, url: string, headers: Record<string, string>, ctx: ErrorContext, signal?: AbortSignal): Promise<HubResponse> {
+  const {
+    r: res,
+    hubHeaders,
+    finalUrl,
+  } = await followRedirects(
     client,
     url,
     headers,
@@ -83,7 +81,9 @@ export async function readBody(
         step = await reader.read();
       } catch (err) {
         const reason = abort.signal.aborted ? abort.signal.reason : err;
-        throw reason instanceof TransientError ? reason : new TransientError(`${what}: connection broke after ${got} bytes (${(reason as Error)?.message ?? reason})`);
+        throw reason instanceof TransientError
+          ? reason
+          : new TransientError(`${what}: connection broke after ${got} bytes (${(reason as Error)?.message ?? reason})`);
       }
       if (step.done) break;
       const chunk = step.value;

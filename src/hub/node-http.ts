@@ -339,7 +339,9 @@ export function readBodyInto(r: RawResponse, out: Uint8Array, idleTimeoutMs: num
       if (e === 'error') {
         clearTimeout(timer);
         const m = (err as Error)?.message ?? String(err);
-        return reject(err instanceof TransientError && m.startsWith(what) ? err : new TransientError(`${what}: ${m} after ${conn.got} of ${out.byteLength} bytes`));
+        return reject(
+          err instanceof TransientError && m.startsWith(what) ? err : new TransientError(`${what}: ${m} after ${conn.got} of ${out.byteLength} bytes`),
+        );
       }
       if (onBytes) {
         onBytes(conn.got - reported);

@@ -20,12 +20,7 @@ export interface RemoteHeader {
   redirect: RedirectCache;
 }
 
-export async function readRemoteHeader(
-  client: HubClient,
-  repo: string,
-  commit: string,
-  file: string,
-): Promise<RemoteHeader> {
+export async function readRemoteHeader(client: HubClient, repo: string, commit: string, file: string): Promise<RemoteHeader> {
   const ctx = { repo, revision: commit, file, hubUrl: client.hubUrl, hasToken: Boolean(client.token) };
   const url = resolveUrl(client, repo, commit, file);
   const source = `${repo}/${file}`;

@@ -15,12 +15,7 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterMs?
   return Math.round(raw * (0.75 + Math.random() * 0.5));
 }
 
-export async function withRetries<T>(
-  policy: RetryPolicy,
-  what: string,
-  fn: (attempt: number) => Promise<T>,
-  onRetry?: (message: string) => void,
-): Promise<T> {
+export async function withRetries<T>(policy: RetryPolicy, what: string, fn: (attempt: number) => Promise<T>, onRetry?: (message: string) => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);

@@ -23,10 +23,7 @@ export function blockRowsFor(dim: number, bytes = 8 * 1024 * 1024): number {
  * Accumulate the Gram over rows `[0, m.rows)`. Each block is transposed to column-major f64 so that every
  * upper-triangle entry is one contiguous dot product; the lower triangle is mirrored at the end.
  */
-export async function streamGram(
-  m: RowMatrix,
-  opts: { blockRows?: number; onBlock?: (rowsDone: number) => void } = {},
-): Promise<GramResult> {
+export async function streamGram(m: RowMatrix, opts: { blockRows?: number; onBlock?: (rowsDone: number) => void } = {}): Promise<GramResult> {
   const { rows, dim } = m;
   const block = Math.min(opts.blockRows ?? blockRowsFor(dim), Math.max(1, rows));
   const gram = new Float64Array(dim * dim);

@@ -73,7 +73,12 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
   const dims = [...new Set(opts.dims.filter((d) => d >= 1 && d <= m.dim))].sort((a, b) => b - a);
   const gram = await streamGram(m, { onBlock: (done) => step('spectrum', done, m.rows) });
   const sp = spectrumOfGram(gram, dims);
-  const baselines = projectionBaselines(gram.gram, m.dim, sp.uncentred.singular_values, dims.filter((k) => k < m.dim));
+  const baselines = projectionBaselines(
+    gram.gram,
+    m.dim,
+    sp.uncentred.singular_values,
+    dims.filter((k) => k < m.dim),
+  );
   const norms = await rowNorms(m);
   let min = Infinity;
   let max = 0;
@@ -110,7 +115,12 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
   if (opts.neighbours.length > 0) {
     const qs = [];
     for (const q of opts.neighbours) qs.push(await queryVector(t, q));
-    const found = await nearestRows(m, qs.map((q) => q.v), opts.k, { exclude: qs.map((q) => (q.kind === 'token' ? q.ids[0] : undefined)) });
+    const found = await nearestRows(
+      m,
+      qs.map((q) => q.v),
+      opts.k,
+      { exclude: qs.map((q) => (q.kind === 'token' ? q.ids[0] : undefined)) },
+    );
     report.neighbours = qs.map((q, i) => ({
       query: opts.neighbours[i]!,
       kind: q.kind,
@@ -130,7 +140,10 @@ export function summaryLines(r: InspectReport): string[] {
     `${r.matrix}: ${r.rows} × ${r.dim}; row norms ${fmt(r.norms.min)}..${fmt(r.norms.max)} (mean ${fmt(r.norms.mean)})`,
     `singular values: ${sv.slice(0, 5).map(fmt).join(', ')}${sv.length > 5 ? ', …' : ''}; ${sv.length >= 70 ? `σ70 ${fmt(sv[69]!)}; ` : ''}smallest ${fmt(sv[sv.length - 1] ?? 0)}`,
     `centred: effective rank ${cs.effective_rank.toFixed(1)} of ${r.dim}, numerical rank ${cs.numerical_rank}; variance in first k: ${r.spectrum.variance_explained.map((v) => `${v.k} → ${(100 * v.fraction).toFixed(1)}%`).join(', ')}`,
-    ...r.projection_baselines.map((b) => `k ${b.k}: relative error PCA ${b.pca_error.toFixed(3)}, random projection ${b.random_error.toFixed(3)} (scale ${b.random_scale.toFixed(3)}, k/d ${b.expected_scale.toFixed(3)})`),
+    ...r.projection_baselines.map(
+      (b) =>
+        `k ${b.k}: relative error PCA ${b.pca_error.toFixed(3)}, random projection ${b.random_error.toFixed(3)} (scale ${b.random_scale.toFixed(3)}, k/d ${b.expected_scale.toFixed(3)})`,
+    ),
     `zero rows: ${r.zero_rows.count}${r.zero_rows.count ? ` (${r.zero_rows.ids.slice(0, 8).join(', ')}${r.zero_rows.count > 8 ? ', …' : ''})` : ''}` +
       (r.unreachable ? `; rows beyond the tokenizer: ${r.unreachable.beyond_vocab}; special-token rows: ${r.unreachable.special.length}` : ''),
   ];

@@ -153,8 +153,7 @@ export async function nearDuplicates(
   const normsB = new Float64Array(block);
   const involved = new Uint8Array(m.rows);
   const examples: DuplicatePair[] = [];
-  const better = (p: DuplicatePair, q: DuplicatePair) =>
-    p.distance < q.distance || (p.distance === q.distance && (p.a < q.a || (p.a === q.a && p.b < q.b)));
+  const better = (p: DuplicatePair, q: DuplicatePair) => p.distance < q.distance || (p.distance === q.distance && (p.a < q.a || (p.a === q.a && p.b < q.b)));
   // cos ≥ 1 − t, compared on the f32-accumulated dot of unit rows
   const minCos = 1 - threshold;
   let pairs = 0;

@@ -77,10 +77,6 @@ export function spectrumOfGram(g: GramResult, ks: number[]): Spectrum {
 }
 
 /** Stream the matrix once and compute its spectrum. */
-export async function spectrum(
-  m: RowMatrix,
-  ks: number[],
-  opts: { blockRows?: number; onBlock?: (rowsDone: number) => void } = {},
-): Promise<Spectrum> {
+export async function spectrum(m: RowMatrix, ks: number[], opts: { blockRows?: number; onBlock?: (rowsDone: number) => void } = {}): Promise<Spectrum> {
   return spectrumOfGram(await streamGram(m, opts), ks);
 }

@@ -93,5 +93,11 @@ export function trainStamp(config: ModelConfig, outDir: string, data: string[] |
 
 export function saveStamp(config: ModelConfig, outDir: string, dims: number[] | undefined): string {
   const ckpt = fileStamp(checkpointModelPath(outDir, 'best'));
-  return hashOf({ ckpt: [ckpt.size, ckpt.mtime_ms], dims: dims ?? null, save: config.save ?? null, max_length: config.tokenizer.max_length, pad: config.pad_token });
+  return hashOf({
+    ckpt: [ckpt.size, ckpt.mtime_ms],
+    dims: dims ?? null,
+    save: config.save ?? null,
+    max_length: config.tokenizer.max_length,
+    pad: config.pad_token,
+  });
 }

@@ -40,7 +40,13 @@ export const CHECKPOINT_EMBEDDING_TENSORS = [
 ] as const;
 
 /** Name endings of token-embedding tensors whose prefix varies (a suffix match after the exact names). */
-export const CHECKPOINT_EMBEDDING_SUFFIXES = ['.embed_tokens.weight', '.wte.weight', '.word_embeddings.weight', '.tok_embeddings.weight', '.embed_in.weight'] as const;
+export const CHECKPOINT_EMBEDDING_SUFFIXES = [
+  '.embed_tokens.weight',
+  '.wte.weight',
+  '.word_embeddings.weight',
+  '.tok_embeddings.weight',
+  '.embed_in.weight',
+] as const;
 
 /** The token-embedding tensor of a GGUF file (llama.cpp's LLM_TENSOR_TOKEN_EMBD), stored [dim, vocab] in ggml order. */
 export const GGUF_EMBEDDING_TENSOR = 'token_embd.weight';

@@ -61,7 +61,8 @@ export async function writeModelCheckpoint(dir: string, params: ModelParams, met
   if (params.tokenWeights) tensors.push({ name: 'token_weights', dtype: 'F32', shape: [params.nVocab], data: params.tokenWeights });
   tensors.push({ name: 'projection.kernel', dtype: 'F32', shape: [params.dimIn, params.dimOut], data: params.kernel });
   tensors.push({ name: 'projection.bias', dtype: 'F32', shape: [params.dimOut], data: params.bias });
-  if (params.tokenDelta) tensors.push({ name: 'token_delta', dtype: 'F32', shape: [params.tokenDelta.length / params.dimOut, params.dimOut], data: params.tokenDelta });
+  if (params.tokenDelta)
+    tensors.push({ name: 'token_delta', dtype: 'F32', shape: [params.tokenDelta.length / params.dimOut, params.dimOut], data: params.tokenDelta });
   for (const [d, T] of Object.entries(params.whiten ?? {})) tensors.push({ name: `whiten.${d}`, dtype: 'F32', shape: [Number(d), Number(d)], data: T });
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta)) metadata[k] = JSON.stringify(v);
@@ -106,7 +107,8 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
       if (!m) continue;
       const d = Number(m[1]);
       const shape = f.tensor(name).shape;
-      if (d > dimOut || shape[0] !== d || shape[1] !== d) throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], expected [${d}, ${d}] with ${d} ≤ ${dimOut}`);
+      if (d > dimOut || shape[0] !== d || shape[1] !== d)
+        throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], expected [${d}, ${d}] with ${d} ≤ ${dimOut}`);
       (whiten ??= {})[d] = await f.readRowsF32(name, 0, d);
     }
     const raw = f.header.metadata;
@@ -153,7 +155,8 @@ export async function readOptimizerState(dir: string, slots: readonly OptimizerM
         const name = `${s.name}.${which}`;
         if (!f.tensorNames.includes(name)) throw new UserError(`${path}: no tensor "${name}"; the checkpoint is from a different configuration`);
         const n = f.tensor(name).shape[0]!;
-        if (n !== s[which].length) throw new UserError(`${path}: "${name}" has ${n} values, expected ${s[which].length}; the checkpoint is from a different configuration`);
+        if (n !== s[which].length)
+          throw new UserError(`${path}: "${name}" has ${n} values, expected ${s[which].length}; the checkpoint is from a different configuration`);
         await f.readRowsF32(name, 0, n, s[which]);
       }
     }

@@ -4,14 +4,7 @@
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { DTYPE_BYTES, decodeToF32 } from './dtype.ts';
-import {
-  SafetensorsError,
-  parseHeader,
-  readHeaderLength,
-  rowWidth,
-  type SafetensorsHeader,
-  type TensorInfo,
-} from './header.ts';
+import { SafetensorsError, parseHeader, readHeaderLength, rowWidth, type SafetensorsHeader, type TensorInfo } from './header.ts';
 
 export class SafetensorsFile {
   private constructor(

@@ -43,9 +43,7 @@ export function readHeaderLength(first8: Uint8Array, source: string, fileSize?: 
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const len = view.getBigUint64(0, true);
   if (len === 0n || len > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(
-      `${source}: not a safetensors file (header length ${len} is outside 1..${MAX_HEADER_BYTES})`,
-    );
+    throw new SafetensorsError(`${source}: not a safetensors file (header length ${len} is outside 1..${MAX_HEADER_BYTES})`);
   }
   const n = Number(len);
   if (fileSize !== undefined && 8 + n > fileSize) {
@@ -103,9 +101,7 @@ export function parseHeader(jsonBytes: Uint8Array, source: string, fileSize?: nu
   }
   const dataStart = 8 + headerLength;
   if (fileSize !== undefined && dataStart + cursor !== fileSize) {
-    throw new SafetensorsError(
-      `${source}: file is ${fileSize} bytes but header and tensors need ${dataStart + cursor} (truncated or corrupt)`,
-    );
+    throw new SafetensorsError(`${source}: file is ${fileSize} bytes but header and tensors need ${dataStart + cursor} (truncated or corrupt)`);
   }
   return { tensors, metadata, headerLength, dataStart, dataLength: cursor };
 }
@@ -119,21 +115,14 @@ function parseTensorEntry(name: string, value: unknown, source: string): TensorI
     throw new SafetensorsError(`${where} has an invalid shape ${JSON.stringify(v.shape)}`);
   }
   const offs = v.data_offsets;
-  if (
-    !Array.isArray(offs) ||
-    offs.length !== 2 ||
-    !offs.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-    (offs[1] as number) < (offs[0] as number)
-  ) {
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || (offs[1] as number) < (offs[0] as number)) {
     throw new SafetensorsError(`${where} has invalid data_offsets ${JSON.stringify(offs)}`);
   }
   const shape = v.shape as number[];
   const [begin, end] = offs as [number, number];
   const expected = elementCount(shape) * DTYPE_BYTES[v.dtype];
   if (end - begin !== expected) {
-    throw new SafetensorsError(
-      `${where}: shape ${JSON.stringify(shape)} × ${v.dtype} is ${expected} bytes but data_offsets span ${end - begin}`,
-    );
+    throw new SafetensorsError(`${where}: shape ${JSON.stringify(shape)} × ${v.dtype} is ${expected} bytes but data_offsets span ${end - begin}`);
   }
   return { name, dtype: v.dtype, shape, begin, end };
 }

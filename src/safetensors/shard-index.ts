@@ -10,15 +10,7 @@ export interface ShardIndex {
 }
 
 export function isPlainFileName(name: string): boolean {
-  return (
-    name.length > 0 &&
-    name !== '.' &&
-    name !== '..' &&
-    !name.includes('/') &&
-    !name.includes('\\') &&
-    !name.includes('\0') &&
-    !/^[A-Za-z]:/.test(name)
-  );
+  return name.length > 0 && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\\') && !name.includes('\0') && !/^[A-Za-z]:/.test(name);
 }
 
 export function parseShardIndex(text: string, source: string): ShardIndex {
@@ -35,9 +27,7 @@ export function parseShardIndex(text: string, source: string): ShardIndex {
   const weightMap = new Map<string, string>();
   for (const [tensor, file] of Object.entries(obj.weight_map as Record<string, unknown>)) {
     if (typeof file !== 'string' || !isPlainFileName(file)) {
-      throw new SafetensorsError(
-        `${source}: weight_map["${tensor}"] = ${JSON.stringify(file)} is not a plain file name (refusing paths outside the repo)`,
-      );
+      throw new SafetensorsError(`${source}: weight_map["${tensor}"] = ${JSON.stringify(file)} is not a plain file name (refusing paths outside the repo)`);
     }
     weightMap.set(tensor, file);
   }

@@ -120,7 +120,11 @@ export async function writeSafetensors(
   tensors: { name: string; dtype: DType; shape: number[]; data: Uint8Array | Float32Array }[],
   metadata?: Record<string, string>,
 ): Promise<void> {
-  const w = await SafetensorsWriter.create(path, tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), metadata);
+  const w = await SafetensorsWriter.create(
+    path,
+    tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+    metadata,
+  );
   try {
     for (const t of tensors) {
       if (t.data instanceof Float32Array) await w.writeF32(t.data);

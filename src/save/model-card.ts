@@ -78,12 +78,30 @@ export function modelCard(m: ModelCardInput): string {
   );
   lines.push('## Files', '', '| dim | file | size |', '|---:|---|---:|');
   for (const f of m.files) lines.push(`| ${f.dim} | \`${f.file}\` | ${mb(f.bytes)} |`);
-  lines.push('', `Each file holds one tensor \`embedding.weight\` ${dtype.toUpperCase()} [n_vocab, dim] (WordLlama's layout); \`tokenizer.json\` and \`config.json\` sit beside them.`, '');
-  lines.push('## Use', '', '```ts', "import { load } from 'wordllama-ts/node';", `const model = load('.', { dim: ${m.dims[m.dims.length - 1]} });`, "const e = model.embed(['a sentence', 'another sentence']);", "console.log(model.similarity('a cat sits', 'a kitten is sitting'));", '```', '');
+  lines.push(
+    '',
+    `Each file holds one tensor \`embedding.weight\` ${dtype.toUpperCase()} [n_vocab, dim] (WordLlama's layout); \`tokenizer.json\` and \`config.json\` sit beside them.`,
+    '',
+  );
+  lines.push(
+    '## Use',
+    '',
+    '```ts',
+    "import { load } from 'wordllama-ts/node';",
+    `const model = load('.', { dim: ${m.dims[m.dims.length - 1]} });`,
+    "const e = model.embed(['a sentence', 'another sentence']);",
+    "console.log(model.similarity('a cat sits', 'a kitten is sitting'));",
+    '```',
+    '',
+  );
   lines.push('```bash', `npx pipeline similarity --model . "a cat sits" "a kitten is sitting"`, '```', '');
   lines.push('## How it was made', '');
-  lines.push(`- Input: ${m.sources.map((s) => `${s.repo ?? s.name}${s.revision && s.revision !== 'local' ? `@${s.revision.slice(0, 12)}` : ''}${s.dim ? ` (${s.dim} columns)` : ''}`).join(' + ')} → ${m.dimIn} columns.`);
-  lines.push(`- Trained (per-token weights, projection to ${Math.max(...m.dims)}, MultipleNegativesRankingLoss, Matryoshka dims ${m.dims.join(', ')}) for ${m.step} steps.`);
+  lines.push(
+    `- Input: ${m.sources.map((s) => `${s.repo ?? s.name}${s.revision && s.revision !== 'local' ? `@${s.revision.slice(0, 12)}` : ''}${s.dim ? ` (${s.dim} columns)` : ''}`).join(' + ')} → ${m.dimIn} columns.`,
+  );
+  lines.push(
+    `- Trained (per-token weights, projection to ${Math.max(...m.dims)}, MultipleNegativesRankingLoss, Matryoshka dims ${m.dims.join(', ')}) for ${m.step} steps.`,
+  );
   const row = `gelu(w_t)·E_t·W + b${m.tokenDelta ? ' + D_t (learned per-token offsets)' : ''}, truncated per dim${m.whiten ? `, then times that dim's soft-whitening matrix (power ${m.whiten}, fitted on training texts; each dim's file is whitened separately)` : ''}`;
   lines.push(`- Saved rows: ${row}. Embedding defaults: L2-normalised, at most ${m.maxLength} tokens, no special tokens, pad token \`${m.padToken}\` ignored.`);
   if (m.evals.length > 0) {

@@ -22,7 +22,17 @@ import { jsProjector, tfProjector, truncateColumns, type BlockProjector } from '
 import { SAVED_TENSOR } from '../layout/tensor-names.ts';
 import { SAVED_MODEL_TYPE, buildSavedModelConfig, isSavedModelConfig } from '../layout/saved-config.ts';
 import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
-import { checkpointModelPath, extractFactsPath, modelCardPath, modelConfigPath, savedModelPath, sourceConfigPath, sourcePath, tokenizerConfigPath, tokenizerPath } from '../layout/weights-dir.ts';
+import {
+  checkpointModelPath,
+  extractFactsPath,
+  modelCardPath,
+  modelConfigPath,
+  savedModelPath,
+  sourceConfigPath,
+  sourcePath,
+  tokenizerConfigPath,
+  tokenizerPath,
+} from '../layout/weights-dir.ts';
 
 export { SAVED_TENSOR };
 
@@ -163,7 +173,9 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     }
     const unwhitened = dims.filter((d) => params.whiten && !params.whiten[d]);
     if (unwhitened.length > 0) {
-      throw new UserError(`${ckptFile}: the model is whitened for dims ${Object.keys(params.whiten!).join(', ')}, not ${unwhitened.join(', ')}; save only those dims (the whitening is fitted per Matryoshka dim)`);
+      throw new UserError(
+        `${ckptFile}: the model is whitened for dims ${Object.keys(params.whiten!).join(', ')}, not ${unwhitened.join(', ')}; save only those dims (the whitening is fitted per Matryoshka dim)`,
+      );
     }
     if (params.tokenDelta && params.tokenDelta.length !== config.n_vocab * params.dimOut) {
       throw new UserError(`${ckptFile}: token_delta has ${params.tokenDelta.length / params.dimOut} rows, but ${config.file} has n_vocab ${config.n_vocab}`);
@@ -182,7 +194,11 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
         step: String(meta.step),
         binarized: String(meta.binarize !== 'none'),
       };
-      const w = await SafetensorsWriter.create(savedModelPath(saveDir, config.name, dim), [{ name: SAVED_TENSOR, dtype: opts.dtype === 'f32' ? 'F32' : 'F16', shape: [rows, dim] }], metadata);
+      const w = await SafetensorsWriter.create(
+        savedModelPath(saveDir, config.name, dim),
+        [{ name: SAVED_TENSOR, dtype: opts.dtype === 'f32' ? 'F32' : 'F16', shape: [rows, dim] }],
+        metadata,
+      );
       writers.push({ dim, w, buf: new Float32Array(blockRows * dim), wbuf: params.whiten?.[dim] ? new Float32Array(blockRows * dim) : undefined });
     }
     const progress = createProgress('save: projecting', { unit: 'rows', total: rows, quiet });
@@ -279,7 +295,13 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       binarized: meta.binarize !== 'none',
       padToken: config.pad_token,
       maxLength: config.tokenizer.max_length,
-      sources: sources.map((s) => ({ name: String(s.name), repo: s.repo as string | undefined, revision: s.revision as string | undefined, dim: s.dim as number, license: typeof s.license === 'string' ? s.license : undefined })),
+      sources: sources.map((s) => ({
+        name: String(s.name),
+        repo: s.repo as string | undefined,
+        revision: s.revision as string | undefined,
+        dim: s.dim as number,
+        license: typeof s.license === 'string' ? s.license : undefined,
+      })),
       step: meta.step,
       evals,
       files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),

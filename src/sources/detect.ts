@@ -30,9 +30,7 @@ export function detectEmbeddingTensor(names: Iterable<string>, where: string, co
   if (configured !== undefined) {
     if (set.has(configured)) return { name: configured, how: 'config' };
     const guess = tryDetect(all, set);
-    throw new UserError(
-      `${where}: no tensor "${configured}" (from ${configKey})${guess ? `; did you mean "${guess}"?` : `; it has ${preview(all)}`}`,
-    );
+    throw new UserError(`${where}: no tensor "${configured}" (from ${configKey})${guess ? `; did you mean "${guess}"?` : `; it has ${preview(all)}`}`);
   }
   for (const n of EMBEDDING_TENSOR_NAMES) if (set.has(n)) return { name: n, how: 'known name' };
   const candidates = all.filter((n) => SUFFIXES.some((s) => n.endsWith(s)) && !EXCLUDE.test(n));

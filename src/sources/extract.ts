@@ -142,23 +142,41 @@ function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, co
   const tok = createTokenizer(parsed, cfg, label);
   const padId = tok.tokenToId(config.pad_token);
   if (padId === undefined) {
-    const specials = [...tok.specialIds].map((i) => tok.idToToken(i)).filter(Boolean).slice(0, 12);
-    throw new ConfigError(config.file, '[model] pad_token', `"${config.pad_token}" is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`);
+    const specials = [...tok.specialIds]
+      .map((i) => tok.idToToken(i))
+      .filter(Boolean)
+      .slice(0, 12);
+    throw new ConfigError(
+      config.file,
+      '[model] pad_token',
+      `"${config.pad_token}" is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`,
+    );
   }
   if (tok.vocabSize > config.n_vocab) {
-    throw new ConfigError(config.file, '[model] n_vocab', `${config.n_vocab} is smaller than the tokenizer's ${tok.vocabSize} tokens (${label}); token ids would point past the matrix`);
+    throw new ConfigError(
+      config.file,
+      '[model] n_vocab',
+      `${config.n_vocab} is smaller than the tokenizer's ${tok.vocabSize} tokens (${label}); token ids would point past the matrix`,
+    );
   }
   return { tok, padId, fingerprint: tokenizerFingerprint(parsed) };
 }
 
 async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: string, opts: ExtractOptions): Promise<SourceResult> {
   const t0 = performance.now();
-  if (!source.tensor) throw new ConfigError(where.configFile, `${where.table} tensor`, 'missing: a TF.js source needs the tensor name (e.g. "module/Embeddings_en")');
+  if (!source.tensor)
+    throw new ConfigError(where.configFile, `${where.table} tensor`, 'missing: a TF.js source needs the tensor name (e.g. "module/Embeddings_en")');
   const { openTfjsMatrix } = await import('./tfjs.ts');
   const m = await openTfjsMatrix(source.tfjs_model!, source.tensor);
   try {
     const rows = checkSourceTensor([m.rows, m.dim], 'F32', source, where, m.label);
-    const provenance = { repo: provenancePath(source.tfjs_model!), revision: 'local', tensor: m.tensorName, source_dtype: m.sourceDtype, source_kind: 'tfjs' as const };
+    const provenance = {
+      repo: provenancePath(source.tfjs_model!),
+      revision: 'local',
+      tensor: m.tensorName,
+      source_dtype: m.sourceDtype,
+      source_kind: 'tfjs' as const,
+    };
     const metadata = outputMetadata(provenance, rows, m.dim);
     const side: SourceSide = {};
     if (source.sentencepiece_vocab) {
@@ -212,7 +230,9 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   const { config } = req;
   const outDir = outputDirFor(config, req.outDir);
   if (req.from !== undefined && config.sources.length > 1) {
-    throw new UserError(`--from replaces the location of a single source, but ${config.file} has ${config.sources.length} [[sources]]; set path = "..." in each instead`);
+    throw new UserError(
+      `--from replaces the location of a single source, but ${config.file} has ${config.sources.length} [[sources]]; set path = "..." in each instead`,
+    );
   }
   const quiet = Boolean(req.quiet);
   const checkedTokenizers = new WeakMap<Uint8Array, ReturnType<typeof checkTokenizer>>();
@@ -242,8 +262,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     },
   };
   let client: HubClient | undefined;
-  const getClient = () =>
-    (client ??= hubClientFromEnv(req.env ?? process.env, { onRetry: (m) => opts.log(`retry: ${m}`), ...req.hub }));
+  const getClient = () => (client ??= hubClientFromEnv(req.env ?? process.env, { onRetry: (m) => opts.log(`retry: ${m}`), ...req.hub }));
 
   const results: SourceResult[] = [];
   const notes: string[] = [];

@@ -73,9 +73,7 @@ export async function extractFromHub(
   const remote = await readRemoteHeader(client, repo, resolved.commit, located.shard);
   bytesDownloaded += remote.bytes;
   const shardLabel = `${repo}/${located.shard}`;
-  const det = located.tensor
-    ? { name: located.tensor, how: located.how }
-    : detectEmbeddingTensor(remote.header.tensors.keys(), shardLabel, source.tensor);
+  const det = located.tensor ? { name: located.tensor, how: located.how } : detectEmbeddingTensor(remote.header.tensors.keys(), shardLabel, source.tensor);
   const t = remote.header.tensors.get(det.name);
   if (!t) throw new UserError(`${shardLabel}: the index puts "${det.name}" in this shard but its header has no such tensor`);
   opts.log(`${source.name}: tensor ${det.name} (${det.how}) ${t.dtype} ${JSON.stringify(t.shape)} in ${located.shard}`);
@@ -135,11 +133,7 @@ export async function extractFromHub(
       sync: opts.fsync,
       // The common cases (BF16 → F16, or no conversion) run their per-byte work on a worker thread.
       worker:
-        t.dtype === opts.dtype
-          ? { mode: 'same' }
-          : t.dtype === 'BF16' && opts.dtype === 'F16'
-            ? { mode: 'bf16-f16', table: bf16ToF16Table() }
-            : undefined,
+        t.dtype === opts.dtype ? { mode: 'same' } : t.dtype === 'BF16' && opts.dtype === 'F16' ? { mode: 'bf16-f16', table: bf16ToF16Table() } : undefined,
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
       onProgress,
       onLog: (m) => (progress ? progress.log(m) : opts.log(m)),

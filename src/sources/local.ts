@@ -59,7 +59,9 @@ async function locateLocalTensor(path: string, configured?: string): Promise<{ f
     }
   }
   throw new UserError(
-    files.length === 1 ? errors[0]! : `${path}: none of ${files.length} safetensors files holds a token-embedding tensor${configured ? ` named "${configured}"` : ''}; set tensor = "..."`,
+    files.length === 1
+      ? errors[0]!
+      : `${path}: none of ${files.length} safetensors files holds a token-embedding tensor${configured ? ` named "${configured}"` : ''}; set tensor = "..."`,
   );
 }
 

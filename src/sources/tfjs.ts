@@ -216,9 +216,7 @@ export async function openTfjsMatrix(modelJsonPath: string, tensorName: string):
     modelJson = JSON.parse(readFileSync(modelJsonPath, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new UserError(
-      e.code === 'ENOENT' ? `${modelJsonPath}: TF.js model.json not found` : `${modelJsonPath}: not valid JSON (${e.message})`,
-    );
+    throw new UserError(e.code === 'ENOENT' ? `${modelJsonPath}: TF.js model.json not found` : `${modelJsonPath}: not valid JSON (${e.message})`);
   }
   const groups = parseWeightsManifest(modelJson, modelJsonPath);
   const loc = locateTensor(groups, tensorName, modelJsonPath);
@@ -264,7 +262,8 @@ export async function openTfjsMatrix(modelJsonPath: string, tensorName: string):
   const [rows, dim] = spec.shape as [number, number];
   const rowBytes = dim * loc.elementBytes;
   const q = spec.quantization;
-  const touched = files.map((f, i) => ({ f, size: starts[i + 1]! - starts[i]!, s: starts[i]!, e: starts[i + 1]! }))
+  const touched = files
+    .map((f, i) => ({ f, size: starts[i + 1]! - starts[i]!, s: starts[i]!, e: starts[i + 1]! }))
     .filter((x) => x.e > offset && x.s < offset + loc.byteLength);
 
   return {

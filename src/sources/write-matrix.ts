@@ -37,15 +37,11 @@ export interface SourceWhere {
  * Check a source tensor against the config: 2-D, a float dtype, row width = `dim`, rows = `n_vocab` (or more,
  * dropped only with `drop_extra_rows`). Returns the number of rows to keep. Errors name the config key.
  */
-export function checkSourceTensor(
-  shape: readonly number[],
-  dtype: string,
-  source: SourceConfig,
-  where: SourceWhere,
-  label: string,
-): number {
+export function checkSourceTensor(shape: readonly number[], dtype: string, source: SourceConfig, where: SourceWhere, label: string): number {
   if (shape.length !== 2) {
-    throw new UserError(`${label}: shape ${JSON.stringify(shape)} is not a 2-D [rows, dim] matrix; set tensor = "..." in ${where.configFile} ${where.table} to the token-embedding tensor`);
+    throw new UserError(
+      `${label}: shape ${JSON.stringify(shape)} is not a 2-D [rows, dim] matrix; set tensor = "..." in ${where.configFile} ${where.table} to the token-embedding tensor`,
+    );
   }
   if (!FLOAT_SOURCES.includes(dtype as DType)) {
     throw new UserError(`${label}: dtype ${dtype} is not a float type (F32/F16/BF16); quantized embeddings are not supported`);
@@ -55,7 +51,11 @@ export function checkSourceTensor(
     throw new ConfigError(where.configFile, `${where.table} dim`, `${source.dim} contradicts the tensor: ${label} is [${rows}, ${dim}]; set dim = ${dim}`);
   }
   if (rows < source.n_vocab) {
-    throw new ConfigError(where.configFile, `${where.vocabTable} n_vocab`, `${source.n_vocab} is more than the tensor's ${rows} rows (${label}); set n_vocab ≤ ${rows}`);
+    throw new ConfigError(
+      where.configFile,
+      `${where.vocabTable} n_vocab`,
+      `${source.n_vocab} is more than the tensor's ${rows} rows (${label}); set n_vocab ≤ ${rows}`,
+    );
   }
   if (rows > source.n_vocab && !source.drop_extra_rows) {
     throw new ConfigError(

@@ -131,11 +131,7 @@ export function sentencepieceToTokenizerJson(vocab: unknown, opts: Sentencepiece
     added_tokens: added,
     normalizer: {
       type: 'Sequence',
-      normalizers: [
-        { type: 'NFKC' },
-        { type: 'Prepend', prepend: SPIECE_UNDERLINE },
-        { type: 'Replace', pattern: { String: ' ' }, content: SPIECE_UNDERLINE },
-      ],
+      normalizers: [{ type: 'NFKC' }, { type: 'Prepend', prepend: SPIECE_UNDERLINE }, { type: 'Replace', pattern: { String: ' ' }, content: SPIECE_UNDERLINE }],
     },
     pre_tokenizer: wordsStartAtMeta(entries) ? SPLIT_BEFORE_META : null,
     post_processor: null,

@@ -93,10 +93,11 @@ export function createTokenizer(json: TokenizerJson, config: Record<string, unkn
 export function requireTokenId(tok: TextTokenizer, token: string, source: string, key = 'pad_token'): number {
   const id = tok.tokenToId(token);
   if (id === undefined) {
-    const specials = [...tok.specialIds].map((i) => tok.idToToken(i)).filter(Boolean).slice(0, 12);
-    throw new UserError(
-      `${source}: ${key} "${token}" is not a token of the tokenizer (special tokens: ${specials.join(', ') || 'none'})`,
-    );
+    const specials = [...tok.specialIds]
+      .map((i) => tok.idToToken(i))
+      .filter(Boolean)
+      .slice(0, 12);
+    throw new UserError(`${source}: ${key} "${token}" is not a token of the tokenizer (special tokens: ${specials.join(', ') || 'none'})`);
   }
   return id;
 }

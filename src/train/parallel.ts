@@ -86,7 +86,18 @@ export class MatmulHelper {
    * Pool sentences [s0, s1) of the plan on the worker (rows from the shared memory, `coef` = gelu(w) per unique
    * token) and start their projection X_bottom·W; the worker keeps both for `backward`.
    */
-  forward(a: { offsets: Int32Array; local: Int32Array; rows: Float32Array<ArrayBufferLike>; coef: Float32Array; s0: number; s1: number; dimIn: number; w: Float32Array; dimOut: number; nUniq: number }): Promise<Float32Array> {
+  forward(a: {
+    offsets: Int32Array;
+    local: Int32Array;
+    rows: Float32Array<ArrayBufferLike>;
+    coef: Float32Array;
+    s0: number;
+    s1: number;
+    dimIn: number;
+    w: Float32Array;
+    dimOut: number;
+    nUniq: number;
+  }): Promise<Float32Array> {
     this.splits++;
     return this.call({ op: 'forward', ...a }).then((m) => m.y as Float32Array);
   }

@@ -121,7 +121,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
     fingerprint = `${fingerprint}:teacher:${JSON.stringify(teacherCfg)}`;
   }
   const stop = stopwordIds(tokenizer, config.n_vocab);
-  if (cfg.tokenWeights !== 'none' && cfg.tokenWeightInit === 'stopwords' && !cfg.initCheckpoint) log(`token weights: ${stop.length} English stopword tokens start at ${cfg.stopwordWeight}`);
+  if (cfg.tokenWeights !== 'none' && cfg.tokenWeightInit === 'stopwords' && !cfg.initCheckpoint)
+    log(`token weights: ${stop.length} English stopword tokens start at ${cfg.stopwordWeight}`);
   const matrix = await openInputMatrix(config, outDir);
   const syncFile = singleFileInput(config, outDir);
   try {

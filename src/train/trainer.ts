@@ -117,7 +117,9 @@ function planRun(inp: TrainInputs): RunPlan {
   if (matrix.rows < inp.nVocab) throw new UserError(`${matrix.label}: ${matrix.rows} rows, but the config's n_vocab is ${inp.nVocab}`);
   checkBatchSize(inp.datasets, cfg.batchSize, cfg.sampler, `${where}: [training]`);
   if (cfg.whiten > 0 && cfg.binarize !== 'none') {
-    throw new UserError(`${where}: [training] whiten = ${cfg.whiten} needs binarize = "none" (whitening would change a binarized model's trained sign bits); set whiten = 0`);
+    throw new UserError(
+      `${where}: [training] whiten = ${cfg.whiten} needs binarize = "none" (whitening would change a binarized model's trained sign bits); set whiten = 0`,
+    );
   }
   const perEpoch = stepsPerEpoch(inp.datasets, cfg.batchSize, cfg.sampler);
   // Like Hugging Face's max_steps: when set it is the run's length, cycling through the data as needed.
@@ -167,9 +169,12 @@ async function resumeFrom(inp: TrainInputs, plan: RunPlan, log: (message: string
     );
   }
   const ck = await readModelCheckpoint(last);
-  if (ck.meta.step !== state.step) throw new UserError(`${last}: model.safetensors is at step ${ck.meta.step}, state.json at ${state.step} (an interrupted save); train without --resume`);
+  if (ck.meta.step !== state.step)
+    throw new UserError(`${last}: model.safetensors is at step ${ck.meta.step}, state.json at ${state.step} (an interrupted save); train without --resume`);
   if (ck.params.dimIn !== matrix.dim || ck.params.dimOut !== cfg.projectionDim) {
-    throw new UserError(`${last}: checkpoint is ${ck.params.dimIn}→${ck.params.dimOut}, the config wants ${matrix.dim}→${cfg.projectionDim}; train without --resume`);
+    throw new UserError(
+      `${last}: checkpoint is ${ck.params.dimIn}→${ck.params.dimOut}, the config wants ${matrix.dim}→${cfg.projectionDim}; train without --resume`,
+    );
   }
   if (cfg.tokenDelta !== (ck.params.tokenDelta !== undefined)) {
     throw new UserError(`${last}: the checkpoint was trained with token_delta = ${!cfg.tokenDelta}, the config says ${cfg.tokenDelta}; train without --resume`);
@@ -193,7 +198,9 @@ async function freshStart(inp: TrainInputs, plan: RunPlan, log: (message: string
   if (cfg.initCheckpoint) {
     const init = await readModelCheckpoint(cfg.initCheckpoint);
     if (init.params.dimIn !== matrix.dim || init.params.dimOut !== cfg.projectionDim) {
-      throw new UserError(`${cfg.initCheckpoint}: init_checkpoint is ${init.params.dimIn}→${init.params.dimOut}, the config wants ${matrix.dim}→${cfg.projectionDim}`);
+      throw new UserError(
+        `${cfg.initCheckpoint}: init_checkpoint is ${init.params.dimIn}→${init.params.dimOut}, the config wants ${matrix.dim}→${cfg.projectionDim}`,
+      );
     }
     params.kernel.set(init.params.kernel);
     params.bias.set(init.params.bias);
@@ -240,7 +247,9 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
       ? `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, held in memory as f32 (${((matrix.rows * matrix.dim * 4) / 1e6).toFixed(0)} MB ≤ memory_cache_mb ${cfg.memoryCacheMb})`
       : `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, rows gathered from disk per batch (larger than memory_cache_mb ${cfg.memoryCacheMb})`,
   );
-  log(`${inp.records.length} pairs, ${perEpoch} steps/epoch, ${totalSteps} steps, batch ${cfg.batchSize}, lr ${cfg.lr}, warmup ${warmup}, dims [${cfg.dims.join(', ')}]${cfg.binarize !== 'none' ? `, binarize ${cfg.binarize}` : ''}`);
+  log(
+    `${inp.records.length} pairs, ${perEpoch} steps/epoch, ${totalSteps} steps, batch ${cfg.batchSize}, lr ${cfg.lr}, warmup ${warmup}, dims [${cfg.dims.join(', ')}]${cfg.binarize !== 'none' ? `, binarize ${cfg.binarize}` : ''}`,
+  );
 
   const binary = cfg.binarize !== 'none';
   const whitener = cfg.whiten > 0 ? new WhiteningFitter(whiteningSample(inp.records, cfg.whitenSamples, cfg.seed), cfg.whiten) : undefined;
@@ -266,7 +275,11 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
     if (!inp.evaluator) return;
     lastEval = await inp.evaluator.evaluate(tf, params, gatherer, cfg.dims, binary);
     for (const r of lastEval) await writeMetric({ type: 'eval', step, file: r.file, dim: r.dim, binary: r.binary, spearman: r.spearman });
-    const fmt = (b: boolean) => lastEval.filter((r) => r.binary === b).map((r) => `${r.dim}:${r.spearman.toFixed(3)}`).join(' ');
+    const fmt = (b: boolean) =>
+      lastEval
+        .filter((r) => r.binary === b)
+        .map((r) => `${r.dim}:${r.spearman.toFixed(3)}`)
+        .join(' ');
     lastEvalText = `eval ${fmt(false)}${binary ? ` | ham ${fmt(true)}` : ''}`;
   };
   const saveCheckpoints = async (step: number): Promise<void> => {

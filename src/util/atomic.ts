@@ -65,4 +65,3 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
-

@@ -5,7 +5,11 @@ import { UserError } from './errors.ts';
  * take them. `flag` names the stage and flag for the error (`save: --dims`). Empty items are ignored.
  */
 export function parseDimList(value: string, flag: string): number[] {
-  const dims = value.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (dims.length === 0 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
     throw new UserError(`${flag} expects comma-separated positive integers like 256,128,64, got "${value}"`);
   }

@@ -1,4 +1,17 @@
-import { closeSync, copyFileSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { encodeHeader } from '../../src/safetensors/header.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,11 +97,16 @@ async function readAll(m: { rows: number; dim: number; readRows: (s: number, c: 
 
 describe('concat', () => {
   it('concatenates sources with a shared tokenizer; block reads equal the naive concatenation', async () => {
-    const { config, out, data } = await setup('same', 50, [
-      { name: 'a', dim: 3, rows: 50 },
-      { name: 'b', dim: 5, rows: 50, extra: 'scale = 0.5' },
-      { name: 'c', dim: 2, rows: 50 },
-    ], [LLAMA2, LLAMA2, LLAMA2]);
+    const { config, out, data } = await setup(
+      'same',
+      50,
+      [
+        { name: 'a', dim: 3, rows: 50 },
+        { name: 'b', dim: 5, rows: 50, extra: 'scale = 0.5' },
+        { name: 'c', dim: 2, rows: 50 },
+      ],
+      [LLAMA2, LLAMA2, LLAMA2],
+    );
     const res = await runConcat({ config, outDir: out, quiet: true, blockRows: 7 });
     const d = JSON.parse(readFileSync(join(out, 'concat.json'), 'utf8'));
     expect(d).toMatchObject({ rows: 50, dim: 10, tokenizer_fingerprint: res.descriptor.tokenizer_fingerprint });
@@ -136,12 +154,19 @@ describe('concat', () => {
     changed.model.vocab['▁zzzz_changed'] = 500;
     const changedPath = join(root, 'changed-tokenizer.json');
     writeFileSync(changedPath, JSON.stringify(changed));
-    const { config, out } = await setup('diff', 20, [
-      { name: 'a', dim: 2, rows: 20 },
-      { name: 'b', dim: 2, rows: 20 },
-    ], [LLAMA2, changedPath]);
+    const { config, out } = await setup(
+      'diff',
+      20,
+      [
+        { name: 'a', dim: 2, rows: 20 },
+        { name: 'b', dim: 2, rows: 20 },
+      ],
+      [LLAMA2, changedPath],
+    );
     expect(() => verifySharedTokenizer(config, out)).toThrow(
-      new RegExp(`tokenizers differ between .*a\\.tokenizer\\.json and .*b\\.tokenizer\\.json \\(token 500: ${JSON.stringify(tok500).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} vs "▁zzzz_changed"\\)`),
+      new RegExp(
+        `tokenizers differ between .*a\\.tokenizer\\.json and .*b\\.tokenizer\\.json \\(token 500: ${JSON.stringify(tok500).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} vs "▁zzzz_changed"\\)`,
+      ),
     );
     await expect(runConcat({ config, outDir: out, quiet: true })).rejects.toThrow(/token 500/);
     const l2 = parseTokenizerJson(readFileSync(LLAMA2, 'utf8'), 'l2');
@@ -202,7 +227,8 @@ describe('concat', () => {
     mkdirSync(out, { recursive: true });
     writeFileSync(
       join(dir, 'supercat.toml'),
-      `name = "supercat"\n[model]\nn_vocab = ${rows}\npad_token = "<eos>"\n` + dims.map((d, i) => `[[sources]]\nname = "s${i}"\npath = "x${i}"\ndim = ${d}\n`).join(''),
+      `name = "supercat"\n[model]\nn_vocab = ${rows}\npad_token = "<eos>"\n` +
+        dims.map((d, i) => `[[sources]]\nname = "s${i}"\npath = "x${i}"\ndim = ${d}\n`).join(''),
     );
     const config = loadConfig(join(dir, 'supercat.toml'));
     // BF16 files (1.2 + 1.8 + 2.4 GB) that are holes except the first 2 and the last 3 rows.
@@ -229,9 +255,22 @@ describe('concat', () => {
     // The descriptor as concat writes it (without its full norm pass over 5.4 GB of holes).
     const sources = dims.map((d, i) => {
       const st = statSync(join(out, `s${i}.safetensors`));
-      return { file: `s${i}.safetensors`, tensor: 'embedding', dim: d, scale: i === 1 ? 0.5 : 1, mean_row_norm: 1, scale_mode: i === 1 ? 'fixed' : 'none', source_rows: rows, bytes: st.size, mtime_ms: st.mtimeMs };
+      return {
+        file: `s${i}.safetensors`,
+        tensor: 'embedding',
+        dim: d,
+        scale: i === 1 ? 0.5 : 1,
+        mean_row_norm: 1,
+        scale_mode: i === 1 ? 'fixed' : 'none',
+        source_rows: rows,
+        bytes: st.size,
+        mtime_ms: st.mtimeMs,
+      };
     });
-    writeFileSync(join(out, 'concat.json'), JSON.stringify({ format: 'wordllama-ts/concat', version: 1, config: 'supercat', rows, dim: 10496, sources, tokenizer_fingerprint: null }));
+    writeFileSync(
+      join(out, 'concat.json'),
+      JSON.stringify({ format: 'wordllama-ts/concat', version: 1, config: 'supercat', rows, dim: 10496, sources, tokenizer_fingerprint: null }),
+    );
     const m = await openInputMatrix(config, out);
     expect([m.rows, m.dim]).toEqual([rows, 10496]);
     expect(m.rows * m.dim).toBeGreaterThan(2 ** 31);
@@ -266,7 +305,14 @@ describe('concat', () => {
       },
       close: async () => {},
     });
-    const cm = new ConcatMatrix([{ matrix: mk(1, 1), scale: 1 }, { matrix: mk(2, 2), scale: -1 }], 4, 'cm');
+    const cm = new ConcatMatrix(
+      [
+        { matrix: mk(1, 1), scale: 1 },
+        { matrix: mk(2, 2), scale: -1 },
+      ],
+      4,
+      'cm',
+    );
     const buf = new Float32Array(100);
     const got = await cm.readRows(1, 2, buf);
     expect(got).toBe(buf);

@@ -73,20 +73,40 @@ describe('config validation: one line naming the file and key', () => {
   const file = '/cfg/x.toml';
   const ok = { hf_model_id: 'org/m', dim: 8, n_vocab: 10, pad_token: '<pad>' };
   const cases: [string, Record<string, unknown>, string][] = [
-    ['unknown top-level key', { model: ok, modle: {} }, '/cfg/x.toml: modle: unknown top-level key (known: name, model, sources, tokenizer, training, matryoshka, save)'],
+    [
+      'unknown top-level key',
+      { model: ok, modle: {} },
+      '/cfg/x.toml: modle: unknown top-level key (known: name, model, sources, tokenizer, training, matryoshka, save)',
+    ],
     ['missing [model]', {}, '/cfg/x.toml: [model]: missing (every config needs a [model] table)'],
     ['unknown key in [model]', { model: { ...ok, dims: 3 } }, '/cfg/x.toml: [model] dims: unknown key (known keys: '],
     ['wrong type', { model: { ...ok, dim: '8' } }, '/cfg/x.toml: [model] dim: expected an integer, got "8"'],
     ['non-positive', { model: { ...ok, dim: 0 } }, '/cfg/x.toml: [model] dim: expected a positive integer, got 0'],
     ['missing n_vocab', { model: { ...ok, n_vocab: undefined } }, '/cfg/x.toml: [model] n_vocab: missing (the tokenizer vocabulary size)'],
-    ['missing pad_token', { model: { ...ok, pad_token: undefined } }, '/cfg/x.toml: [model] pad_token: missing (a special token of the tokenizer, e.g. "<eos>")'],
+    [
+      'missing pad_token',
+      { model: { ...ok, pad_token: undefined } },
+      '/cfg/x.toml: [model] pad_token: missing (a special token of the tokenizer, e.g. "<eos>")',
+    ],
     ['missing dim', { model: { ...ok, dim: undefined } }, '/cfg/x.toml: [model] dim: missing (the source row width)'],
     ['no source kind', { model: { ...ok, hf_model_id: undefined } }, '/cfg/x.toml: [model]: needs one of hf_model_id, path or tfjs_model'],
-    ['two source kinds', { model: { ...ok, path: 'a.safetensors' } }, '/cfg/x.toml: [model]: has hf_model_id and path: give exactly one of hf_model_id, path or tfjs_model'],
-    ['bad repo id', { model: { ...ok, hf_model_id: 'gemma-2-2b' } }, '/cfg/x.toml: [model] hf_model_id: "gemma-2-2b" is not a hub repo id like "google/gemma-2-2b"'],
+    [
+      'two source kinds',
+      { model: { ...ok, path: 'a.safetensors' } },
+      '/cfg/x.toml: [model]: has hf_model_id and path: give exactly one of hf_model_id, path or tfjs_model',
+    ],
+    [
+      'bad repo id',
+      { model: { ...ok, hf_model_id: 'gemma-2-2b' } },
+      '/cfg/x.toml: [model] hf_model_id: "gemma-2-2b" is not a hub repo id like "google/gemma-2-2b"',
+    ],
     ['bool expected', { model: { ...ok, drop_extra_rows: 'yes' } }, '/cfg/x.toml: [model] drop_extra_rows: expected true or false, got "yes"'],
     ['bad name', { name: 'a b', model: ok }, '/cfg/x.toml: name: "a b" must use only letters, digits, ".", "_" and "-" (it names a folder)'],
-    ['empty [[sources]]', { model: { dim: 8, n_vocab: 10, pad_token: '<pad>' }, sources: [] }, '/cfg/x.toml: [[sources]]: expected one or more [[sources]] tables'],
+    [
+      'empty [[sources]]',
+      { model: { dim: 8, n_vocab: 10, pad_token: '<pad>' }, sources: [] },
+      '/cfg/x.toml: [[sources]]: expected one or more [[sources]] tables',
+    ],
     [
       'source in [model] and [[sources]]',
       { model: ok, sources: [{ hf_model_id: 'org/a', dim: 8 }] },
@@ -104,12 +124,24 @@ describe('config validation: one line naming the file and key', () => {
     ],
     [
       'duplicate source names',
-      { model: { n_vocab: 10, pad_token: '<pad>' }, sources: [{ hf_model_id: 'org/a', dim: 8 }, { hf_model_id: 'other/a', dim: 8 }] },
+      {
+        model: { n_vocab: 10, pad_token: '<pad>' },
+        sources: [
+          { hf_model_id: 'org/a', dim: 8 },
+          { hf_model_id: 'other/a', dim: 8 },
+        ],
+      },
       '/cfg/x.toml: [[sources]] name: "a" is used twice; give each source a distinct name',
     ],
     [
       '[model] dim not the sum',
-      { model: { dim: 20, n_vocab: 10, pad_token: '<pad>' }, sources: [{ hf_model_id: 'org/a', dim: 8 }, { hf_model_id: 'org/b', dim: 8 }] },
+      {
+        model: { dim: 20, n_vocab: 10, pad_token: '<pad>' },
+        sources: [
+          { hf_model_id: 'org/a', dim: 8 },
+          { hf_model_id: 'org/b', dim: 8 },
+        ],
+      },
       "/cfg/x.toml: [model] dim: 20 differs from the sum of the sources' dims (16)",
     ],
     ['bad scale_mode', { model: { ...ok, scale_mode: 'max' } }, '/cfg/x.toml: [model] scale_mode: expected "mean_norm", got "max"'],
@@ -133,7 +165,9 @@ describe('config validation: one line naming the file and key', () => {
   }
 
   it('a config that does not exist, and invalid TOML', () => {
-    expect(() => resolveConfigPath('gemma9_nope')).toThrow(`config "gemma9_nope" not found (looked for ${join(CONFIG_DIR, 'gemma9_nope.toml')}); use a name from ${CONFIG_DIR} or a path to a .toml file`);
+    expect(() => resolveConfigPath('gemma9_nope')).toThrow(
+      `config "gemma9_nope" not found (looked for ${join(CONFIG_DIR, 'gemma9_nope.toml')}); use a name from ${CONFIG_DIR} or a path to a .toml file`,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'bad.toml'), '[model\nx = 1\n');
     expect(() => loadConfig(join(dir, 'bad.toml'))).toThrow(new RegExp(`^${join(dir, 'bad.toml')}: not valid TOML: `));

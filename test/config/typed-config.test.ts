@@ -35,20 +35,64 @@ describe('config tables checked at load', () => {
     ['a typo in [training]', { model, training: { batch_sise: 64 } }, '/cfg/x.toml: [training] batch_sise: unknown key (known keys: batch_size, '],
     ['a wrong type in [training]', { model, training: { lr: 'fast' } }, '/cfg/x.toml: [training] lr: expected a number, got "fast"'],
     ['a value out of range', { model, training: { batch_size: 0 } }, '/cfg/x.toml: [training] batch_size: expected a positive integer, got 0'],
-    ['a choice not offered', { model, training: { binarize: 'sign' } }, '/cfg/x.toml: [training] binarize: expected one of "none", "ste", "tanh", "reste", got "sign"'],
-    ['an alias and its key both set', { model, training: { lr: 0.1, learning_rate: 0.2 } }, '/cfg/x.toml: [training] learning_rate: is an alias of lr; set only one of them'],
-    ['an unknown key in [training.teacher]', { model, training: { teacher: { wieght: 1 } } }, '/cfg/x.toml: [training.teacher] wieght: unknown key (known keys: model, '],
-    ['a contradiction in [training.teacher]', { model, training: { teacher: { weight: 0, mnrl_weight: 0 } } }, '/cfg/x.toml: [training.teacher]: weight and mnrl_weight are both 0: nothing to train on'],
-    ['an unknown key in [[training.datasets]]', { model, training: { datasets: [{ format: 'wordnet' }, { pth: 'a.jsonl' }] } }, '/cfg/x.toml: [[training.datasets]] #2 pth: unknown key'],
-    ['an unknown key in a dataset\'s columns', { model, training: { datasets: [{ path: 'a.jsonl', columns: { anchr: 'q' } }] } }, '/cfg/x.toml: [[training.datasets]] #1 columns anchr: unknown key'],
+    [
+      'a choice not offered',
+      { model, training: { binarize: 'sign' } },
+      '/cfg/x.toml: [training] binarize: expected one of "none", "ste", "tanh", "reste", got "sign"',
+    ],
+    [
+      'an alias and its key both set',
+      { model, training: { lr: 0.1, learning_rate: 0.2 } },
+      '/cfg/x.toml: [training] learning_rate: is an alias of lr; set only one of them',
+    ],
+    [
+      'an unknown key in [training.teacher]',
+      { model, training: { teacher: { wieght: 1 } } },
+      '/cfg/x.toml: [training.teacher] wieght: unknown key (known keys: model, ',
+    ],
+    [
+      'a contradiction in [training.teacher]',
+      { model, training: { teacher: { weight: 0, mnrl_weight: 0 } } },
+      '/cfg/x.toml: [training.teacher]: weight and mnrl_weight are both 0: nothing to train on',
+    ],
+    [
+      'an unknown key in [[training.datasets]]',
+      { model, training: { datasets: [{ format: 'wordnet' }, { pth: 'a.jsonl' }] } },
+      '/cfg/x.toml: [[training.datasets]] #2 pth: unknown key',
+    ],
+    [
+      "an unknown key in a dataset's columns",
+      { model, training: { datasets: [{ path: 'a.jsonl', columns: { anchr: 'q' } }] } },
+      '/cfg/x.toml: [[training.datasets]] #1 columns anchr: unknown key',
+    ],
     ['a dataset without a source', { model, training: { datasets: [{ weight: 2 }] } }, '/cfg/x.toml: [[training.datasets]] #1: needs path'],
-    ['[training] datasets not tables', { model, training: { datasets: 'a.jsonl' } }, '/cfg/x.toml: [training] datasets: expected an array of tables ([[...]]), got "a.jsonl"'],
+    [
+      '[training] datasets not tables',
+      { model, training: { datasets: 'a.jsonl' } },
+      '/cfg/x.toml: [training] datasets: expected an array of tables ([[...]]), got "a.jsonl"',
+    ],
     ['a typo in [matryoshka]', { model, matryoshka: { dim: [8] } }, '/cfg/x.toml: [matryoshka] dim: unknown key (known keys: dims, weights, projection_dim)'],
-    ['[matryoshka] dims beyond the projection', { model, matryoshka: { dims: [16, 8], projection_dim: 8 } }, '/cfg/x.toml: [matryoshka] dims: 16 exceed the projection width 8'],
-    ['[matryoshka] weights of the wrong length', { model, matryoshka: { dims: [8, 4], weights: [1] } }, '/cfg/x.toml: [matryoshka] weights: expected 2 non-negative numbers (one per dim), got [1]'],
+    [
+      '[matryoshka] dims beyond the projection',
+      { model, matryoshka: { dims: [16, 8], projection_dim: 8 } },
+      '/cfg/x.toml: [matryoshka] dims: 16 exceed the projection width 8',
+    ],
+    [
+      '[matryoshka] weights of the wrong length',
+      { model, matryoshka: { dims: [8, 4], weights: [1] } },
+      '/cfg/x.toml: [matryoshka] weights: expected 2 non-negative numbers (one per dim), got [1]',
+    ],
     ['a typo in [save]', { model, save: { dim: [8] } }, '/cfg/x.toml: [save] dim: unknown key (known keys: dims)'],
-    ['[save] dims not positive', { model, save: { dims: [8, 0] } }, '/cfg/x.toml: [save] dims: expected a non-empty array of positive integers, got an array ([8,0])'],
-    ['a top-level description', { description: 'x', model }, '/cfg/x.toml: description: unknown top-level key (known: name, model, sources, tokenizer, training, matryoshka, save); put description in [model]'],
+    [
+      '[save] dims not positive',
+      { model, save: { dims: [8, 0] } },
+      '/cfg/x.toml: [save] dims: expected a non-empty array of positive integers, got an array ([8,0])',
+    ],
+    [
+      'a top-level description',
+      { description: 'x', model },
+      '/cfg/x.toml: description: unknown top-level key (known: name, model, sources, tokenizer, training, matryoshka, save); put description in [model]',
+    ],
     ['a top-level [eval] table', { model, eval: { tasks: ['sts'] } }, '/cfg/x.toml: eval: unknown top-level key'],
     [
       // Sources share one tokenizer, so the pad token is the config's, set once in [model].
@@ -56,7 +100,11 @@ describe('config tables checked at load', () => {
       { model: { n_vocab: 10, pad_token: '<pad>' }, sources: [{ hf_model_id: 'org/a', dim: 8, pad_token: '<eos>' }] },
       '/cfg/x.toml: [[sources]] #1 pad_token: unknown key',
     ],
-    ['a per-source description', { model: { n_vocab: 10, pad_token: '<pad>' }, sources: [{ hf_model_id: 'org/a', dim: 8, description: 'a' }] }, '/cfg/x.toml: [[sources]] #1 description: unknown key'],
+    [
+      'a per-source description',
+      { model: { n_vocab: 10, pad_token: '<pad>' }, sources: [{ hf_model_id: 'org/a', dim: 8, description: 'a' }] },
+      '/cfg/x.toml: [[sources]] #1 description: unknown key',
+    ],
   ];
   for (const [what, raw, message] of cases) {
     it(what, () => {

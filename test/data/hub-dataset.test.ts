@@ -83,7 +83,12 @@ beforeAll(async () => {
       if (m) {
         const start = Number(m[1]);
         const end = m[2] ? Math.min(Number(m[2]), data.byteLength - 1) : data.byteLength - 1;
-        res.writeHead(206, { ...common, 'Content-Range': `bytes ${start}-${end}/${data.byteLength}`, 'Content-Length': String(end - start + 1), 'Accept-Ranges': 'bytes' });
+        res.writeHead(206, {
+          ...common,
+          'Content-Range': `bytes ${start}-${end}/${data.byteLength}`,
+          'Content-Length': String(end - start + 1),
+          'Accept-Ranges': 'bytes',
+        });
         res.end(Buffer.from(data.subarray(start, end + 1)));
       } else {
         res.writeHead(200, { ...common, 'Content-Length': String(data.byteLength) });
@@ -137,24 +142,45 @@ describe('hub datasets', () => {
 
     // Offline (the hub unreachable): the earlier complete download is used.
     const logs: string[] = [];
-    const offline = await loadTrainingData(cfg, { tokenizer: tok, maxLength: 32, cacheDir, dataOverride: `hf:${REPO}:triplet`, hubUrl: 'http://127.0.0.1:9', log: (m) => logs.push(m) });
+    const offline = await loadTrainingData(cfg, {
+      tokenizer: tok,
+      maxLength: 32,
+      cacheDir,
+      dataOverride: `hf:${REPO}:triplet`,
+      hubUrl: 'http://127.0.0.1:9',
+      log: (m) => logs.push(m),
+    });
     expect(offline.fingerprint).toBe(data.fingerprint);
     expect(logs.join('\n')).toMatch(/listing failed .*using the 2 files downloaded before/);
   });
 
   it('reads [[training.datasets]] hub entries with split and max_records', async () => {
-    const training = { datasets: [{ hf_dataset: REPO, subset: 'triplet', split: 'dev', max_records: 2 }, { hf_dataset: REPO, subset: 'pair' }] };
-    const data = await loadTrainingData({ file: join(dir, 'x.toml'), training: { datasets: parseDatasetTables(join(dir, 'x.toml'), training.datasets) } }, { tokenizer: tok, maxLength: 32, cacheDir: join(dir, 'cache2'), hubUrl, withTexts: true });
-    expect(data.datasets.map((d) => [d.count, d.available])).toEqual([[2, 3], [2, 2]]);
-    expect(data.texts!.slice(2)).toEqual([{ anchor: 'p1', positive: 'q1' }, { anchor: 'p2', positive: 'q2' }]);
+    const training = {
+      datasets: [
+        { hf_dataset: REPO, subset: 'triplet', split: 'dev', max_records: 2 },
+        { hf_dataset: REPO, subset: 'pair' },
+      ],
+    };
+    const data = await loadTrainingData(
+      { file: join(dir, 'x.toml'), training: { datasets: parseDatasetTables(join(dir, 'x.toml'), training.datasets) } },
+      { tokenizer: tok, maxLength: 32, cacheDir: join(dir, 'cache2'), hubUrl, withTexts: true },
+    );
+    expect(data.datasets.map((d) => [d.count, d.available])).toEqual([
+      [2, 3],
+      [2, 2],
+    ]);
+    expect(data.texts!.slice(2)).toEqual([
+      { anchor: 'p1', positive: 'q1' },
+      { anchor: 'p2', positive: 'q2' },
+    ]);
   });
 
   it('turns hub errors into one-line messages', async () => {
     await expect(loadTrainingData(cfg, { tokenizer: tok, maxLength: 8, cacheDir: join(dir, 'c3'), dataOverride: 'hf:nobody/nothing', hubUrl })).rejects.toThrow(
       /hub dataset nobody\/nothing@main: cannot list files/,
     );
-    await expect(loadTrainingData(cfg, { tokenizer: tok, maxLength: 8, cacheDir: join(dir, 'c3'), dataOverride: `hf:${REPO}:triplet:test`, hubUrl })).rejects.toThrow(
-      /no split "test"/,
-    );
+    await expect(
+      loadTrainingData(cfg, { tokenizer: tok, maxLength: 8, cacheDir: join(dir, 'c3'), dataOverride: `hf:${REPO}:triplet:test`, hubUrl }),
+    ).rejects.toThrow(/no split "test"/);
   });
 });

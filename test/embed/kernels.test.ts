@@ -38,7 +38,14 @@ describe('WebAssembly kernels', () => {
 
   it('cosine matrix is within 1e-6 of the JS reference, zero rows give 0', () => {
     // [a rows, b rows, dim]: remainders of the 4-row and 2-column blocks, tiny dims, the real 256.
-    const shapes: [number, number, number][] = [[1, 1, 4], [3, 5, 8], [4, 2, 4], [7, 9, 12], [37, 41, 256], [64, 63, 64]];
+    const shapes: [number, number, number][] = [
+      [1, 1, 4],
+      [3, 5, 8],
+      [4, 2, 4],
+      [7, 9, 12],
+      [37, 41, 256],
+      [64, 63, 64],
+    ];
     for (const [na, nb, dim] of shapes) {
       const a = randomEmbeddings(na, dim, na * 31 + dim);
       const b = randomEmbeddings(nb, dim, nb * 17 + dim);
@@ -73,7 +80,12 @@ describe('WebAssembly kernels', () => {
 
   it('Hamming similarity is bit-identical to the JS reference', () => {
     // bits: 256 (8 words), 96 (3 words: an odd last word), 33 (2 words, 31 padding bits), 32 (1 word).
-    for (const [na, nb, bits] of [[37, 41, 256], [9, 7, 96], [5, 11, 33], [4, 4, 32]] as const) {
+    for (const [na, nb, bits] of [
+      [37, 41, 256],
+      [9, 7, 96],
+      [5, 11, 33],
+      [4, 4, 32],
+    ] as const) {
       const a = binarize(randomEmbeddings(na, bits, bits + 1));
       const b = binarize(randomEmbeddings(nb, bits, bits + 2));
       const got = hammingSimilarity(a, b);
@@ -105,7 +117,11 @@ describe('WebAssembly kernels', () => {
 
 describe('k-means assignment kernel', () => {
   it('gives the JS reference labels and inertia within 1e-6 (relative), centers in odd and even counts', () => {
-    for (const [n, k, dim] of [[500, 20, 256], [97, 7, 8], [10, 1, 4]] as const) {
+    for (const [n, k, dim] of [
+      [500, 20, 256],
+      [97, 7, 8],
+      [10, 1, 4],
+    ] as const) {
       const x = randomEmbeddings(n, dim, n + k);
       const centers = randomEmbeddings(k, dim, k + 3).data;
       const want = new Int32Array(n);

@@ -44,7 +44,10 @@ describe('browser loaders', () => {
   const cases: { format: RepoFormat; dim?: number; fetched: string[] }[] = [
     { format: 'ours', dim: 32, fetched: ['config.json', 'tiny_32.safetensors', 'tokenizer.json'] },
     { format: 'model2vec', fetched: ['config.json', 'model.safetensors', 'tokenizer.json'] },
-    { format: 'sentence-transformers', fetched: ['0_StaticEmbedding/model.safetensors', '0_StaticEmbedding/tokenizer.json', 'config_sentence_transformers.json'] },
+    {
+      format: 'sentence-transformers',
+      fetched: ['0_StaticEmbedding/model.safetensors', '0_StaticEmbedding/tokenizer.json', 'config_sentence_transformers.json'],
+    },
     { format: 'wordllama', dim: 32, fetched: ['tiny_32.safetensors', 'tokenizer.json'] },
   ];
   for (const c of cases) {

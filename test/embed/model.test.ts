@@ -63,7 +63,16 @@ describe('a model in the pipeline save format', () => {
     dirs.push(g.dir);
     // A second, smaller dim in the same folder.
     // config.json (written again by the second call) lists both widths, as `pipeline save` writes it.
-    await makeModel({ tokenizer: TOKENIZERS.llama2, nVocab: 32000, dim: 8, padToken: '</s>', name: 'toy', dir: g.dir, seed: 2, config: { dims: [16, 8], dim: undefined } });
+    await makeModel({
+      tokenizer: TOKENIZERS.llama2,
+      nVocab: 32000,
+      dim: 8,
+      padToken: '</s>',
+      name: 'toy',
+      dir: g.dir,
+      seed: 2,
+      config: { dims: [16, 8], dim: undefined },
+    });
   });
 
   it('folder load picks the largest dim, or the file of the dim asked for; extracted sources beside are ignored', async () => {

@@ -34,7 +34,10 @@ describeShared('model2vec fixtures', ['fixtures', 'model2vec'], () => {
   });
 
   it('float16 and int8 matrices reproduce the expected outputs within their quantization', () => {
-    for (const [dir, tol] of [['test-model-float16', 1e-3], ['test-model-int8', 2e-2]] as const) {
+    for (const [dir, tol] of [
+      ['test-model-float16', 1e-3],
+      ['test-model-int8', 2e-2],
+    ] as const) {
       const m = load(F(dir));
       expectClose(m.embed(['hello world']).data, json('embeddings_short.json')[0]!, tol);
       expectClose(m.embed([LONG]).data, json('embeddings_long.json')[0]!, tol);

@@ -20,7 +20,14 @@ import { TOKENIZERS } from '../helpers/embed-model.ts';
 const dir = mkdtempSync(join(tmpdir(), 'embed-trained-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const SENTENCES = ['A man is playing a guitar.', 'The quick brown fox jumps over the lazy dog', 'naïve café 😀', 'x', '', 'Stock markets fell 3.5% on Tuesday.'];
+const SENTENCES = [
+  'A man is playing a guitar.',
+  'The quick brown fox jumps over the lazy dog',
+  'naïve café 😀',
+  'x',
+  '',
+  'Stock markets fell 3.5% on Tuesday.',
+];
 
 it('embed(text) == pooledOutput(trained params) for every saved dim, up to fp16 rounding', async () => {
   const nVocab = 32000;
@@ -42,7 +49,10 @@ it('embed(text) == pooledOutput(trained params) for every saved dim, up to fp16 
     ]);
   }
   copyFileSync(TOKENIZERS.llama2, join(dir, 'tokenizer.json'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'wordllama-ts', name: 'toy', dims, pad_token: '</s>', pad_token_id: 2, normalize: true, binarized: false, max_length: 0 }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'wordllama-ts', name: 'toy', dims, pad_token: '</s>', pad_token_id: 2, normalize: true, binarized: false, max_length: 0 }),
+  );
 
   const input = await openSafetensorsMatrix(inputFile, 'embedding');
   for (const d of dims) {

@@ -32,7 +32,9 @@ function randomEmbeddings(rows: number, dim: number, seed: number): Embeddings {
 
 const rowOf = (e: Embeddings, i: number) => Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim));
 const naiveCos = (a: number[], b: number[]) => {
-  let d = 0, na = 0, nb = 0;
+  let d = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < a.length; i++) {
     d += a[i]! * b[i]!;
     na += a[i]! ** 2;
@@ -140,7 +142,7 @@ describe('kmeans', () => {
     const blobs = new Float32Array(60 * 2);
     for (let i = 0; i < 60; i++) {
       blobs[i * 2] = (i % 3) * 10 + (r() - 0.5);
-      blobs[i * 2 + 1] = (r() - 0.5);
+      blobs[i * 2 + 1] = r() - 0.5;
     }
     const res = kmeans({ data: blobs, rows: 60, dim: 2 }, 3, { seed: 1 });
     for (let i = 3; i < 60; i++) expect(res.labels[i]).toBe(res.labels[i % 3]);
@@ -218,7 +220,14 @@ describe('model utilities (generated Llama-2 model)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const docs = ['the cat sat on the mat', 'a dog barked at night', 'stock markets fell sharply', 'the cat sat on a mat', 'rain is expected tomorrow', 'cats like mats'];
+  const docs = [
+    'the cat sat on the mat',
+    'a dog barked at night',
+    'stock markets fell sharply',
+    'the cat sat on a mat',
+    'rain is expected tomorrow',
+    'cats like mats',
+  ];
 
   it('rank / topk / filter / key agree with brute-force cosine', () => {
     const q = 'a cat on a mat';

@@ -142,7 +142,12 @@ describe('ranking metrics', () => {
   it('MRR@10 and per-query AP by hand', () => {
     expect(mrrAtK([0.9, 0.8, 0.7], [0, 0, 1])).toBeCloseTo(1 / 3, 14);
     expect(mrrAtK([0.9, 0.8, 0.7], [0, 1, 1])).toBe(0.5);
-    expect(mrrAtK(Array.from({ length: 11 }, (_, i) => -i), Array.from({ length: 11 }, (_, i) => (i === 10 ? 1 : 0)))).toBe(0);
+    expect(
+      mrrAtK(
+        Array.from({ length: 11 }, (_, i) => -i),
+        Array.from({ length: 11 }, (_, i) => (i === 10 ? 1 : 0)),
+      ),
+    ).toBe(0);
     // relevant at ranks 2 and 4: (1/2 + 2/4) / 2
     expect(rankingAveragePrecision([4, 3, 2, 1], [0, 1, 0, 1])).toBe(0.5);
   });
@@ -171,7 +176,12 @@ describe('top-k ranking (retrieval fast path)', () => {
 describe('k-means', () => {
   function blobs(seed: number): { x: Float32Array; truth: number[] } {
     const rand = mulberry32(seed);
-    const centers = [[0, 0], [10, 0], [0, 10], [10, 10]];
+    const centers = [
+      [0, 0],
+      [10, 0],
+      [0, 10],
+      [10, 10],
+    ];
     const x = new Float32Array(4 * 25 * 2);
     const truth: number[] = [];
     for (let i = 0; i < 100; i++) {
@@ -218,8 +228,18 @@ describe('logistic regression', () => {
   // L-BFGS-B (gtol=1e-14, ftol=1e-16). sklearn 1.2.1 LogisticRegression(multinomial, lbfgs) agrees to ~5e-6:
   // it stops at scipy's default ftol; its predictions are `sklearnPred`.
   const X = [
-    [0, 1, 2], [1, 0.5, 0], [2, -1, 0.5], [0.5, 2, 1], [-1, 0, 1.5], [1.5, 1.5, -0.5],
-    [-0.5, -1, 2], [2.5, 0, -1], [0, 0, 0], [1, -2, 1], [-2, 1, 0], [0.5, 0.5, 0.5],
+    [0, 1, 2],
+    [1, 0.5, 0],
+    [2, -1, 0.5],
+    [0.5, 2, 1],
+    [-1, 0, 1.5],
+    [1.5, 1.5, -0.5],
+    [-0.5, -1, 2],
+    [2.5, 0, -1],
+    [0, 0, 0],
+    [1, -2, 1],
+    [-2, 1, 0],
+    [0.5, 0.5, 0.5],
   ];
   const y = [0, 1, 2, 0, 0, 1, 2, 1, 0, 2, 0, 1];
   const coef = [

@@ -15,7 +15,16 @@ import { describeShared, sharedPath } from '../helpers/shared.ts';
 import { load } from '../../src/embed/node.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 let dir: string;
 let weights: string;
@@ -35,21 +44,59 @@ beforeAll(async () => {
   const tasks = writeTaskFiles(join(dir, 'tasks'));
   const lines: string[] = [];
   for (let step = 0; step <= 600; step += 20) {
-    lines.push(JSON.stringify({ type: 'train', step, epoch: Math.floor(step / 300), loss: 3 * Math.exp(-step / 200) + 0.5 + ((step * 7) % 10) / 100, lr: 0.001, pairs_per_s: 812.5, elapsed_s: step / 8 }));
+    lines.push(
+      JSON.stringify({
+        type: 'train',
+        step,
+        epoch: Math.floor(step / 300),
+        loss: 3 * Math.exp(-step / 200) + 0.5 + ((step * 7) % 10) / 100,
+        lr: 0.001,
+        pairs_per_s: 812.5,
+        elapsed_s: step / 8,
+      }),
+    );
     if (step % 100 === 0) {
       for (const dim of [64, 32]) {
         for (const binary of [false, true]) {
-          lines.push(JSON.stringify({ type: 'eval', step, file: 'dev.tsv', dim, binary, spearman: 0.4 + step / 2000 - (dim === 32 ? 0.02 : 0) - (binary ? 0.07 : 0) }));
+          lines.push(
+            JSON.stringify({ type: 'eval', step, file: 'dev.tsv', dim, binary, spearman: 0.4 + step / 2000 - (dim === 32 ? 0.02 : 0) - (binary ? 0.07 : 0) }),
+          );
         }
       }
     }
   }
   lines.push(JSON.stringify({ type: 'note', message: 'ignored' }));
   writeFileSync(join(weights, 'metrics.jsonl'), lines.join('\n') + '\n');
-  writeFileSync(join(weights, 'extract.json'), JSON.stringify({ sources: [
-    { name: 'gemma2', file: 'gemma2.safetensors', kind: 'hub', repo: 'google/gemma-2-2b', revision: '0123456789abcdef0123', bytes_downloaded: 1_179_648_000, bytes_resumed: 0, shard_bytes: 5_228_683_776, tensor_bytes: 1_179_648_000, seconds: 95.5 },
-    { name: 'use_lite', file: 'use_lite.safetensors', kind: 'tfjs', repo: 'npm:x/model.json', revision: 'local', bytes_downloaded: 0, shard_bytes: 11_126_440, tensor_bytes: 8_194_048, seconds: 0.2 },
-  ] }));
+  writeFileSync(
+    join(weights, 'extract.json'),
+    JSON.stringify({
+      sources: [
+        {
+          name: 'gemma2',
+          file: 'gemma2.safetensors',
+          kind: 'hub',
+          repo: 'google/gemma-2-2b',
+          revision: '0123456789abcdef0123',
+          bytes_downloaded: 1_179_648_000,
+          bytes_resumed: 0,
+          shard_bytes: 5_228_683_776,
+          tensor_bytes: 1_179_648_000,
+          seconds: 95.5,
+        },
+        {
+          name: 'use_lite',
+          file: 'use_lite.safetensors',
+          kind: 'tfjs',
+          repo: 'npm:x/model.json',
+          revision: 'local',
+          bytes_downloaded: 0,
+          shard_bytes: 11_126_440,
+          tensor_bytes: 8_194_048,
+          seconds: 0.2,
+        },
+      ],
+    }),
+  );
   const r = await cli(['eval', '--model', weights, '--quiet', '--raw', join(dir, 'extracted'), '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`]);
   expect(r.code).toBe(0);
   // a model folder with nothing but the model: every optional section must disappear
@@ -59,7 +106,10 @@ beforeAll(async () => {
 
 describe('report data', () => {
   it('parses metrics.jsonl train/eval lines and names a bad line', () => {
-    const { train, dev } = parseMetricsLog('m.jsonl', '{"type":"train","step":1,"loss":2}\n{"type":"eval","step":1,"file":"d","dim":8,"binary":true,"spearman":0.5}\n');
+    const { train, dev } = parseMetricsLog(
+      'm.jsonl',
+      '{"type":"train","step":1,"loss":2}\n{"type":"eval","step":1,"file":"d","dim":8,"binary":true,"spearman":0.5}\n',
+    );
     expect(train).toEqual([{ step: 1, loss: 2, epoch: undefined, lr: undefined, pairsPerS: undefined, elapsedS: undefined }]);
     expect(dev).toEqual([{ step: 1, file: 'd', dim: 8, binary: true, spearman: 0.5 }]);
     expect(() => parseMetricsLog('m.jsonl', '{"type":"train","step":1,"loss":2}\n{bad')).toThrow(/^m\.jsonl:2: not valid JSON/);
@@ -72,7 +122,23 @@ describe('report data', () => {
   });
 
   it('draws series, legend, axis titles, log2 ticks at the widths', () => {
-    const svg = lineChart({ title: 'T <1>', xLabel: 'dimension', yLabel: 'score', xLog2: true, series: [{ name: 'model dense', points: [[32, 0.5], [64, 0.6], [256, 0.7]] }], references: [{ name: 'raw', y: 0.4 }] });
+    const svg = lineChart({
+      title: 'T <1>',
+      xLabel: 'dimension',
+      yLabel: 'score',
+      xLog2: true,
+      series: [
+        {
+          name: 'model dense',
+          points: [
+            [32, 0.5],
+            [64, 0.6],
+            [256, 0.7],
+          ],
+        },
+      ],
+      references: [{ name: 'raw', y: 0.4 }],
+    });
     expect(svg).toContain('T &lt;1&gt;');
     expect(svg.match(/<path /g)).toHaveLength(1);
     expect(svg.match(/<circle /g)).toHaveLength(3);
@@ -94,8 +160,18 @@ describe('pipeline report', () => {
     // the scores table holds exactly what eval.json says (4 decimals)
     const ev = JSON.parse(readFileSync(join(weights, 'eval.json'), 'utf8'));
     const score = (model: string, kind: string, dim: number, binary: boolean) =>
-      ev.results.find((r: { model: string; kind: string; dim: number; binary: boolean; main: boolean }) => r.model === model && r.kind === kind && r.dim === dim && r.binary === binary && r.main).score.toFixed(4);
-    for (const [m, k, d, b] of [['model', 'sts', 64, false], ['model', 'sts', 32, true], ['raw', 'pair', 48, false], ['raw', 'sts', 48, true]] as const) {
+      ev.results
+        .find(
+          (r: { model: string; kind: string; dim: number; binary: boolean; main: boolean }) =>
+            r.model === model && r.kind === kind && r.dim === dim && r.binary === binary && r.main,
+        )
+        .score.toFixed(4);
+    for (const [m, k, d, b] of [
+      ['model', 'sts', 64, false],
+      ['model', 'sts', 32, true],
+      ['raw', 'pair', 48, false],
+      ['raw', 'sts', 48, true],
+    ] as const) {
       expect(html).toContain(`>${score(m, k, d, b)}</td>`);
     }
     // charts: score vs width per task (2), loss, dev Spearman
@@ -171,7 +247,12 @@ describe('pipeline report', () => {
       expect(requests).toEqual([url]);
       expect(problems).toEqual([]);
       expect(await page.title()).toBe('tiny — model report');
-      const boxes = await page.$$eval('svg.chart', (els) => els.map((e) => { const r = e.getBoundingClientRect(); return [r.width, r.height]; }));
+      const boxes = await page.$$eval('svg.chart', (els) =>
+        els.map((e) => {
+          const r = e.getBoundingClientRect();
+          return [r.width, r.height];
+        }),
+      );
       expect(boxes).toHaveLength(4);
       for (const [w, h] of boxes) {
         expect(w).toBeGreaterThan(300);

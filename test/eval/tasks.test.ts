@@ -168,8 +168,12 @@ describe('task runner', () => {
 
   it('retrieval ranks against the whole pool, rerank against each query’s own candidates', async () => {
     const v: Record<string, number[]> = {
-      q1: [1, 0, 0, 0], q2: [0, 1, 0, 0],
-      p1: [0.9, 0.1, 0, 0], p2: [0.8, 0.7, 0, 0], n1: [0.95, 0, 0.1, 0], n2: [0, 0, 1, 0],
+      q1: [1, 0, 0, 0],
+      q2: [0, 1, 0, 0],
+      p1: [0.9, 0.1, 0, 0],
+      p2: [0.8, 0.7, 0, 0],
+      n1: [0.95, 0, 0.1, 0],
+      n2: [0, 0, 1, 0],
     };
     const queries = [
       { query: 'q1', positives: ['p1'], negatives: ['n2'] },
@@ -196,15 +200,26 @@ describe('task runner', () => {
     for (let i = 0; i < 30; i++) {
       const c = i % 3;
       const t = `t${i}`;
-      const base = [[5, -5, -5, -5], [-5, 5, -5, -5], [-5, -5, 5, -5]][c]!;
+      const base = [
+        [5, -5, -5, -5],
+        [-5, 5, -5, -5],
+        [-5, -5, 5, -5],
+      ][c]!;
       v[t] = base.map((x, j) => x + ((i * 7 + j * 3) % 5) * 0.1);
       texts.push(t);
       labels.push(['x', 'y', 'z'][c]!);
     }
     const enc = { ...tableEncoder(v), dims: [4] };
-    const clf = await run(enc, { kind: 'clf', train: { text: texts.slice(0, 21), label: labels.slice(0, 21) }, test: { text: texts.slice(21), label: labels.slice(21) } });
+    const clf = await run(enc, {
+      kind: 'clf',
+      train: { text: texts.slice(0, 21), label: labels.slice(0, 21) },
+      test: { text: texts.slice(21), label: labels.slice(21) },
+    });
     expect(clf.map((r) => [r.binary, r.metric, r.score])).toEqual([
-      [false, 'accuracy', 1], [false, 'f1_macro', 1], [true, 'accuracy', 1], [true, 'f1_macro', 1],
+      [false, 'accuracy', 1],
+      [false, 'f1_macro', 1],
+      [true, 'accuracy', 1],
+      [true, 'f1_macro', 1],
     ]);
     const cl1 = await run(enc, { kind: 'cluster', text: texts, label: labels }, ['dense']);
     const cl2 = await run(enc, { kind: 'cluster', text: texts, label: labels }, ['dense']);
@@ -216,16 +231,28 @@ describe('task runner', () => {
 describe('results', () => {
   it('writes an undefined metric as null and shows it as n/a; table rows per metric, model and width', () => {
     const base = { task: 'dev', kind: 'sts' as const, file: 'dev.tsv', main: true, metric: 'spearman' };
-    const file = toEvalFile('/m', [{ name: 'dev', kind: 'sts', files: ['dev.tsv'] }], [], [
-      { ...base, model: 'model', dim: 64, binary: false, score: 0.5 },
-      { ...base, model: 'model', dim: 64, binary: true, score: NaN },
-      { ...base, model: 'raw', dim: 48, binary: false, score: 0.25 },
-    ], 1.23456);
+    const file = toEvalFile(
+      '/m',
+      [{ name: 'dev', kind: 'sts', files: ['dev.tsv'] }],
+      [],
+      [
+        { ...base, model: 'model', dim: 64, binary: false, score: 0.5 },
+        { ...base, model: 'model', dim: 64, binary: true, score: NaN },
+        { ...base, model: 'raw', dim: 48, binary: false, score: 0.25 },
+      ],
+      1.23456,
+    );
     expect(file.results.map((r) => r.score)).toEqual([0.5, null, 0.25]);
     expect(file.seconds).toBe(1.235);
     expect(JSON.parse(JSON.stringify(file)).results[1].score).toBeNull();
     expect(formatTable(file.results)).toBe(
-      ['sts dev (dev.tsv)', '  metric    model  dim   dense  binary', '  spearman  model   64  0.5000     n/a', '  spearman  raw     48  0.2500       -', ''].join('\n'),
+      [
+        'sts dev (dev.tsv)',
+        '  metric    model  dim   dense  binary',
+        '  spearman  model   64  0.5000     n/a',
+        '  spearman  raw     48  0.2500       -',
+        '',
+      ].join('\n'),
     );
   });
 });

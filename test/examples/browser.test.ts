@@ -50,11 +50,27 @@ describeBrowser('browser example (headless Chromium)', () => {
     root = mkdtempSync(join(tmpdir(), 'browser-page-'));
     await buildBrowserBundle(join(root, 'dist'));
     copyFileSync(join(REPO, 'examples/browser/index.html'), join(root, 'index.html'));
-    await makeModel({ tokenizer: TOKENIZERS.llama2, nVocab: 32000, dim: 64, padToken: '</s>', name: 'demo', dir: (mkdirSync(join(root, 'model')), join(root, 'model')) });
+    await makeModel({
+      tokenizer: TOKENIZERS.llama2,
+      nVocab: 32000,
+      dim: 64,
+      padToken: '</s>',
+      name: 'demo',
+      dir: (mkdirSync(join(root, 'model')), join(root, 'model')),
+    });
     server = await serve(root);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 

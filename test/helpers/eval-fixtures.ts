@@ -22,7 +22,10 @@ export async function writeTinyModel(dir: string, dims = [64, 32]): Promise<Floa
   const m = fixtureMatrix(N_VOCAB, 64, 1);
   await writeSafetensors(join(dir, 'tiny_64.safetensors'), [{ name: 'embedding.weight', dtype: 'F16', shape: [N_VOCAB, 64], data: m }]);
   copyFileSync(LLAMA2_TOKENIZER, join(dir, 'tokenizer.json'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'wordllama-ts', name: 'tiny', dims, dim: 64, n_vocab: N_VOCAB, binarized: false, normalize: true }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'wordllama-ts', name: 'tiny', dims, dim: 64, n_vocab: N_VOCAB, binarized: false, normalize: true }),
+  );
   return m;
 }
 
@@ -56,7 +59,10 @@ export function writeTaskFiles(dir: string): Record<string, string> {
   };
   const words = ['apple banana fruit', 'car engine road', 'river water boat', 'guitar music song'];
   const labelled = (n: number, offset: number) =>
-    Array.from({ length: n }, (_, i) => `${words[(i + offset) % 4]} ${['red', 'big', 'old', 'new', 'fast'][i % 5]} item ${i}\t${['fruit', 'car', 'water', 'music'][(i + offset) % 4]}`).join('\n');
+    Array.from(
+      { length: n },
+      (_, i) => `${words[(i + offset) % 4]} ${['red', 'big', 'old', 'new', 'fast'][i % 5]} item ${i}\t${['fruit', 'car', 'water', 'music'][(i + offset) % 4]}`,
+    ).join('\n');
   return {
     sts: f('sts.tsv', 'sentence1\tsentence2\tscore\n' + STS_ROWS.map((r) => r.join('\t')).join('\n') + '\n'),
     pair: f('pair.tsv', STS_ROWS.map(([a, b, s]) => `${a}\t${b}\t${s >= 2.5 ? 1 : 0}`).join('\n') + '\n'),

@@ -131,7 +131,10 @@ export function writeGguf(metadata: MetaEntry[], tensors: TensorEntry[], overrid
 }
 
 /** An in-memory ByteSource that counts what was read. */
-export function memorySource(bytes: Uint8Array, name = 'model.gguf'): { name: string; size: number; reads: Array<[number, number]>; read(o: number, n: number): Promise<Uint8Array> } {
+export function memorySource(
+  bytes: Uint8Array,
+  name = 'model.gguf',
+): { name: string; size: number; reads: Array<[number, number]>; read(o: number, n: number): Promise<Uint8Array> } {
   const reads: Array<[number, number]> = [];
   return {
     name,

@@ -69,7 +69,7 @@ export function createCommitApi(host: CommitApiHost): CommitApi {
       if (req.method !== 'POST' && req.method !== 'PUT') return false;
       const isWrite =
         (parts[0] === 'api' && (parts[1] === 'repos' || (parts[1] === 'models' && ['branch', 'preupload', 'commit'].includes(parts[4]!)))) ||
-        (parts[0] === '_lfs') ||
+        parts[0] === '_lfs' ||
         (parts[1]?.endsWith('.git') && parts[2] === 'info');
       if (!isWrite) return false;
       // The LFS upload href is presigned (like S3): no token on it.
@@ -139,12 +139,20 @@ export function createCommitApi(host: CommitApiHost): CommitApi {
       if (parts[4] === 'preupload') {
         const b = JSON.parse(data.toString('utf8')) as { files: { path: string; size: number }[] };
         reply(res, 200, {
-          files: b.files.map((f) => ({ path: f.path, uploadMode: f.size >= LFS_MIN_BYTES || f.path.endsWith('.safetensors') ? 'lfs' : 'regular', shouldIgnore: false })),
+          files: b.files.map((f) => ({
+            path: f.path,
+            uploadMode: f.size >= LFS_MIN_BYTES || f.path.endsWith('.safetensors') ? 'lfs' : 'regular',
+            shouldIgnore: false,
+          })),
         });
         return true;
       }
       // commit: the branch's files are the base (main's for main); the new commit replaces that branch's head.
-      const lines = data.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
+      const lines = data
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
       const files: Record<string, ServedFile> = { ...st.repo.files };
       const record: CommitRecord = { repo: id, branch, summary: '', files: [], lfs: [], commit: randomBytes(20).toString('hex') };
       for (const { key, value } of lines) {

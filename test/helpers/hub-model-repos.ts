@@ -33,8 +33,14 @@ export function modelRepoFiles(format: RepoFormat): { files: Record<string, Serv
   switch (format) {
     case 'ours': {
       const config = buildSavedModelConfig({
-        name: 'tiny', dims: [16, 32, 64], n_vocab: VOCAB, binarized: false, normalize: true,
-        token_delta: false, max_length: 0, add_special_tokens: false,
+        name: 'tiny',
+        dims: [16, 32, 64],
+        n_vocab: VOCAB,
+        binarized: false,
+        normalize: true,
+        token_delta: false,
+        max_length: 0,
+        add_special_tokens: false,
       });
       return {
         files: {
@@ -74,8 +80,12 @@ export function modelRepoFiles(format: RepoFormat): { files: Record<string, Serv
     case 'sentence-transformers':
       return {
         files: {
-          'modules.json': { data: text(JSON.stringify([{ idx: 0, name: '0', path: '0_StaticEmbedding', type: 'sentence_transformers.models.StaticEmbedding' }])) },
-          'config_sentence_transformers.json': { data: text(JSON.stringify({ __version__: { sentence_transformers: '3.3.1' }, similarity_fn_name: 'cosine' })) },
+          'modules.json': {
+            data: text(JSON.stringify([{ idx: 0, name: '0', path: '0_StaticEmbedding', type: 'sentence_transformers.models.StaticEmbedding' }])),
+          },
+          'config_sentence_transformers.json': {
+            data: text(JSON.stringify({ __version__: { sentence_transformers: '3.3.1' }, similarity_fn_name: 'cosine' })),
+          },
           '0_StaticEmbedding/model.safetensors': { data: safetensorsBytes('embedding.weight', VOCAB, 24, 7) },
           '0_StaticEmbedding/tokenizer.json': tok,
           'README.md': { data: text('# st\n') },

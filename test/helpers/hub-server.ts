@@ -122,7 +122,15 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
       server.requests = [];
     },
     close: async () => {
-      await Promise.all([hub, cdn].map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+      await Promise.all(
+        [hub, cdn].map(
+          (s) =>
+            new Promise<void>((r) => {
+              s.closeAllConnections();
+              s.close(() => r());
+            }),
+        ),
+      );
     },
   };
 
@@ -150,11 +158,21 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     if (!token) {
-      errorReply(res, 401, 'GatedRepo', `Access to model ${st.repo.id} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+      errorReply(
+        res,
+        401,
+        'GatedRepo',
+        `Access to model ${st.repo.id} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+      );
       return false;
     }
     if (!(st.repo.allowedTokens ?? []).includes(token)) {
-      errorReply(res, 403, 'GatedRepo', `Access to model ${st.repo.id} is restricted and you are not in the authorized list. Visit https://huggingface.co/${st.repo.id} to ask for access.`);
+      errorReply(
+        res,
+        403,
+        'GatedRepo',
+        `Access to model ${st.repo.id} is restricted and you are not in the authorized list. Visit https://huggingface.co/${st.repo.id} to ask for access.`,
+      );
       return false;
     }
     return true;
@@ -326,7 +344,14 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
         const etag = st.etags.get(file)!;
         const hubHeaders = { 'x-repo-commit': commit, 'x-linked-etag': `"${etag}"`, 'x-linked-size': String(size) };
         if (opts.redirect && size > LFS_THRESHOLD) {
-          log({ server: 'hub', method: req.method!, path: req.url!, range: req.headers.range, status: hop ? 302 : 307, auth: Boolean(req.headers.authorization) });
+          log({
+            server: 'hub',
+            method: req.method!,
+            path: req.url!,
+            range: req.headers.range,
+            status: hop ? 302 : 307,
+            auth: Boolean(req.headers.authorization),
+          });
           if (!hop) {
             // Relative Location, as the hub sends for same-site redirects.
             res.writeHead(307, { location: `/_hop/${id}/${commit}/${file}`, ...hubHeaders });

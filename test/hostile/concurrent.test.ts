@@ -24,7 +24,10 @@ beforeAll(async () => {
   server = await startHubServer({ redirect: true });
   const path = join(tmp, 'model.safetensors');
   writeSparseSafetensors(path, [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [ROWS, DIM], data: matrixBytes(ROWS, DIM, 'BF16', 5) }]);
-  server.addRepo({ id: 'org/locked', files: { 'model.safetensors': { disk: path }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } } });
+  server.addRepo({
+    id: 'org/locked',
+    files: { 'model.safetensors': { disk: path }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } },
+  });
   toml = join(tmp, 'locked.toml');
   writeFileSync(toml, ['[model]', 'hf_model_id = "org/locked"', `dim = ${DIM}`, `n_vocab = ${ROWS}`, 'pad_token = "<eos>"'].join('\n') + '\n');
 });
@@ -48,18 +51,26 @@ describe('one stage at a time per weights folder', () => {
     const prevEndpoint = process.env.HF_ENDPOINT;
     process.env.HF_ENDPOINT = server.url;
     server.delayMs = 400; // each range request waits: the holder stays mid-download
-    const holder = spawn(process.execPath, [join(REPO, 'bin', 'pipeline.js'), 'extract', '--config', toml, '--out-dir', out, '--chunk-size', '4096', '--quiet'], {
-      cwd: REPO,
-      env: { ...process.env, HF_ENDPOINT: server.url },
-      stdio: 'ignore',
-    });
+    const holder = spawn(
+      process.execPath,
+      [join(REPO, 'bin', 'pipeline.js'), 'extract', '--config', toml, '--out-dir', out, '--chunk-size', '4096', '--quiet'],
+      {
+        cwd: REPO,
+        env: { ...process.env, HF_ENDPOINT: server.url },
+        stdio: 'ignore',
+      },
+    );
     const exited = new Promise<void>((r) => holder.on('exit', () => r()));
     try {
       await until(() => existsSync(lock) && server.requests.some((q) => q.range !== undefined), 60_000);
       expect(JSON.parse(readFileSync(lock, 'utf8'))).toMatchObject({ pid: holder.pid, stage: 'extract' });
 
       const second = await runCli(['extract', '--config', toml, '--out-dir', out, '--quiet']);
-      expect(second.err).toMatch(new RegExp(`^error: ${out} is in use by pipeline extract \\(pid ${holder.pid}, since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\); wait for it to finish or stop it, then run again\\n$`));
+      expect(second.err).toMatch(
+        new RegExp(
+          `^error: ${out} is in use by pipeline extract \\(pid ${holder.pid}, since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\); wait for it to finish or stop it, then run again\\n$`,
+        ),
+      );
       expect(second.code).toBe(1);
 
       holder.kill('SIGKILL');

@@ -30,7 +30,7 @@ afterAll(() => {
 });
 
 describe('stale temporaries of dead processes', () => {
-  it('embed --output removes the dead runs\' temps beside its target, keeps live ones and unrelated files', async () => {
+  it("embed --output removes the dead runs' temps beside its target, keeps live ones and unrelated files", async () => {
     const out = join(work, 'vectors.npy');
     const dead = [deadPid(), deadPid()];
     const staleA = `${out}.${dead[0]}-0a1b2c3d.tmp`;

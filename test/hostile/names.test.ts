@@ -42,7 +42,9 @@ describe('config names that are not one safe folder name', () => {
     it(`name = "${bad}" is refused at load with one line; nothing is written`, async () => {
       const toml = config('evil.toml', [`name = "${bad}"`]);
       const r = await runCli(['extract', '--config', toml, '--quiet']);
-      expect(r.err).toBe(`error: ${toml}: name: "${bad}" is not a folder name (a name made only of dots points at a parent folder); use letters, digits, ".", "_" and "-"\n`);
+      expect(r.err).toBe(
+        `error: ${toml}: name: "${bad}" is not a folder name (a name made only of dots points at a parent folder); use letters, digits, ".", "_" and "-"\n`,
+      );
       expect(r.code).toBe(2);
       expect(readFileSync(join(work, 'README.md'), 'utf8')).toBe('my project\n');
       expect(readFileSync(join(work, 'config.json'), 'utf8')).toBe('{"mine":true}\n');
@@ -70,7 +72,9 @@ describe('config names that are not one safe folder name', () => {
       ].join('\n') + '\n',
     );
     const r = await runCli(['extract', '--config', toml, '--quiet']);
-    expect(r.err).toBe(`error: ${toml}: [[sources]] #1 name: ".." is not a folder name (a name made only of dots points at a parent folder); use letters, digits, ".", "_" and "-"\n`);
+    expect(r.err).toBe(
+      `error: ${toml}: [[sources]] #1 name: ".." is not a folder name (a name made only of dots points at a parent folder); use letters, digits, ".", "_" and "-"\n`,
+    );
     expect(r.code).toBe(2);
     rmSync(toml);
   });

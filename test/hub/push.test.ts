@@ -39,7 +39,10 @@ afterEach(() => {
   process.env.HF_TOKEN = TOKEN;
 });
 afterAll(async () => {
-  for (const [k, v] of [['HF_ENDPOINT', saved.endpoint], ['HF_TOKEN', saved.token]] as const) {
+  for (const [k, v] of [
+    ['HF_ENDPOINT', saved.endpoint],
+    ['HF_TOKEN', saved.token],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -96,7 +99,10 @@ describe('pipeline push', () => {
   it('no HF_TOKEN, a bad repo id, a folder without config.json or with a listed file missing: one line each', async () => {
     delete process.env.HF_TOKEN;
     const noToken = await runCli(['push', '--model', model.dir, '--repo', 'alice/tiny']);
-    expect([noToken.code, noToken.err]).toEqual([2, 'error: push: HF_TOKEN is not set; create a token with write access at https://huggingface.co/settings/tokens and export HF_TOKEN=hf_...\n']);
+    expect([noToken.code, noToken.err]).toEqual([
+      2,
+      'error: push: HF_TOKEN is not set; create a token with write access at https://huggingface.co/settings/tokens and export HF_TOKEN=hf_...\n',
+    ]);
     process.env.HF_TOKEN = TOKEN;
     const badId = await runCli(['push', '--model', model.dir, '--repo', 'tiny']);
     expect([badId.code, badId.err]).toEqual([2, 'error: push: --repo "tiny" is not a repo id (expected user/name)\n']);
@@ -106,7 +112,10 @@ describe('pipeline push', () => {
     writeFileSync(join(empty, 'config.json'), JSON.stringify({ model_type: 'wordllama-ts', name: 'm', dims: [8, 4] }));
     writeFileSync(join(empty, 'm_8.safetensors'), 'x');
     const missing = await runCli(['push', '--model', empty, '--repo', 'alice/x']);
-    expect([missing.code, missing.err]).toEqual([2, `error: ${empty}: m_4.safetensors, tokenizer.json, README.md missing (config.json lists the weights; re-run pipeline save)\n`]);
+    expect([missing.code, missing.err]).toEqual([
+      2,
+      `error: ${empty}: m_4.safetensors, tokenizer.json, README.md missing (config.json lists the weights; re-run pipeline save)\n`,
+    ]);
     expect(hub.commitApi.created.map((c) => c.id)).toEqual(['alice/tiny']);
   });
 });

@@ -40,7 +40,13 @@ describe('followRedirects', () => {
   it('returns 304 and error statuses as they are, without a token when there is none', async () => {
     for (const status of [304, 404, 503]) {
       const seen: Record<string, string>[] = [];
-      const out = await followRedirects({ hubUrl: 'https://hub.example' }, 'https://hub.example/f', {}, async (_u, h) => (seen.push(h), answer(status)), () => {});
+      const out = await followRedirects(
+        { hubUrl: 'https://hub.example' },
+        'https://hub.example/f',
+        {},
+        async (_u, h) => (seen.push(h), answer(status)),
+        () => {},
+      );
       expect(out.r.status).toBe(status);
       expect(seen).toHaveLength(1);
       expect(seen[0]!.authorization).toBeUndefined();
@@ -48,11 +54,23 @@ describe('followRedirects', () => {
   });
 
   it('a redirect without Location and too many redirects are TransientErrors', async () => {
-    await expect(followRedirects(client, 'https://hub.example/f', {}, async () => answer(302), () => {})).rejects.toThrow(
-      new TransientError('https://hub.example/f: HTTP 302 redirect without a Location header'),
-    );
+    await expect(
+      followRedirects(
+        client,
+        'https://hub.example/f',
+        {},
+        async () => answer(302),
+        () => {},
+      ),
+    ).rejects.toThrow(new TransientError('https://hub.example/f: HTTP 302 redirect without a Location header'));
     let n = 0;
-    const loop = followRedirects(client, 'https://hub.example/f', {}, async () => (n++, answer(301, { location: '/f' })), () => {});
+    const loop = followRedirects(
+      client,
+      'https://hub.example/f',
+      {},
+      async () => (n++, answer(301, { location: '/f' })),
+      () => {},
+    );
     await expect(loop).rejects.toBeInstanceOf(TransientError);
     await expect(loop).rejects.toThrow(`https://hub.example/f: more than ${MAX_REDIRECTS} redirects`);
     expect(n).toBe(MAX_REDIRECTS + 1);

@@ -216,7 +216,27 @@ describe('range client (src/hub/node-http.ts) on a raw TCP server', () => {
 
 describe('range client over TLS (self-signed certificate made with openssl)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hub-tls-'));
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'k.pem'),
+      '-out',
+      join(dir, 'c.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   const run = made.status === 0 ? it : it.skip;
   if (made.status !== 0) console.warn('openssl not available: skipping the TLS range-client test');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -226,7 +246,8 @@ describe('range client over TLS (self-signed certificate made with openssl)', ()
     let connections = 0;
     const srv = createHttpsServer({ key: readFileSync(join(dir, 'k.pem')), cert }, (req, res) => {
       const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
-      const a = Number(m[1]), b = Number(m[2]);
+      const a = Number(m[1]),
+        b = Number(m[2]);
       res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${data.length}`, 'content-length': String(b - a + 1) });
       res.end(data.subarray(a, b + 1));
     });

@@ -25,7 +25,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'inspect-cli-'));
   weights = join(dir, 'use_lite');
   const env = { ...process.env, HF_ENDPOINT: 'http://127.0.0.1:9', HF_TOKEN: '', NO_COLOR: '1' };
-  await promisify(execFile)(process.execPath, ['bin/pipeline.js', 'extract', '--config', 'use_lite', '--out-dir', weights], { cwd: ROOT, env, timeout: 120_000 });
+  await promisify(execFile)(process.execPath, ['bin/pipeline.js', 'extract', '--config', 'use_lite', '--out-dir', weights], {
+    cwd: ROOT,
+    env,
+    timeout: 120_000,
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -77,7 +81,10 @@ describe('pipeline inspect', () => {
     expect(rep.spectrum.variance_explained.map((v) => v.k)).toEqual([256, 128, 64]);
     expect(rep.spectrum.variance_explained[0]!.fraction).toBeCloseTo(1, 12);
     expect(rep.zero_rows.count).toBe(zero);
-    expect(rep.projection_baselines.map((b) => [b.k, b.expected_scale])).toEqual([[128, 0.5], [64, 0.25]]);
+    expect(rep.projection_baselines.map((b) => [b.k, b.expected_scale])).toEqual([
+      [128, 0.5],
+      [64, 0.25],
+    ]);
     for (const b of rep.projection_baselines) {
       expect(b.pca_error).toBeLessThan(b.random_error);
       expect(Math.abs(b.random_scale - b.expected_scale)).toBeLessThan(0.1);
@@ -121,7 +128,12 @@ describe('pipeline inspect', () => {
     const rep = JSON.parse(r.out) as InspectReport;
     expect(existsSync(join(modelDir, 'inspect.json'))).toBe(true);
     expect(rep.near_duplicates!.pairs).toBe(2);
-    expect(rep.near_duplicates!.examples.map((p) => [p.a, p.b, p.distance])).toEqual([[3, 7, 0], [100, 250, 0]].map(([a, b]) => [a, b, expect.closeTo(0, 6)]));
+    expect(rep.near_duplicates!.examples.map((p) => [p.a, p.b, p.distance])).toEqual(
+      [
+        [3, 7, 0],
+        [100, 250, 0],
+      ].map(([a, b]) => [a, b, expect.closeTo(0, 6)]),
+    );
     expect(rep.zero_rows).toEqual({ count: 1, ids: [42] });
     expect(rep.spectrum.variance_explained.map((v) => v.k)).toEqual([16]);
   }, 60_000);

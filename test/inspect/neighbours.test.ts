@@ -64,7 +64,10 @@ describe('neighbours', () => {
       const d = await nearDuplicates(memoryMatrix(x, ROWS, DIM), 1e-4, { blockRows });
       expect(d.pairs).toBe(2);
       expect(d.rows_involved).toBe(4);
-      expect(d.examples.map((p) => [p.a, p.b])).toEqual([[4, 10], [20, 77]]);
+      expect(d.examples.map((p) => [p.a, p.b])).toEqual([
+        [4, 10],
+        [20, 77],
+      ]);
       expect(d.examples[0]!.distance).toBeLessThan(1e-6);
       expect(d.examples[1]!.distance).toBeCloseTo(1 - bruteCos(x, 20, 77), 6);
     }

@@ -14,7 +14,12 @@ describe('projection baselines', () => {
     const d = 50;
     const gram = new Float64Array(d * d);
     for (let i = 0; i < d; i++) gram[i * d + i] = 4;
-    const b = projectionBaselines(gram, d, Array.from({ length: d }, () => 2), [10, 25]);
+    const b = projectionBaselines(
+      gram,
+      d,
+      Array.from({ length: d }, () => 2),
+      [10, 25],
+    );
     expect(b.map((x) => x.random_scale)).toEqual([expect.closeTo(0.2, 12), expect.closeTo(0.5, 12)]);
     expect(b.map((x) => x.pca_error)).toEqual([expect.closeTo(Math.sqrt(0.8), 12), expect.closeTo(Math.sqrt(0.5), 12)]);
     expect(b[0]!.expected_scale).toBe(0.2);

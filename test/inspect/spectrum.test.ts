@@ -98,7 +98,11 @@ describe('spectrum', () => {
     const x = Float32Array.from(h.flatMap((row) => s.map((v, j) => row[j]! * v)));
     for (const blockRows of [1, 3, 16, 100]) {
       const sp = await spectrum(memoryMatrix(x, 16, 8), [1, 2, 8], { blockRows });
-      expectRelClose(sp.uncentred.singular_values, s.map((v) => 4 * v), 1e-12);
+      expectRelClose(
+        sp.uncentred.singular_values,
+        s.map((v) => 4 * v),
+        1e-12,
+      );
     }
     const sp = await spectrum(memoryMatrix(x, 16, 8), [1, 2, 8]);
     // Column j of H (j < 8) is orthogonal to the all-ones column 0 except j = 0 itself, which is constant:
@@ -131,7 +135,11 @@ describe('spectrum', () => {
   });
 
   it('equals a dense one-sided Jacobi SVD of random matrices to 1e-6 relative, plain and centred', async () => {
-    for (const [rows, dim, seed] of [[300, 40, 1], [57, 57, 2], [500, 9, 5]] as const) {
+    for (const [rows, dim, seed] of [
+      [300, 40, 1],
+      [57, 57, 2],
+      [500, 9, 5],
+    ] as const) {
       const x = randomMatrix(rows, dim, seed);
       for (let r = 0; r < rows; r++) x[r * dim] = x[r * dim]! + 3; // a non-zero mean so centring matters
       const sp = await spectrum(memoryMatrix(x, rows, dim), [dim], { blockRows: 64 });

@@ -53,11 +53,19 @@ describe('the packed packages, installed', () => {
     expected = texts.map((_, i) => Array.from(e.data.subarray(i * e.dim, (i + 1) * e.dim)));
     await Promise.all([buildLibrary(), buildPipeline()]);
     for (const dir of [LIBRARY_DIR, PIPELINE_DIR]) {
-      const out = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], dir)) as { name: string; filename: string; size: number; files: { path: string }[] }[];
+      const out = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], dir)) as {
+        name: string;
+        filename: string;
+        size: number;
+        files: { path: string }[];
+      }[];
       const info = out[0]!;
       tarballs[info.name] = { file: join(work, info.filename), bytes: info.size };
       const paths = info.files.map((f) => f.path);
-      expect(paths.filter((p) => /^(test|benchmarks|\.ci|src|scripts)\//.test(p)), info.name).toEqual([]);
+      expect(
+        paths.filter((p) => /^(test|benchmarks|\.ci|src|scripts)\//.test(p)),
+        info.name,
+      ).toEqual([]);
       expect(paths).toContain('package.json');
     }
   }, 240_000);
@@ -78,7 +86,11 @@ describe('the packed packages, installed', () => {
       const bytes = sizeOf(join(dir, 'node_modules'));
       process.stderr.write(`package test: wordllama-ts tarball ${tarballs['wordllama-ts']!.bytes} B, installed ${(bytes / 1e6).toFixed(2)} MB\n`);
       expect(bytes).toBeLessThanOrEqual(LIBRARY_INSTALL_LIMIT);
-      expect(readdirSync(join(dir, 'node_modules')).filter((n) => !n.startsWith('.')).sort()).toEqual(['@huggingface', 'wordllama-ts']);
+      expect(
+        readdirSync(join(dir, 'node_modules'))
+          .filter((n) => !n.startsWith('.'))
+          .sort(),
+      ).toEqual(['@huggingface', 'wordllama-ts']);
     });
 
     it('ESM import and CJS require load a model and embed exactly as the sources do', async () => {
@@ -113,15 +125,35 @@ describe('the packed packages, installed', () => {
       ];
       for (const s of settings) {
         const tsconfig = join(dir, `tsconfig.${s.moduleResolution}.json`);
-        const compilerOptions = { module: s.module, moduleResolution: s.moduleResolution, strict: true, noEmit: true, skipLibCheck: false, target: 'es2022', lib: ['es2022'], types: [] };
+        const compilerOptions = {
+          module: s.module,
+          moduleResolution: s.moduleResolution,
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          target: 'es2022',
+          lib: ['es2022'],
+          types: [],
+        };
         writeFileSync(tsconfig, JSON.stringify({ compilerOptions, files: s.files }));
-        await expect(run(process.execPath, [TSC, '-p', tsconfig], { cwd: dir }).then(() => 'ok'), s.moduleResolution).resolves.toBe('ok');
+        await expect(
+          run(process.execPath, [TSC, '-p', tsconfig], { cwd: dir }).then(() => 'ok'),
+          s.moduleResolution,
+        ).resolves.toBe('ok');
       }
     }, 120_000);
 
     it('bundles for the browser with no Node built-in', async () => {
       writeFileSync(join(dir, 'browser.mjs'), `import { loadModelFromBuffers } from 'wordllama-ts';\nglobalThis.load = loadModelFromBuffers;\n`);
-      const res = await build({ entryPoints: [join(dir, 'browser.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent', metafile: true });
+      const res = await build({
+        entryPoints: [join(dir, 'browser.mjs')],
+        bundle: true,
+        platform: 'browser',
+        format: 'esm',
+        write: false,
+        logLevel: 'silent',
+        metafile: true,
+      });
       const code = res.outputFiles[0]!.text;
       expect(code).toContain('loadModelFromBuffers');
       expect(Object.keys(res.metafile.inputs).filter((p) => p.startsWith('node:') || /(^|\/)node_modules\/node-/.test(p))).toEqual([]);
@@ -137,7 +169,9 @@ describe('the packed packages, installed', () => {
       await installInto(dir, tarballs['wordllama-ts-pipeline']!.file);
       cli = join(dir, 'node_modules', '.bin', 'wordllama-ts');
       const bytes = sizeOf(join(dir, 'node_modules'));
-      process.stderr.write(`package test: wordllama-ts-pipeline tarball ${tarballs['wordllama-ts-pipeline']!.bytes} B, installed ${(bytes / 1e6).toFixed(1)} MB\n`);
+      process.stderr.write(
+        `package test: wordllama-ts-pipeline tarball ${tarballs['wordllama-ts-pipeline']!.bytes} B, installed ${(bytes / 1e6).toFixed(1)} MB\n`,
+      );
     }, 240_000);
 
     it('--help, --version and embed run from the installed bin, without tsx', async () => {

@@ -66,7 +66,10 @@ describe('embed / similarity / tokens stages', () => {
     const npy = parseNpy(readFileSync(out));
     expect(npy.dtype).toBe('<f4');
     expect(npy.shape).toEqual([2500, 16]);
-    const want = load(g.dir).embed(lines.map((l) => l.replace(/\r$/, '')), { dim: 16 });
+    const want = load(g.dir).embed(
+      lines.map((l) => l.replace(/\r$/, '')),
+      { dim: 16 },
+    );
     expect(Array.from(npy.data)).toEqual(Array.from(want.data));
     expect(readdirSync(join(work, 'sub')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // The same file as JSON (streamed row by row on stdout).

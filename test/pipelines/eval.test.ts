@@ -44,7 +44,9 @@ function expectedStsSpearman(matrix: Float32Array, width: number, dim: number): 
     return v;
   };
   const cos = (a: Float64Array, b: Float64Array) => {
-    let ab = 0, aa = 0, bb = 0;
+    let ab = 0,
+      aa = 0,
+      bb = 0;
     for (let j = 0; j < a.length; j++) {
       ab += a[j]! * b[j]!;
       aa += a[j]! * a[j]!;
@@ -52,19 +54,37 @@ function expectedStsSpearman(matrix: Float32Array, width: number, dim: number): 
     }
     return ab / Math.sqrt(aa * bb);
   };
-  return spearman(STS_ROWS.map(([a, b]) => cos(vec(a), vec(b))), STS_ROWS.map((r) => r[2]));
+  return spearman(
+    STS_ROWS.map(([a, b]) => cos(vec(a), vec(b))),
+    STS_ROWS.map((r) => r[2]),
+  );
 }
 
 describe('pipeline eval', () => {
   it('scores every task kind per width, dense and binary, with baselines; writes eval.json', async () => {
     const { code, out, err } = await cli([
-      'eval', '--model', modelDir, '--json', '--raw', rawDir,
-      '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`, '--task', `clf=${tasks.clfTrain},${tasks.clfTest}`,
-      '--task', `cluster=${tasks.cluster}`, '--task', `retrieval=${tasks.retrieval}`,
+      'eval',
+      '--model',
+      modelDir,
+      '--json',
+      '--raw',
+      rawDir,
+      '--task',
+      `sts=${tasks.sts}`,
+      '--task',
+      `pair=${tasks.pair}`,
+      '--task',
+      `clf=${tasks.clfTrain},${tasks.clfTest}`,
+      '--task',
+      `cluster=${tasks.cluster}`,
+      '--task',
+      `retrieval=${tasks.retrieval}`,
     ]);
     expect(err).not.toMatch(/error/);
     expect(code).toBe(0);
-    const { results } = JSON.parse(out) as { results: { model: string; task: string; kind: string; file: string; dim: number; binary: boolean; metric: string; score: number; main: boolean }[] };
+    const { results } = JSON.parse(out) as {
+      results: { model: string; task: string; kind: string; file: string; dim: number; binary: boolean; metric: string; score: number; main: boolean }[];
+    };
     const keys = new Set(results.map((r) => `${r.model}/${r.kind}/${r.dim}/${r.binary}`));
     for (const kind of ['sts', 'pair', 'clf', 'cluster', 'retrieval']) {
       for (const k of [`model/${kind}/64`, `model/${kind}/32`, `raw/${kind}/48`]) {
@@ -77,7 +97,8 @@ describe('pipeline eval', () => {
       expect(r.score).toBeGreaterThanOrEqual(-1);
       expect(r.score).toBeLessThanOrEqual(1);
     }
-    const sts = (m: string, dim: number, binary: boolean) => results.find((r) => r.model === m && r.kind === 'sts' && r.dim === dim && r.binary === binary && r.metric === 'spearman')!.score;
+    const sts = (m: string, dim: number, binary: boolean) =>
+      results.find((r) => r.model === m && r.kind === 'sts' && r.dim === dim && r.binary === binary && r.metric === 'spearman')!.score;
     expect(sts('model', 64, false)).toBeCloseTo(expectedStsSpearman(model, 64, 64), 6);
     expect(sts('model', 32, false)).toBeCloseTo(expectedStsSpearman(model, 64, 32), 6);
     expect(sts('raw', 48, false)).toBeCloseTo(expectedStsSpearman(raw, 48, 48), 6);
@@ -92,12 +113,27 @@ describe('pipeline eval', () => {
     const file = JSON.parse(readFileSync(join(modelDir, 'eval.json'), 'utf8'));
     expect(file.version).toBe(1);
     expect(file.results).toEqual(results);
-    expect(file.models.map((m: { name: string; dims: number[] }) => [m.name, m.dims])).toEqual([['model', [64, 32]], ['raw', [48]]]);
+    expect(file.models.map((m: { name: string; dims: number[] }) => [m.name, m.dims])).toEqual([
+      ['model', [64, 32]],
+      ['raw', [48]],
+    ]);
     expect(file.tasks.map((t: { kind: string }) => t.kind)).toEqual(['sts', 'pair', 'clf', 'cluster', 'retrieval']);
   });
 
   it('is deterministic: the same run gives the same scores', async () => {
-    const args = ['eval', '--model', modelDir, '--json', '--quiet', '--task', `cluster=${tasks.cluster}`, '--task', `clf=${tasks.clfTrain},${tasks.clfTest}`, '--out', join(dir, 'a.json')];
+    const args = [
+      'eval',
+      '--model',
+      modelDir,
+      '--json',
+      '--quiet',
+      '--task',
+      `cluster=${tasks.cluster}`,
+      '--task',
+      `clf=${tasks.clfTrain},${tasks.clfTest}`,
+      '--out',
+      join(dir, 'a.json'),
+    ];
     const a = JSON.parse((await cli(args)).out);
     const b = JSON.parse((await cli(args)).out);
     expect(a).toEqual(b);
@@ -105,7 +141,21 @@ describe('pipeline eval', () => {
 
   it('--dim, --binary, --baseline, --out; table on stdout without --json', async () => {
     const out = join(dir, 'sub.json');
-    const { code, out: stdout } = await cli(['eval', '--model', join(modelDir, 'tiny_64.safetensors'), '--task', `sts=${tasks.sts}`, '--dim', '32', '--binary', '--baseline', modelDir, '--out', out, '--quiet']);
+    const { code, out: stdout } = await cli([
+      'eval',
+      '--model',
+      join(modelDir, 'tiny_64.safetensors'),
+      '--task',
+      `sts=${tasks.sts}`,
+      '--dim',
+      '32',
+      '--binary',
+      '--baseline',
+      modelDir,
+      '--out',
+      out,
+      '--quiet',
+    ]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^sts sts \(/);
     expect(stdout).toMatch(/spearman\s+model\s+32\s+-\s+-?\d\.\d{4}/);
@@ -117,7 +167,23 @@ describe('pipeline eval', () => {
 
   it('--merge keeps other models and tasks of an earlier eval.json, replacing what is evaluated again', async () => {
     const out = join(dir, 'merge.json');
-    const first = await cli(['eval', '--model', modelDir, '--quiet', '--dense', '--dim', '64', '--raw', rawDir, '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`, '--out', out]);
+    const first = await cli([
+      'eval',
+      '--model',
+      modelDir,
+      '--quiet',
+      '--dense',
+      '--dim',
+      '64',
+      '--raw',
+      rawDir,
+      '--task',
+      `sts=${tasks.sts}`,
+      '--task',
+      `pair=${tasks.pair}`,
+      '--out',
+      out,
+    ]);
     expect(first.code).toBe(0);
     const before = JSON.parse(readFileSync(out, 'utf8'));
     const second = await cli(['eval', '--model', modelDir, '--quiet', '--binary', '--dim', '32', '--task', `sts=${tasks.sts}`, '--out', out, '--merge']);
@@ -157,7 +223,19 @@ describe('pipeline eval', () => {
       expect(r.err).toContain(message);
     }
     expect(existsSync(join(dir, 'never.json'))).toBe(false);
-    const unwritable = await cli(['eval', '--model', modelDir, '--quiet', '--dense', '--dim', '32', '--task', `sts=${tasks.sts}`, '--out', '/dev/null/eval.json']);
+    const unwritable = await cli([
+      'eval',
+      '--model',
+      modelDir,
+      '--quiet',
+      '--dense',
+      '--dim',
+      '32',
+      '--task',
+      `sts=${tasks.sts}`,
+      '--out',
+      '/dev/null/eval.json',
+    ]);
     expect(unwritable.code).toBe(2);
     expect(unwritable.err.trim()).toMatch(/^error: eval: cannot write \/dev\/null\/eval\.json \(.+\); pass --out FILE somewhere writable$/);
   });
@@ -171,11 +249,34 @@ describe('pipeline eval', () => {
       const st = statSync(join(multi, file));
       return { file, tensor: 'embedding', dim: 48, scale, mean_row_norm: 1, scale_mode: 'fixed', source_rows: 32000, bytes: st.size, mtime_ms: st.mtimeMs };
     };
-    writeFileSync(join(multi, 'concat.json'), JSON.stringify({
-      format: 'wordllama-ts/concat', version: 1, config: 'multi', rows: 32000, dim: 96,
-      sources: [entry('llama.safetensors', 1), entry('llama_b.safetensors', 2)], tokenizer_fingerprint: null,
-    }));
-    const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--raw', multi, '--task', `sts=${tasks.sts}`, '--out', join(dir, 'multi.json')]);
+    writeFileSync(
+      join(multi, 'concat.json'),
+      JSON.stringify({
+        format: 'wordllama-ts/concat',
+        version: 1,
+        config: 'multi',
+        rows: 32000,
+        dim: 96,
+        sources: [entry('llama.safetensors', 1), entry('llama_b.safetensors', 2)],
+        tokenizer_fingerprint: null,
+      }),
+    );
+    const { code, out } = await cli([
+      'eval',
+      '--model',
+      modelDir,
+      '--json',
+      '--quiet',
+      '--dense',
+      '--dim',
+      '64',
+      '--raw',
+      multi,
+      '--task',
+      `sts=${tasks.sts}`,
+      '--out',
+      join(dir, 'multi.json'),
+    ]);
     expect(code).toBe(0);
     const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
     const sp = (m: string) => results.find((r) => r.model === m && r.metric === 'spearman')!;
@@ -188,23 +289,57 @@ describe('pipeline eval', () => {
     expect(sp('raw:concat').score).toBeCloseTo(expected, 6);
   });
 
-  it('binary scores rank pairs exactly as the embedding library\'s Hamming similarity of sign codes', async () => {
-    const { code, out } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--binary', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'bin.json')]);
+  it("binary scores rank pairs exactly as the embedding library's Hamming similarity of sign codes", async () => {
+    const { code, out } = await cli([
+      'eval',
+      '--model',
+      modelDir,
+      '--json',
+      '--quiet',
+      '--binary',
+      '--task',
+      `sts=${tasks.sts}`,
+      '--out',
+      join(dir, 'bin.json'),
+    ]);
     expect(code).toBe(0);
     const { results } = JSON.parse(out) as { results: { dim: number; metric: string; score: number }[] };
     const m = load(modelDir);
     for (const dim of [64, 32]) {
-      const a = m.embedBinary(STS_ROWS.map((r) => r[0]), { dim });
-      const b = m.embedBinary(STS_ROWS.map((r) => r[1]), { dim });
+      const a = m.embedBinary(
+        STS_ROWS.map((r) => r[0]),
+        { dim },
+      );
+      const b = m.embedBinary(
+        STS_ROWS.map((r) => r[1]),
+        { dim },
+      );
       const sim = hammingSimilarity(a, b);
       const sims = STS_ROWS.map((_, i) => sim.data[i * STS_ROWS.length + i]!);
-      const expected = spearman(sims, STS_ROWS.map((r) => r[2]));
+      const expected = spearman(
+        sims,
+        STS_ROWS.map((r) => r[2]),
+      );
       expect(results.find((r) => r.dim === dim && r.metric === 'spearman')!.score).toBeCloseTo(expected, 12);
     }
   });
 
   it('--use-lite evaluates the USE-lite transformer (512-d) as a baseline, like calling it directly', async () => {
-    const { code, out, err } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--use-lite', '--task', `sts=${tasks.sts}`, '--out', join(dir, 'use.json')]);
+    const { code, out, err } = await cli([
+      'eval',
+      '--model',
+      modelDir,
+      '--json',
+      '--quiet',
+      '--dense',
+      '--dim',
+      '64',
+      '--use-lite',
+      '--task',
+      `sts=${tasks.sts}`,
+      '--out',
+      join(dir, 'use.json'),
+    ]);
     expect(code, err).toBe(0);
     const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
     const use = results.find((r) => r.model === 'use-lite' && r.metric === 'spearman')!;
@@ -216,11 +351,16 @@ describe('pipeline eval', () => {
     const a = await m.embed(STS_ROWS.map((r) => r[0]));
     const b = await m.embed(STS_ROWS.map((r) => r[1]));
     const cos = (x: number[], y: number[]) => {
-      let xy = 0, xx = 0, yy = 0;
+      let xy = 0,
+        xx = 0,
+        yy = 0;
       x.forEach((v, i) => ((xy += v * y[i]!), (xx += v * v), (yy += y[i]! * y[i]!)));
       return xy / Math.sqrt(xx * yy);
     };
-    const expected = spearman(a.map((v, i) => cos(v, b[i]!)), STS_ROWS.map((r) => r[2]));
+    const expected = spearman(
+      a.map((v, i) => cos(v, b[i]!)),
+      STS_ROWS.map((r) => r[2]),
+    );
     expect(use.score).toBeCloseTo(expected, 5);
     // a real sentence encoder orders these pairs well
     expect(use.score).toBeGreaterThan(0.8);
@@ -229,7 +369,22 @@ describe('pipeline eval', () => {
   it('has complete --help', async () => {
     const { code, out } = await cli(['eval', '--help']);
     expect(code).toBe(0);
-    for (const flag of ['--model', '--task', '--dim', '--dense', '--binary', '--raw', '--baseline', '--use-lite', '--seed', '--out', '--merge', '--json', '--quiet']) expect(out).toContain(flag);
+    for (const flag of [
+      '--model',
+      '--task',
+      '--dim',
+      '--dense',
+      '--binary',
+      '--raw',
+      '--baseline',
+      '--use-lite',
+      '--seed',
+      '--out',
+      '--merge',
+      '--json',
+      '--quiet',
+    ])
+      expect(out).toContain(flag);
     for (const kind of ['sts=', 'pair=', 'clf=', 'cluster=', 'retrieval=', 'rerank=']) expect(out).toContain(kind);
   });
 });
@@ -237,7 +392,22 @@ describe('pipeline eval', () => {
 describeShared('pipeline eval with a model2vec baseline', ['fixtures', 'model2vec', 'test-model-float32'], () => {
   it('evaluates any model load accepts, at its default widths, as the library embeds it', async () => {
     const m2v = sharedPath('fixtures', 'model2vec', 'test-model-float32');
-    const { code, out, err } = await cli(['eval', '--model', modelDir, '--json', '--quiet', '--dense', '--dim', '64', '--baseline', m2v, '--task', `sts=${tasks.sts}`, '--out', join(dir, 'm2v.json')]);
+    const { code, out, err } = await cli([
+      'eval',
+      '--model',
+      modelDir,
+      '--json',
+      '--quiet',
+      '--dense',
+      '--dim',
+      '64',
+      '--baseline',
+      m2v,
+      '--task',
+      `sts=${tasks.sts}`,
+      '--out',
+      join(dir, 'm2v.json'),
+    ]);
     expect(code, err).toBe(0);
     const { results } = JSON.parse(out) as { results: { model: string; dim: number; metric: string; score: number }[] };
     const base = results.filter((r) => r.model === 'baseline:test-model-float32' && r.metric === 'spearman');
@@ -245,13 +415,25 @@ describeShared('pipeline eval with a model2vec baseline', ['fixtures', 'model2ve
     // no dims in its config.json and a width (2) below 32: evaluated at its width only
     expect(lib.dim).toBe(2);
     expect(base.map((r) => r.dim)).toEqual([2]);
-    const a = lib.embed(STS_ROWS.map((r) => r[0]), { norm: true });
-    const b = lib.embed(STS_ROWS.map((r) => r[1]), { norm: true });
+    const a = lib.embed(
+      STS_ROWS.map((r) => r[0]),
+      { norm: true },
+    );
+    const b = lib.embed(
+      STS_ROWS.map((r) => r[1]),
+      { norm: true },
+    );
     const sims = STS_ROWS.map((_, i) => {
       let s = 0;
       for (let j = 0; j < a.dim; j++) s += a.data[i * a.dim + j]! * b.data[i * b.dim + j]!;
       return s;
     });
-    expect(base[0]!.score).toBeCloseTo(spearman(sims, STS_ROWS.map((r) => r[2])), 6);
+    expect(base[0]!.score).toBeCloseTo(
+      spearman(
+        sims,
+        STS_ROWS.map((r) => r[2]),
+      ),
+      6,
+    );
   });
 });

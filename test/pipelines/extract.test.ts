@@ -141,7 +141,20 @@ describe('pipeline extract (CLI)', () => {
   it('--help documents every flag', () => {
     const r = spawnSync(process.execPath, [BIN, 'extract', '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    for (const flag of ['--config', '--from', '--out-dir', '--dtype', '--concurrency', '--chunk-size', '--force', '--fsync', '--quiet', '--json', 'HF_ENDPOINT', 'HF_TOKEN']) {
+    for (const flag of [
+      '--config',
+      '--from',
+      '--out-dir',
+      '--dtype',
+      '--concurrency',
+      '--chunk-size',
+      '--force',
+      '--fsync',
+      '--quiet',
+      '--json',
+      'HF_ENDPOINT',
+      'HF_TOKEN',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });

@@ -15,7 +15,9 @@ let out: string;
 let dataFile: string;
 
 const pairs = (n: number, salt: string) =>
-  Array.from({ length: n }, (_, i) => JSON.stringify({ anchor: `sentence ${i} about topic ${i % 7} ${salt}`, positive: `a text on topic ${i % 7} number ${i}` })).join('\n') + '\n';
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ anchor: `sentence ${i} about topic ${i % 7} ${salt}`, positive: `a text on topic ${i % 7} number ${i}` }),
+  ).join('\n') + '\n';
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'run-test-'));
@@ -62,7 +64,11 @@ async function run(...extra: string[]) {
   } finally {
     spy.mockRestore();
   }
-  return JSON.parse(chunks.join('')) as { stages: { stage: string; ran: boolean }[]; files: string[]; similarity: { dim: number; kind: string; table: number[][] } };
+  return JSON.parse(chunks.join('')) as {
+    stages: { stage: string; ran: boolean }[];
+    files: string[];
+    similarity: { dim: number; kind: string; table: number[][] };
+  };
 }
 
 const ran = (r: { stages: { stage: string; ran: boolean }[] }) => Object.fromEntries(r.stages.map((s) => [s.stage, s.ran]));
@@ -112,7 +118,9 @@ describe('pipeline run', () => {
     let s = 11;
     const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
     mkdirSync(join(root, 'src2'), { recursive: true });
-    await writeSafetensors(join(root, 'src2', 'b.safetensors'), [{ name: 'embed_tokens.weight', dtype: 'F32', shape: [32000, 8], data: new Float32Array(32000 * 8).map(() => rnd()) }]);
+    await writeSafetensors(join(root, 'src2', 'b.safetensors'), [
+      { name: 'embed_tokens.weight', dtype: 'F32', shape: [32000, 8], data: new Float32Array(32000 * 8).map(() => rnd()) },
+    ]);
     copyFileSync(LLAMA2, join(root, 'src2', 'tokenizer.json'));
     writeFileSync(
       two,
@@ -174,11 +182,15 @@ describe('pipeline run', () => {
   });
 
   it('formats the similarity table', () => {
-    expect(formatSimilarityTable(['a b', 'c'], [[1, 0.5], [0.5, 1]], 64).split('\n')).toEqual([
-      'cosine similarity (dim 64):',
-      '            [1]    [2]',
-      '[1]  a b  1.000  0.500',
-      '[2]  c    0.500  1.000',
-    ]);
+    expect(
+      formatSimilarityTable(
+        ['a b', 'c'],
+        [
+          [1, 0.5],
+          [0.5, 1],
+        ],
+        64,
+      ).split('\n'),
+    ).toEqual(['cosine similarity (dim 64):', '            [1]    [2]', '[1]  a b  1.000  0.500', '[2]  c    0.500  1.000']);
   });
 });

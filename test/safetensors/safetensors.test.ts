@@ -159,15 +159,18 @@ describe('safetensors files', () => {
     await expect(
       bad('c6', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [2, 6] } }, 8)),
     ).rejects.toThrow(/"b" overlaps/);
-    await expect(
-      bad('c7', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8)),
-    ).rejects.toThrow(/gap before tensor "a"/);
+    await expect(bad('c7', withHeader({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8))).rejects.toThrow(/gap before tensor "a"/);
     await expect(bad('c8', withHeader({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, 4))).rejects.toThrow(/truncated or corrupt/);
     await expect(bad('c9', withHeader({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4))).rejects.toThrow(/invalid shape/);
   });
 
   it('encodeHeader refuses duplicate names', () => {
-    expect(() => encodeHeader([{ name: 'a', dtype: 'F32', shape: [1] }, { name: 'a', dtype: 'F32', shape: [1] }])).toThrow(/duplicate/);
+    expect(() =>
+      encodeHeader([
+        { name: 'a', dtype: 'F32', shape: [1] },
+        { name: 'a', dtype: 'F32', shape: [1] },
+      ]),
+    ).toThrow(/duplicate/);
   });
 });
 

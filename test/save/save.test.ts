@@ -63,7 +63,15 @@ beforeAll(async () => {
     kernel: new Float32Array(DIM_IN * DIM_OUT).map(() => rnd()),
     bias: new Float32Array(DIM_OUT).map(() => rnd() * 0.1),
   };
-  const meta = { config: { name: 'tiny' }, step: 123, matryoshka_dims: [8, 4], binarize: 'none' as const, norm: false, token_weights: 'learned' as const, eval: [{ file: 'dev.tsv', dim: 8, binary: false, spearman: 0.5 }] };
+  const meta = {
+    config: { name: 'tiny' },
+    step: 123,
+    matryoshka_dims: [8, 4],
+    binarize: 'none' as const,
+    norm: false,
+    token_weights: 'learned' as const,
+    eval: [{ file: 'dev.tsv', dim: 8, binary: false, spearman: 0.5 }],
+  };
   await writeModelCheckpoint(checkpointDir(out, 'best'), params, meta);
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -73,7 +81,14 @@ const SENTENCES = ['A man is playing a guitar.', 'The quick brown fox jumps over
 describe('save', () => {
   it('projects rows as gelu(w)·E·W + b', () => {
     const block = Float32Array.of(1, 2, 3, -1, 0, 0.5);
-    const p: ModelParams = { dimIn: 3, dimOut: 2, nVocab: 4, tokenWeights: Float32Array.of(9, 9, 0.3, -0.2), kernel: Float32Array.of(1, 0, 0, 1, 1, 1), bias: Float32Array.of(0.5, -0.5) };
+    const p: ModelParams = {
+      dimIn: 3,
+      dimOut: 2,
+      nVocab: 4,
+      tokenWeights: Float32Array.of(9, 9, 0.3, -0.2),
+      kernel: Float32Array.of(1, 0, 0, 1, 1, 1),
+      bias: Float32Array.of(0.5, -0.5),
+    };
     const got = projectBlock(p, block, 2, 2);
     const g2 = gelu(Math.fround(0.3));
     const g3 = gelu(Math.fround(-0.2));
@@ -147,7 +162,15 @@ describe('save', () => {
     };
     const p2: ModelParams = { ...params, tokenDelta: new Float32Array(N_VOCAB * DIM_OUT).map(() => rnd() * 0.2), whiten: { 8: whitenOf(8), 4: whitenOf(4) } };
     const ck = join(root, 'ck-delta-whiten');
-    await writeModelCheckpoint(ck, p2, { config: { name: 'tiny', training: { whiten: 0.25 } }, step: 7, matryoshka_dims: [8, 4], binarize: 'none', norm: false, token_weights: 'learned', eval: [] });
+    await writeModelCheckpoint(ck, p2, {
+      config: { name: 'tiny', training: { whiten: 0.25 } },
+      step: 7,
+      matryoshka_dims: [8, 4],
+      binarize: 'none',
+      norm: false,
+      token_weights: 'learned',
+      eval: [],
+    });
     const tok = loadTokenizerFile(join(out, 'tokenizer.json'));
     const ids = SENTENCES.map((s) => tok.encode(s, false));
     const input = await openInputMatrix(config, out);
@@ -181,7 +204,9 @@ describe('save', () => {
     }
     await input.close();
     // A whitened model cannot be saved at a dim it has no whitening for.
-    await expect(runSave({ config, outDir: out, saveDir: join(root, 'saved-dw-bad'), checkpoint: ck, dims: [6], quiet: true })).rejects.toThrow(/whitened for dims 4, 8, not 6/);
+    await expect(runSave({ config, outDir: out, saveDir: join(root, 'saved-dw-bad'), checkpoint: ck, dims: [6], quiet: true })).rejects.toThrow(
+      /whitened for dims 4, 8, not 6/,
+    );
   });
 
   it('writes config.json, README.md, keeps the source config, and loads through the embedding library', async () => {
@@ -248,7 +273,9 @@ describe('save', () => {
 
   it('saves chosen dims elsewhere, and rejects bad dims and missing checkpoints', async () => {
     const elsewhere = join(root, 'exported');
-    expect(await stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--save-dir', elsewhere, '--dims', '4', '--backend', 'js', '--quiet'])).toBe(0);
+    expect(await stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--save-dir', elsewhere, '--dims', '4', '--backend', 'js', '--quiet'])).toBe(
+      0,
+    );
     // The plain-JS projection and the TF.js one agree (to fp16 rounding).
     const js = await openSafetensorsMatrix(join(elsewhere, 'tiny_4.safetensors'), 'embedding.weight');
     const tf = await openSafetensorsMatrix(join(out, 'tiny_4.safetensors'), 'embedding.weight');
@@ -264,11 +291,17 @@ describe('save', () => {
     expect(existsSync(join(elsewhere, 'tokenizer.json'))).toBe(true);
     expect(JSON.parse(readFileSync(join(elsewhere, 'config.json'), 'utf8'))).toMatchObject({ dims: [4], dim: 4 });
     await expect(runSave({ config, outDir: out, dims: [16, 4], quiet: true })).rejects.toThrow(/--dims: 16 exceed the trained projection width 8/);
-    await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dims', '4,x'])).rejects.toThrow(/--dims expects comma-separated positive integers/);
+    await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dims', '4,x'])).rejects.toThrow(
+      /--dims expects comma-separated positive integers/,
+    );
     await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dtype', 'int8'])).rejects.toThrow(
       'save: --dtype "int8" is not one of f16, f32; for int8 save first, then run pipeline export --format model2vec --dtype int8',
     );
-    await expect(runSave({ config, outDir: out, checkpoint: 'last', quiet: true })).rejects.toThrow(/checkpoints\/last\/model\.safetensors: checkpoint not found/);
-    await expect(runSave({ config, outDir: join(root, 'nothing'), quiet: true })).rejects.toThrow(/checkpoints\/best\/model\.safetensors: checkpoint not found; run: pipeline train --config tiny/);
+    await expect(runSave({ config, outDir: out, checkpoint: 'last', quiet: true })).rejects.toThrow(
+      /checkpoints\/last\/model\.safetensors: checkpoint not found/,
+    );
+    await expect(runSave({ config, outDir: join(root, 'nothing'), quiet: true })).rejects.toThrow(
+      /checkpoints\/best\/model\.safetensors: checkpoint not found; run: pipeline train --config tiny/,
+    );
   });
 });

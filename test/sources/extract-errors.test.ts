@@ -38,11 +38,18 @@ beforeAll(async () => {
   server.addRepo({
     id: 'org/lost-shard',
     files: {
-      'model.safetensors.index.json': enc(JSON.stringify({ weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00002.safetensors', 'model.norm.weight': 'model-00002-of-00002.safetensors' } })),
+      'model.safetensors.index.json': enc(
+        JSON.stringify({
+          weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00002.safetensors', 'model.norm.weight': 'model-00002-of-00002.safetensors' },
+        }),
+      ),
       'model-00002-of-00002.safetensors': shard('lost2.safetensors'),
     },
   });
-  server.addRepo({ id: 'org/evil-index', files: { 'model.safetensors.index.json': enc(JSON.stringify({ weight_map: { 'model.embed_tokens.weight': '../../etc/passwd' } })) } });
+  server.addRepo({
+    id: 'org/evil-index',
+    files: { 'model.safetensors.index.json': enc(JSON.stringify({ weight_map: { 'model.embed_tokens.weight': '../../etc/passwd' } })) },
+  });
   server.addRepo({ id: 'org/other-tok', files: { 'model.safetensors': shard('ot.safetensors'), 'tokenizer.json': enc(tinyTokenizerJson(ROWS - 1)) } });
   server.addRepo({ id: 'org/no-tok', files: { 'model.safetensors': shard('nt.safetensors'), 'tokenizer.model': enc('sp') } });
 });
@@ -52,7 +59,11 @@ afterAll(async () => {
 });
 
 let n = 0;
-function run(model: Record<string, unknown>, env: Record<string, string> = {}, extra: Record<string, unknown> = {}): { req: ExtractRequest; promise: Promise<unknown> } {
+function run(
+  model: Record<string, unknown>,
+  env: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+): { req: ExtractRequest; promise: Promise<unknown> } {
   const config = parseConfig({ model: { dim: DIM, n_vocab: ROWS, pad_token: '<eos>', ...model }, ...extra }, join(tmp, 'bad.toml'));
   const req: ExtractRequest = {
     config,
@@ -81,10 +92,18 @@ async function expectFailure(r: { req: ExtractRequest; promise: Promise<unknown>
 
 describe('access errors', () => {
   it('a repo that does not exist (no token): says so and hints at HF_TOKEN for private repos', async () => {
-    await expectFailure(run({ hf_model_id: 'org/nope' }), /^repository "org\/nope" not found on http:\/\/127\.0\.0\.1:\d+ \(if it is private, set HF_TOKEN\); check hf_model_id in the config$/, HubError);
+    await expectFailure(
+      run({ hf_model_id: 'org/nope' }),
+      /^repository "org\/nope" not found on http:\/\/127\.0\.0\.1:\d+ \(if it is private, set HF_TOKEN\); check hf_model_id in the config$/,
+      HubError,
+    );
   });
   it('a repo that does not exist (with a token): 404, no private hint', async () => {
-    await expectFailure(run({ hf_model_id: 'org/nope' }, { HF_TOKEN: TOKEN }), /^repository "org\/nope" not found on .*; check hf_model_id in the config$/, HubError);
+    await expectFailure(
+      run({ hf_model_id: 'org/nope' }, { HF_TOKEN: TOKEN }),
+      /^repository "org\/nope" not found on .*; check hf_model_id in the config$/,
+      HubError,
+    );
   });
   it('a gated repo without a token: accept the licence and set HF_TOKEN', async () => {
     await expectFailure(
@@ -94,7 +113,11 @@ describe('access errors', () => {
     );
   });
   it('a gated repo with a token that has not accepted the licence: 403', async () => {
-    await expectFailure(run({ hf_model_id: 'org/gated' }, { HF_TOKEN: 'hf_someoneelse' }), /^org\/gated is a gated model and HF_TOKEN's account has no access yet \(HTTP 403\): accept the licence on .*\/org\/gated/, HubError);
+    await expectFailure(
+      run({ hf_model_id: 'org/gated' }, { HF_TOKEN: 'hf_someoneelse' }),
+      /^org\/gated is a gated model and HF_TOKEN's account has no access yet \(HTTP 403\): accept the licence on .*\/org\/gated/,
+      HubError,
+    );
   });
   it('a malformed HF_TOKEN', async () => {
     await expectFailure(run({ hf_model_id: 'org/ok' }, { HF_TOKEN: 'not-a-token' }), /HF_TOKEN does not look like a Hugging Face access token/);
@@ -106,28 +129,49 @@ describe('access errors', () => {
 
 describe('config contradicts the checkpoint', () => {
   it('dim differs from the tensor: names [model] dim and the right value', async () => {
-    await expectFailure(run({ hf_model_id: 'org/ok', dim: 31 }), /bad\.toml: \[model\] dim: 31 contradicts the tensor: org\/ok\/model\.safetensors#model\.embed_tokens\.weight is \[200, 32\]; set dim = 32$/);
+    await expectFailure(
+      run({ hf_model_id: 'org/ok', dim: 31 }),
+      /bad\.toml: \[model\] dim: 31 contradicts the tensor: org\/ok\/model\.safetensors#model\.embed_tokens\.weight is \[200, 32\]; set dim = 32$/,
+    );
   });
   it('n_vocab larger than the tensor', async () => {
     await expectFailure(run({ hf_model_id: 'org/ok', n_vocab: 201 }), /bad\.toml: \[model\] n_vocab: 201 is more than the tensor's 200 rows/);
   });
   it('n_vocab smaller than the tensor without drop_extra_rows', async () => {
-    await expectFailure(run({ hf_model_id: 'org/ok', n_vocab: 150 }), /bad\.toml: \[model\] n_vocab: 150 but the tensor has 200 rows .*set drop_extra_rows = true/);
+    await expectFailure(
+      run({ hf_model_id: 'org/ok', n_vocab: 150 }),
+      /bad\.toml: \[model\] n_vocab: 150 but the tensor has 200 rows .*set drop_extra_rows = true/,
+    );
   });
   it('n_vocab smaller than the tokenizer (with drop_extra_rows)', async () => {
-    await expectFailure(run({ hf_model_id: 'org/ok', n_vocab: 150, drop_extra_rows: true }), /bad\.toml: \[model\] n_vocab: 150 is smaller than the tokenizer's 200 tokens/);
+    await expectFailure(
+      run({ hf_model_id: 'org/ok', n_vocab: 150, drop_extra_rows: true }),
+      /bad\.toml: \[model\] n_vocab: 150 is smaller than the tokenizer's 200 tokens/,
+    );
   });
   it('pad_token that the tokenizer does not have', async () => {
-    await expectFailure(run({ hf_model_id: 'org/ok', pad_token: '<|endoftext|>' }), /bad\.toml: \[model\] pad_token: "<\|endoftext\|>" is not a token of org\/ok\/tokenizer\.json \(its special tokens: <pad>, <eos>, <unk>\)$/);
+    await expectFailure(
+      run({ hf_model_id: 'org/ok', pad_token: '<|endoftext|>' }),
+      /bad\.toml: \[model\] pad_token: "<\|endoftext\|>" is not a token of org\/ok\/tokenizer\.json \(its special tokens: <pad>, <eos>, <unk>\)$/,
+    );
   });
   it('tensor named in the config is missing: suggests the detected one', async () => {
-    await expectFailure(run({ hf_model_id: 'org/ok', tensor: 'model.embed.weight' }), /org\/ok\/model\.safetensors: no tensor "model\.embed\.weight" \(from tensor\); did you mean "model\.embed_tokens\.weight"\?/);
+    await expectFailure(
+      run({ hf_model_id: 'org/ok', tensor: 'model.embed.weight' }),
+      /org\/ok\/model\.safetensors: no tensor "model\.embed\.weight" \(from tensor\); did you mean "model\.embed_tokens\.weight"\?/,
+    );
   });
   it('no known embedding name: asks for tensor = ...', async () => {
-    await expectFailure(run({ hf_model_id: 'org/odd-name' }), /org\/odd-name\/model\.safetensors: no token-embedding tensor found among 2 tensors \(encoder\.something\.weight, model\.norm\.weight\); set tensor = "\.\.\." in the config/);
+    await expectFailure(
+      run({ hf_model_id: 'org/odd-name' }),
+      /org\/odd-name\/model\.safetensors: no token-embedding tensor found among 2 tensors \(encoder\.something\.weight, model\.norm\.weight\); set tensor = "\.\.\." in the config/,
+    );
   });
   it('a 1-D tensor chosen by name', async () => {
-    await expectFailure(run({ hf_model_id: 'org/ok', tensor: 'model.norm.weight' }), /shape \[32\] is not a 2-D \[rows, dim\] matrix; set tensor = "\.\.\." in .*bad\.toml \[model\]/);
+    await expectFailure(
+      run({ hf_model_id: 'org/ok', tensor: 'model.norm.weight' }),
+      /shape \[32\] is not a 2-D \[rows, dim\] matrix; set tensor = "\.\.\." in .*bad\.toml \[model\]/,
+    );
   });
 });
 
@@ -136,10 +180,16 @@ describe('repo layout problems', () => {
     await expectFailure(run({ hf_model_id: 'org/bin-only' }), /org\/bin-only@main has no safetensors weights \(files: pytorch_model\.bin, tokenizer\.model\)/);
   });
   it('index names a shard the repo does not have', async () => {
-    await expectFailure(run({ hf_model_id: 'org/lost-shard' }), /model\.safetensors\.index\.json puts "model\.embed_tokens\.weight" in model-00001-of-00002\.safetensors, but org\/lost-shard@[0-9a-f]{12} has no such file/);
+    await expectFailure(
+      run({ hf_model_id: 'org/lost-shard' }),
+      /model\.safetensors\.index\.json puts "model\.embed_tokens\.weight" in model-00001-of-00002\.safetensors, but org\/lost-shard@[0-9a-f]{12} has no such file/,
+    );
   });
   it('index with a path outside the repo is refused', async () => {
-    await expectFailure(run({ hf_model_id: 'org/evil-index' }), /weight_map\["model\.embed_tokens\.weight"\] = "\.\.\/\.\.\/etc\/passwd" is not a plain file name/);
+    await expectFailure(
+      run({ hf_model_id: 'org/evil-index' }),
+      /weight_map\["model\.embed_tokens\.weight"\] = "\.\.\/\.\.\/etc\/passwd" is not a plain file name/,
+    );
   });
   it('only tokenizer.model: the matrix is extracted and a note says how to get tokenizer.json', async () => {
     const r = run({ hf_model_id: 'org/no-tok' });
@@ -178,6 +228,8 @@ describe('several sources', () => {
     expect(readdirSync(join(tmp, 'cat-bad')).sort()).toEqual(['ok.safetensors', 'tokenizer.json']);
   });
   it('--from is refused for several sources', async () => {
-    await expect(extract({ config: two('org/ok2'), from: tmp, quiet: true })).rejects.toThrow(/--from replaces the location of a single source, but .*cat\.toml has 2 \[\[sources\]\]/);
+    await expect(extract({ config: two('org/ok2'), from: tmp, quiet: true })).rejects.toThrow(
+      /--from replaces the location of a single source, but .*cat\.toml has 2 \[\[sources\]\]/,
+    );
   });
 });

@@ -138,7 +138,11 @@ describe('download faults are retried and never corrupt the output', () => {
     expect(left).toEqual(['faulty.safetensors.partial', 'faulty.safetensors.partial.json']);
     const state = JSON.parse(readFileSync(join(r.outDir!, 'faulty.safetensors.partial.json'), 'utf8'));
     // Chunks run in order with concurrency 1; the failure stops the queue, so chunks 1-20 are verified.
-    expect(Object.keys(state.done).map(Number).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
+    expect(
+      Object.keys(state.done)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([...Array(20).keys()]);
     // Simulate a power loss that lost the pages of recorded chunk #4: the resume re-hashes and re-fetches it.
     const partial = join(r.outDir!, 'faulty.safetensors.partial');
     const headerLen = readFileSync(partial).subarray(0, 8).readUInt32LE(0) + 8;

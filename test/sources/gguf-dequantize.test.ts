@@ -30,26 +30,70 @@ describe('GGUF dequantization', () => {
   it('F32, F16 and BF16 rows', () => {
     const f32 = new Uint8Array(new Float32Array([1.5, -2.25]).buffer);
     expect(Array.from(dequantize(GGML_TYPE.F32, f32, 't'))).toEqual([1.5, -2.25]);
-    expect(Array.from(dequantize(GGML_TYPE.F16, block([['u16', F16.two], ['u16', F16.half]]), 't'))).toEqual([2, 0.5]);
+    expect(
+      Array.from(
+        dequantize(
+          GGML_TYPE.F16,
+          block([
+            ['u16', F16.two],
+            ['u16', F16.half],
+          ]),
+          't',
+        ),
+      ),
+    ).toEqual([2, 0.5]);
     // bf16 0x3fc0 = upper half of f32 1.5; 0xc010 = -2.25.
-    expect(Array.from(dequantize(GGML_TYPE.BF16, block([['u16', 0x3fc0], ['u16', 0xc010]]), 't'))).toEqual([1.5, -2.25]);
+    expect(
+      Array.from(
+        dequantize(
+          GGML_TYPE.BF16,
+          block([
+            ['u16', 0x3fc0],
+            ['u16', 0xc010],
+          ]),
+          't',
+        ),
+      ),
+    ).toEqual([1.5, -2.25]);
   });
 
   it('Q8_0: scale × int8', () => {
     const qs = Array.from({ length: 32 }, (_, j) => (j - 16) & 0xff);
-    const out = dequantize(GGML_TYPE.Q8_0, block([['u16', F16.half], ['bytes', qs]]), 't');
+    const out = dequantize(
+      GGML_TYPE.Q8_0,
+      block([
+        ['u16', F16.half],
+        ['bytes', qs],
+      ]),
+      't',
+    );
     expect(Array.from(out)).toEqual(Array.from({ length: 32 }, (_, j) => (j - 16) * 0.5));
   });
 
   it('Q4_0: low nibbles first, offset 8', () => {
-    const out = dequantize(GGML_TYPE.Q4_0, block([['u16', F16.two], ['bytes', nibbles]]), 't');
+    const out = dequantize(
+      GGML_TYPE.Q4_0,
+      block([
+        ['u16', F16.two],
+        ['bytes', nibbles],
+      ]),
+      't',
+    );
     const low = Array.from({ length: 16 }, (_, j) => (j - 8) * 2);
     const high = Array.from({ length: 16 }, (_, j) => (15 - j - 8) * 2);
     expect(Array.from(out)).toEqual([...low, ...high]);
   });
 
   it('Q4_1: scale × nibble + min', () => {
-    const out = dequantize(GGML_TYPE.Q4_1, block([['u16', F16.half], ['u16', F16.minusOne], ['bytes', nibbles]]), 't');
+    const out = dequantize(
+      GGML_TYPE.Q4_1,
+      block([
+        ['u16', F16.half],
+        ['u16', F16.minusOne],
+        ['bytes', nibbles],
+      ]),
+      't',
+    );
     const low = Array.from({ length: 16 }, (_, j) => j * 0.5 - 1);
     const high = Array.from({ length: 16 }, (_, j) => (15 - j) * 0.5 - 1);
     expect(Array.from(out)).toEqual([...low, ...high]);
@@ -59,13 +103,26 @@ describe('GGUF dequantization', () => {
     const qh = 0x8001_0003; // values 0, 1, 16 and 31 get the fifth bit
     const fifth = (i: number): number => ((qh >>> i) & 1) << 4;
     const raw = Array.from({ length: 32 }, (_, i) => (i < 16 ? i : 31 - i) | fifth(i));
-    const q50 = dequantize(GGML_TYPE.Q5_0, block([['u16', F16.one], ['u32', qh], ['bytes', nibbles]]), 't');
+    const q50 = dequantize(
+      GGML_TYPE.Q5_0,
+      block([
+        ['u16', F16.one],
+        ['u32', qh],
+        ['bytes', nibbles],
+      ]),
+      't',
+    );
     expect(Array.from(q50)).toEqual(raw.map((v) => v - 16));
     expect(q50[0]).toBe(0);
     expect(q50[16]).toBe(15 - 16 + 16);
     const q51 = dequantize(
       GGML_TYPE.Q5_1,
-      block([['u16', F16.two], ['u16', F16.minusOne], ['u32', qh], ['bytes', nibbles]]),
+      block([
+        ['u16', F16.two],
+        ['u16', F16.minusOne],
+        ['u32', qh],
+        ['bytes', nibbles],
+      ]),
       't',
     );
     expect(Array.from(q51)).toEqual(raw.map((v) => v * 2 - 1));

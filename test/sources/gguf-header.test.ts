@@ -202,11 +202,7 @@ describe('GGUF header', () => {
         () => writeGguf(meta, [{ name: 'q', dims: [100, 2], type: GGML.Q4_K, data: new Uint8Array(288) }]),
         /tensor "q" row length 100 is not a multiple of the Q4_K block size 256/,
       ],
-      [
-        'unknown value type',
-        () => writeGguf([{ key: 'k', type: 13, value: 0 }], []),
-        /metadata "k" has value type 13, not a GGUF type/,
-      ],
+      ['unknown value type', () => writeGguf([{ key: 'k', type: 13, value: 0 }], []), /metadata "k" has value type 13, not a GGUF type/],
     ];
     for (const [label, make, message] of cases) {
       it(label, async () => {

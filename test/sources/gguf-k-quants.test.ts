@@ -15,7 +15,7 @@ describe('GGUF K-quant dequantization', () => {
       scales[j + 4] = m[j]! | ((m[j + 4]! >> 4) << 6);
       scales[j + 8] = (sc[j + 4]! & 0x0f) | ((m[j + 4]! & 0x0f) << 4);
     }
-    const qs = Array.from({ length: 128 }, (_, k) => (k % 32) % 16 | (((k % 32) + Math.floor(k / 32)) % 16) << 4);
+    const qs = Array.from({ length: 128 }, (_, k) => ((k % 32) % 16) | ((((k % 32) + Math.floor(k / 32)) % 16) << 4));
     const block = Uint8Array.from([0x00, 0x3c, 0x00, 0x38, ...scales, ...qs]); // d = 1, dmin = 0.5
     const expected = Array.from({ length: 256 }, (_, i) => {
       const j = i >> 6;

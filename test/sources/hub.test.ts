@@ -10,7 +10,15 @@ import { parseConfig } from '../../src/config/load.ts';
 import { extract, type ExtractRequest } from '../../src/sources/extract.ts';
 import { SafetensorsFile } from '../../src/safetensors/file.ts';
 import { decodeToF32, encodeFromF32 } from '../../src/safetensors/dtype.ts';
-import { startHubServer, writeSparseSafetensors, matrixBytes, tinyTokenizerJson, type HubServer, type TensorDef, type TestRepo } from '../helpers/hub-server.ts';
+import {
+  startHubServer,
+  writeSparseSafetensors,
+  matrixBytes,
+  tinyTokenizerJson,
+  type HubServer,
+  type TensorDef,
+  type TestRepo,
+} from '../helpers/hub-server.ts';
 
 const FAST_RETRY = { retries: 4, baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 5000 };
 let tmp: string;
@@ -47,12 +55,29 @@ function request(cfg: ReturnType<typeof config>, extra: Partial<ExtractRequest> 
 }
 
 /** A repo with the embedding in a big sparse shard (plus filler), tokenizer files and config.json. */
-function makeRepo(id: string, o: { dtype: 'F32' | 'F16' | 'BF16'; layout: 'single' | 'sharded'; tensor?: string; rows?: number; tied?: boolean; fillerBytes?: number; gated?: boolean; seed?: number; tokenizer?: boolean }): { repo: TestRepo; emb: Uint8Array; tensorBytes: number; smallBytes: number } {
+function makeRepo(
+  id: string,
+  o: {
+    dtype: 'F32' | 'F16' | 'BF16';
+    layout: 'single' | 'sharded';
+    tensor?: string;
+    rows?: number;
+    tied?: boolean;
+    fillerBytes?: number;
+    gated?: boolean;
+    seed?: number;
+    tokenizer?: boolean;
+  },
+): { repo: TestRepo; emb: Uint8Array; tensorBytes: number; smallBytes: number } {
   const rows = o.rows ?? ROWS;
   const dir = join(tmp, 'repos', id.replace('/', '__'));
   const emb = matrixBytes(rows, DIM, o.dtype, o.seed ?? 7);
   const name = o.tensor ?? 'model.embed_tokens.weight';
-  const filler: TensorDef = { name: 'model.layers.0.mlp.up_proj.weight', dtype: o.dtype, shape: [(o.fillerBytes ?? 4 << 20) / 2 / (o.dtype === 'F32' ? 2 : 1), 1] };
+  const filler: TensorDef = {
+    name: 'model.layers.0.mlp.up_proj.weight',
+    dtype: o.dtype,
+    shape: [(o.fillerBytes ?? 4 << 20) / 2 / (o.dtype === 'F32' ? 2 : 1), 1],
+  };
   const norm = { name: 'model.norm.weight', dtype: o.dtype, shape: [DIM], data: matrixBytes(1, DIM, o.dtype, 3) };
   const lmHead = { name: 'lm_head.weight', dtype: o.dtype, shape: [rows, DIM], data: matrixBytes(rows, DIM, o.dtype, 99) };
   const files: TestRepo['files'] = {};
@@ -69,7 +94,10 @@ function makeRepo(id: string, o: { dtype: 'F32' | 'F16' | 'BF16'; layout: 'singl
   } else {
     // Embedding in shard 2 after a filler, as in real indexes where shard order follows parameter names.
     writeSparseSafetensors(join(dir, 's1.safetensors'), [filler, norm]);
-    writeSparseSafetensors(join(dir, 's2.safetensors'), [{ ...filler, name: 'model.layers.1.mlp.up_proj.weight' }, { name, dtype: o.dtype, shape: [rows, DIM], data: emb }]);
+    writeSparseSafetensors(join(dir, 's2.safetensors'), [
+      { ...filler, name: 'model.layers.1.mlp.up_proj.weight' },
+      { name, dtype: o.dtype, shape: [rows, DIM], data: emb },
+    ]);
     const weightMap: Record<string, string> = {
       'model.layers.0.mlp.up_proj.weight': 'model-00001-of-00002.safetensors',
       'model.norm.weight': 'model-00001-of-00002.safetensors',
@@ -144,7 +172,12 @@ describe('extract from the hub', () => {
     expect(existsSync(join(req.outDir!, 'tokenizer_config.json'))).toBe(true);
     expect(JSON.parse(readFileSync(join(req.outDir!, 'source_config.json'), 'utf8')).hidden_size).toBe(DIM);
     const facts = JSON.parse(readFileSync(join(req.outDir!, 'extract.json'), 'utf8'));
-    expect(facts.sources[0]).toMatchObject({ name: 'single', file: 'single.safetensors', tensor_bytes: tensorBytes, shard_bytes: (64 << 20) + tensorBytes + DIM * 2 + headerBytes });
+    expect(facts.sources[0]).toMatchObject({
+      name: 'single',
+      file: 'single.safetensors',
+      tensor_bytes: tensorBytes,
+      shard_bytes: (64 << 20) + tensorBytes + DIM * 2 + headerBytes,
+    });
     expect(facts.sources[0].bytes_downloaded).toBeGreaterThanOrEqual(tensorBytes);
     expect(readdirSync(req.outDir!).filter((n) => n.includes('.partial') || n.endsWith('.tmp'))).toEqual([]);
   });
@@ -173,7 +206,10 @@ describe('extract from the hub', () => {
     const e2 = new Uint8Array(f.buffer);
     const dir = join(tmp, 'repos', 'org__f32b');
     writeSparseSafetensors(join(dir, 'model.safetensors'), [{ name: 'transformer.wte.weight', dtype: 'F32', shape: [ROWS, DIM], data: e2 }]);
-    server.addRepo({ id: 'org/f32b', files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } } });
+    server.addRepo({
+      id: 'org/f32b',
+      files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } },
+    });
     const cfg = config({ model: { hf_model_id: 'org/f32b', dim: DIM, n_vocab: ROWS, pad_token: '<pad>' } }, 'f32b');
     const r16 = request(cfg);
     const s16 = await extract(r16);
@@ -214,7 +250,10 @@ describe('extract from the hub', () => {
     const emb = new Uint8Array(bf.buffer);
     const dir = join(tmp, 'repos', 'org__bf16-f16');
     writeSparseSafetensors(join(dir, 'model.safetensors'), [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [ROWS, DIM], data: emb }]);
-    server.addRepo({ id: 'org/bf16-f16', files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } } });
+    server.addRepo({
+      id: 'org/bf16-f16',
+      files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } },
+    });
     const req = request(config({ model: { hf_model_id: 'org/bf16-f16', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'bf16f16'));
     const s = await extract(req);
     expect(s.sources[0]!.overflows).toBe(2);

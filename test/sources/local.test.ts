@@ -54,7 +54,15 @@ describe('local sources', () => {
     const got = await tensorBytes(join(out, 'local.safetensors'));
     expect(got.dtype).toBe('F16');
     expect(got.bytes.equals(Buffer.from(encodeFromF32(decodeToF32(emb, 'BF16'), 'F16').bytes))).toBe(true);
-    expect(got.meta).toMatchObject({ source_kind: 'local', revision: 'local', repo: 'org/local-test', path: join(dir, 'model-00001-of-00002.safetensors'), tensor: 'model.embed_tokens.weight', source_dtype: 'BF16', shape: '[128,40]' });
+    expect(got.meta).toMatchObject({
+      source_kind: 'local',
+      revision: 'local',
+      repo: 'org/local-test',
+      path: join(dir, 'model-00001-of-00002.safetensors'),
+      tensor: 'model.embed_tokens.weight',
+      source_dtype: 'BF16',
+      shape: '[128,40]',
+    });
     expect(readdirSync(out).sort()).toEqual(['extract.json', 'local.safetensors', 'source_config.json', 'tokenizer.json']);
     expect(s.sources[0]!.bytes_downloaded).toBe(0);
   });
@@ -64,7 +72,10 @@ describe('local sources', () => {
     const emb = matrixBytes(ROWS, DIM, 'F32', 4);
     writeSparseSafetensors(join(dir, 'a.safetensors'), [{ name: 'lm_head.weight', dtype: 'F32', shape: [ROWS, DIM], data: matrixBytes(ROWS, DIM, 'F32', 9) }]);
     writeSparseSafetensors(join(dir, 'b.safetensors'), [{ name: 'model.embed_tokens.weight', dtype: 'F32', shape: [ROWS, DIM], data: emb }]);
-    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'lm_head.weight': 'a.safetensors', 'model.embed_tokens.weight': 'b.safetensors' } }));
+    writeFileSync(
+      join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { 'lm_head.weight': 'a.safetensors', 'model.embed_tokens.weight': 'b.safetensors' } }),
+    );
     writeFileSync(join(dir, 'tokenizer.json'), tinyTokenizerJson(ROWS));
     const out = join(tmp, 'out-indexed');
     const s = await extract({ config: cfg({ path: 'indexed' }, 'indexed'), outDir: out, quiet: true, dtype: 'F32' });
@@ -142,9 +153,14 @@ describeShared('real checkpoint layouts (hf-layouts fixtures)', ['fixtures', 'hf
 
   it('llama-3.2-3b per-tensor shards: its real 1-D norm shard is refused as an embedding', async () => {
     const file = join(sharedPath('fixtures', 'hf-layouts', 'llama-3.2-3b-per-tensor-shards'), 'model-00001-model.layers.0.input_layernorm.weight.safetensors');
-    await expect(extract({ config: cfg({ dim: 3072, n_vocab: 128256, tensor: 'model.layers.0.input_layernorm.weight' }), from: file, outDir: join(tmp, 'o4'), quiet: true })).rejects.toThrow(
-      /shape \[3072\] is not a 2-D \[rows, dim\] matrix/,
-    );
+    await expect(
+      extract({
+        config: cfg({ dim: 3072, n_vocab: 128256, tensor: 'model.layers.0.input_layernorm.weight' }),
+        from: file,
+        outDir: join(tmp, 'o4'),
+        quiet: true,
+      }),
+    ).rejects.toThrow(/shape \[3072\] is not a 2-D \[rows, dim\] matrix/);
   });
 
   describe('served by the hub with their real index (tiny tensors, real names and shard files)', () => {
@@ -161,8 +177,15 @@ describeShared('real checkpoint layouts (hf-layouts fixtures)', ['fixtures', 'hf
       expect(Object.keys(files).filter((n) => n.endsWith('.safetensors'))).toHaveLength(11);
       server.addRepo({ id: 'real/llama-3.2-3b', files });
       await expect(
-        extract({ config: cfg({ hf_model_id: 'real/llama-3.2-3b', dim: 3072, n_vocab: 128256 }), outDir: join(tmp, 'o5'), quiet: true, env: { HF_ENDPOINT: server.url } }),
-      ).rejects.toThrow(/real\/llama-3\.2-3b\/model\.safetensors\.index\.json puts "model\.embed_tokens\.weight" in embed_tokens\.safetensors, but real\/llama-3\.2-3b@[0-9a-f]{12} has no such file/);
+        extract({
+          config: cfg({ hf_model_id: 'real/llama-3.2-3b', dim: 3072, n_vocab: 128256 }),
+          outDir: join(tmp, 'o5'),
+          quiet: true,
+          env: { HF_ENDPOINT: server.url },
+        }),
+      ).rejects.toThrow(
+        /real\/llama-3\.2-3b\/model\.safetensors\.index\.json puts "model\.embed_tokens\.weight" in embed_tokens\.safetensors, but real\/llama-3\.2-3b@[0-9a-f]{12} has no such file/,
+      );
     });
 
     for (const l of LAYOUTS.filter((x) => x.dir !== 'llama-3.2-3b-per-tensor-shards')) {

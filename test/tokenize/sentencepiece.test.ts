@@ -29,23 +29,158 @@ const tok: TextTokenizer = createTokenizer(JSON.parse(JSON.stringify(json)), {},
 
 /** Hand-written edge cases: spaces, punctuation, case, accents, CJK, emoji, digits, control characters. */
 const EDGE_CASES = [
-  '', ' ', '  ', '   a', 'a ', 'a  b', 'a     b', '\t', '\n', 'a\tb', 'a\nb', 'a\r\nb', ' leading', 'trailing ',
-  'Hello world!', 'HELLO WORLD', 'hello world', 'HeLLo WoRLD', "don't", "I'm", "it's John's", 'U.S.A.', 'e.g. i.e.',
-  'naïve café', 'résumé', 'e\u0301', 'é', 'Ångström', 'Straße', 'ﬁne ﬂow', 'ＡＢＣ ｄｅｆ', '½ ¼ ¾', '™ © ®', '①②③', 'Ⅳ',
-  'x²', 'H₂O', '…', '——', '– —', '“quoted”', '«guillemets»', '‘single’', '東京タワー', '你好，世界', '日本語のテキスト',
-  '한국어', 'مرحبا بالعالم', 'שלום', 'Привет, мир', 'Γειά σου', 'नमस्ते', 'ไทย', '😀', '😀😀 ok', '👍🏽', '👨‍👩‍👧', '🇫🇷',
-  'a😀b', '❤️', '12345', '3.14159', '1,000,000', '2024-01-31', '10:30', '10:00', 'at 10:30 pm', '$5.99', '100%',
-  '#hashtag', '@user', 'user@example.com', 'http://example.com/a?b=c&d=e', 'https://www.example.org/path/to/page.html',
-  'C:\\Windows\\System32', '/usr/bin/env', 'x\u0000y', '\u200b', 'a\u200db', '\u00a0x', 'a\u3000b', '\ufeffbom',
-  '�', 'a � b', '"', "'", '()', '[]{}', '<>', '<<>>', '!!!', '???', '?!', '!!!!!!', '....', '........', '-----',
-  '--------', '====', '****', '____', '~~~', '^^', '|||', '\\\\', 'x :)', 'x:', '; :', '://', ':00', ':30', '):',
-  'word-word', 'snake_case_name', 'camelCaseName', 'ALLCAPS', 'MixedCASE123', 'a1b2c3', 'Ω≈ç√∫', '∑ ∏ ∞',
-  'The quick brown fox jumps over the lazy dog.', 'A man is playing a guitar.', 'Two dogs run across a field.',
-  'Is this a question?', 'Yes! No... Maybe?', 'Wait—what?', 'He said, "Hi."', 'semi;colon', 'tab\tseparated\tvalues',
-  'line one\nline two\nline three', 'multiple   internal    spaces', ' '.repeat(10) + 'x', 'x'.repeat(50),
-  'supercalifragilisticexpialidocious', 'antidisestablishmentarianism', 'pneumonoultramicroscopicsilicovolcanoconiosis',
-  'The year 1999 was 25 years ago.', 'Call 555-1234 now!', 'Version 2.0.1-beta', 'I ♥ NY', 'Zürich, München, Köln',
-  'São Paulo', 'Kraków', 'İstanbul', 'ǅ ǆ', 'ﬀ ﬃ', 'ᵃᵇᶜ', 'ℌℍ', '㍿', '㈱', 'ｶﾀｶﾅ', 'Ⓐⓑ',
+  '',
+  ' ',
+  '  ',
+  '   a',
+  'a ',
+  'a  b',
+  'a     b',
+  '\t',
+  '\n',
+  'a\tb',
+  'a\nb',
+  'a\r\nb',
+  ' leading',
+  'trailing ',
+  'Hello world!',
+  'HELLO WORLD',
+  'hello world',
+  'HeLLo WoRLD',
+  "don't",
+  "I'm",
+  "it's John's",
+  'U.S.A.',
+  'e.g. i.e.',
+  'naïve café',
+  'résumé',
+  'e\u0301',
+  'é',
+  'Ångström',
+  'Straße',
+  'ﬁne ﬂow',
+  'ＡＢＣ ｄｅｆ',
+  '½ ¼ ¾',
+  '™ © ®',
+  '①②③',
+  'Ⅳ',
+  'x²',
+  'H₂O',
+  '…',
+  '——',
+  '– —',
+  '“quoted”',
+  '«guillemets»',
+  '‘single’',
+  '東京タワー',
+  '你好，世界',
+  '日本語のテキスト',
+  '한국어',
+  'مرحبا بالعالم',
+  'שלום',
+  'Привет, мир',
+  'Γειά σου',
+  'नमस्ते',
+  'ไทย',
+  '😀',
+  '😀😀 ok',
+  '👍🏽',
+  '👨‍👩‍👧',
+  '🇫🇷',
+  'a😀b',
+  '❤️',
+  '12345',
+  '3.14159',
+  '1,000,000',
+  '2024-01-31',
+  '10:30',
+  '10:00',
+  'at 10:30 pm',
+  '$5.99',
+  '100%',
+  '#hashtag',
+  '@user',
+  'user@example.com',
+  'http://example.com/a?b=c&d=e',
+  'https://www.example.org/path/to/page.html',
+  'C:\\Windows\\System32',
+  '/usr/bin/env',
+  'x\u0000y',
+  '\u200b',
+  'a\u200db',
+  '\u00a0x',
+  'a\u3000b',
+  '\ufeffbom',
+  '�',
+  'a � b',
+  '"',
+  "'",
+  '()',
+  '[]{}',
+  '<>',
+  '<<>>',
+  '!!!',
+  '???',
+  '?!',
+  '!!!!!!',
+  '....',
+  '........',
+  '-----',
+  '--------',
+  '====',
+  '****',
+  '____',
+  '~~~',
+  '^^',
+  '|||',
+  '\\\\',
+  'x :)',
+  'x:',
+  '; :',
+  '://',
+  ':00',
+  ':30',
+  '):',
+  'word-word',
+  'snake_case_name',
+  'camelCaseName',
+  'ALLCAPS',
+  'MixedCASE123',
+  'a1b2c3',
+  'Ω≈ç√∫',
+  '∑ ∏ ∞',
+  'The quick brown fox jumps over the lazy dog.',
+  'A man is playing a guitar.',
+  'Two dogs run across a field.',
+  'Is this a question?',
+  'Yes! No... Maybe?',
+  'Wait—what?',
+  'He said, "Hi."',
+  'semi;colon',
+  'tab\tseparated\tvalues',
+  'line one\nline two\nline three',
+  'multiple   internal    spaces',
+  ' '.repeat(10) + 'x',
+  'x'.repeat(50),
+  'supercalifragilisticexpialidocious',
+  'antidisestablishmentarianism',
+  'pneumonoultramicroscopicsilicovolcanoconiosis',
+  'The year 1999 was 25 years ago.',
+  'Call 555-1234 now!',
+  'Version 2.0.1-beta',
+  'I ♥ NY',
+  'Zürich, München, Köln',
+  'São Paulo',
+  'Kraków',
+  'İstanbul',
+  'ǅ ǆ',
+  'ﬀ ﬃ',
+  'ᵃᵇᶜ',
+  'ℌℍ',
+  '㍿',
+  '㈱',
+  'ｶﾀｶﾅ',
+  'Ⓐⓑ',
 ];
 
 /**
@@ -100,7 +235,14 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
     expect(tok.modelType).toBe('Unigram');
     expect(tok.unkId).toBe(0);
     expect([0, 1, 2, 3, 4, 5, 8000, 8001].map((i) => tok.idToToken(i))).toEqual([
-      '<unk>', '<s>', '</s>', 'extra_token_id_1', 'extra_token_id_2', 'extra_token_id_3', '<unused_8000>', '<unused_8001>',
+      '<unk>',
+      '<s>',
+      '</s>',
+      'extra_token_id_1',
+      'extra_token_id_2',
+      'extra_token_id_3',
+      '<unused_8000>',
+      '<unused_8001>',
     ]);
     expect([...tok.specialIds].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 8000, 8001]);
     expect(tok.tokenToId('</s>')).toBe(2);
@@ -150,7 +292,7 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
     expect(tok.tokens('  a  b ')).toEqual(['▁', '▁', '▁a', '▁', '▁b', '▁']);
   });
 
-  it('encodes a text of 200,000 tokens (one whole-text lattice overflows tokenizers.js\'s call stack)', () => {
+  it("encodes a text of 200,000 tokens (one whole-text lattice overflows tokenizers.js's call stack)", () => {
     const text = Array(200_000).fill('x').join(' ');
     const ids = tok.encode(text);
     expect(ids.length).toBe(200_000);
@@ -190,7 +332,15 @@ describe('USE-lite sentencepiece vocabulary → tokenizer.json', () => {
 });
 
 describe('sentencepieceToTokenizerJson input validation', () => {
-  const small: [string, number][] = [['<unk>', 0], ['<s>', 0], ['</s>', 0], ['▁a', -1], ['a', -2], ['▁', -3], ['b', -4]];
+  const small: [string, number][] = [
+    ['<unk>', 0],
+    ['<s>', 0],
+    ['</s>', 0],
+    ['▁a', -1],
+    ['a', -2],
+    ['▁', -3],
+    ['b', -4],
+  ];
 
   it('builds a working tokenizer from a small vocabulary (no extra rows by default)', () => {
     const t = createTokenizer(sentencepieceToTokenizerJson(small));
@@ -205,9 +355,27 @@ describe('sentencepieceToTokenizerJson input validation', () => {
     [{}, 'expected a non-empty JSON array'],
     [[], 'expected a non-empty JSON array'],
     [[['a', -1], ['b']], 'entry 1 is ["b"]'],
-    [[['a', -1], [3, -1]], 'entry 1 is [3,-1]'],
-    [[['a', -1], ['', -1]], 'non-empty piece'],
-    [[['a', -1], ['b', 'x']], 'finite score'],
+    [
+      [
+        ['a', -1],
+        [3, -1],
+      ],
+      'entry 1 is [3,-1]',
+    ],
+    [
+      [
+        ['a', -1],
+        ['', -1],
+      ],
+      'non-empty piece',
+    ],
+    [
+      [
+        ['a', -1],
+        ['b', 'x'],
+      ],
+      'finite score',
+    ],
   ])('rejects a malformed vocabulary %j', (bad, message) => {
     expect(() => sentencepieceToTokenizerJson(bad, {}, 'v.json')).toThrow(UserError);
     expect(() => sentencepieceToTokenizerJson(bad, {}, 'v.json')).toThrow(message);
@@ -222,33 +390,36 @@ describe('sentencepieceToTokenizerJson input validation', () => {
   });
 
   it('finds the unknown piece by name and keeps other reserved names (T5-style <pad>, </s>, <unk>)', () => {
-    const t5: [string, number][] = [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁a', -1], ['a', -2], ['▁', -3]];
+    const t5: [string, number][] = [
+      ['<pad>', 0],
+      ['</s>', 0],
+      ['<unk>', 0],
+      ['▁a', -1],
+      ['a', -2],
+      ['▁', -3],
+    ];
     const j = sentencepieceToTokenizerJson(t5, {}, 't5.json');
     expect(j.model.unk_id).toBe(2);
-    expect(j.added_tokens!.map((t) => [t.id, t.content])).toEqual([[0, '<pad>'], [1, '</s>'], [2, '<unk>']]);
+    expect(j.added_tokens!.map((t) => [t.id, t.content])).toEqual([
+      [0, '<pad>'],
+      [1, '</s>'],
+      [2, '<unk>'],
+    ]);
     expect(createTokenizer(j).encode('a b')).toEqual([3, 5, 2]);
     const named = sentencepieceToTokenizerJson(t5, { specialNames: { 0: '[PAD]' } });
     expect(named.added_tokens!.map((t) => t.content)).toEqual(['[PAD]', '</s>', '<unk>']);
   });
 
   it('rejects bad options with the file name and the allowed range', () => {
-    expect(() => sentencepieceToTokenizerJson(small, { rows: 5 }, 'v.json')).toThrow(
-      'v.json: rows = 5 must be an integer ≥ the vocabulary size 7',
-    );
+    expect(() => sentencepieceToTokenizerJson(small, { rows: 5 }, 'v.json')).toThrow('v.json: rows = 5 must be an integer ≥ the vocabulary size 7');
     expect(() => sentencepieceToTokenizerJson(small, { unkId: 9 }, 'v.json')).toThrow('unk id 9 is outside the vocabulary (0..6)');
     expect(() => sentencepieceToTokenizerJson(small, { reserved: 8 }, 'v.json')).toThrow('reserved = 8 must be an integer in [0, 7]');
-    expect(() => sentencepieceToTokenizerJson([...small, ['<unused_8>', -5]], { rows: 9 }, 'v.json')).toThrow(
-      'already has a piece "<unused_8>"',
-    );
+    expect(() => sentencepieceToTokenizerJson([...small, ['<unused_8>', -5]], { rows: 9 }, 'v.json')).toThrow('already has a piece "<unused_8>"');
     expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 4: '<x>' } }, 'v.json')).toThrow(
       'v.json: specialNames has id 4, which is not a reserved id (0..2) or the unk id 0',
     );
-    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 1: 'a' } }, 'v.json')).toThrow(
-      'special token "a" (id 1) is also an ordinary piece',
-    );
-    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 1: '</s>' } }, 'v.json')).toThrow(
-      'special token "</s>" is used for two ids',
-    );
+    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 1: 'a' } }, 'v.json')).toThrow('special token "a" (id 1) is also an ordinary piece');
+    expect(() => sentencepieceToTokenizerJson(small, { specialNames: { 1: '</s>' } }, 'v.json')).toThrow('special token "</s>" is used for two ids');
   });
 });
 

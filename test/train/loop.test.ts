@@ -85,7 +85,11 @@ function records(n: number): TokenizedRecord[] {
 
 function baseConfig(over: Partial<TrainConfig> = {}): TrainConfig {
   const config = parseConfig(
-    { model: { path: 'x.safetensors', dim: 256, n_vocab: 8002, pad_token: '</s>' }, training: { batch_size: 8, lr: 5e-3, eval_steps: 4, warmup_steps: 2 }, matryoshka: { dims: [64, 32, 16] } },
+    {
+      model: { path: 'x.safetensors', dim: 256, n_vocab: 8002, pad_token: '</s>' },
+      training: { batch_size: 8, lr: 5e-3, eval_steps: 4, warmup_steps: 2 },
+      matryoshka: { dims: [64, 32, 16] },
+    },
     join(tmp, 'tiny.toml'),
   );
   return { ...parseTrainConfig(config), ...over };
@@ -157,7 +161,10 @@ describe('trainer loop', () => {
   it('training lowers the loss and the checkpoint holds the contract tensors and metadata', async () => {
     const out = join(tmp, 'contract');
     const s = await train(inputs(out, baseConfig({ epochs: 3, lr: 1e-2 })));
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const losses = lines.filter((l) => l.type === 'train').map((l) => l.loss as number);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(losses.slice(-6))).toBeLessThan(mean(losses.slice(0, 6)));
@@ -211,7 +218,11 @@ describe('trainer loop', () => {
     await train(inputs(out, baseConfig({ maxSteps: 1, lr: 1e-12, warmupSteps: 0, initCheckpoint: from, binarize: 'tanh' })));
     const a = (await readModelCheckpoint(from)).params;
     const b = (await readModelCheckpoint(checkpointDir(out, 'last'))).params;
-    for (const [x, y] of [[a.kernel, b.kernel], [a.bias, b.bias], [a.tokenWeights!, b.tokenWeights!]] as const) {
+    for (const [x, y] of [
+      [a.kernel, b.kernel],
+      [a.bias, b.bias],
+      [a.tokenWeights!, b.tokenWeights!],
+    ] as const) {
       let m = 0;
       for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
       expect(m).toBeLessThan(1e-6);
@@ -242,7 +253,11 @@ describe('trainer loop', () => {
       if (!seen.has(t)) expect(nonzero).toBe(false);
     }
     expect(moved).toBeGreaterThan(20);
-    expect(Object.keys(params.whiten!).map(Number).sort((a, b) => a - b)).toEqual([16, 32, 64]);
+    expect(
+      Object.keys(params.whiten!)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([16, 32, 64]);
     // The recorded final eval is the Spearman of the whitened vectors pooledOutput gives (what save writes).
     const sts = readStsFile(join(tmp, 'sts.tsv'));
     const rules = poolingRules(tokenizer, undefined, 128);
@@ -254,7 +269,9 @@ describe('trainer loop', () => {
       expect(done.finalEval.find((r) => r.dim === dim && !r.binary)!.spearman).toBeCloseTo(want, 5);
     }
     // whiten with binarize is refused
-    await expect(train(inputs(join(tmp, 'dw-bin'), baseConfig({ whiten: 0.25, binarize: 'ste', maxSteps: 1 })))).rejects.toThrow(/whiten = 0.25 needs binarize = "none"/);
+    await expect(train(inputs(join(tmp, 'dw-bin'), baseConfig({ whiten: 0.25, binarize: 'ste', maxSteps: 1 })))).rejects.toThrow(
+      /whiten = 0.25 needs binarize = "none"/,
+    );
   });
 
   it('binarized training evaluates hamming too and records it', async () => {
@@ -401,7 +418,9 @@ describe('pipeline train (CLI)', () => {
       const bad = await main(['train', '--config', join(tmp, 'tiny.toml'), '--out-dir', out, '--data', data, '--batch-size', '100', '--quiet']);
       expect(bad).toBe(2);
       const err = stderr.mock.calls.map((c) => String(c[0])).join('');
-      expect(err).toBe(`error: ${join(tmp, 'tiny.toml')}: [training]: batch_size 100 is larger than the 8 training records; lower it (--batch-size) or add data\n`);
+      expect(err).toBe(
+        `error: ${join(tmp, 'tiny.toml')}: [training]: batch_size 100 is larger than the 8 training records; lower it (--batch-size) or add data\n`,
+      );
       stderr.mockClear();
       expect(await main(['train', '--config', join(tmp, 'tiny.toml'), '--backend', 'gpu'])).toBe(2);
       expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toContain('--backend expects one of auto, node, tensorflow, wasm, cpu, got "gpu"');

@@ -21,7 +21,9 @@ import { concatPath, tokenizerPath } from '../../layout/weights-dir.ts';
 /** Extracted source files in a folder: 2-D tensor named `embedding` (the extract contract). */
 async function extractedSources(dir: string): Promise<string[]> {
   const found: string[] = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.safetensors')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.safetensors'))
+    .sort()) {
     const file = await SafetensorsFile.open(join(dir, f));
     try {
       if (file.tensorNames.includes(EXTRACTED_TENSOR) && file.tensor(EXTRACTED_TENSOR).shape.length === 2) found.push(join(dir, f));

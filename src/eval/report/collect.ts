@@ -121,7 +121,7 @@ export async function collectReportData(modelPath: string): Promise<ReportData> 
   const metricsPath = findUp(files.dir, METRICS_FILE);
   const extractPath = findUp(files.dir, EXTRACT_FACTS_FILE);
   const { train, dev } = metricsPath ? parseMetricsLog(metricsPath, readFileSync(metricsPath, 'utf8')) : { train: [], dev: [] };
-  const name = typeof config?.name === 'string' ? config.name : files.dir.replace(/\/+$/, '').split('/').pop() ?? 'model';
+  const name = typeof config?.name === 'string' ? config.name : (files.dir.replace(/\/+$/, '').split('/').pop() ?? 'model');
   return {
     name,
     modelPath: files.safetensors,

@@ -122,7 +122,9 @@ function trainingCharts(d: ReportData): string {
     charts.push(lineChart({ title: 'Training loss', xLabel: 'step', yLabel: 'loss', series }));
   }
   if (d.dev.length > 0) {
-    const keys = [...new Map(d.dev.map((p) => [`${p.file}\u0000${p.dim}\u0000${p.binary}`, p])).values()].sort((a, b) => b.dim - a.dim || Number(a.binary) - Number(b.binary));
+    const keys = [...new Map(d.dev.map((p) => [`${p.file}\u0000${p.dim}\u0000${p.binary}`, p])).values()].sort(
+      (a, b) => b.dim - a.dim || Number(a.binary) - Number(b.binary),
+    );
     const files = new Set(keys.map((k) => k.file));
     // one colour per (file, dim); binary is the dashed twin of its dense line
     const colorKeys = [...new Set(keys.map((k) => `${k.file}\u0000${k.dim}`))];
@@ -141,13 +143,22 @@ function trainingCharts(d: ReportData): string {
 /** Best and last dev Spearman per (file, dim, mode): the numbers behind the dev curve. */
 function devSummary(d: ReportData): string {
   if (d.dev.length === 0) return '';
-  const keys = [...new Map(d.dev.map((p) => [`${p.file}\u0000${p.dim}\u0000${p.binary}`, p])).values()].sort((a, b) => b.dim - a.dim || Number(a.binary) - Number(b.binary));
+  const keys = [...new Map(d.dev.map((p) => [`${p.file}\u0000${p.dim}\u0000${p.binary}`, p])).values()].sort(
+    (a, b) => b.dim - a.dim || Number(a.binary) - Number(b.binary),
+  );
   const rows = keys.map((k) => {
     const pts = d.dev.filter((p) => p.file === k.file && p.dim === k.dim && p.binary === k.binary).sort((a, b) => a.step - b.step);
     const best = pts.reduce((b, p) => (p.spearman > b.spearman ? p : b));
     const first = pts[0]!;
     const last = pts[pts.length - 1]!;
-    return [esc(k.file), String(k.dim), k.binary ? 'binary' : 'dense', `${first.spearman.toFixed(4)} (step ${first.step})`, `${best.spearman.toFixed(4)} (step ${best.step})`, `${last.spearman.toFixed(4)} (step ${last.step})`];
+    return [
+      esc(k.file),
+      String(k.dim),
+      k.binary ? 'binary' : 'dense',
+      `${first.spearman.toFixed(4)} (step ${first.step})`,
+      `${best.spearman.toFixed(4)} (step ${best.step})`,
+      `${last.spearman.toFixed(4)} (step ${last.step})`,
+    ];
   });
   return table(['dev file', 'dim', 'mode', 'first', 'best', 'last'], rows, 1);
 }
@@ -166,13 +177,10 @@ function trainSummary(d: ReportData): string {
 }
 
 function sizeTable(d: ReportData): string {
-  const dims = [...new Set([...d.dims, ...(d.eval?.results.filter((r) => r.model === 'model').map((r) => r.dim) ?? [])])].filter((x) => x <= d.dim || d.dims.includes(x)).sort((a, b) => b - a);
-  const rows = dims.map((dim) => [
-    String(dim),
-    formatBytes(d.nVocab * dim * 2),
-    `${dim * 4} B`,
-    `${dim} bits (${dim / 8} B)`,
-  ]);
+  const dims = [...new Set([...d.dims, ...(d.eval?.results.filter((r) => r.model === 'model').map((r) => r.dim) ?? [])])]
+    .filter((x) => x <= d.dim || d.dims.includes(x))
+    .sort((a, b) => b - a);
+  const rows = dims.map((dim) => [String(dim), formatBytes(d.nVocab * dim * 2), `${dim * 4} B`, `${dim} bits (${dim / 8} B)`]);
   return table(['dim', `matrix f16 (${d.nVocab.toLocaleString('en-US')} × dim × 2 B)`, 'sentence vector f32', 'sentence code binary'], rows, 0);
 }
 
@@ -218,7 +226,11 @@ function summary(d: ReportData): string {
   if (typeof c.binarized === 'boolean') facts.push(['binarized training', String(c.binarized)]);
   if (typeof c.normalize === 'boolean') facts.push(['normalize', String(c.normalize)]);
   if (src) facts.push(['source', describeSource(src)]);
-  if (d.eval) facts.push(['evaluated', `${esc(d.eval.created)} (${secs(d.eval.seconds)} for ${d.eval.models.map((m) => `${esc(m.name)} ${secs(m.seconds)}`).join(', ')})`]);
+  if (d.eval)
+    facts.push([
+      'evaluated',
+      `${esc(d.eval.created)} (${secs(d.eval.seconds)} for ${d.eval.models.map((m) => `${esc(m.name)} ${secs(m.seconds)}`).join(', ')})`,
+    ]);
   return `<table class="facts"><tbody>${facts.map(([k, v]) => `<tr><th class="l">${k}</th><td class="l">${v}</td></tr>`).join('')}</tbody></table>`;
 }
 
@@ -227,13 +239,19 @@ export function renderReport(d: ReportData): string {
   body.push(`<h1>${esc(d.name)}</h1><p class="sub">WordLlama-style static embedding model · ${esc(d.dir)}</p>`);
   body.push(summary(d));
   if (d.eval && d.eval.results.length > 0) {
-    body.push(`<h2>Scores</h2><p class="sub">Main metric per task (fractions; the best of each row in bold). Binary = sign codes compared by Hamming similarity.</p>`);
+    body.push(
+      `<h2>Scores</h2><p class="sub">Main metric per task (fractions; the best of each row in bold). Binary = sign codes compared by Hamming similarity.</p>`,
+    );
     body.push(`<div class="wide">${comparisonTable(d.eval)}</div>`);
     const charts = dimCharts(d.eval);
-    if (charts) body.push(`<h2>Score vs dimension</h2><p class="sub">Solid: dense; dashed: binary; dotted horizontal lines: baselines at their own width.</p>${charts}`);
+    if (charts)
+      body.push(`<h2>Score vs dimension</h2><p class="sub">Solid: dense; dashed: binary; dotted horizontal lines: baselines at their own width.</p>${charts}`);
   }
   const training = trainingCharts(d);
-  if (training) body.push(`<h2>Training</h2><p class="sub">From ${esc(d.metricsPath ?? 'metrics.jsonl')}: ${d.train.length} training log lines, ${d.dev.length} dev evaluations.</p>${training}`);
+  if (training)
+    body.push(
+      `<h2>Training</h2><p class="sub">From ${esc(d.metricsPath ?? 'metrics.jsonl')}: ${d.train.length} training log lines, ${d.dev.length} dev evaluations.</p>${training}`,
+    );
   body.push(`<h2>Model size</h2>${sizeTable(d)}`);
   body.push(extractSection(d));
   return `<!DOCTYPE html>

@@ -99,7 +99,9 @@ export function lineChart(o: LineChartOptions): string {
   const f = (n: number) => n.toFixed(1);
 
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(o.title)}" class="chart">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(o.title)}" class="chart">`,
+  );
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2 - legendW / 2}" y="20" text-anchor="middle" class="chart-title">${escapeXml(o.title)}</text>`);
   // grid + y ticks
@@ -117,7 +119,8 @@ export function lineChart(o: LineChartOptions): string {
   // reference lines (baselines)
   (o.references ?? []).forEach((r, i) => {
     const color = PALETTE[(o.series.length + i) % PALETTE.length];
-    if (Number.isFinite(r.y)) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(r.y))}" y2="${f(Y(r.y))}" stroke="${color}" stroke-width="1.5" stroke-dasharray="2 4"/>`);
+    if (Number.isFinite(r.y))
+      parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(r.y))}" y2="${f(Y(r.y))}" stroke="${color}" stroke-width="1.5" stroke-dasharray="2 4"/>`);
   });
   // series
   o.series.forEach((s, i) => {
@@ -125,9 +128,14 @@ export function lineChart(o: LineChartOptions): string {
     const pts = s.points.filter((p) => Number.isFinite(p[1])).sort((a, b) => a[0] - b[0]);
     if (pts.length === 0) return;
     const d = pts.map((p, k) => `${k === 0 ? 'M' : 'L'}${f(X(p[0]))} ${f(Y(p[1]))}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} class="series"><title>${escapeXml(s.name)}</title></path>`);
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} class="series"><title>${escapeXml(s.name)}</title></path>`,
+    );
     if (s.markers ?? pts.length <= 40) {
-      for (const p of pts) parts.push(`<circle cx="${f(X(p[0]))}" cy="${f(Y(p[1]))}" r="3" fill="${s.dashed ? '#fff' : color}" stroke="${color}" stroke-width="1.5"><title>${escapeXml(`${s.name}: ${formatTick(p[0])} → ${p[1].toFixed(4)}`)}</title></circle>`);
+      for (const p of pts)
+        parts.push(
+          `<circle cx="${f(X(p[0]))}" cy="${f(Y(p[1]))}" r="3" fill="${s.dashed ? '#fff' : color}" stroke="${color}" stroke-width="1.5"><title>${escapeXml(`${s.name}: ${formatTick(p[0])} → ${p[1].toFixed(4)}`)}</title></circle>`,
+        );
     }
   });
   // legend

@@ -12,7 +12,11 @@ export function parseTaskSpec(spec: string): TaskSpec {
   if (eq < 0 || !TASK_KINDS.includes(kind)) {
     throw new UserError(`eval: --task "${spec}" must be KIND=FILE with KIND one of ${TASK_KINDS.join(', ')} (e.g. sts=dev.tsv, clf=train.tsv,test.tsv)`);
   }
-  const files = spec.slice(eq + 1).split(',').map((f) => f.trim()).filter((f) => f !== '');
+  const files = spec
+    .slice(eq + 1)
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   const want = kind === 'clf' ? 2 : 1;
   if (files.length !== want) {
     throw new UserError(`eval: --task ${kind}= takes ${kind === 'clf' ? 'TRAIN,TEST (two files)' : 'one file'}, got ${files.length} in "${spec}"`);

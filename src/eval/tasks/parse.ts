@@ -12,8 +12,26 @@ import { UserError } from '../../util/errors.ts';
 import type { ClusterData, LabelledTexts, PairData, RankingData, RankingQuery, StsData } from './types.ts';
 
 const HEADER_WORDS = new Set([
-  'sentence1', 'sentence2', 'sentence_1', 'sentence_2', 's1', 's2', 'score', 'label', 'labels', 'text', 'sentence',
-  'query', 'anchor', 'positive', 'positives', 'negative', 'negatives', 'document', 'documents', 'similarity',
+  'sentence1',
+  'sentence2',
+  'sentence_1',
+  'sentence_2',
+  's1',
+  's2',
+  'score',
+  'label',
+  'labels',
+  'text',
+  'sentence',
+  'query',
+  'anchor',
+  'positive',
+  'positives',
+  'negative',
+  'negatives',
+  'document',
+  'documents',
+  'similarity',
 ]);
 
 export interface Line {
@@ -34,7 +52,13 @@ function splitLines(content: string): Line[] {
 }
 
 function isJsonl(file: string, content: string): boolean {
-  return /\.jsonl?$/i.test(file) || content.replace(/^\uFEFF/, '').trimStart().startsWith('{');
+  return (
+    /\.jsonl?$/i.test(file) ||
+    content
+      .replace(/^\uFEFF/, '')
+      .trimStart()
+      .startsWith('{')
+  );
 }
 
 /** TSV rows with at least `minColumns` cells, header line skipped; empty content is an error. */
@@ -47,9 +71,7 @@ function tsvRows(file: string, content: string, columns: string, minColumns: num
   if (rows.length === 0) throw new UserError(`${file}: has a header line but no records; expected lines of ${columns}`);
   for (const r of rows) {
     if (r.cells.length < minColumns) {
-      throw new UserError(
-        `${file}:${r.no}: found ${r.cells.length} tab-separated column${r.cells.length === 1 ? '' : 's'}, expected ${columns}`,
-      );
+      throw new UserError(`${file}:${r.no}: found ${r.cells.length} tab-separated column${r.cells.length === 1 ? '' : 's'}, expected ${columns}`);
     }
     const emptyAt = r.cells.slice(0, minColumns).findIndex((c) => c === '');
     if (emptyAt >= 0) throw new UserError(`${file}:${r.no}: column ${emptyAt + 1} is empty; expected ${columns}`);
@@ -95,7 +117,16 @@ function requireString(file: string, no: number, obj: Record<string, unknown>, k
     if (typeof v === 'string' && v.trim() !== '') return v;
     if (v !== undefined) throw new UserError(`${file}:${no}: "${k}" must be a non-empty string`);
   }
-  throw new UserError(`${file}:${no}: missing key "${keys[0]}"${keys.length > 1 ? ` (or ${keys.slice(1).map((k) => `"${k}"`).join(', ')})` : ''}`);
+  throw new UserError(
+    `${file}:${no}: missing key "${keys[0]}"${
+      keys.length > 1
+        ? ` (or ${keys
+            .slice(1)
+            .map((k) => `"${k}"`)
+            .join(', ')})`
+        : ''
+    }`,
+  );
 }
 
 function firstDefined(obj: Record<string, unknown>, keys: string[]): [string, unknown] | undefined {

@@ -65,14 +65,19 @@ export async function cachedModelDir(repo: string, opts: HubLoadOptions = {}): P
     const need = neededFiles(snapshotFiles(snap), existsSync(cfgPath) ? readJsonFile(cfgPath) : undefined, opts.dim, cfgPath);
     if (!need.missing && (offline || !need.preferred || need.preferred === need.weights)) return snap;
     if (offline) {
-      throw new UserError(`offline (HF_HUB_OFFLINE): ${repo}@${revision}: ${need.missing ?? need.preferred} is not in the cache folder ${snap}; run once online to download it`);
+      throw new UserError(
+        `offline (HF_HUB_OFFLINE): ${repo}@${revision}: ${need.missing ?? need.preferred} is not in the cache folder ${snap}; run once online to download it`,
+      );
     }
   } else if (offline) {
     const what = /^[0-9a-f]{40}$/.test(revision) ? `snapshots/${revision}` : `refs/${revision}`;
     throw new UserError(`offline (HF_HUB_OFFLINE): ${repo}@${revision} is not in the cache (no ${what} in ${folder}); run once online to download it`);
   }
 
-  const client = hubClientFromEnv(env, { ...(opts.token ? { token: opts.token } : {}), ...(opts.fetch ? { fetch: opts.fetch as unknown as typeof fetch } : {}) });
+  const client = hubClientFromEnv(env, {
+    ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch as unknown as typeof fetch } : {}),
+  });
   const resolved = await resolveRepo(client, repo, revision);
   const snap = snapshotDir(folder, resolved.commit);
   const have = new Set(snapshotFiles(snap));
@@ -90,7 +95,9 @@ export async function cachedModelDir(repo: string, opts: HubLoadOptions = {}): P
   }
   const need = neededFiles(resolved.files, config, opts.dim, `${repo}/${MODEL_CONFIG_FILE}`);
   if (need.missing) {
-    throw new UserError(`${repo}@${revision}: ${need.missing} is not in the repo (files: ${resolved.files.join(', ') || 'none'}); is it a static embedding model?`);
+    throw new UserError(
+      `${repo}@${revision}: ${need.missing} is not in the repo (files: ${resolved.files.join(', ') || 'none'}); is it a static embedding model?`,
+    );
   }
   for (const file of need.files) await fetchInto(file);
   await writeRef(folder, revision, resolved.commit);

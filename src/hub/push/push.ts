@@ -38,12 +38,15 @@ const statusOf = (err: unknown): number | undefined => (err as { statusCode?: un
 export async function pushModel(p: PushParams): Promise<PushResult> {
   if (!REPO_ID.test(p.repo)) throw new UserError(`push: --repo "${p.repo}" is not a repo id (expected user/name)`);
   const accessToken = p.client.token;
-  if (!accessToken) throw new UserError('push: HF_TOKEN is not set; create a token with write access at https://huggingface.co/settings/tokens and export HF_TOKEN=hf_...');
+  if (!accessToken)
+    throw new UserError('push: HF_TOKEN is not set; create a token with write access at https://huggingface.co/settings/tokens and export HF_TOKEN=hf_...');
   const { files } = releaseFiles(p.dir);
   const revision = p.revision ?? 'main';
   const base = { repo: p.repo, accessToken, hubUrl: p.client.hubUrl, fetch: p.client.fetch };
   const fail = (what: string, err: unknown): never => {
-    throw new UserError(`push: ${what} ${p.repo} on ${p.client.hubUrl} failed: ${(err as Error).message.replace(/\.+$/, '')} (check HF_TOKEN has write access)`);
+    throw new UserError(
+      `push: ${what} ${p.repo} on ${p.client.hubUrl} failed: ${(err as Error).message.replace(/\.+$/, '')} (check HF_TOKEN has write access)`,
+    );
   };
   let created = true;
   try {

@@ -126,9 +126,7 @@ const LAYOUTS: Record<GgmlTypeName, BlockLayout> = {
   ...K_QUANT_LAYOUTS,
 };
 
-const NAME_BY_ID = new Map<number, GgmlTypeName>(
-  Object.entries(GGML_TYPE).map(([name, id]) => [id, name as GgmlTypeName]),
-);
+const NAME_BY_ID = new Map<number, GgmlTypeName>(Object.entries(GGML_TYPE).map(([name, id]) => [id, name as GgmlTypeName]));
 
 export const SUPPORTED_TYPES: readonly GgmlTypeName[] = Object.keys(LAYOUTS) as GgmlTypeName[];
 

@@ -23,7 +23,9 @@ export function embeddingTensor(header: GgufHeader, file: string, name = GGUF_EM
   const info = header.tensors.find((t) => t.name === name);
   if (info === undefined) {
     const names = header.tensors.slice(0, 8).map((t) => t.name);
-    throw new UserError(`${file}: no tensor "${name}" in this GGUF file (it has ${header.tensors.length}: ${names.join(', ')}${header.tensors.length > 8 ? ', …' : ''})`);
+    throw new UserError(
+      `${file}: no tensor "${name}" in this GGUF file (it has ${header.tensors.length}: ${names.join(', ')}${header.tensors.length > 8 ? ', …' : ''})`,
+    );
   }
   if (info.dims.length !== 2) throw new UserError(`${file}: tensor "${name}" has shape [${info.dims.join(', ')}], expected [dim, vocab]`);
   const [dim, vocab] = info.dims as [number, number];
@@ -54,11 +56,7 @@ export interface ReadRowsOptions {
 const DEFAULT_BLOCK_BYTES = 8 * 1024 * 1024;
 
 /** Yields rows [start, end) of the embedding tensor in blocks, dequantized to `dtype`. */
-export async function* readEmbeddingRows(
-  source: ByteSource,
-  tensor: EmbeddingTensor,
-  options: ReadRowsOptions = {},
-): AsyncGenerator<RowBlock> {
+export async function* readEmbeddingRows(source: ByteSource, tensor: EmbeddingTensor, options: ReadRowsOptions = {}): AsyncGenerator<RowBlock> {
   const { dtype = 'F32', start = 0, end = tensor.vocab } = options;
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= tensor.vocab)) {
     throw new UserError(`${source.name}: row range ${start}-${end} is outside the ${tensor.vocab} rows of "${tensor.info.name}"`);

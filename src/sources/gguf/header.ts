@@ -282,9 +282,7 @@ function parsePrefix(bytes: Uint8Array, fileSize: number, name: string, bytesRea
     const fileOffset = dataOffset + t.offset;
     const end = fileOffset + (t.byteLength ?? 0);
     if (fileOffset > fileSize || end > fileSize) {
-      c.fail(
-        `tensor "${t.name}" (${ggmlTypeName(t.type)} [${t.dims.join(', ')}]) spans bytes ${fileOffset}-${end} but the file has ${fileSize}`,
-      );
+      c.fail(`tensor "${t.name}" (${ggmlTypeName(t.type)} [${t.dims.join(', ')}]) spans bytes ${fileOffset}-${end} but the file has ${fileSize}`);
     }
     return { ...t, fileOffset };
   });

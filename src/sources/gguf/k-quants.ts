@@ -80,7 +80,10 @@ const Q4_K: BlockLayout = {
     for (let j = 0; j < 4; j++) {
       const [sc1, m1] = scaleMinK4(s, o + 4, 2 * j);
       const [sc2, m2] = scaleMinK4(s, o + 4, 2 * j + 1);
-      const d1 = f(d * sc1), min1 = f(min * m1), d2 = f(d * sc2), min2 = f(min * m2);
+      const d1 = f(d * sc1),
+        min1 = f(min * m1),
+        d2 = f(d * sc2),
+        min2 = f(min * m2);
       for (let l = 0; l < 32; l++) {
         const q = s.getUint8(o + 16 + j * 32 + l);
         out[p + j * 64 + l] = f(d1 * (q & 0x0f)) - min1;
@@ -100,7 +103,10 @@ const Q5_K: BlockLayout = {
     for (let j = 0; j < 4; j++) {
       const [sc1, m1] = scaleMinK4(s, o + 4, 2 * j);
       const [sc2, m2] = scaleMinK4(s, o + 4, 2 * j + 1);
-      const d1 = f(d * sc1), min1 = f(min * m1), d2 = f(d * sc2), min2 = f(min * m2);
+      const d1 = f(d * sc1),
+        min1 = f(min * m1),
+        d2 = f(d * sc2),
+        min2 = f(min * m2);
       for (let l = 0; l < 32; l++) {
         const q = s.getUint8(o + 48 + j * 32 + l);
         const qh = s.getUint8(o + 16 + l);

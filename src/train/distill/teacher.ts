@@ -239,8 +239,12 @@ export async function teacherVectors(texts: readonly string[], opts: TeacherVect
       for (let i = 0; i < todo.length; i += bs) {
         const batch = todo.slice(i, i + bs);
         const vecs = await encoder.encode(batch.map((j) => texts[j]!));
-        if (vecs.length !== batch.length * dim) throw new UserError(`teacher: the encoder returned ${vecs.length / batch.length} values per text, expected ${dim}`, 1);
-        await cache.append(batch.map((j) => hashes[j]!), vecs);
+        if (vecs.length !== batch.length * dim)
+          throw new UserError(`teacher: the encoder returned ${vecs.length / batch.length} values per text, expected ${dim}`, 1);
+        await cache.append(
+          batch.map((j) => hashes[j]!),
+          vecs,
+        );
         progress.update(Math.min(todo.length, i + bs));
       }
       encodeSeconds = (performance.now() - te) / 1000;

@@ -13,7 +13,9 @@ import { poolRows, tokenCoefficients, type BatchPlan } from '../step/pooling.ts'
 export async function projectPlan(tf: typeof tfTypes, params: ModelParams, plan: BatchPlan, rows: Float32Array): Promise<Float32Array> {
   const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
   const S = plan.sentences;
-  const y = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(pooled, [S, params.dimIn]), tf.tensor2d(params.kernel, [params.dimIn, params.dimOut])), tf.tensor1d(params.bias)));
+  const y = tf.tidy(() =>
+    tf.add(tf.matMul(tf.tensor2d(pooled, [S, params.dimIn]), tf.tensor2d(params.kernel, [params.dimIn, params.dimOut])), tf.tensor1d(params.bias)),
+  );
   const out = (await y.data()) as Float32Array;
   y.dispose();
   addPooledDelta(params, plan, out, params.dimOut);

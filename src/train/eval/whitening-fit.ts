@@ -70,7 +70,6 @@ export function topLeftBlock(m: Float64Array, width: number, d: number): Float64
   return out;
 }
 
-
 /** A seeded sample of up to `n` training texts (anchors and positives) as token-id lists. */
 export function whiteningSample(records: readonly TokenizedRecord[], n: number, seed: number): Int32Array[] {
   const order = new Rng(seed + 29).shuffle(Int32Array.from({ length: records.length }, (_, i) => i));

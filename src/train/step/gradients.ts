@@ -88,7 +88,8 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
     const head = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
     let total = head.total;
     parts = head.perDim.map((p) => tf.keep(p));
-    if (mixed) total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
+    if (mixed)
+      total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
     if (!teacher) return total as tfTypes.Scalar;
     if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
     const C = S - nAnchors;
@@ -159,7 +160,9 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
       const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
       const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
       const inputs = [y, b, ...(d ? [d] : [])];
-      const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOfPre(tf.add(v[0]!, d ? tf.add(v[1]!, v[2]!) : v[1]!) as tfTypes.Tensor2D, ex))(inputs);
+      const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOfPre(tf.add(v[0]!, d ? tf.add(v[1]!, v[2]!) : v[1]!) as tfTypes.Tensor2D, ex))(
+        inputs,
+      );
       return { value, gy: grads[0]!, gb: grads[1]!, gd: d ? grads[2] : undefined };
     });
     const gy = (await result.gy.data()) as Float32Array;

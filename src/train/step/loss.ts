@@ -85,7 +85,13 @@ export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: num
   const logp = tf.logSoftmax(scores, 1);
   const n = anchors.shape[0];
   const eye = tf.eye(n);
-  const target = candidates.shape[0] === n ? eye : tf.pad(eye, [[0, 0], [0, candidates.shape[0] - n]]);
+  const target =
+    candidates.shape[0] === n
+      ? eye
+      : tf.pad(eye, [
+          [0, 0],
+          [0, candidates.shape[0] - n],
+        ]);
   const forward = tf.neg(tf.div(tf.sum(tf.mul(logp, target)), n));
   if (!symmetric) return forward;
   // sentence-transformers' MultipleNegativesSymmetricRankingLoss: also rank the anchors for each positive.
@@ -126,7 +132,13 @@ export function matryoshkaMnrl(
   let nc2: Tensor | undefined;
   let prev = 0;
   const eye = tf.eye(nAnchors);
-  const target = nc === nAnchors ? eye : tf.pad(eye, [[0, 0], [0, nc - nAnchors]]);
+  const target =
+    nc === nAnchors
+      ? eye
+      : tf.pad(eye, [
+          [0, 0],
+          [0, nc - nAnchors],
+        ]);
   for (const { d, i } of order) {
     const a = tf.slice(emb, [0, prev], [nAnchors, d - prev]) as Tensor2D;
     const c = tf.slice(emb, [nAnchors, prev], [nc, d - prev]) as Tensor2D;

@@ -61,13 +61,7 @@ export function poolRows(plan: BatchPlan, rows: Float32Array, dim: number, coef:
  * dL/dw for each unique token, given dL/dpooled ([sentences, dim]) and the token weights of the unique
  * tokens (`wUniq`, raw w, not gelu'd).
  */
-export function tokenWeightGrads(
-  plan: BatchPlan,
-  rows: Float32Array,
-  dim: number,
-  wUniq: Float32Array,
-  gradPooled: Float32Array,
-): Float64Array {
+export function tokenWeightGrads(plan: BatchPlan, rows: Float32Array, dim: number, wUniq: Float32Array, gradPooled: Float32Array): Float64Array {
   const g = tokenDots(plan.offsets, plan.local, rows, dim, gradPooled, 0, plan.sentences, new Float64Array(plan.uniq.length));
   for (let u = 0; u < g.length; u++) g[u]! *= geluGrad(wUniq[u]!);
   return g;

@@ -29,10 +29,24 @@ export function createOptimizer(params: ModelParams, learnTokenWeights: boolean)
   };
 }
 
-export const optimizerSlots = (o: Optimizer): ParamSlot[] => [o.kernel, o.bias, ...(o.tokenWeights ? [o.tokenWeights] : []), ...(o.tokenDelta ? [o.tokenDelta] : [])];
+export const optimizerSlots = (o: Optimizer): ParamSlot[] => [
+  o.kernel,
+  o.bias,
+  ...(o.tokenWeights ? [o.tokenWeights] : []),
+  ...(o.tokenDelta ? [o.tokenDelta] : []),
+];
 
 function lossOptions(cfg: TrainConfig): LossOptions {
-  return { dims: cfg.dims, dimWeights: cfg.dimWeights, scale: cfg.scale, norm: cfg.norm, binarize: cfg.binarize, tokenWeights: cfg.tokenWeights, symmetric: cfg.symmetric, denseWeight: cfg.binaryDenseWeight };
+  return {
+    dims: cfg.dims,
+    dimWeights: cfg.dimWeights,
+    scale: cfg.scale,
+    norm: cfg.norm,
+    binarize: cfg.binarize,
+    tokenWeights: cfg.tokenWeights,
+    symmetric: cfg.symmetric,
+    denseWeight: cfg.binaryDenseWeight,
+  };
 }
 
 /** Sentences of a batch in the order the loss expects: anchors, positives, then the hard negatives present. */
@@ -94,9 +108,14 @@ export async function trainStep(tf: typeof tfTypes, args: TrainStepArgs): Promis
   const t = step + 1;
   adamwUpdate(opt.kernel, grads[0]!, { gradScale: factor, lr, weightDecay: cfg.weightDecay, t });
   adamwUpdate(opt.bias, grads[1]!, { gradScale: factor, lr, weightDecay: cfg.weightDecay, t });
-  if (opt.tokenWeights && g.tokenWeights) adamwUpdate(opt.tokenWeights, g.tokenWeights, { gradScale: factor, lr: lr * cfg.tokenLrScale, weightDecay: cfg.weightDecay, t });
+  if (opt.tokenWeights && g.tokenWeights)
+    adamwUpdate(opt.tokenWeights, g.tokenWeights, { gradScale: factor, lr: lr * cfg.tokenLrScale, weightDecay: cfg.weightDecay, t });
   if (opt.tokenDelta && g.tokenDelta) {
-    sparseRowAdamwUpdate(opt.tokenDelta, { rows: g.tokenDelta.rows, values: g.tokenDelta.values, dim: params.dimOut }, { gradScale: factor, lr: lr * cfg.tokenDeltaLrScale, weightDecay: cfg.tokenDeltaWeightDecay, t });
+    sparseRowAdamwUpdate(
+      opt.tokenDelta,
+      { rows: g.tokenDelta.rows, values: g.tokenDelta.values, dim: params.dimOut },
+      { gradScale: factor, lr: lr * cfg.tokenDeltaLrScale, weightDecay: cfg.tokenDeltaWeightDecay, t },
+    );
   }
   const t3 = performance.now();
   return {

@@ -10,7 +10,7 @@ import { createRowGatherer, runEnd } from '../../../src/train/data/row-gatherer.
 function runs(ids: number[], gap: number, maxRun?: number): number[][] {
   const a = Int32Array.from(ids);
   const out: number[][] = [];
-  for (let i = 0; i < a.length; ) {
+  for (let i = 0; i < a.length;) {
     const j = runEnd(a, i, gap, maxRun);
     out.push(ids.slice(i, j));
     i = j;
@@ -25,7 +25,10 @@ describe('runEnd', () => {
     expect(runs([0, 1, 4, 8, 9, 20], 3)).toEqual([[0, 1, 4], [8, 9], [20]]);
     expect(runs([0, 1, 4, 8, 9, 20], 8)).toEqual([[0, 1, 4, 8, 9], [20]]);
     // A run stays under maxRun rows of its first id.
-    expect(runs([0, 2, 4, 6, 8], 8, 5)).toEqual([[0, 2, 4], [6, 8]]);
+    expect(runs([0, 2, 4, 6, 8], 8, 5)).toEqual([
+      [0, 2, 4],
+      [6, 8],
+    ]);
     expect(runs([0, 1, 2, 3], 1, 4)).toEqual([[0, 1, 2, 3]]);
   });
 });
@@ -50,11 +53,7 @@ describe('createRowGatherer', () => {
 
     const m = await openSafetensorsMatrix(path, 'embedding');
     try {
-      const gatherers = [
-        await createRowGatherer(m, 1),
-        await createRowGatherer(m, 0, { path, tensor: 'embedding' }),
-        await createRowGatherer(m, 0),
-      ];
+      const gatherers = [await createRowGatherer(m, 1), await createRowGatherer(m, 0, { path, tensor: 'embedding' }), await createRowGatherer(m, 0)];
       expect(gatherers.map((g) => g.resident)).toEqual([true, false, false]);
       for (const g of gatherers) {
         expect(await g.gather(ids)).toEqual(expected);

