@@ -5,7 +5,7 @@
  */
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import { centredGram, streamGram, type GramResult } from './gram.ts';
-import { symmetricEigenvalues } from './symmetric-eigen.ts';
+import { symmetricEigenvalues } from '../util/eigen.ts';
 
 export interface SpectrumSummary {
   /** Singular values, largest first (sqrt of the Gram's eigenvalues; tiny negative round-off clamps to 0). */

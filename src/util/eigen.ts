@@ -33,6 +33,20 @@ export function symmetricEigen(a: ArrayLike<number>, n: number): SymmetricEigen 
   return { values, vectors };
 }
 
+/**
+ * Eigenvalues only, descending: the same reduction without accumulating eigenvectors, which saves most of the
+ * O(n³) work (spectra of wide Gram matrices need no vectors). `a` is only read.
+ */
+export function symmetricEigenvalues(a: ArrayLike<number>, n: number): Float64Array {
+  if (a.length !== n * n) throw new RangeError(`symmetricEigenvalues: expected ${n * n} values, got ${a.length}`);
+  const V = Float64Array.from(a);
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  tred2(V, d, e, n, false);
+  tql2(V, d, e, n, false);
+  return d.reverse();
+}
+
 function transposeInPlace(m: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
@@ -48,7 +62,7 @@ function transposeInPlace(m: Float64Array, n: number): void {
  * transformations. EISPACK's tred2 with every V[r][c] read as V[c][r]: its O(n³) loops then walk rows
  * (contiguous) instead of columns, and the result is already the layout tql2 below works on.
  */
-function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, withVectors = true): void {
   for (let j = 0; j < n; j++) d[j] = V[j * n + n - 1]!;
   for (let i = n - 1; i > 0; i--) {
     let scale = 0;
@@ -100,6 +114,12 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
     }
     d[i] = h;
   }
+  if (!withVectors) {
+    // Values only: the tridiagonal's diagonal is left on V's diagonal; skip accumulating the transformations.
+    for (let j = 0; j < n; j++) d[j] = V[j * n + j]!;
+    e[0] = 0;
+    return;
+  }
   for (let i = 0; i < n - 1; i++) {
     V[i * n + n - 1] = V[i * n + i]!;
     V[i * n + i] = 1;
@@ -123,7 +143,7 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
 }
 
 /** Implicit QL on the tridiagonal (d, e), accumulating into Vᵀ (eigenvectors as rows); eigenvalues end ascending in d. */
-function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number, withVectors = true): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
   e[n - 1] = 0;
   let f = 0;
@@ -171,11 +191,12 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
           d[i + 1] = h + s * (c * g + s * d[i]!);
           const ri = i * n;
           const ri1 = (i + 1) * n;
-          for (let k = 0; k < n; k++) {
-            h = V[ri1 + k]!;
-            V[ri1 + k] = s * V[ri + k]! + c * h;
-            V[ri + k] = c * V[ri + k]! - s * h;
-          }
+          if (withVectors)
+            for (let k = 0; k < n; k++) {
+              h = V[ri1 + k]!;
+              V[ri1 + k] = s * V[ri + k]! + c * h;
+              V[ri + k] = c * V[ri + k]! - s * h;
+            }
         }
         p = (-s * s2 * c3 * el1 * e[l]!) / dl1;
         e[l] = s * p;

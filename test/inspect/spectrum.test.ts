@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { centredGram, streamGram } from '../../src/inspect/gram.ts';
 import { spectrum } from '../../src/inspect/spectrum.ts';
-import { symmetricEigenvalues } from '../../src/inspect/symmetric-eigen.ts';
+import { symmetricEigenvalues } from '../../src/util/eigen.ts';
 import { memoryMatrix, seeded } from '../helpers/memory-matrix.ts';
 
 /** Singular values of the rows × dim matrix `x` by one-sided Jacobi (orthogonalise columns pairwise). */
