@@ -8,7 +8,20 @@ import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
 import { formatDuration } from '../src/util/progress.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  config: { value: 'NAME|PATH', help: 'model config (required): a name in config/ or a path to a .toml file' },
+  'out-dir': { value: 'DIR', help: 'folder with the extracted sources and for the outputs (default: weights/NAME)' },
+  materialize: {
+    help: `also write weights/NAME/concat.safetensors (tensor "embedding" [n_vocab, dim]),\nstreamed block by block; training then reads that one file`,
+  },
+  dtype: { value: 'f16|f32|bf16', help: "dtype of the materialized file (default: the first source's dtype)" },
+  'block-rows': { value: 'N', help: 'rows per streamed block (default: about 8M values per block, at most 4096 rows)' },
+  force: { help: 'run even when concat.json is current' },
+  quiet: { help: 'no progress lines' },
+  json: { help: 'print the descriptor on stdout' },
+});
 
 const help = `pipeline concat --config NAME [options]
 
@@ -33,31 +46,14 @@ Scaling (per [[sources]] entry, recorded in concat.json):
 Mean row norms are measured for every source in one streaming pass and recorded.
 
 Options:
-  --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
-  --out-dir DIR         folder with the extracted sources and for the outputs (default: weights/NAME)
-  --materialize         also write weights/NAME/concat.safetensors (tensor "embedding" [n_vocab, dim]),
-                        streamed block by block; training then reads that one file
-  --dtype f16|f32|bf16  dtype of the materialized file (default: the first source's dtype)
-  --block-rows N        rows per streamed block (default: about 8M values per block, at most 4096 rows)
-  --force               run even when concat.json is current
-  --quiet               no progress lines
-  --json                print the descriptor on stdout
+${flagLines(FLAGS)}
 
 Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix).`;
 
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('concat', argv, {
-      config: { type: 'string' },
-      'out-dir': { type: 'string' },
-      materialize: { type: 'boolean' },
-      dtype: { type: 'string' },
-      'block-rows': { type: 'string' },
-      force: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('concat', argv, FLAGS);
     if (!values.config) throw new UserError('concat: --config NAME is required (see: pipeline concat --help)');
     let dtype;
     if (values.dtype !== undefined) {

@@ -13,7 +13,38 @@ import { tempPathFor } from '../src/util/atomic.ts';
 import { createProgress } from '../src/util/progress.ts';
 import { load, packedBytes, type StaticModel } from '../src/embed/node.ts';
 import { npyHeader } from '../src/embed/npy.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+const INPUT_FLAGS = defineFlags({
+  text: { value: 'T', multiple: true, help: 'a text to embed; repeat for several' },
+  input: {
+    value: 'FILE',
+    help: 'one text per line (UTF-8; a trailing \\r is dropped; empty lines give zero vectors),\nread as a stream and embedded --batch-size lines at a time; "-" reads standard input',
+  },
+});
+
+const OPTION_FLAGS = defineFlags({
+  model: { value: 'PATH', help: 'the model (required)' },
+  dim: {
+    value: 'D',
+    help: "keep the first D values of each embedding (≤ the model's dim). With a folder holding\nseveral <name>_<dim>.safetensors files, the file of that dim is used",
+  },
+  norm: { help: "L2-normalise (default: the model's config, e.g. normalize: true for pipeline save output)" },
+  'no-norm': { help: 'do not normalise' },
+  binary: { help: 'sign bits instead of floats (packed 8 per byte, NumPy packbits order)' },
+  output: {
+    value: 'OUT.npy',
+    help: 'write a NumPy .npy: float32 [n, dim], or uint8 [n, ceil(dim/8)] with --binary; written to a\ntemporary file and renamed when complete',
+  },
+  json: {
+    help: 'print {"dim": D, "embeddings": [[...], ...]} on stdout (with --binary: {"dim", "bits",\n"embeddings": [[byte, ...], ...]}). This is the default when --output is not given',
+  },
+  'batch-size': { value: 'N', help: 'lines per batch with --input (default 1024)' },
+  quiet: { help: 'no progress lines on stderr' },
+});
+
+/** Help column shared by the two tables. */
+const WIDTH = 16;
 
 const HELP = `pipeline embed --model PATH (--text T ... | --input FILE) [options]
 
@@ -31,24 +62,11 @@ whose needed files are downloaded into the huggingface_hub cache ($HF_HUB_CACHE,
 honoured; a model already in the cache is loaded without any request.
 
 Input (one of):
-  --text T          a text to embed; repeat for several
-  --input FILE      one text per line (UTF-8; a trailing \\r is dropped; empty lines give zero vectors),
-                    read as a stream and embedded --batch-size lines at a time; "-" reads standard input
+${flagLines(INPUT_FLAGS, WIDTH)}
   (neither)         texts piped on standard input, one per line: cat texts.txt | pipeline embed --model M
 
 Options:
-  --model PATH      the model (required)
-  --dim D           keep the first D values of each embedding (≤ the model's dim). With a folder holding
-                    several <name>_<dim>.safetensors files, the file of that dim is used
-  --norm            L2-normalise (default: the model's config, e.g. normalize: true for pipeline save output)
-  --no-norm         do not normalise
-  --binary          sign bits instead of floats (packed 8 per byte, NumPy packbits order)
-  --output OUT.npy  write a NumPy .npy: float32 [n, dim], or uint8 [n, ceil(dim/8)] with --binary; written to a
-                    temporary file and renamed when complete
-  --json            print {"dim": D, "embeddings": [[...], ...]} on stdout (with --binary: {"dim", "bits",
-                    "embeddings": [[byte, ...], ...]}). This is the default when --output is not given
-  --batch-size N    lines per batch with --input (default 1024)
-  --quiet           no progress lines on stderr
+${flagLines(OPTION_FLAGS, WIDTH)}
 
 Examples:
   pipeline embed --model weights/l2_supercat --text "Hello world" --text "Good morning"
@@ -76,19 +94,7 @@ function stdinIsPiped(): boolean {
 }
 
 function makeArgs(argv: string[]) {
-  const { values } = parseStageArgs('embed', argv, {
-    model: { type: 'string' },
-    text: { type: 'string', multiple: true },
-    input: { type: 'string' },
-    output: { type: 'string' },
-    json: { type: 'boolean' },
-    dim: { type: 'string' },
-    norm: { type: 'boolean' },
-    'no-norm': { type: 'boolean' },
-    binary: { type: 'boolean' },
-    'batch-size': { type: 'string' },
-    quiet: { type: 'boolean' },
-  });
+  const { values } = parseFlags('embed', argv, { ...INPUT_FLAGS, ...OPTION_FLAGS });
   if (!values.model) throw new UserError('embed: --model PATH is required (see: pipeline embed --help)');
   const texts = values.text ?? [];
   const input = values.input ?? (texts.length === 0 && stdinIsPiped() ? '-' : undefined);

