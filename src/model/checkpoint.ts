@@ -107,8 +107,8 @@ export async function readModelCheckpoint(dirOrFile: string): Promise<LoadedChec
       if (!m) continue;
       const d = Number(m[1]);
       const shape = f.tensor(name).shape;
-      if (d > dimOut || shape[0] !== d || shape[1] !== d)
-        throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], expected [${d}, ${d}] with ${d} ≤ ${dimOut}`);
+      if (d > dimOut) throw new UserError(`${path}: ${name} whitens dim ${d}, wider than the projection (${dimOut})`);
+      if (shape[0] !== d || shape[1] !== d) throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], expected [${d}, ${d}]`);
       (whiten ??= {})[d] = await f.readRowsF32(name, 0, d);
     }
     const raw = f.header.metadata;
