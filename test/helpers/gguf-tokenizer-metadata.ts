@@ -24,6 +24,8 @@ export interface ConvertOptions {
   vocabSize?: number;
   /** tokenizer.ggml.pre for byte-level BPE (the converter finds it by hashing the tokenizer's output). */
   pre?: string;
+  /** tokenizer.ggml.add_space_prefix, which model-specific converters set (Gemma: false). */
+  addSpacePrefix?: boolean;
 }
 
 const TT = GGUF_TOKEN_TYPE;
@@ -109,6 +111,7 @@ function sentencepieceMetadata(
     { key: K.scores, type: T.ARRAY, itemType: T.FLOAT32, value: scores },
     { key: K.tokenType, type: T.ARRAY, itemType: T.INT32, value: types },
     ...specialVocab(json, opts.tokenizerConfig),
+    ...(opts.addSpacePrefix === undefined ? [] : [{ key: K.addSpacePrefix, type: T.BOOL, value: opts.addSpacePrefix }]),
   ];
 }
 

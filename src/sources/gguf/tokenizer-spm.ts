@@ -12,7 +12,7 @@
 
 /**
  * Every `[left, right]` such that left, right and left + right are mergeable pieces, in rank order.
- * `mergeable(id)` says which ids take part (ordinary pieces: not control, byte or unknown tokens).
+ * `mergeable(id)` says which ids take part (ordinary and user-defined pieces: not control, byte or unknown tokens).
  * Splits fall on code-point boundaries, as the pieces are sequences of characters.
  */
 export function mergesFromScores(tokens: readonly string[], scores: ArrayLike<number>, mergeable: (id: number) => boolean): [string, string][] {

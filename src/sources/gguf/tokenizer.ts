@@ -116,8 +116,10 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
   const addEos = meta.bool(K.addEos) ?? false;
   const addSpacePrefix = meta.bool(K.addSpacePrefix) ?? true;
 
-  const isOrdinary = (id: number) => types[id] === TT.NORMAL || types[id] === 0;
-  const merges = mergesFromScores(tokens, scores, isOrdinary);
+  // Merges join ordinary and user-defined pieces (Gemma's runs of newlines are user-defined and have merges in
+  // its tokenizer.json); never control, unknown, byte or unused tokens.
+  const mergeable = (id: number) => types[id] === TT.NORMAL || types[id] === TT.USER_DEFINED || types[id] === 0;
+  const merges = mergesFromScores(tokens, scores, mergeable);
   const byteFallback = types.some((t, id) => t === TT.BYTE && BYTE_PIECE.test(tokens[id]!));
   const unkId = specialIds.unk;
   const json: TokenizerJson = {
