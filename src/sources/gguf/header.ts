@@ -150,7 +150,8 @@ class Cursor {
     const length = this.size(`${what} length`);
     if (length > this.remaining()) this.fail(`${what} length ${length} runs past the end of the file (${this.fileSize} bytes)`);
     this.need(length, what);
-    const s = new TextDecoder('utf-8', { fatal: false }).decode(this.bytes.subarray(this.pos, this.pos + length));
+    // ignoreBOM keeps a leading U+FEFF: it is text here (Gemma-3 has a token "\uFEFF#"), not a byte-order mark.
+    const s = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(this.bytes.subarray(this.pos, this.pos + length));
     this.pos += length;
     return s;
   }
