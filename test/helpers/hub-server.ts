@@ -285,7 +285,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
     const flip = (chunk: Uint8Array, chunkStart: number): Uint8Array => {
       if (flipAt < chunkStart || flipAt >= chunkStart + chunk.byteLength) return chunk;
       const copy = Uint8Array.from(chunk);
-      copy[flipAt - chunkStart] ^= 0xff;
+      copy[flipAt - chunkStart] = copy[flipAt - chunkStart]! ^ 0xff;
       return copy;
     };
     if (f.data) {
@@ -296,9 +296,9 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
     }
     const stream = createReadStream(f.disk!, { start, end: start + sendBytes - 1, highWaterMark: 1 << 20 });
     let streamed = 0;
-    stream.on('data', (chunk: Buffer) => {
+    stream.on('data', (chunk) => {
       server.bytesSent += chunk.length;
-      const out = flip(chunk, streamed);
+      const out = flip(chunk as Buffer, streamed);
       streamed += chunk.length;
       if (!res.write(out)) stream.pause();
     });
