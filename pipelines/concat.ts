@@ -7,6 +7,7 @@ import { concatIsCurrent, runConcat } from '../src/concat/concat.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -39,7 +40,8 @@ Options:
                         streamed block by block; training then reads that one file
   --dtype f16|f32|bf16  dtype of the materialized file (default: the first source's dtype)
   --block-rows N        rows per streamed block (default: about 8M values per block, at most 4096 rows)
-  --force               run even when concat.json is current
+  --force               run even when concat.json is current; also write into a folder holding files
+                        the pipeline did not write (refused otherwise)
   --quiet               no progress lines
   --json                print the descriptor on stdout
 
@@ -75,6 +77,7 @@ export const stage: Stage = {
       }
       return 0;
     }
+    claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'concat');
     const res = await runConcat({
       config,

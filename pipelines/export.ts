@@ -8,6 +8,7 @@ import { load } from '../src/embed/node.ts';
 import { exportModel, parseExportFormat } from '../src/export/index.ts';
 import { parseExportDtype } from '../src/export/rows.ts';
 import { UserError } from '../src/util/errors.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatBytes, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -35,6 +36,8 @@ Options:
                          as model2vec's quantization does: cosine scores survive, vector lengths do not
   --dim D                Matryoshka width to export (default: the model's width)
   --name NAME            file name prefix for wordllama (default: the model's config name, else DIR's name)
+  --force                write into a DIR holding files an export does not write (refused otherwise:
+                         an export never replaces someone else's README.md or other files)
   --quiet                no progress lines
   --json                 print {format, dir, files: [{path, bytes}]} on stdout
 
@@ -50,6 +53,7 @@ export const stage: Stage = {
       dtype: { type: 'string' },
       dim: { type: 'string' },
       name: { type: 'string' },
+      force: { type: 'boolean' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -63,6 +67,7 @@ export const stage: Stage = {
     const out = resolve(values.out!);
     const configName = model.info.config?.name;
     const name = values.name ?? (typeof configName === 'string' && configName !== '' ? configName : basename(out));
+    claimOutputFolder(out, 'export', Boolean(values.force), '--out');
     const files = await exportModel(model, format, out, name, { dtype });
     const written = files.map((f) => ({ path: join(out, f), bytes: statSync(join(out, f)).size }));
     for (const f of written) logLine(`wrote ${f.path} (${formatBytes(f.bytes)})`, Boolean(values.quiet));

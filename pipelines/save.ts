@@ -2,10 +2,12 @@
  * `pipeline save`: turn the trained checkpoint into the compact model: the whole vocabulary projected, one F16 (or F32)
  * `<config>_<dim>.safetensors` per Matryoshka dim, with tokenizer.json, config.json and README.md beside.
  */
+import { resolve } from 'node:path';
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { runSave } from '../src/save/save.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { parseDimList } from '../src/util/dims.ts';
 import { formatBytes, formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
@@ -37,6 +39,8 @@ Options:
   --dtype f16|f32       storage type of the rows (default f16; f32 is exact and twice the size; for int8 run
                         pipeline export --format model2vec --dtype int8 on the saved model)
   --block-rows N        vocabulary rows projected per block (default: about 4M values per block)
+  --force               write into a folder (--out-dir, --save-dir) holding files the pipeline did not
+                        write (refused otherwise: config.json and README.md of someone else are never replaced)
   --backend B           projection engine: auto (default: TF.js tfjs-node, else wasm SIMD; the plain JS
                         loop when only the cpu backend loads) | node | wasm | cpu | js (plain JS loop,
                         float64 accumulation)
@@ -60,6 +64,7 @@ export const stage: Stage = {
       'out-dir': { type: 'string' },
       'save-dir': { type: 'string' },
       'block-rows': { type: 'string' },
+      force: { type: 'boolean' },
       dtype: { type: 'string' },
       backend: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -72,6 +77,8 @@ export const stage: Stage = {
     }
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
+    if (values['save-dir'] !== undefined) claimOutputFolder(resolve(values['save-dir']), 'weights', Boolean(values.force), '--save-dir');
+    else claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'save');
     const res = await runSave({
       config,

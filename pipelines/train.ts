@@ -10,6 +10,7 @@ import type { BinarizeMode } from '../src/model/modes.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
 
@@ -49,6 +50,8 @@ Options:
   --seed N             seed of init and data order ([training] seed, default 42)
   --resume             continue from checkpoints/last exactly (same data and step options required)
   --out-dir DIR        output folder (default: weights/NAME under the working directory)
+  --force              write into an output folder holding files the pipeline did not write (refused
+                       otherwise: outputs never replace someone else's files)
   --quiet              no progress or log lines
   --json               print a JSON summary on stdout
 
@@ -104,6 +107,7 @@ export const stage: Stage = {
       ...TRAIN_FLAGS,
       resume: { type: 'boolean' },
       'out-dir': { type: 'string' },
+      force: { type: 'boolean' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -112,6 +116,7 @@ export const stage: Stage = {
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
+    claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'train');
     const controller = new AbortController();
     const onSigint = () => {
