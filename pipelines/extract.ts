@@ -39,6 +39,11 @@ Options:
   --force               extract again even when the output already matches the source and dtype; also
                         write into an output folder holding files the pipeline did not write (refused
                         otherwise: outputs never replace someone else's README.md or config.json)
+  --verify              hub sources: after the download, stream the whole shard once more and check its
+                        sha256 against the hub's (the LFS oid); the tensor's bytes are compared with that
+                        pass and rewritten where they differ; a hash mismatch stops with both hashes and no
+                        output. Costs the whole shard again. Without it a range is checked by the HTTP
+                        contract (206, Content-Range, length, ETag) only, not by a hash
   --fsync               flush a downloaded matrix to disk before renaming it into place (durable across
                         power loss; slower where the disk is slower than the network)
   --quiet               no progress or log lines (errors still print)
@@ -74,6 +79,7 @@ export const stage: Stage = {
       'chunk-size': { type: 'string' },
       force: { type: 'boolean' },
       fsync: { type: 'boolean' },
+      verify: { type: 'boolean' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -96,6 +102,7 @@ export const stage: Stage = {
       chunkSize: parseByteSize(values['chunk-size']),
       force: values.force,
       fsync: values.fsync,
+      verify: values.verify,
       quiet: values.quiet,
     }).finally(release);
     const quiet = values.quiet || values.json;

@@ -42,6 +42,7 @@ Options:
   --out-dir DIR        weights folder (default: weights/NAME under the working directory)
   --force              run every stage even when current; also write into a folder holding files the
                        pipeline did not write (refused otherwise: outputs never replace someone else's files)
+  --verify             extract: check each downloaded shard against the hub's sha256 (as pipeline extract)
   --examples "A|B|C"   sentences for the similarity table, separated by "|" (default: five built-in ones)
   --quiet              no progress or log lines (the similarity table still prints unless --json)
   --json               print a JSON summary (stages run/skipped with seconds, files, similarities) on stdout
@@ -99,6 +100,7 @@ export const stage: Stage = {
       'out-dir': { type: 'string' },
       force: { type: 'boolean' },
       examples: { type: 'string' },
+      verify: { type: 'boolean' },
       quiet: { type: 'boolean' },
       json: { type: 'boolean' },
       dims: { type: 'string' },
@@ -138,7 +140,7 @@ export const stage: Stage = {
     // 1. extract
     await timed('extract', await extractIsCurrent(config, outDir), async () => {
       const { extract } = await import('../src/sources/extract.ts');
-      const s = await extract({ config, outDir, quiet });
+      const s = await extract({ config, outDir, quiet, verify: Boolean(values.verify) });
       return s.sources.map((x) => `${x.name} ${x.rows}×${x.dim}`).join(', ');
     });
     // 2. concat

@@ -12,6 +12,7 @@ import { UserError } from '../util/errors.ts';
 import type { HubClient } from '../hub/client.ts';
 import { downloadRangeResumable } from '../hub/chunked-download.ts';
 import { readRemoteHeader } from '../hub/remote-header.ts';
+import { verifyAgainstFileHash } from '../hub/verify-file.ts';
 import { movedRevisionError, resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
@@ -130,6 +131,7 @@ export async function extractFromHub(
       }
       progress!.update(n - base);
     };
+    const outHeaderBytes = outputHeader(rows, dim, opts.dtype, metadata);
     result = await downloadRangeResumable({
       client,
       url: remote.url,
@@ -143,7 +145,7 @@ export async function extractFromHub(
       dstElemBytes: dstBytes,
       transform: chunkConverter(t.dtype as DType, opts.dtype),
       finalPath: outPath,
-      outHeader: outputHeader(rows, dim, opts.dtype, metadata),
+      outHeader: outHeaderBytes,
       chunkSize: opts.chunkSize,
       concurrency: opts.concurrency,
       sync: opts.fsync,
@@ -153,6 +155,31 @@ export async function extractFromHub(
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
       onProgress,
       onLog: (m) => (progress ? progress.log(m) : opts.log(m)),
+      beforeRename: opts.verify
+        ? async (partial) => {
+            opts.log(`${source.name}: --verify: streaming all of ${located.shard} (${remote.fileSize} bytes) to check its sha256`);
+            await verifyAgainstFileHash(
+              {
+                client,
+                url: remote.url,
+                ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+                fileSize: remote.fileSize,
+                etag: remote.etag,
+                srcStart: remote.header.dataStart + t.begin,
+                srcLength,
+                outStart: outHeaderBytes.byteLength,
+                srcElemBytes: srcBytes,
+                dstElemBytes: dstBytes,
+                transform: chunkConverter(t.dtype as DType, opts.dtype),
+                chunkSize: opts.chunkSize,
+                concurrency: opts.concurrency,
+                redirect: remote.redirect,
+                onLog: opts.log,
+              },
+              partial,
+            );
+          }
+        : undefined,
     }).catch(explainMoved);
     progress?.finish();
     bytesDownloaded += result.bytesDownloaded;
