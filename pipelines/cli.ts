@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorMessage, isUserError } from '../src/util/errors.ts';
+import { errorMessage, filesystemUserError, isUserError } from '../src/util/errors.ts';
 import { packageRoot } from '../src/util/package-root.ts';
 import type { Stage } from './stage.ts';
 
@@ -90,9 +90,10 @@ export async function main(argv: string[], bin = 'pipeline'): Promise<number> {
     }
     return await stage.run(rest);
   } catch (err) {
-    if (isUserError(err)) {
-      process.stderr.write(`error: ${forBin(err.message, bin)}\n`);
-      return err.exitCode;
+    const userError = isUserError(err) ? err : filesystemUserError(err);
+    if (userError) {
+      process.stderr.write(`error: ${forBin(userError.message, bin)}\n`);
+      return userError.exitCode;
     }
     if (process.env.PIPELINE_DEBUG) throw err;
     process.stderr.write(`error: ${errorMessage(err)}\n(internal error; set PIPELINE_DEBUG=1 for a stack trace)\n`);

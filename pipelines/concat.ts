@@ -7,6 +7,7 @@ import { concatIsCurrent, runConcat } from '../src/concat/concat.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 
@@ -18,7 +19,7 @@ const FLAGS = defineFlags({
   },
   dtype: { value: 'f16|f32|bf16', help: "dtype of the materialized file (default: the first source's dtype)" },
   'block-rows': { value: 'N', help: 'rows per streamed block (default: about 8M values per block, at most 4096 rows)' },
-  force: { help: 'run even when concat.json is current' },
+  force: { help: `run even when concat.json is current; also write into a folder holding files\nthe pipeline did not write (refused otherwise)` },
   quiet: { help: 'no progress lines' },
   json: { help: 'print the descriptor on stdout' },
 });
@@ -71,6 +72,7 @@ export const stage: Stage = {
       }
       return 0;
     }
+    claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'concat');
     const res = await runConcat({
       config,

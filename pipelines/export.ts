@@ -8,6 +8,7 @@ import { load } from '../src/embed/node.ts';
 import { exportModel, parseExportFormat } from '../src/export/index.ts';
 import { parseExportDtype } from '../src/export/rows.ts';
 import { UserError } from '../src/util/errors.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatBytes, logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 
@@ -21,6 +22,9 @@ const FLAGS = defineFlags({
   },
   dim: { value: 'D', help: "Matryoshka width to export (default: the model's width)" },
   name: { value: 'NAME', help: "file name prefix for wordllama (default: the model's config name, else DIR's name)" },
+  force: {
+    help: `write into a DIR holding files an export does not write (refused otherwise:\nan export never replaces someone else's README.md or other files)`,
+  },
   quiet: { help: 'no progress lines' },
   json: { help: 'print {format, dir, files: [{path, bytes}]} on stdout' },
 });
@@ -59,6 +63,7 @@ export const stage: Stage = {
     const out = resolve(values.out!);
     const configName = model.info.config?.name;
     const name = values.name ?? (typeof configName === 'string' && configName !== '' ? configName : basename(out));
+    claimOutputFolder(out, 'export', Boolean(values.force), '--out');
     const files = await exportModel(model, format, out, name, { dtype });
     const written = files.map((f) => ({ path: join(out, f), bytes: statSync(join(out, f)).size }));
     for (const f of written) logLine(`wrote ${f.path} (${formatBytes(f.bytes)})`, Boolean(values.quiet));

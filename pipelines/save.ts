@@ -2,10 +2,12 @@
  * `pipeline save`: turn the trained checkpoint into the compact model: the whole vocabulary projected, one F16 (or F32)
  * `<config>_<dim>.safetensors` per Matryoshka dim, with tokenizer.json, config.json and README.md beside.
  */
+import { resolve } from 'node:path';
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { runSave } from '../src/save/save.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { parseDimList } from '../src/util/dims.ts';
 import { formatBytes, formatDuration, logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
@@ -25,6 +27,9 @@ export const SAVE_FLAGS = defineFlags({
     help: `storage type of the rows (default f16; f32 is exact and twice the size; for int8 run\npipeline export --format model2vec --dtype int8 on the saved model)`,
   },
   'block-rows': { value: 'N', help: 'vocabulary rows projected per block (default: about 4M values per block)' },
+  force: {
+    help: `write into a folder (--out-dir, --save-dir) holding files the pipeline did not\nwrite (refused otherwise: config.json and README.md of someone else are never replaced)`,
+  },
   backend: {
     value: 'B',
     help: `projection engine: auto (default: TF.js tfjs-node, else wasm SIMD; the plain JS\nloop when only the cpu backend loads) | node | wasm | cpu | js (plain JS loop,\nfloat64 accumulation)`,
@@ -71,6 +76,8 @@ export const stage: Stage = {
     }
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
+    if (values['save-dir'] !== undefined) claimOutputFolder(resolve(values['save-dir']), 'weights', Boolean(values.force), '--save-dir');
+    else claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'save');
     const res = await runSave({
       config,

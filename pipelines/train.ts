@@ -10,6 +10,7 @@ import type { BinarizeMode } from '../src/model/modes.ts';
 import { runTraining, type TrainOverrides } from '../src/train/run-training.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
+import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, numberFlag, parseFlags, type FlagValues, type Stage } from './stage.ts';
 
@@ -39,6 +40,7 @@ const FLAGS = defineFlags({
   ...TRAIN_FLAGS,
   resume: { help: 'continue from checkpoints/last exactly (same data and step options required)' },
   'out-dir': { value: 'DIR', help: 'output folder (default: weights/NAME under the working directory)' },
+  force: { help: `write into an output folder holding files the pipeline did not write (refused\notherwise: outputs never replace someone else's files)` },
   quiet: { help: 'no progress or log lines' },
   json: { help: 'print a JSON summary on stdout' },
 });
@@ -104,6 +106,7 @@ export const stage: Stage = {
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
+    claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'train');
     const controller = new AbortController();
     const onSigint = () => {

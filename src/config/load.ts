@@ -129,6 +129,18 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
   }
 
   const tableOrEmpty = (key: string) => raw[key] ?? {};
+  const matryoshkaTable = validateTable(file, '[matryoshka]', tableOrEmpty('matryoshka'), MATRYOSHKA_KEYS);
+  const matryoshka = resolveMatryoshka(file, matryoshkaTable, dimSum);
+  // A linear projection of dimSum-wide rows has rank at most dimSum: wider outputs add parameters, not information.
+  if (matryoshka.projection_dim > dimSum) {
+    const key = matryoshkaTable.projection_dim !== undefined ? 'projection_dim' : 'dims';
+    const above = key === 'dims' ? matryoshka.dims.filter((d) => d > dimSum).join(', ') : String(matryoshka.projection_dim);
+    throw new ConfigError(
+      file,
+      `[matryoshka] ${key}`,
+      `${above} above the source width ${dimSum} (a projection cannot add information); use dims of at most ${dimSum}`,
+    );
+  }
   return {
     name,
     file,
@@ -139,7 +151,7 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
     sources,
     tokenizer: validateTable(file, '[tokenizer]', tableOrEmpty('tokenizer'), TOKENIZER_KEYS),
     training: validateTable(file, '[training]', tableOrEmpty('training'), TRAINING_KEYS),
-    matryoshka: resolveMatryoshka(file, validateTable(file, '[matryoshka]', tableOrEmpty('matryoshka'), MATRYOSHKA_KEYS), dimSum),
+    matryoshka,
     save: validateTable(file, '[save]', tableOrEmpty('save'), SAVE_KEYS),
   };
 }

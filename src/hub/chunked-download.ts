@@ -70,6 +70,11 @@ export interface RangeDownloadOptions {
   worker?: { mode: WorkerMode; table?: Uint16Array };
   /** Where `url` redirected to already (the header requests): chunks start there directly. */
   redirect?: RedirectCache;
+  /**
+   * Called with the complete partial file (every chunk written) before it is renamed into place; a throw leaves the
+   * partial and its record for the next run, and no output. `--verify` checks the whole file's hash here.
+   */
+  beforeRename?: (partial: FileHandle) => Promise<void>;
 }
 
 export interface RangeDownloadResult {
@@ -305,6 +310,13 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     firstError ??= err;
   }
   await writeback;
+  if (!firstError && o.beforeRename) {
+    try {
+      await o.beforeRename(fh);
+    } catch (err) {
+      firstError = err;
+    }
+  }
   if (firstError) {
     await fh.close().catch(() => {});
     throw firstError;

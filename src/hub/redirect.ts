@@ -6,7 +6,7 @@
  * redirects are followed by hand and Authorization is attached only on hops to the hub's own origin.
  */
 import type { HubClient } from './client.ts';
-import { TransientError, hubErrorFor, isRetryableStatus, parseRetryAfter, type ErrorContext } from './errors.ts';
+import { HubError, TransientError, hubErrorFor, isRetryableStatus, parseRetryAfter, type ErrorContext } from './errors.ts';
 
 export const MAX_REDIRECTS = 10;
 
@@ -50,7 +50,18 @@ export async function followRedirects<R extends HopResponse>(
       const location = r.headers.get('location');
       await drop(r);
       if (!location) throw new TransientError(`${current}: HTTP ${r.status} redirect without a Location header`);
-      current = new URL(location, current).toString();
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        throw new HubError(`${current} redirected to "${location}", which is not a URL; refusing to follow it (check HF_ENDPOINT)`, r.status, 'BadRedirect');
+      }
+      // Only http(s) is a hub or CDN: a `file:` (or any other) Location would make us read local files or
+      // speak another protocol on the hub's say-so. Definitive, so it is not retried.
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new HubError(`${current} redirected to ${next.href}, which is not an http(s) URL; refusing to follow it (check HF_ENDPOINT)`, r.status, 'BadRedirect');
+      }
+      current = next.toString();
       continue;
     }
     return { r, hubHeaders, finalUrl: current };

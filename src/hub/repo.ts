@@ -63,3 +63,24 @@ export async function resolveRepo(client: HubClient, repo: string, revision: str
     client.onRetry,
   );
 }
+
+/**
+ * What to throw for `err`, met while downloading from `resolved.commit`: when the hub no longer knows that commit
+ * because the branch it was resolved from moved (a force-push, a squashed history), say so with both commits and how
+ * to pin one, instead of blaming the config's `revision`; any other error is returned unchanged.
+ */
+export async function movedRevisionError(client: HubClient, resolved: ResolvedRepo, err: unknown): Promise<unknown> {
+  if (!(err instanceof HubError) || err.code !== 'RevisionNotFound' || resolved.revision === resolved.commit) return err;
+  let now: ResolvedRepo;
+  try {
+    now = await resolveRepo(client, resolved.repo, resolved.revision);
+  } catch {
+    return err;
+  }
+  if (now.commit === resolved.commit) return err;
+  return new HubError(
+    `${resolved.repo}: "${resolved.revision}" moved from commit ${resolved.commit} to ${now.commit} during the download; run extract again to take ${now.commit.slice(0, 12)}, or set revision = "${now.commit}" in the config to pin one commit`,
+    409,
+    'RevisionMoved',
+  );
+}

@@ -49,3 +49,8 @@ export function savedFileDim(configName: string, fileName: string): number | und
 }
 /** Held by the stage writing a weights folder (src/util/lock.ts), so two runs never write one folder at once. */
 export const LOCK_FILE = '.pipeline.lock';
+/**
+ * Left in an output folder that `--force` made a stage write into although it held files the pipeline did not
+ * write: from then on the folder is the pipeline's (ownership.ts).
+ */
+export const OWNER_FILE = '.wordllama-ts-output';

@@ -47,6 +47,8 @@ export interface ExtractOptions {
   chunkSize: number;
   /** fsync downloaded matrices before they are renamed into place. */
   fsync: boolean;
+  /** Hub sources: check the whole shard's sha256 by a second streaming pass before the output appears. */
+  verify?: boolean;
   log(message: string): void;
   progress(label: string, totalBytes: number): Progress;
   /** True when `path` already holds exactly this extraction (same provenance and dtype) and --force is off. */
@@ -89,6 +91,8 @@ export interface ExtractRequest {
   quiet?: boolean;
   force?: boolean;
   fsync?: boolean;
+  /** Hub sources: check each shard against the hub's sha256 by a second streaming pass (src/hub/verify-file.ts). */
+  verify?: boolean;
   /** Hub client settings (tests inject fetch/retry); the rest comes from HF_ENDPOINT / HF_TOKEN. */
   hub?: Partial<HubClient>;
   env?: NodeJS.ProcessEnv;
@@ -242,6 +246,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     concurrency: req.concurrency ?? DEFAULT_CONCURRENCY,
     chunkSize: req.chunkSize ?? DEFAULT_CHUNK_SIZE,
     fsync: Boolean(req.fsync),
+    verify: Boolean(req.verify),
     log: (m) => {
       if (!quiet) process.stderr.write(`${m}\n`);
     },

@@ -3,13 +3,17 @@
  * model.safetensors), read only that shard's header, then download only the tensor's rows as validated,
  * resumable, parallel byte ranges converted straight into the output file.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseShardIndex } from '../safetensors/shard-index.ts';
+import { tokenizerPath } from '../layout/weights-dir.ts';
 import { DTYPE_BYTES, bf16ToF16Table, type DType } from '../safetensors/dtype.ts';
 import { UserError } from '../util/errors.ts';
 import type { HubClient } from '../hub/client.ts';
 import { downloadRangeResumable } from '../hub/chunked-download.ts';
 import { readRemoteHeader } from '../hub/remote-header.ts';
-import { resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
+import { verifyAgainstFileHash } from '../hub/verify-file.ts';
+import { movedRevisionError, resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
 import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
@@ -53,6 +57,20 @@ async function locateShard(
   );
 }
 
+/**
+ * The tokenizer of a repo that ships none: every later stage needs one (and its pad token must be checked before
+ * the matrix is fetched), so it is a tokenizer.json the user put into the output folder, or a one-line refusal
+ * saying how to make one.
+ */
+function suppliedTokenizer(repo: string, resolved: ResolvedRepo, outPath: string): Uint8Array {
+  const supplied = tokenizerPath(dirname(outPath));
+  if (existsSync(supplied)) return readFileSync(supplied);
+  const only = resolved.files.includes('tokenizer.model') ? ', only tokenizer.model (sentencepiece)' : '';
+  throw new UserError(
+    `${repo}@${resolved.commit.slice(0, 12)} has no tokenizer.json${only}; save one with transformers (AutoTokenizer.from_pretrained("${repo}").save_pretrained(DIR)), copy DIR/tokenizer.json to ${supplied} and run extract again`,
+  );
+}
+
 export async function extractFromHub(
   source: SourceConfig,
   where: SourceWhere,
@@ -68,9 +86,12 @@ export async function extractFromHub(
   };
   const resolved = await resolveRepo(client, repo, source.revision);
   opts.log(`${source.name}: ${repo}@${source.revision} → commit ${resolved.commit.slice(0, 12)}`);
+  const explainMoved = async (err: unknown): Promise<never> => {
+    throw await movedRevisionError(client, resolved, err);
+  };
 
-  const located = await locateShard(client, resolved, source, count);
-  const remote = await readRemoteHeader(client, repo, resolved.commit, located.shard);
+  const located = await locateShard(client, resolved, source, count).catch(explainMoved);
+  const remote = await readRemoteHeader(client, repo, resolved.commit, located.shard).catch(explainMoved);
   bytesDownloaded += remote.bytes;
   const shardLabel = `${repo}/${located.shard}`;
   const det = located.tensor ? { name: located.tensor, how: located.how } : detectEmbeddingTensor(remote.header.tensors.keys(), shardLabel, source.tensor);
@@ -88,14 +109,10 @@ export async function extractFromHub(
   // Small side files first: a gated/missing tokenizer shows up before gigabytes are fetched.
   const side: SourceSide = {};
   for (const f of SIDE_FILES) {
-    const b = await fetchSmallFile(client, repo, resolved.commit, f, count);
+    const b = await fetchSmallFile(client, repo, resolved.commit, f, count).catch(explainMoved);
     if (b) side[f] = b;
   }
-  if (!side['tokenizer.json']) {
-    side.note = resolved.files.includes('tokenizer.model')
-      ? `${repo} has no tokenizer.json, only tokenizer.model (sentencepiece); convert it with transformers (AutoTokenizer.from_pretrained(...).save_pretrained(dir)) and put tokenizer.json into the output folder`
-      : `${repo} has no tokenizer.json`;
-  }
+  if (!side['tokenizer.json']) side['tokenizer.json'] = suppliedTokenizer(repo, resolved, outPath);
 
   opts.checkSide(side, `${repo}/tokenizer.json`, source.name);
   const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
@@ -114,6 +131,7 @@ export async function extractFromHub(
       }
       progress!.update(n - base);
     };
+    const outHeaderBytes = outputHeader(rows, dim, opts.dtype, metadata);
     result = await downloadRangeResumable({
       client,
       url: remote.url,
@@ -127,7 +145,7 @@ export async function extractFromHub(
       dstElemBytes: dstBytes,
       transform: chunkConverter(t.dtype as DType, opts.dtype),
       finalPath: outPath,
-      outHeader: outputHeader(rows, dim, opts.dtype, metadata),
+      outHeader: outHeaderBytes,
       chunkSize: opts.chunkSize,
       concurrency: opts.concurrency,
       sync: opts.fsync,
@@ -137,7 +155,32 @@ export async function extractFromHub(
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
       onProgress,
       onLog: (m) => (progress ? progress.log(m) : opts.log(m)),
-    });
+      beforeRename: opts.verify
+        ? async (partial) => {
+            opts.log(`${source.name}: --verify: streaming all of ${located.shard} (${remote.fileSize} bytes) to check its sha256`);
+            await verifyAgainstFileHash(
+              {
+                client,
+                url: remote.url,
+                ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+                fileSize: remote.fileSize,
+                etag: remote.etag,
+                srcStart: remote.header.dataStart + t.begin,
+                srcLength,
+                outStart: outHeaderBytes.byteLength,
+                srcElemBytes: srcBytes,
+                dstElemBytes: dstBytes,
+                transform: chunkConverter(t.dtype as DType, opts.dtype),
+                chunkSize: opts.chunkSize,
+                concurrency: opts.concurrency,
+                redirect: remote.redirect,
+                onLog: opts.log,
+              },
+              partial,
+            );
+          }
+        : undefined,
+    }).catch(explainMoved);
     progress?.finish();
     bytesDownloaded += result.bytesDownloaded;
   }

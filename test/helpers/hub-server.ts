@@ -21,6 +21,8 @@ export interface ServedFile {
   /** On-disk file (sparse files welcome) or in-memory bytes. */
   disk?: string;
   data?: Uint8Array;
+  /** `resolve/` answers 302 to this Location instead of serving the file (a hostile or broken hub, e.g. `file:///etc/passwd`). */
+  redirect?: string;
 }
 
 export interface TestRepo {
@@ -34,8 +36,12 @@ export interface TestRepo {
   revisions?: Record<string, string>;
 }
 
-/** `expired`: the CDN answers 403 as S3/CloudFront do for a signed URL past its expiry (hub requests are not hit). */
-export type FaultKind = 'drop' | 'short' | 'lying-length' | '500' | '429' | 'whole' | 'wrong-range' | 'stall' | 'expired';
+/**
+ * `expired`: the CDN answers 403 as S3/CloudFront do for a signed URL past its expiry (hub requests are not hit).
+ * `corrupt`: a well-formed 206 whose body has one byte flipped (at `atByte`, else the range's first byte), as a
+ * broken proxy or bad RAM on the way would deliver it: status, Content-Range, length and ETag all check out.
+ */
+export type FaultKind = 'drop' | 'short' | 'lying-length' | '500' | '429' | 'whole' | 'wrong-range' | 'stall' | 'expired' | 'corrupt';
 
 export interface Fault {
   kind: FaultKind;
@@ -274,16 +280,27 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
       else res.end();
     };
     if (sendBytes === 0) return finish();
+    // The one byte a `corrupt` fault flips, as an offset into this body.
+    const flipAt = fault?.kind === 'corrupt' ? (fault.atByte ?? start) - start : -1;
+    const flip = (chunk: Uint8Array, chunkStart: number): Uint8Array => {
+      if (flipAt < chunkStart || flipAt >= chunkStart + chunk.byteLength) return chunk;
+      const copy = Uint8Array.from(chunk);
+      copy[flipAt - chunkStart] = copy[flipAt - chunkStart]! ^ 0xff;
+      return copy;
+    };
     if (f.data) {
-      const slice = f.data.subarray(start, start + sendBytes);
+      const slice = flip(f.data.subarray(start, start + sendBytes), 0);
       server.bytesSent += slice.byteLength;
       res.write(slice, () => finish());
       return;
     }
     const stream = createReadStream(f.disk!, { start, end: start + sendBytes - 1, highWaterMark: 1 << 20 });
+    let streamed = 0;
     stream.on('data', (chunk) => {
       server.bytesSent += chunk.length;
-      if (!res.write(chunk)) stream.pause();
+      const out = flip(chunk as Buffer, streamed);
+      streamed += chunk.length;
+      if (!res.write(out)) stream.pause();
     });
     res.on('drain', () => stream.resume());
     res.on('close', () => stream.destroy());
@@ -343,6 +360,13 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
         const size = st.sizes.get(file)!;
         const etag = st.etags.get(file)!;
         const hubHeaders = { 'x-repo-commit': commit, 'x-linked-etag': `"${etag}"`, 'x-linked-size': String(size) };
+        const forced = st.repo.files[file]!.redirect;
+        if (forced !== undefined) {
+          log({ server: 'hub', method: req.method!, path: req.url!, range: req.headers.range, status: 302, auth: Boolean(req.headers.authorization) });
+          res.writeHead(302, { location: forced, ...hubHeaders });
+          res.end();
+          return;
+        }
         if (opts.redirect && size > LFS_THRESHOLD) {
           log({
             server: 'hub',

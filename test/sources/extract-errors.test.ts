@@ -191,14 +191,11 @@ describe('repo layout problems', () => {
       /weight_map\["model\.embed_tokens\.weight"\] = "\.\.\/\.\.\/etc\/passwd" is not a plain file name/,
     );
   });
-  it('only tokenizer.model: the matrix is extracted and a note says how to get tokenizer.json', async () => {
-    const r = run({ hf_model_id: 'org/no-tok' });
-    const summary = (await r.promise) as Awaited<ReturnType<typeof extract>>;
-    expect(summary.notes).toEqual([
-      'org/no-tok has no tokenizer.json, only tokenizer.model (sentencepiece); convert it with transformers (AutoTokenizer.from_pretrained(...).save_pretrained(dir)) and put tokenizer.json into the output folder',
-    ]);
-    expect(existsSync(join(r.req.outDir!, 'bad.safetensors'))).toBe(true);
-    expect(existsSync(join(r.req.outDir!, 'tokenizer.json'))).toBe(false);
+  it('only tokenizer.model: refused before the matrix is fetched, saying how to supply tokenizer.json', async () => {
+    await expectFailure(
+      run({ hf_model_id: 'org/no-tok' }),
+      /^org\/no-tok@[0-9a-f]{12} has no tokenizer\.json, only tokenizer\.model \(sentencepiece\); save one with transformers \(AutoTokenizer\.from_pretrained\("org\/no-tok"\)\.save_pretrained\(DIR\)\), copy DIR\/tokenizer\.json to \S+\/tokenizer\.json and run extract again$/,
+    );
   });
 });
 

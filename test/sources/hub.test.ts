@@ -290,11 +290,14 @@ describe('extract without redirects (mirror-style hub serving bytes itself)', ()
       const dir = join(tmp, 'repos', 'plain');
       const emb = matrixBytes(ROWS, DIM, 'BF16', 5);
       writeSparseSafetensors(join(dir, 'model.safetensors'), [{ name: 'model.embed_tokens.weight', dtype: 'BF16', shape: [ROWS, DIM], data: emb }]);
-      plain.addRepo({ id: 'org/plain', files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') } } });
+      plain.addRepo({
+        id: 'org/plain',
+        files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } },
+      });
       const cfg = config({ model: { hf_model_id: 'org/plain', dim: DIM, n_vocab: ROWS, pad_token: '<eos>' } }, 'plain');
       const req = request(cfg, { env: { HF_ENDPOINT: plain.url }, dtype: 'BF16' });
       const summary = await extract(req);
-      expect(summary.notes).toEqual(['org/plain has no tokenizer.json']);
+      expect(summary.notes).toEqual([]);
       const out = await readOut(join(req.outDir!, 'plain.safetensors'));
       expect(Buffer.from(out.bytes).equals(Buffer.from(emb))).toBe(true);
       expect(plain.requests.every((r) => r.server === 'hub')).toBe(true);
