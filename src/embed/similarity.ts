@@ -41,7 +41,8 @@ export function row(e: Embeddings, i: number): Float32Array {
   return e.data.subarray(i * e.dim, (i + 1) * e.dim);
 }
 
-function inverseNorms(e: Embeddings): Float64Array {
+/** 1 / ‖row‖ for every row (float64), 0 for a zero row: the scaling every cosine path applies. */
+export function inverseNorms(e: Embeddings): Float64Array {
   const inv = new Float64Array(e.rows);
   for (let r = 0; r < e.rows; r++) {
     let s = 0;
