@@ -13,7 +13,7 @@ import { cosineMatrix, cosineMatrixJs } from '../../src/embed/similarity.ts';
 import { deduplicateRows } from '../../src/embed/dedupe.ts';
 import type { Embeddings } from '../../src/embed/types.ts';
 import { mulberry32 } from '../../src/util/random.ts';
-import { KERNELS_MODULE, kernelsModuleText } from '../../scripts/build-kernels.ts';
+import { KERNELS_MODULE, kernelsModuleText, WORKER_MODULE, workerModuleText } from '../../scripts/build-kernels.ts';
 
 function randomEmbeddings(rows: number, dim: number, seed: number): Embeddings {
   const r = mulberry32(seed);
@@ -138,6 +138,10 @@ describe('WebAssembly kernels', () => {
 
   it('wasm.generated.ts is what scripts/build-kernels.ts builds from kernels.as now', async () => {
     expect(await kernelsModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(KERNELS_MODULE, 'utf8'));
+  });
+
+  it('worker.generated.ts is the bundle of worker-entry.ts and what it imports now', async () => {
+    expect(await workerModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(WORKER_MODULE, 'utf8'));
   });
 });
 

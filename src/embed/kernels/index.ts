@@ -161,17 +161,17 @@ export function wasmCosineTiles(
 }
 
 /**
- * All-pairs cosine `a.rows × b.rows` given the rows' inverse norms, f32 accumulation in SIMD lanes (within 1e-6
- * of the float64 JS reference for cosines). Needs `dim` a multiple of 4.
+ * All-pairs cosine `a.rows × b.rows` given the rows' inverse norms into out[offset …] (row-major, b.rows per
+ * row), f32 accumulation in SIMD lanes (within 1e-6 of the float64 JS reference for cosines). False when the
+ * kernel cannot run (then nothing is written). Needs `dim` a multiple of 4.
  */
-export function wasmCosineMatrix(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array): SimilarityMatrix | undefined {
-  const out = new Float32Array(a.rows * b.rows);
+export function wasmCosineInto(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array, out: Float32Array, offset: number): boolean {
   const cols = b.rows;
-  const ran = wasmCosineTiles(a, ia, b, ib, (t) => {
-    if (t.ld === cols && t.k0 === 0) out.set(t.data.subarray(0, t.rows * cols), t.i0 * cols);
-    else for (let r = 0; r < t.rows; r++) out.set(t.data.subarray(r * t.ld, r * t.ld + t.cols), (t.i0 + r) * cols + t.k0);
+  return wasmCosineTiles(a, ia, b, ib, (t) => {
+    const at = offset + t.i0 * cols + t.k0;
+    if (t.ld === cols && t.k0 === 0) out.set(t.data.subarray(0, t.rows * cols), at);
+    else for (let r = 0; r < t.rows; r++) out.set(t.data.subarray(r * t.ld, r * t.ld + t.cols), at + r * cols);
   });
-  return ran ? { data: out, rows: a.rows, cols } : undefined;
 }
 
 /** All-pairs Hamming similarity `1 − 2·distance/bits`, bit-identical to the JS reference. */
