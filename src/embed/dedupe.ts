@@ -3,8 +3,9 @@
  * when its similarity to an earlier document that was kept is above `threshold`. Pure, browser-safe.
  */
 import type { BinaryCodes, Embeddings } from './types.ts';
-import { cosineMatrix } from './similarity.ts';
+import { cosineMatrix, inverseNorms } from './similarity.ts';
 import { hammingSimilarity } from './binary.ts';
+import { wasmCosineTiles, type CosineTile } from './kernels/index.ts';
 
 export interface DedupeResult {
   kept: number[];
@@ -12,9 +13,52 @@ export interface DedupeResult {
 }
 
 /** Deduplicate rows of an embedding matrix (cosine) or of binary codes (Hamming similarity). */
-export function deduplicateRows(x: Embeddings | BinaryCodes, threshold: number, blockRows = 512): DedupeResult {
+export function deduplicateRows(x: Embeddings | BinaryCodes, threshold: number, blockRows = 1024): DedupeResult {
   const n = x.rows;
   const isDup = new Uint8Array(n);
+  if ('bits' in x || !dedupeByTiles(x, threshold, blockRows, isDup)) dedupeByBlocks(x, threshold, blockRows, isDup);
+  const kept: number[] = [];
+  const duplicates: number[] = [];
+  for (let i = 0; i < n; i++) (isDup[i] ? duplicates : kept).push(i);
+  return { kept, duplicates };
+}
+
+/**
+ * The cosine rule over the kernel's tiles of x against itself, column block by column block: block [k0, k1)
+ * is compared with rows [0, k1) only (the lower triangle), and each tile is scanned against the threshold as
+ * it comes, so no block of the matrix is kept. Rows before k0 are final when their tile arrives (earlier
+ * column blocks are done); the diagonal block is walked column by column, as the rule needs. False when the
+ * kernel cannot run.
+ */
+function dedupeByTiles(x: Embeddings, threshold: number, blockRows: number, isDup: Uint8Array): boolean {
+  const inv = inverseNorms(x);
+  const visit = (t: CosineTile) => {
+    const { data, ld, i0, k0, cols } = t;
+    const offEnd = Math.min(i0 + t.rows, k0);
+    for (let i = i0; i < offEnd; i++) {
+      if (isDup[i]) continue;
+      const o = (i - i0) * ld;
+      for (let c = 0; c < cols; c++) if (data[o + c]! > threshold) isDup[k0 + c] = 1;
+    }
+    if (i0 + t.rows <= k0) return;
+    // The diagonal block (the chunking keeps it inside one tile): j in order, against kept rows k0 … j − 1.
+    for (let c = 0; c < cols; c++) {
+      const j = k0 + c;
+      if (isDup[j]) continue;
+      for (let i = k0; i < j; i++) {
+        if (!isDup[i] && data[(i - i0) * ld + c]! > threshold) {
+          isDup[j] = 1;
+          break;
+        }
+      }
+    }
+  };
+  return wasmCosineTiles(x, inv, x, inv, visit, { colBlock: blockRows, rowLimit: (_k0, k1) => k1 });
+}
+
+/** The rule over similarity blocks (the JS reference and the binary-code path), marking `isDup`. */
+function dedupeByBlocks(x: Embeddings | BinaryCodes, threshold: number, blockRows: number, isDup: Uint8Array): void {
+  const n = x.rows;
   const sim = (a0: number, a1: number, b0: number, b1: number) =>
     'bits' in x ? hammingSimilarity(sliceCodes(x, a0, a1), sliceCodes(x, b0, b1)) : cosineMatrix(sliceRows(x, a0, a1), sliceRows(x, b0, b1));
   // Blocks in order: when block J is compared with earlier block I, every row of I already has its final state.
@@ -43,10 +87,6 @@ export function deduplicateRows(x: Embeddings | BinaryCodes, threshold: number, 
       }
     }
   }
-  const kept: number[] = [];
-  const duplicates: number[] = [];
-  for (let i = 0; i < n; i++) (isDup[i] ? duplicates : kept).push(i);
-  return { kept, duplicates };
 }
 
 function sliceRows(e: Embeddings, a: number, b: number): Embeddings {

@@ -13,6 +13,7 @@ export type { Embeddings, BinaryCodes, SimilarityMatrix, EmbedOptions, RankedDoc
 export { cosine, cosineMatrix, normalizeRows } from './similarity.ts';
 export { binarize, hammingSimilarity, hammingDistance, packedBytes } from './binary.ts';
 export { deduplicateRows, type DedupeResult } from './dedupe.ts';
+export { topkRows, topkCodes, searchRows, type TopK, type TopKOptions, type SearchOptions } from './topk.ts';
 export { kmeans } from './kmeans.ts';
 export { semanticSplit } from './split.ts';
 // `StaticModel.encoder` is public: its type is part of the API.

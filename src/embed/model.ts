@@ -11,6 +11,7 @@ import { keepPoolingIds, poolingRules, type PoolingRules } from '../tokenize/poo
 import { binarize, hammingSimilarity } from './binary.ts';
 import { cosineMatrix, normalizeRows } from './similarity.ts';
 import { deduplicateRows } from './dedupe.ts';
+import { searchRows } from './topk.ts';
 import { kmeans } from './kmeans.ts';
 import { semanticSplit } from './split.ts';
 import type { BinaryCodes, ClusterOptions, ClusterResult, EmbedOptions, Embeddings, RankedDoc, SimilarityMatrix, SplitOptions } from './types.ts';
@@ -183,22 +184,37 @@ export class StaticModel {
     return this.similarityMatrix([a], [b], opts).data[0]!;
   }
 
-  /** Docs with their similarity to `query`, most similar first unless `sort: false` (WordLlama's `rank`). */
-  rank(query: string, docs: readonly string[], opts: { sort?: boolean; dim?: number } = {}): RankedDoc[] {
+  /**
+   * Docs with their similarity to `query`, most similar first unless `sort: false` (WordLlama's `rank`).
+   * With `candidates: c` (dense models): only the c docs a binary first pass picks (Hamming similarity of sign
+   * bits), re-ranked by cosine and sorted: an approximate ranking whose recall scripts/bench-topk.ts measures.
+   */
+  rank(query: string, docs: readonly string[], opts: { sort?: boolean; dim?: number; candidates?: number } = {}): RankedDoc[] {
     if (!Array.isArray(docs)) throw new UserError('rank: docs must be an array of strings');
+    if (opts.candidates !== undefined) return this.rankCandidates(query, docs, opts.candidates, opts.candidates, opts.dim);
     const scores = this.similarityMatrix([query], docs, opts).data;
     const ranked = docs.map((doc, index) => ({ doc, score: scores[index]!, index }));
     if (opts.sort !== false) ranked.sort((x, y) => y.score - x.score || x.index - y.index);
     return ranked;
   }
 
-  /** The `k` docs most similar to `query`. */
-  topk(query: string, docs: readonly string[], k = 3, opts: { dim?: number } = {}): string[] {
+  /** The `k` docs most similar to `query` (with `candidates`, among a binary first pass's picks; see `rank`). */
+  topk(query: string, docs: readonly string[], k = 3, opts: { dim?: number; candidates?: number } = {}): string[] {
     if (!Number.isInteger(k) || k < 1) throw new UserError(`topk: k must be a positive integer, got ${k}`);
     if (k > docs.length) throw new UserError(`topk: k = ${k} is larger than the number of docs (${docs.length})`);
+    if (opts.candidates !== undefined) return this.rankCandidates(query, docs, k, opts.candidates, opts.dim).map((r) => r.doc);
     return this.rank(query, docs, opts)
       .slice(0, k)
       .map((r) => r.doc);
+  }
+
+  private rankCandidates(query: string, docs: readonly string[], k: number, candidates: number, dim: number | undefined): RankedDoc[] {
+    if (this.binary) throw new UserError('rank: candidates needs dense embeddings (binary first pass, dense re-rank); load the model with binary: false');
+    if (!Number.isInteger(candidates) || candidates < 1) throw new UserError(`rank: candidates must be a positive integer, got ${candidates}`);
+    if (docs.length === 0) return [];
+    const c = Math.min(candidates, docs.length);
+    const top = searchRows(this.embed(query, { dim, norm: true }), this.embed(docs, { dim, norm: true }), Math.min(k, c), { candidates: c });
+    return Array.from(top.indices, (index, r) => ({ doc: docs[index]!, score: top.scores[r]!, index }));
   }
 
   /** Docs whose similarity to `query` is above `threshold` (default 0.3), in input order. */

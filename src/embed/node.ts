@@ -13,6 +13,8 @@ import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 
 export * from './index.ts';
+// Worker-thread versions of the all-pairs and top-k utilities (Node worker_threads; the browser entry has none).
+export { cosineMatrixThreads, topkRowsThreads, MIN_PARALLEL_PAIRS, type ThreadOptions } from './threads.ts';
 
 /** Files above this are not read whole (use the pipeline's row-block readers for raw LLM matrices). */
 const MAX_MODEL_BYTES = 2 * 1024 ** 3 - 1; // readFileSync refuses files of 2 GiB and more

@@ -1,7 +1,7 @@
 /** Dense similarity math over row-major Float32Array matrices. Pure, browser-safe. */
 import { UserError } from '../util/errors.ts';
 import type { Embeddings, SimilarityMatrix } from './types.ts';
-import { wasmCosineMatrix } from './kernels/index.ts';
+import { wasmCosineInto } from './kernels/index.ts';
 
 /** L2-normalise every row in place (float64 norm); zero rows stay zero (never NaN). */
 export function normalizeRows(e: Embeddings): Embeddings {
@@ -41,7 +41,8 @@ export function row(e: Embeddings, i: number): Float32Array {
   return e.data.subarray(i * e.dim, (i + 1) * e.dim);
 }
 
-function inverseNorms(e: Embeddings): Float64Array {
+/** 1 / ‖row‖ for every row (float64), 0 for a zero row: the scaling every cosine path applies. */
+export function inverseNorms(e: Embeddings): Float64Array {
   const inv = new Float64Array(e.rows);
   for (let r = 0; r < e.rows; r++) {
     let s = 0;
@@ -57,32 +58,43 @@ function inverseNorms(e: Embeddings): Float64Array {
  * when it can run, else the JS reference.
  */
 export function cosineMatrix(a: Embeddings, b: Embeddings): SimilarityMatrix {
+  const out = new Float32Array(a.rows * b.rows);
+  cosineRowsInto(a, b, out, 0);
+  return { data: out, rows: a.rows, cols: b.rows };
+}
+
+/**
+ * `cosineMatrix(a, b)` written into out[offset …] (row-major, b.rows per row): what a worker thread does for its
+ * rows of a into a shared output, identical to the whole matrix's rows.
+ */
+export function cosineRowsInto(a: Embeddings, b: Embeddings, out: Float32Array, offset: number): void {
   if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
   const ia = inverseNorms(a);
   const ib = inverseNorms(b);
-  return wasmCosineMatrix(a, b, ia, ib) ?? cosineMatrixReference(a, b, ia, ib);
+  if (!wasmCosineInto(a, b, ia, ib, out, offset)) cosineReferenceInto(a, b, ia, ib, out, offset);
 }
 
 /** The JS reference of `cosineMatrix` (float64 dot products), which the kernel is tested against. */
 export function cosineMatrixJs(a: Embeddings, b: Embeddings): SimilarityMatrix {
   if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
-  return cosineMatrixReference(a, b, inverseNorms(a), inverseNorms(b));
+  const out = new Float32Array(a.rows * b.rows);
+  cosineReferenceInto(a, b, inverseNorms(a), inverseNorms(b), out, 0);
+  return { data: out, rows: a.rows, cols: b.rows };
 }
 
-function cosineMatrixReference(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array): SimilarityMatrix {
+function cosineReferenceInto(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array, out: Float32Array, offset: number): void {
   const dim = a.dim;
-  const out = new Float32Array(a.rows * b.rows);
   const ad = a.data;
   const bd = b.data;
   for (let i = 0; i < a.rows; i++) {
     const oa = i * dim;
     const sa = ia[i]!;
+    const o = offset + i * b.rows;
     for (let k = 0; k < b.rows; k++) {
       const ob = k * dim;
       let dot = 0;
       for (let j = 0; j < dim; j++) dot += ad[oa + j]! * bd[ob + j]!;
-      out[i * b.rows + k] = dot * sa * ib[k]!;
+      out[o + k] = dot * sa * ib[k]!;
     }
   }
-  return { data: out, rows: a.rows, cols: b.rows };
 }

@@ -10,9 +10,10 @@ import { binarize, hammingSimilarity, hammingSimilarityJs } from '../../src/embe
 import { assign, assignJs, kmeans } from '../../src/embed/kmeans.ts';
 import { disableKernels, kernelsAvailable } from '../../src/embed/kernels/index.ts';
 import { cosineMatrix, cosineMatrixJs } from '../../src/embed/similarity.ts';
+import { deduplicateRows } from '../../src/embed/dedupe.ts';
 import type { Embeddings } from '../../src/embed/types.ts';
 import { mulberry32 } from '../../src/util/random.ts';
-import { KERNELS_MODULE, kernelsModuleText } from '../../scripts/build-kernels.ts';
+import { KERNELS_MODULE, kernelsModuleText, WORKER_MODULE, workerModuleText } from '../../scripts/build-kernels.ts';
 
 function randomEmbeddings(rows: number, dim: number, seed: number): Embeddings {
   const r = mulberry32(seed);
@@ -104,6 +105,31 @@ describe('WebAssembly kernels', () => {
     expect(Buffer.from(got.buffer).equals(Buffer.from(hammingSimilarityJs(a, b).data.buffer))).toBe(true);
   });
 
+  it('cosine matrix streamed in column blocks of 2048 (several tiles per row chunk) is within 1e-6', () => {
+    const a = randomEmbeddings(37, 8, 11);
+    const b = randomEmbeddings(4500, 8, 12);
+    expect(maxAbsDiff(cosineMatrix(a, b).data, cosineMatrixJs(a, b).data)).toBeLessThan(1e-6);
+  });
+
+  it('deduplicate over the kernel tiles keeps what the JS block path keeps, across block sizes', () => {
+    // 2500 rows around 60 centres: many pairs above 0.92, across blocks and inside the diagonal ones.
+    const centres = randomEmbeddings(60, 64, 13);
+    const r = mulberry32(14);
+    const n = 2500;
+    const data = new Float32Array(n * 64);
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor(r() * 60);
+      for (let j = 0; j < 64; j++) data[i * 64 + j] = centres.data[c * 64 + j]! + (r() - 0.5) * 0.6;
+    }
+    const x = { data, rows: n, dim: 64 };
+    disableKernels(true);
+    const ref = deduplicateRows(x, 0.92, 512);
+    disableKernels(false);
+    expect(ref.kept.length).toBeGreaterThan(60);
+    expect(ref.duplicates.length).toBeGreaterThan(500);
+    for (const block of [7, 100, 1024, 4096]) expect(deduplicateRows(x, 0.92, block)).toEqual(ref);
+  });
+
   it('disabled, cosineMatrix is the JS reference exactly', () => {
     const a = randomEmbeddings(7, 256, 3);
     disableKernels(true);
@@ -112,6 +138,10 @@ describe('WebAssembly kernels', () => {
 
   it('wasm.generated.ts is what scripts/build-kernels.ts builds from kernels.as now', async () => {
     expect(await kernelsModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(KERNELS_MODULE, 'utf8'));
+  });
+
+  it('worker.generated.ts is the bundle of worker-entry.ts and what it imports now', async () => {
+    expect(await workerModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(WORKER_MODULE, 'utf8'));
   });
 });
 

@@ -11,7 +11,8 @@ import { KERNELS_WASM_BASE64 } from './wasm.generated.ts';
 interface KernelExports {
   memory: WebAssembly.Memory;
   reserve(bytes: number): number;
-  cosineBlock(a: number, na: number, b: number, nb: number, dim: number, ia: number, ib: number, out: number): void;
+  packRows(src: number, rows: number, dim: number, group: number, dst: number): void;
+  cosineTiles(pa: number, groupsA: number, pb: number, pairsB: number, dim: number, ia: number, ib: number, out: number, ldo: number): void;
   hammingBlock(a: number, na: number, b: number, nb: number, words: number, table: number, out: number): void;
   assignBlock(x: number, n: number, centers: number, k: number, dim: number, labels: number, best: number): void;
 }
@@ -62,34 +63,115 @@ function rowsPerBlock(cols: number): number {
 const align16 = (n: number) => (n + 15) & ~15;
 
 /**
- * All-pairs cosine `a.rows × b.rows` given the rows' inverse norms, f32 accumulation in SIMD lanes (within 1e-6
- * of the float64 JS reference for cosines). Needs `dim` a multiple of 4.
+ * One tile of a cosine matrix, handed to a visitor: cell (i0 + r, k0 + c) is data[r·ld + c] for r < rows,
+ * c < cols. `data` is a view of the kernels' memory, valid only until the visitor returns (and the visitor must
+ * not call a kernel itself).
  */
-export function wasmCosineMatrix(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array): SimilarityMatrix | undefined {
+export interface CosineTile {
+  data: Float32Array;
+  ld: number;
+  i0: number;
+  rows: number;
+  k0: number;
+  cols: number;
+}
+
+export interface CosineTileOptions {
+  /** Columns (rows of b) per block; each block is packed once. Default 2048. */
+  colBlock?: number;
+  /** Rows of a to compute against the block of columns [k0, k1) (a prefix of a; default all of a). */
+  rowLimit?: (k0: number, k1: number) => number;
+}
+
+/** Bytes of packed a kept whole in kernel memory; beyond it a is packed again per block of columns. */
+const PACKED_A_BYTES = 256 << 20;
+/** Rows copied into kernel memory per packRows call. */
+const STAGE_ROWS = 1024;
+
+/**
+ * Stream the cosine matrix of a × b through `visit`, tile by tile, without ever holding it whole: blocks of
+ * columns in order, and for each block the row chunks of a in order (so a visitor can rely on every earlier
+ * column block being done). Inverse norms are the caller's (`ia`, `ib`; 0 for a zero row). Returns false,
+ * having visited nothing, when the kernel cannot run (no SIMD, `dim` not a multiple of 4, too much memory).
+ */
+export function wasmCosineTiles(
+  a: Embeddings,
+  ia: Float64Array,
+  b: Embeddings,
+  ib: Float64Array,
+  visit: (t: CosineTile) => void,
+  opts: CosineTileOptions = {},
+): boolean {
   const k = kernels();
   const dim = a.dim;
-  if (!k || dim % 4 !== 0 || dim === 0) return undefined;
-  const block = Math.min(rowsPerBlock(b.rows), Math.max(4, a.rows));
-  const ibAt = 0;
-  const bAt = align16(ibAt + b.rows * 8);
-  const iaAt = align16(bAt + b.rows * dim * 4);
-  const aAt = align16(iaAt + block * 8);
-  const outAt = align16(aAt + block * dim * 4);
-  const end = outAt + block * b.rows * 4;
-  if (end > MAX_BYTES || !k.reserve(end)) return undefined;
+  if (!k || dim % 4 !== 0 || dim === 0 || a.rows === 0 || b.rows === 0) return false;
+  const rowBytes = dim * 4;
+  const colBlock = Math.min(b.rows, Math.max(2, opts.colBlock ?? 2048));
+  const pairsMax = Math.ceil(colBlock / 2);
+  const ldoMax = pairsMax * 2;
+  const rowsA = Math.ceil(a.rows / 4) * 4;
+  // Row chunks are a multiple of the column block when they can be, so a chunk boundary never splits a
+  // diagonal block [k0, k1) of a matrix against itself.
+  const unit = colBlock % 4 === 0 ? colBlock : colBlock % 2 === 0 ? colBlock * 2 : colBlock * 4;
+  let rowChunk = Math.max(4, Math.floor(BLOCK_CELLS / ldoMax / 4) * 4);
+  rowChunk = Math.min(Math.floor(rowChunk / unit) * unit || rowChunk, rowsA);
+  const packWhole = rowsA * rowBytes <= PACKED_A_BYTES;
+  const stageRows = Math.min(STAGE_ROWS, Math.max(rowsA, ldoMax));
+  const iaAt = 0;
+  const aAt = align16(iaAt + rowsA * 8);
+  const ibAt = align16(aAt + (packWhole ? rowsA : rowChunk) * rowBytes);
+  const bAt = align16(ibAt + ldoMax * 8);
+  const stageAt = align16(bAt + ldoMax * rowBytes);
+  const outAt = align16(stageAt + stageRows * rowBytes);
+  const end = outAt + rowChunk * ldoMax * 4;
+  if (end > MAX_BYTES || !k.reserve(end)) return false;
   const f32 = new Float32Array(k.memory.buffer);
   const f64 = new Float64Array(k.memory.buffer);
-  f64.set(ib, ibAt >> 3);
-  f32.set(b.data.subarray(0, b.rows * dim), bAt >> 2);
-  const out = new Float32Array(a.rows * b.rows);
-  for (let i0 = 0; i0 < a.rows; i0 += block) {
-    const n = Math.min(block, a.rows - i0);
-    f64.set(ia.subarray(i0, i0 + n), iaAt >> 3);
-    f32.set(a.data.subarray(i0 * dim, (i0 + n) * dim), aAt >> 2);
-    k.cosineBlock(aAt, n, bAt, b.rows, dim, iaAt, ibAt, outAt);
-    out.set(f32.subarray(outAt >> 2, (outAt >> 2) + n * b.rows), i0 * b.rows);
+  // Pack rows [r0, r1) of m in groups of `group` at dst, through the staging area.
+  const pack = (m: Embeddings, r0: number, r1: number, group: number, dst: number) => {
+    for (let s = r0; s < r1; s += stageRows) {
+      const e = Math.min(r1, s + stageRows);
+      f32.set(m.data.subarray(s * dim, e * dim), stageAt >> 2);
+      k.packRows(stageAt, e - s, dim, group, dst + (s - r0) * rowBytes);
+    }
+  };
+  f64.fill(0, iaAt >> 3, (iaAt >> 3) + rowsA);
+  f64.set(ia.subarray(0, a.rows), iaAt >> 3);
+  if (packWhole) pack(a, 0, a.rows, 4, aAt);
+  for (let k0 = 0; k0 < b.rows; k0 += colBlock) {
+    const k1 = Math.min(b.rows, k0 + colBlock);
+    const pairs = Math.ceil((k1 - k0) / 2);
+    f64.fill(0, ibAt >> 3, (ibAt >> 3) + pairs * 2);
+    f64.set(ib.subarray(k0, k1), ibAt >> 3);
+    pack(b, k0, k1, 2, bAt);
+    const rowEnd = Math.min(a.rows, opts.rowLimit ? opts.rowLimit(k0, k1) : a.rows);
+    for (let i0 = 0; i0 < rowEnd; i0 += rowChunk) {
+      const rows = Math.min(rowChunk, rowEnd - i0);
+      const groups = Math.ceil(rows / 4);
+      let at = aAt + i0 * rowBytes;
+      if (!packWhole) {
+        pack(a, i0, i0 + rows, 4, aAt);
+        at = aAt;
+      }
+      k.cosineTiles(at, groups, bAt, pairs, dim, iaAt + i0 * 8, ibAt, outAt, pairs * 2);
+      visit({ data: f32.subarray(outAt >> 2, (outAt >> 2) + rows * pairs * 2), ld: pairs * 2, i0, rows, k0, cols: k1 - k0 });
+    }
   }
-  return { data: out, rows: a.rows, cols: b.rows };
+  return true;
+}
+
+/**
+ * All-pairs cosine `a.rows × b.rows` given the rows' inverse norms into out[offset …] (row-major, b.rows per
+ * row), f32 accumulation in SIMD lanes (within 1e-6 of the float64 JS reference for cosines). False when the
+ * kernel cannot run (then nothing is written). Needs `dim` a multiple of 4.
+ */
+export function wasmCosineInto(a: Embeddings, b: Embeddings, ia: Float64Array, ib: Float64Array, out: Float32Array, offset: number): boolean {
+  const cols = b.rows;
+  return wasmCosineTiles(a, ia, b, ib, (t) => {
+    const at = offset + t.i0 * cols + t.k0;
+    if (t.ld === cols && t.k0 === 0) out.set(t.data.subarray(0, t.rows * cols), at);
+    else for (let r = 0; r < t.rows; r++) out.set(t.data.subarray(r * t.ld, r * t.ld + t.cols), at + r * cols);
+  });
 }
 
 /** All-pairs Hamming similarity `1 − 2·distance/bits`, bit-identical to the JS reference. */

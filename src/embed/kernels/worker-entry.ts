@@ -1,0 +1,50 @@
+/**
+ * The similarity worker thread's code (Node worker_threads): scripts/build-kernels.ts bundles this file and
+ * everything it imports (the kernels, the tile driver, top-k) into one script, kept as a string constant in
+ * worker.generated.ts, which src/embed/threads.ts starts with `eval: true`. A string, not a file, so the same
+ * worker runs from the TypeScript sources, the compiled ESM and CommonJS halves of the library and the CLI
+ * bundle, with no file to locate beside whichever of them is running.
+ *
+ * Every input arrives as views on SharedArrayBuffers (no copy); cosine rows are written into the shared output,
+ * a partial top-k is posted back (small: queries × k).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { cosineRowsInto } from '../similarity.ts';
+import { topkRows } from '../topk.ts';
+import type { Embeddings } from '../types.ts';
+
+/** A request from src/embed/threads.ts. Row ranges are [r0, r1) of `a` (cosine) or of `docs` (top-k). */
+export type WorkerRequest =
+  | { id: number; op: 'cosine'; a: Float32Array; aRows: number; b: Float32Array; bRows: number; dim: number; out: Float32Array; r0: number; r1: number }
+  | { id: number; op: 'topk'; queries: Float32Array; qRows: number; docs: Float32Array; dim: number; k: number; r0: number; r1: number };
+
+export type WorkerAnswer = { id: number; error?: string; indices?: Int32Array; scores?: Float32Array };
+
+/** Run one request (also what the main thread runs for its own share, so both halves compute alike). */
+export function runRequest(m: WorkerRequest): WorkerAnswer {
+  const dim = m.dim;
+  if (m.op === 'cosine') {
+    const a: Embeddings = { data: m.a.subarray(m.r0 * dim, m.r1 * dim), rows: m.r1 - m.r0, dim };
+    cosineRowsInto(a, { data: m.b, rows: m.bRows, dim }, m.out, m.r0 * m.bRows);
+    return { id: m.id };
+  }
+  const docs: Embeddings = { data: m.docs.subarray(m.r0 * dim, m.r1 * dim), rows: m.r1 - m.r0, dim };
+  const t = topkRows({ data: m.queries, rows: m.qRows, dim }, docs, Math.min(m.k, docs.rows));
+  for (let i = 0; i < t.indices.length; i++) t.indices[i]! += m.r0;
+  return { id: m.id, indices: t.indices, scores: t.scores };
+}
+
+/** Set in workerData by threads.ts: only a similarity worker listens (the module is also imported elsewhere). */
+export const WORKER_FLAG = 'wordllamaSimilarityWorker';
+
+if (parentPort && (workerData as Record<string, unknown> | null)?.[WORKER_FLAG] === true) {
+  parentPort.on('message', (m: WorkerRequest) => {
+    let answer: WorkerAnswer;
+    try {
+      answer = runRequest(m);
+    } catch (err) {
+      answer = { id: m.id, error: String((err as Error)?.message ?? err) };
+    }
+    parentPort!.postMessage(answer);
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * Both cores (Node): all-pairs cosine and corpus-scale top-k split across worker threads that read the inputs
+ * from SharedArrayBuffers (copied there once unless they already live in one) and run the same kernels as the
+ * main thread, which computes a share itself. Results are identical to one thread: a cell's cosine does not
+ * depend on which thread or block computes it, and partial top-k lists merge by the same total order (score
+ * descending, then lower index).
+ *
+ * `threads` defaults to os.availableParallelism(); below MIN_PARALLEL_PAIRS pairs the work stays on the
+ * calling thread (a worker round trip and the shared copies cost more than the second core saves).
+ * Workers are started on first use, kept for later calls, and unref'd so they never hold the process open.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../util/errors.ts';
+import { SIMILARITY_WORKER_SOURCE } from './kernels/worker.generated.ts';
+import { runRequest, WORKER_FLAG, type WorkerAnswer, type WorkerRequest } from './kernels/worker-entry.ts';
+import { topkRows, type TopK } from './topk.ts';
+import type { Embeddings, SimilarityMatrix } from './types.ts';
+
+export interface ThreadOptions {
+  /** Threads to use, the calling one included (default: os.availableParallelism()). 1 = this thread only. */
+  threads?: number;
+}
+
+/** Pairs below which the work stays on one thread (measured by scripts/bench-kernels.ts --threads). */
+export const MIN_PARALLEL_PAIRS = 1 << 20;
+
+/** A request without its id (the worker wrapper numbers them); distributes over the union. */
+type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+type Pending = { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void };
+
+/** One started worker and its requests in flight. */
+class SimilarityWorker {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(private readonly worker: Worker) {
+    worker.on('message', (a: WorkerAnswer) => {
+      const p = this.pending.get(a.id);
+      this.pending.delete(a.id);
+      if (this.pending.size === 0) worker.unref();
+      if (!p) return;
+      if (a.error !== undefined) p.reject(new Error(`similarity worker: ${a.error}`));
+      else p.resolve(a);
+    });
+    const fail = (err: Error) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      pool.splice(pool.indexOf(this), 1);
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`similarity worker exited (${code})`)));
+    worker.unref();
+  }
+
+  run(request: Request): Promise<WorkerAnswer> {
+    const id = this.nextId++;
+    // Held open only while a request is in flight: an idle pool never keeps the process alive.
+    if (this.pending.size === 0) this.worker.ref();
+    const answer = new Promise<WorkerAnswer>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.worker.postMessage({ ...request, id });
+    return answer;
+  }
+}
+
+const pool: SimilarityWorker[] = [];
+
+function workers(n: number): SimilarityWorker[] {
+  while (pool.length < n) pool.push(new SimilarityWorker(new Worker(SIMILARITY_WORKER_SOURCE, { eval: true, workerData: { [WORKER_FLAG]: true } })));
+  return pool.slice(0, n);
+}
+
+function threadCount(opts: ThreadOptions): number {
+  const t = opts.threads ?? availableParallelism();
+  if (!Number.isInteger(t) || t < 1) throw new UserError(`threads must be a positive integer, got ${t}`);
+  return t;
+}
+
+/** The rows of `m` in a SharedArrayBuffer: the same array when it already lives in one, else a copy. */
+function shared(m: Float32Array): Float32Array {
+  if (m.buffer instanceof SharedArrayBuffer) return m;
+  const s = new Float32Array(new SharedArrayBuffer(m.byteLength));
+  s.set(m);
+  return s;
+}
+
+/** Split [0, n) into `parts` contiguous ranges of near-equal size. */
+function ranges(n: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let p = 0; p < parts; p++) {
+    const r0 = Math.floor((n * p) / parts);
+    const r1 = Math.floor((n * (p + 1)) / parts);
+    if (r1 > r0) out.push([r0, r1]);
+  }
+  return out;
+}
+
+/** `cosineMatrix(a, b)` with the rows of a split across threads; the same values as one thread. */
+export async function cosineMatrixThreads(a: Embeddings, b: Embeddings, opts: ThreadOptions = {}): Promise<SimilarityMatrix> {
+  if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
+  const threads = Math.min(threadCount(opts), a.rows);
+  const parts = threads > 1 && a.rows * b.rows >= MIN_PARALLEL_PAIRS ? ranges(a.rows, threads) : [[0, a.rows] as [number, number]];
+  const out = new Float32Array(parts.length > 1 ? new SharedArrayBuffer(a.rows * b.rows * 4) : new ArrayBuffer(a.rows * b.rows * 4));
+  const base = { op: 'cosine' as const, aRows: a.rows, bRows: b.rows, dim: a.dim, out };
+  const sa = parts.length > 1 ? shared(a.data.subarray(0, a.rows * a.dim)) : a.data;
+  const sb = parts.length > 1 ? shared(b.data.subarray(0, b.rows * b.dim)) : b.data;
+  const helpers = workers(parts.length - 1);
+  const done = parts.slice(1).map(([r0, r1], i) => helpers[i]!.run({ ...base, a: sa, b: sb, r0, r1 }));
+  runRequest({ ...base, id: -1, a: sa, b: sb, r0: parts[0]![0], r1: parts[0]![1] });
+  await Promise.all(done);
+  return { data: out, rows: a.rows, cols: b.rows };
+}
+
+/**
+ * `topkRows(queries, docs, k)` with the documents split across threads, each keeping its own top-k, merged:
+ * the same indices and scores as one thread. Pass docs whose rows live in a SharedArrayBuffer to spare the
+ * one copy of them.
+ */
+export async function topkRowsThreads(queries: Embeddings, docs: Embeddings, k: number, opts: ThreadOptions = {}): Promise<TopK> {
+  const threads = Math.min(threadCount(opts), Math.max(1, Math.floor(docs.rows / Math.max(1, k))));
+  if (threads === 1 || queries.rows * docs.rows < MIN_PARALLEL_PAIRS) return topkRows(queries, docs, k);
+  if (queries.dim !== docs.dim) throw new UserError(`topk: dims differ (queries ${queries.dim} vs docs ${docs.dim})`);
+  if (!Number.isInteger(k) || k < 1 || k > docs.rows) return topkRows(queries, docs, k); // its one-line error
+  const parts = ranges(docs.rows, threads);
+  const sq = shared(queries.data.subarray(0, queries.rows * queries.dim));
+  const sd = shared(docs.data.subarray(0, docs.rows * docs.dim));
+  const base = { op: 'topk' as const, queries: sq, qRows: queries.rows, docs: sd, dim: docs.dim, k };
+  const helpers = workers(parts.length - 1);
+  const done = parts.slice(1).map(([r0, r1], i) => helpers[i]!.run({ ...base, r0, r1 }));
+  const lists = [runRequest({ ...base, id: -1, r0: parts[0]![0], r1: parts[0]![1] }), ...(await Promise.all(done))];
+  return mergeTopK(lists as { indices: Int32Array; scores: Float32Array }[], queries.rows, k);
+}
+
+/** Merge per-range top lists (each sorted best first, ranges in document order) into one top-k per query. */
+function mergeTopK(lists: { indices: Int32Array; scores: Float32Array }[], rows: number, k: number): TopK {
+  const indices = new Int32Array(rows * k);
+  const scores = new Float32Array(rows * k);
+  for (let q = 0; q < rows; q++) {
+    const cand: [number, number][] = [];
+    for (const l of lists) {
+      const per = l.indices.length / rows;
+      for (let r = 0; r < per; r++) cand.push([l.scores[q * per + r]!, l.indices[q * per + r]!]);
+    }
+    cand.sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+    for (let r = 0; r < k; r++) {
+      scores[q * k + r] = cand[r]![0];
+      indices[q * k + r] = cand[r]![1];
+    }
+  }
+  return { indices, scores, rows, k };
+}
