@@ -22,13 +22,20 @@
  *                                             worker_thread with its own TF.js wasm instance (wasm only)
  *   --memory-mb N                             [training] memory_cache_mb: hold the input in memory as f32 when it
  *                                             fits (PyTorch's reference keeps its matrix in memory); default 1024
+ *   --raw-mb N                                hold the f16 file's bytes in memory when they fit N MB (default: the
+ *                                             trainer's budget, row-gatherer.ts defaultRawBudgetBytes; 0 = read
+ *                                             rows from the file every step)
+ *   --no-prefetch                             gather each batch on the main thread instead of prefetching the next
+ *                                             batch's rows on a worker thread during the step (the trainer's default)
+ *   --delete-matrix                           remove the temp matrix files afterwards (kept by default for the next
+ *                                             run; the supercat shape 256000x10496x1024 writes 5.4 GB)
  *   --recipe wordllama|ours                   ours adds learned token offsets (token_delta, sparse row AdamW)
  *                                             and duplicate masking, as config/use_lite.toml trains
  *   --json FILE                               write all results
  * Each (size, backend) runs in a child process so peak RSS is its own.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +69,9 @@ const { values: args } = parseArgs({
     'async-gather': { type: 'boolean' },
     recipe: { type: 'string', default: 'wordllama' },
     'memory-mb': { type: 'string' },
+    'raw-mb': { type: 'string' },
+    'no-prefetch': { type: 'boolean' },
+    'delete-matrix': { type: 'boolean' },
     threads: { type: 'string', default: '2' },
     child: { type: 'string' },
   },
@@ -69,8 +79,10 @@ const { values: args } = parseArgs({
 
 const DIMS = [1024, 512, 256, 128, 64];
 
+const matrixPath = (V: number, D: number): string => join(tmpdir(), `bench-train-${V}x${D}-f16.safetensors`);
+
 async function matrixFile(V: number, D: number): Promise<string> {
-  const path = join(tmpdir(), `bench-train-${V}x${D}-f16.safetensors`);
+  const path = matrixPath(V, D);
   if (existsSync(path)) return path;
   process.stderr.write(`writing random f16 matrix ${V} x ${D} to ${path} ...\n`);
   const w = await SafetensorsWriter.create(path, [{ name: 'embedding', dtype: 'F16', shape: [V, D] }]);
@@ -84,6 +96,15 @@ async function matrixFile(V: number, D: number): Promise<string> {
   }
   await w.commit();
   return path;
+}
+
+/** Bytes read by this process so far (all threads), from /proc/self/io; 0 where there is none. */
+function readChars(): number {
+  try {
+    return Number(/rchar: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 function makeBatches(V: number, batch: number, meanLen: number, n: number, seed: number): TokenizedRecord[][] {
@@ -109,6 +130,11 @@ interface Row {
   min_ms: number;
   max_ms: number;
   breakdown_median_ms: { gather: number; grads: number; update: number };
+  /** How the gatherer held the matrix (f32, raw = the f16 bytes in memory, disk) and whether it prefetched. */
+  holding: string;
+  prefetch: boolean;
+  /** Bytes this process read (read/pread syscalls, /proc/self/io rchar) per timed step, page cache included. */
+  read_mb_per_step: number;
   mean_tokens: number;
   mean_unique_tokens: number;
   peak_rss_mb: number;
@@ -135,22 +161,40 @@ async function child(spec: string): Promise<void> {
   };
   const config = parseConfig({ model: { path, dim: D, n_vocab: V, pad_token: 'x' }, matryoshka: { dims }, training }, join(ROOT, 'bench.toml'));
   const cfg = parseTrainConfig(config);
-  const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, args['async-gather'] ? undefined : { path, tensor: 'embedding' });
-  const params = initParams(V, D, O, new Rng(0), { tokenWeights: true, stopwordIds: Array.from({ length: 190 }, (_, i) => 10 + i), tokenDelta: ours });
+  const gatherer = await createRowGatherer(matrix, {
+    memoryCacheMb: cfg.memoryCacheMb,
+    syncFile: args['async-gather'] ? undefined : { path, tensor: 'embedding' },
+    rawBudgetBytes: args['raw-mb'] !== undefined ? Number(args['raw-mb']) * 1e6 : undefined,
+    prefetch: !args['no-prefetch'],
+  });
+  const params = initParams({
+    nVocab: V,
+    dimIn: D,
+    dimOut: O,
+    rng: new Rng(0),
+    tokenWeights: true,
+    stopwordIds: Array.from({ length: 190 }, (_, i) => 10 + i),
+    tokenDelta: ours,
+  });
   const opt = createOptimizer(params, true);
   const helper = backend.name === 'wasm' && args.threads === '2' ? await MatmulHelper.start((why) => process.stderr.write(`one thread: ${why}\n`)) : undefined;
   const batches = makeBatches(V, batch, Number(args['mean-len']), warm + steps, 0);
   const reps: StepReport[] = [];
   const times: number[] = [];
+  let rchar0 = 0;
   for (let k = 0; k < batches.length; k++) {
+    if (k === warm) rchar0 = readChars();
     const t0 = performance.now();
-    const r = await trainStep(backend.tf, { params, opt, gatherer, cfg, records: batches[k]!, step: k, totalSteps: 1000, warmupSteps: 0, helper });
+    const next = batches[k + 1];
+    const r = await trainStep(backend.tf, { params, opt, gatherer, cfg, records: batches[k]!, step: k, totalSteps: 1000, warmupSteps: 0, helper, next });
     const dt = performance.now() - t0;
     if (k >= warm) {
       times.push(dt);
       reps.push(r);
     }
   }
+  const readMb = (readChars() - rchar0) / 1e6 / steps;
+  await gatherer.close();
   await matrix.close();
   await helper?.close();
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -164,6 +208,9 @@ async function child(spec: string): Promise<void> {
     min_ms: Math.min(...times),
     max_ms: Math.max(...times),
     breakdown_median_ms: { gather: med(reps.map((r) => r.ms.gather)), grads: med(reps.map((r) => r.ms.grads)), update: med(reps.map((r) => r.ms.update)) },
+    holding: gatherer.holding,
+    prefetch: !args['no-prefetch'] && gatherer.holding !== 'f32',
+    read_mb_per_step: readMb,
     mean_tokens: reps.reduce((a, r) => a + r.tokens, 0) / reps.length,
     mean_unique_tokens: reps.reduce((a, r) => a + r.uniqueTokens, 0) / reps.length,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
@@ -247,11 +294,12 @@ async function main(): Promise<void> {
       const row = JSON.parse(res.stdout.trim().split('\n').pop()!) as Row;
       results.push(row);
       process.stderr.write(
-        `${size} @ ${row.backend}: median ${row.median_ms.toFixed(0)} ms/step (min ${row.min_ms.toFixed(0)}, max ${row.max_ms.toFixed(0)}; gather ${row.breakdown_median_ms.gather.toFixed(0)}, grads ${row.breakdown_median_ms.grads.toFixed(0)}, update ${row.breakdown_median_ms.update.toFixed(0)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB, ${row.mean_tokens.toFixed(0)} tokens / ${row.mean_unique_tokens.toFixed(0)} unique per step\n`,
+        `${size} @ ${row.backend} (${row.holding}${row.prefetch ? ', prefetch' : ''}): median ${row.median_ms.toFixed(0)} ms/step (min ${row.min_ms.toFixed(0)}, max ${row.max_ms.toFixed(0)}; gather ${row.breakdown_median_ms.gather.toFixed(0)}, grads ${row.breakdown_median_ms.grads.toFixed(0)}, update ${row.breakdown_median_ms.update.toFixed(0)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB, read ${row.read_mb_per_step.toFixed(0)} MB/step, ${row.mean_tokens.toFixed(0)} tokens / ${row.mean_unique_tokens.toFixed(0)} unique per step\n`,
       );
     }
   }
   const ref = args.pytorch ? pytorch(sizes.join(',')) : undefined;
+  if (args['delete-matrix']) for (const size of sizes) rmSync(matrixPath(...(size.split('x').map(Number) as [number, number])), { force: true });
   console.log('\n| vocab x in -> out | implementation | median ms/step | min | max | peak RSS MB |');
   console.log('|---|---|---:|---:|---:|---:|');
   for (const r of results) {

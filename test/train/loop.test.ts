@@ -265,7 +265,7 @@ describe('trainer loop', () => {
     for (const dim of [64, 16]) {
       const a = await pooledOutput(params, matrix, sts.s1.map(enc), { dim, norm: false });
       const b = await pooledOutput(params, matrix, sts.s2.map(enc), { dim, norm: false });
-      const want = spearman(rowCosines(a, b, sts.s1.length, dim, dim), sts.scores);
+      const want = spearman(rowCosines({ a, b, rows: sts.s1.length, width: dim, dim }), sts.scores);
       expect(done.finalEval.find((r) => r.dim === dim && !r.binary)!.spearman).toBeCloseTo(want, 5);
     }
     // whiten with binarize is refused
@@ -315,7 +315,7 @@ describe('distillation targets', () => {
       { anchor: Int32Array.of(1), positive: Int32Array.of(2) },
       { anchor: Int32Array.of(1), positive: Int32Array.of(2), negative: Int32Array.of(3) },
     ];
-    const bt = (await batchTeacher(tf, t, [0, 1, 2], recs, true))!;
+    const bt = (await batchTeacher(tf, { targets: t, idx: [0, 1, 2], records: recs, hardNegatives: true }))!;
     const C = 5; // 3 positives + 2 negatives
     const cand = [1, -1, 4, 2, 5];
     const anc = [0, -1, 3];
@@ -330,7 +330,7 @@ describe('distillation targets', () => {
         }
       }
     }
-    expect(await batchTeacher(tf, t, [1, 1], [recs[1]!, recs[1]!], true)).toBeUndefined();
+    expect(await batchTeacher(tf, { targets: t, idx: [1, 1], records: [recs[1]!, recs[1]!], hardNegatives: true })).toBeUndefined();
   });
 });
 
