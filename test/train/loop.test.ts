@@ -138,6 +138,36 @@ describe('trainer loop', () => {
     expect(b.lastLoss).toBe(a.lastLoss);
   });
 
+  it('rows prefetched from the safetensors file (raw bytes held, or read from disk) train bit-identically to the matrix held as f32', async () => {
+    // The same matrix as one safetensors file: the trainer's sync-file path, whose gatherer prefetches on a worker.
+    const file = join(tmp, 'use.safetensors');
+    await writeSafetensors(file, [{ name: 'embedding', dtype: 'F32', shape: [matrix.rows, matrix.dim], data: await matrix.readRows(0, matrix.rows) }]);
+    const syncFile = { path: file, tensor: 'embedding' };
+    const held = await train(inputs(join(tmp, 'held'), baseConfig({ epochs: 2 }), { syncFile }));
+    expect(held.resident).toBe(true);
+    // 1 MB: the 8 MB f32 copy is refused, the file's bytes are held (raw); 0 MB: nothing is held, rows come from disk.
+    for (const [name, memoryCacheMb] of [
+      ['raw', 1],
+      ['disk', 0],
+    ] as const) {
+      const logs: string[] = [];
+      const s = await train(inputs(join(tmp, name), baseConfig({ epochs: 2, memoryCacheMb }), { syncFile, log: (m) => logs.push(m) }));
+      expect(s.resident).toBe(false);
+      expect(logs.some((l) => l.includes(name === 'raw' ? "the file's bytes held in memory" : 'rows read from disk per batch'))).toBe(true);
+      // (The checkpoints' metadata records memory_cache_mb, so the parameters are compared, not the files.)
+      for (const which of ['last', 'best'] as const) {
+        const got = await readModelCheckpoint(checkpointDir(join(tmp, name), which));
+        const want = await readModelCheckpoint(checkpointDir(join(tmp, 'held'), which));
+        expect(got.meta.step).toBe(want.meta.step);
+        expect(got.params).toEqual(want.params);
+      }
+      expect(bytes(checkpointDir(join(tmp, name), 'last'), 'optimizer.safetensors')).toEqual(
+        bytes(checkpointDir(join(tmp, 'held'), 'last'), 'optimizer.safetensors'),
+      );
+      expect(trainLosses(join(tmp, name))).toEqual(trainLosses(join(tmp, 'held')));
+    }
+  });
+
   it('interrupted at step 5 then --resume equals the uninterrupted run (params, optimizer, metrics, best)', async () => {
     const cfg = baseConfig({ epochs: 2 });
     const full = join(tmp, 'full');
