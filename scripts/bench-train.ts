@@ -16,6 +16,13 @@
  *   --batch 512 --mean-len 24 --steps 10 --warmup 2
  *   --pytorch                                 also run ../shared/reference/speed_ref.py (WordLlama's recipe in
  *                                             PyTorch) on the same shapes, side by side
+ *   --torch-variants LIST                     speed_ref.py's variants (default all: token,packed,pooled,packed_pooled;
+ *                                             packed_pooled is PyTorch's best form, the one to compare with)
+ *   --modes LIST                              our configurations per round: default (the trainer's: f16 bytes held
+ *                                             when they fit, next batch prefetched), no-prefetch, disk (rows read
+ *                                             from the file), disk-no-prefetch, f32 (matrix held as f32)
+ *   --repeat N                                run ours and PyTorch back to back N times (medians over the repeats
+ *                                             are printed at the end)
  *   --install-torch                           apt-get install python3-torch python3-numpy first when missing
  *   --async-gather                            gather through the async RowMatrix instead of sync reads
  *   --threads 1|2                             [training] threads: 2 (default) runs half of the matMuls in a
@@ -36,7 +43,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -65,6 +72,9 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     pytorch: { type: 'boolean' },
     'install-torch': { type: 'boolean' },
+    'torch-variants': { type: 'string' },
+    repeat: { type: 'string', default: '1' },
+    modes: { type: 'string', default: 'default' },
     json: { type: 'string' },
     'async-gather': { type: 'boolean' },
     recipe: { type: 'string', default: 'wordllama' },
@@ -118,6 +128,22 @@ function makeBatches(V: number, batch: number, meanLen: number, n: number, seed:
     return Int32Array.from({ length: L }, () => rng.int(V));
   };
   return Array.from({ length: n }, () => Array.from({ length: batch }, () => ({ anchor: seq(), positive: seq() })));
+}
+
+/** Our configurations to time in each round (`--modes`): extra flags for the child. */
+const MODES: Record<string, string[]> = {
+  default: [],
+  'no-prefetch': ['--no-prefetch'],
+  disk: ['--raw-mb', '0'],
+  'disk-no-prefetch': ['--raw-mb', '0', '--no-prefetch'],
+  f32: ['--memory-mb', '4096'],
+};
+
+interface Round {
+  load_before: number;
+  load_after?: number;
+  ours: (Row & { mode: string })[];
+  pytorch?: { rows?: Record<string, number | string>[] };
 }
 
 interface Row {
@@ -219,7 +245,7 @@ async function child(spec: string): Promise<void> {
   process.stdout.write(JSON.stringify(row) + '\n');
 }
 
-function pytorch(sizes: string): unknown {
+function pytorch(sizes: string): Round['pytorch'] {
   const script = join(SHARED_REF, 'speed_ref.py');
   if (!existsSync(script)) {
     process.stderr.write(`skipping PyTorch reference: ${script} not found\n`);
@@ -255,6 +281,7 @@ function pytorch(sizes: string): unknown {
       String(args.steps),
       '--threads',
       '2',
+      ...(args['torch-variants'] ? ['--variants', args['torch-variants']] : []),
       '--json',
       out,
     ],
@@ -264,7 +291,7 @@ function pytorch(sizes: string): unknown {
     process.stderr.write(`speed_ref.py exited ${res.status}\n`);
     return undefined;
   }
-  return JSON.parse(readFileSync(out, 'utf8'));
+  return JSON.parse(readFileSync(out, 'utf8')) as Round['pytorch'];
 }
 
 async function main(): Promise<void> {
@@ -277,43 +304,59 @@ async function main(): Promise<void> {
     }
   }
   const sizes = args.sizes!.split(',');
-  const results: Row[] = [];
-  for (const size of sizes) {
-    const big = Number(size.split('x')[0]) * Number(size.split('x')[1]) > 1e8;
-    const backends = args.backends ? args.backends.split(',') : ['tensorflow', 'wasm', ...(big ? [] : ['cpu'])];
-    for (const b of backends) {
-      const res = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', `${size}@${b}`], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-      });
-      if (res.status !== 0) {
-        process.stderr.write(`${size} @ ${b}: not available (exit ${res.status})\n`);
-        continue;
+  const modes = args.modes!.split(',');
+  for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: unknown mode ${m}; expected ${Object.keys(MODES).join(', ')}`);
+  const rounds: Round[] = [];
+  const label = (r: Row & { mode: string }) => `ours, TF.js ${r.backend}, ${r.mode} (${r.holding}${r.prefetch ? ', prefetch' : ''})`;
+  for (let k = 0; k < Number(args.repeat); k++) {
+    const round: Round = { load_before: loadavg()[0]!, ours: [] };
+    for (const size of sizes) {
+      const big = Number(size.split('x')[0]) * Number(size.split('x')[1]) > 1e8;
+      const backends = args.backends ? args.backends.split(',') : ['tensorflow', 'wasm', ...(big ? [] : ['cpu'])];
+      for (const b of backends) {
+        for (const mode of modes) {
+          const res = spawnSync(
+            process.execPath,
+            [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2), ...MODES[mode]!, '--child', `${size}@${b}`],
+            { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 24 },
+          );
+          if (res.status !== 0) {
+            process.stderr.write(`${size} @ ${b} ${mode}: not available (exit ${res.status})\n`);
+            continue;
+          }
+          const row = { ...(JSON.parse(res.stdout.trim().split('\n').pop()!) as Row), mode };
+          round.ours.push(row);
+          process.stderr.write(
+            `${size} @ ${label(row)}: median ${row.median_ms.toFixed(0)} ms/step (min ${row.min_ms.toFixed(0)}, max ${row.max_ms.toFixed(0)}; gather ${row.breakdown_median_ms.gather.toFixed(0)}, grads ${row.breakdown_median_ms.grads.toFixed(0)}, update ${row.breakdown_median_ms.update.toFixed(0)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB, read ${row.read_mb_per_step.toFixed(0)} MB/step, ${row.mean_tokens.toFixed(0)} tokens / ${row.mean_unique_tokens.toFixed(0)} unique per step, load ${loadavg()[0]!.toFixed(1)}\n`,
+          );
+        }
       }
-      const row = JSON.parse(res.stdout.trim().split('\n').pop()!) as Row;
-      results.push(row);
-      process.stderr.write(
-        `${size} @ ${row.backend} (${row.holding}${row.prefetch ? ', prefetch' : ''}): median ${row.median_ms.toFixed(0)} ms/step (min ${row.min_ms.toFixed(0)}, max ${row.max_ms.toFixed(0)}; gather ${row.breakdown_median_ms.gather.toFixed(0)}, grads ${row.breakdown_median_ms.grads.toFixed(0)}, update ${row.breakdown_median_ms.update.toFixed(0)}), peak RSS ${row.peak_rss_mb.toFixed(0)} MB, read ${row.read_mb_per_step.toFixed(0)} MB/step, ${row.mean_tokens.toFixed(0)} tokens / ${row.mean_unique_tokens.toFixed(0)} unique per step\n`,
-      );
     }
+    round.pytorch = args.pytorch ? pytorch(sizes.join(',')) : undefined;
+    round.load_after = loadavg()[0]!;
+    rounds.push(round);
   }
-  const ref = args.pytorch ? pytorch(sizes.join(',')) : undefined;
   if (args['delete-matrix']) for (const size of sizes) rmSync(matrixPath(...(size.split('x').map(Number) as [number, number])), { force: true });
-  console.log('\n| vocab x in -> out | implementation | median ms/step | min | max | peak RSS MB |');
-  console.log('|---|---|---:|---:|---:|---:|');
-  for (const r of results) {
-    console.log(
-      `| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | ours, TF.js ${r.backend} | ${r.median_ms.toFixed(0)} | ${r.min_ms.toFixed(0)} | ${r.max_ms.toFixed(0)} | ${r.peak_rss_mb.toFixed(0)} |`,
-    );
+
+  // One line per implementation: the median over rounds of each round's median ms/step, and every round's value.
+  const series = new Map<string, { values: number[]; rss?: number }>();
+  const add = (key: string, v: number, rss?: number) => {
+    const e = series.get(key) ?? { values: [] };
+    e.values.push(v);
+    if (rss !== undefined) e.rss = Math.max(e.rss ?? 0, rss);
+    series.set(key, e);
+  };
+  for (const round of rounds) {
+    for (const r of round.ours) add(`| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | ${label(r)}`, r.median_ms, r.peak_rss_mb);
+    for (const r of round.pytorch?.rows ?? []) add(`| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | PyTorch ${r.variant}`, Number(r.median_ms));
   }
-  for (const r of (ref as { rows?: Record<string, number | string>[] })?.rows ?? []) {
-    console.log(
-      `| ${r.vocab} x ${r.in_dim} -> ${r.out_dim} | PyTorch ${r.variant} | ${Number(r.median_ms).toFixed(0)} | ${Number(r.min_ms).toFixed(0)} | ${Number(r.max_ms).toFixed(0)} | |`,
-    );
-  }
-  if (args.json)
-    writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, results, pytorch: ref }, null, 2) + '\n');
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`\nload average (1 min) per round: ${rounds.map((r) => `${r.load_before.toFixed(1)}→${r.load_after!.toFixed(1)}`).join(', ')}`);
+  console.log('\n| vocab x in -> out | implementation | median of rounds, ms/step | each round | peak RSS MB |');
+  console.log('|---|---|---:|---|---:|');
+  for (const [key, e] of series)
+    console.log(`${key} | ${median(e.values).toFixed(0)} | ${e.values.map((v) => v.toFixed(0)).join(', ')} | ${e.rss?.toFixed(0) ?? ''} |`);
+  if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, args, rounds }, null, 2) + '\n');
 }
 
 await main();
