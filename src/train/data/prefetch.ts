@@ -83,10 +83,15 @@ export class RowPrefetcher {
     this.pending = { ids, slot, out, done };
   }
 
+  /** Whether the pending prefetch is of exactly `ids`. */
+  pendingFor(ids: Int32Array): boolean {
+    return this.pending !== undefined && sameIds(this.pending.ids, ids);
+  }
+
   /** The prefetched rows when the pending prefetch is of exactly `ids`, else undefined (gather them yourself). */
   take(ids: Int32Array): Promise<Float32Array> | undefined {
     const p = this.pending;
-    if (!p || !sameIds(p.ids, ids)) return undefined;
+    if (!p || !this.pendingFor(ids)) return undefined;
     this.pending = undefined;
     this.handedOut = p.slot;
     return p.done.then(() => p.out);

@@ -35,6 +35,8 @@ export interface RowGatherer {
   gather(ids: Int32Array, out?: Float32Array): Promise<Float32Array>;
   /** Start gathering `ids` in the background for a later `gather(ids)`; false when this gatherer cannot. */
   prefetch(ids: Int32Array): boolean;
+  /** Whether a prefetch of exactly `ids` is under way (then `gather(ids)` ignores `out`). */
+  prefetched(ids: Int32Array): boolean;
   /** Release file handles and the prefetch worker (the RowMatrix itself is closed by its owner). */
   close(): Promise<void>;
 }
@@ -201,7 +203,7 @@ export interface GathererOptions {
 
 export async function createRowGatherer(matrix: RowMatrix, opts: GathererOptions): Promise<RowGatherer> {
   const { rows, dim } = matrix;
-  const noPrefetch = { prefetch: () => false };
+  const noPrefetch = { prefetch: () => false, prefetched: () => false };
   if (rows * dim * 4 <= opts.memoryCacheMb * 1e6) {
     const all = new Float32Array(rows * dim);
     const block = Math.max(1, Math.floor((1 << 24) / dim));
@@ -277,6 +279,7 @@ async function syncGatherer(matrix: RowMatrix, opts: GathererOptions, file: Sync
       return gatherRawRows(src, ids, out ?? new Float32Array(ids.length * dim));
     },
     prefetch: (ids) => (prefetcher ? (prefetcher.prefetch(ids), true) : false),
+    prefetched: (ids) => prefetcher?.pendingFor(ids) === true,
     async close() {
       src.close();
       await prefetcher?.close();

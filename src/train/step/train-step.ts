@@ -94,7 +94,8 @@ export async function trainStep(tf: typeof tfTypes, args: TrainStepArgs): Promis
   const plan = planBatch(seqs);
   // With a helper thread, rows go straight into memory it shares (it pools half of the sentences from them).
   // (Prefetched rows come back in the gatherer's own shared buffer, which the helper reads as well.)
-  const rows = await gatherer.gather(plan.uniq, helper?.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array | undefined);
+  const out = helper && !gatherer.prefetched(plan.uniq) ? (helper.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array) : undefined;
+  const rows = await gatherer.gather(plan.uniq, out);
   if (next) gatherer.prefetch(planBatch(batchSequences(next, cfg.hardNegatives)).uniq);
   const exclude = unionMasks(
     cfg.maskDuplicates ? duplicateNegatives(seqs, records.length) : undefined,

@@ -101,7 +101,10 @@ describe('createRowGatherer', () => {
           expect(g.holding).toBe(rawBudgetBytes > 0 ? 'raw' : 'disk');
           const want = await plain.gather(ids);
           expect(want).toEqual(rowsOf(values, ids));
+          expect(g.prefetched(ids)).toBe(false);
           expect(g.prefetch(ids)).toBe(true);
+          expect(g.prefetched(ids)).toBe(true);
+          expect(g.prefetched(other)).toBe(false);
           const out = new Float32Array(ids.length * dim).fill(NaN);
           const first = await g.gather(ids, out);
           // The prefetched rows come in the worker's shared buffer, not in `out`, bit for bit the plain gather's.
