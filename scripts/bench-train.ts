@@ -297,13 +297,22 @@ function pytorch(sizes: string): Round['pytorch'] {
       '--json',
       out,
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 24 },
   );
-  if (res.status !== 0) {
-    process.stderr.write(`speed_ref.py exited ${res.status}\n`);
-    return undefined;
+  process.stderr.write(res.stdout);
+  if (res.status === 0 && existsSync(out)) return JSON.parse(readFileSync(out, 'utf8')) as Round['pytorch'];
+  // speed_ref.py's closing table needs the `token` variant (its ratios): without it the script exits 1 after
+  // timing, so the rows come from its per-variant lines, e.g. "packed_pooled median 4676.5 ms/step  (min 3919.2, max 7045.8, 8 steps)".
+  process.stderr.write(`speed_ref.py exited ${res.status}; reading its per-variant lines\n`);
+  const rows: Record<string, number | string>[] = [];
+  let shape: Record<string, number> = {};
+  for (const line of res.stdout.split('\n')) {
+    const size = /^## size vocab=(\d+) in=(\d+) out=(\d+)/.exec(line);
+    if (size) shape = { vocab: Number(size[1]), in_dim: Number(size[2]), out_dim: Number(size[3]) };
+    const m = /^(\w+)\s+median\s+([\d.]+) ms\/step\s+\(min ([\d.]+), max ([\d.]+)/.exec(line);
+    if (m) rows.push({ ...shape, variant: m[1]!, median_ms: Number(m[2]), min_ms: Number(m[3]), max_ms: Number(m[4]) });
   }
-  return JSON.parse(readFileSync(out, 'utf8')) as Round['pytorch'];
+  return rows.length > 0 ? { rows } : undefined;
 }
 
 async function main(): Promise<void> {
