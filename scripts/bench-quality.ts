@@ -439,12 +439,12 @@ async function run(): Promise<void> {
       const { selectBackend } = await import('../src/tfjs/backend.ts');
       const ck = await readModelCheckpoint(checkpointDir(out, 'last'));
       const m = await openInputMatrix(config, out);
-      const g = await createRowGatherer(m, 1024);
+      const g = await createRowGatherer(m, { memoryCacheMb: 1024 });
       const tf = (await selectBackend(args.backend)).tf;
       const tok = loadTokenizerFile(join(out, 'tokenizer.json'));
       const scores = async (file: string) => {
         const ev = new StsEvaluator(readStsFile(file), tok, s.trainConfig.maxLength, 2);
-        const res = await ev.evaluate(tf, ck.params, g, s.trainConfig.dims, true);
+        const res = await ev.evaluate(tf, { params: ck.params, gatherer: g, dims: s.trainConfig.dims, binary: true });
         const pick = (b: boolean) => Object.fromEntries(res.filter((r) => r.binary === b).map((r) => [r.dim, r.spearman]));
         return { cos: pick(false), ham: pick(true) };
       };

@@ -24,7 +24,7 @@ try {
   const texts = [...sts.s1, ...sts.s2];
   const first = await teacherVectors(texts, { cacheDir, tf: backend.tf, encoder, batchSize, log: (m) => process.stderr.write(`${m}\n`) });
   const n = sts.s1.length;
-  const cos = rowCosines(first.data.subarray(0, n * 512), first.data.subarray(n * 512), n, 512, 512);
+  const cos = rowCosines({ a: first.data.subarray(0, n * 512), b: first.data.subarray(n * 512), rows: n, width: 512, dim: 512 });
   const rho = spearman(cos, sts.scores);
   const second = await teacherVectors(texts, { cacheDir, tf: backend.tf, encoder, batchSize, quiet: true });
   const result = {

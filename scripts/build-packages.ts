@@ -79,6 +79,7 @@ export async function buildLibrary(): Promise<void> {
 /** Worker threads started by file: entries of their own, next to the chunks that start them. */
 const WORKERS = {
   'matmul-worker': 'src/train/matmul-worker.ts',
+  'gather-worker': 'src/train/data/gather-worker.ts',
   'chunk-worker-thread': 'src/hub/chunk-worker-thread.ts',
 };
 

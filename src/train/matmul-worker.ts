@@ -42,7 +42,7 @@ let step: (Forward & { x: tf.Tensor2D; wt: tf.Tensor2D }) | undefined;
 function forward(m: Forward): void {
   if (step) tf.dispose([step.x, step.wt]);
   const n = m.s1 - m.s0;
-  const pooled = poolSentences(m.offsets, m.local, null, m.rows, m.dimIn, m.coef, m.s0, m.s1, new Float32Array(n * m.dimIn));
+  const pooled = poolSentences({ ...m, dim: m.dimIn, out: new Float32Array(n * m.dimIn) });
   step = { ...m, x: tf.tensor2d(pooled, [n, m.dimIn]), wt: tf.tensor2d(m.w, [m.dimIn, m.dimOut]) };
   const y = tf.matMul(step.x, step.wt);
   const data = y.dataSync() as Float32Array;
@@ -61,7 +61,7 @@ function backward(m: Backward): void {
     return { dw: tf.matMul(tf.transpose(s.x), dy), dx: m.needDots ? tf.matMul(dy, tf.transpose(s.wt)) : undefined };
   });
   const dw = t.dw.dataSync() as Float32Array;
-  const g = t.dx ? tokenDots(s.offsets, s.local, s.rows, s.dimIn, t.dx.dataSync(), s.s0, s.s1, new Float64Array(s.nUniq)) : undefined;
+  const g = t.dx ? tokenDots({ ...s, dim: s.dimIn, gradPooled: t.dx.dataSync(), g: new Float64Array(s.nUniq) }) : undefined;
   tf.dispose([t.dw, ...(t.dx ? [t.dx] : []), s.x, s.wt]);
   step = undefined;
   port.postMessage({ dw, g }, [dw.buffer as ArrayBuffer, ...(g ? [g.buffer] : [])]);

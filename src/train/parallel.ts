@@ -77,9 +77,9 @@ export class MatmulHelper {
   }
   private shared: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
-  /** Whether `rows` lives in the shared memory (else the caller copies it in first). */
+  /** Whether the worker can read `rows` without a copy: any shared memory (this one's, or the prefetch buffers). */
   isShared(rows: Float32Array<ArrayBufferLike>): boolean {
-    return rows.buffer === this.shared.buffer;
+    return rows.buffer instanceof SharedArrayBuffer;
   }
 
   /**

@@ -106,7 +106,7 @@ export async function train(inp: TrainInputs): Promise<TrainSummary> {
   try {
     return await trainingLoop(inp, run);
   } finally {
-    run.gatherer.close();
+    await run.gatherer.close();
     await run.helper?.close();
   }
 }
@@ -145,7 +145,8 @@ async function initTraining(inp: TrainInputs): Promise<TrainingRun> {
     await truncateMetrics(metricsPath, state.step);
   }
 
-  const gatherer = await createRowGatherer(matrix, cfg.memoryCacheMb, inp.syncFile);
+  // The next batch's rows are gathered on a worker thread during each step (the same rows, so the same training).
+  const gatherer = await createRowGatherer(matrix, { memoryCacheMb: cfg.memoryCacheMb, syncFile: inp.syncFile, prefetch: true });
   // wasm runs on one thread under Node; a worker with its own wasm instance takes half of the projection's matMuls.
   let helper: MatmulHelper | undefined;
   if (backend.name === 'wasm' && cfg.threads >= 2) {
@@ -189,7 +190,11 @@ async function freshStart(inp: TrainInputs, plan: RunPlan, log: (message: string
   const { train: cfg, matrix } = inp;
   const { totalSteps, warmup, perEpoch, metricsPath } = plan;
   const rng = new Rng(cfg.seed);
-  const params = initParams(inp.nVocab, matrix.dim, cfg.projectionDim, rng, {
+  const params = initParams({
+    nVocab: inp.nVocab,
+    dimIn: matrix.dim,
+    dimOut: cfg.projectionDim,
+    rng,
     tokenWeights: cfg.tokenWeights !== 'none',
     stopwordIds: inp.stopwordIds,
     stopwordWeight: cfg.stopwordWeight,
@@ -243,9 +248,12 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
   const { tf } = backend;
   const { cfg, perEpoch, totalSteps, warmup, metricsPath, last, best, params, state, opt, gatherer, helper, log } = run;
   log(
-    gatherer.resident
-      ? `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, held in memory as f32 (${((matrix.rows * matrix.dim * 4) / 1e6).toFixed(0)} MB ≤ memory_cache_mb ${cfg.memoryCacheMb})`
-      : `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, rows gathered from disk per batch (larger than memory_cache_mb ${cfg.memoryCacheMb})`,
+    `input ${matrix.label}: ${matrix.rows} × ${matrix.dim}, ` +
+      {
+        f32: `held in memory as f32 (${((matrix.rows * matrix.dim * 4) / 1e6).toFixed(0)} MB ≤ memory_cache_mb ${cfg.memoryCacheMb})`,
+        raw: `the file's bytes held in memory, rows decoded per batch (as f32 it exceeds memory_cache_mb ${cfg.memoryCacheMb})`,
+        disk: `rows read from disk per batch (larger than memory_cache_mb ${cfg.memoryCacheMb} as f32, and than the memory budget as stored)`,
+      }[gatherer.holding],
   );
   log(
     `${inp.records.length} pairs, ${perEpoch} steps/epoch, ${totalSteps} steps, batch ${cfg.batchSize}, lr ${cfg.lr}, warmup ${warmup}, dims [${cfg.dims.join(', ')}]${cfg.binarize !== 'none' ? `, binarize ${cfg.binarize}` : ''}`,
@@ -273,7 +281,7 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
 
   const evaluate = async (step: number): Promise<void> => {
     if (!inp.evaluator) return;
-    lastEval = await inp.evaluator.evaluate(tf, params, gatherer, cfg.dims, binary);
+    lastEval = await inp.evaluator.evaluate(tf, { params, gatherer, dims: cfg.dims, binary });
     for (const r of lastEval) await writeMetric({ type: 'eval', step, file: r.file, dim: r.dim, binary: r.binary, spearman: r.spearman });
     const fmt = (b: boolean) =>
       lastEval
@@ -316,25 +324,31 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
   const progress = createProgress('train', { unit: 'steps', total: totalSteps, quiet: inp.quiet });
   const t0 = performance.now();
   const elapsed0 = state.elapsedSeconds;
-  let epochCached = -1;
-  let batches: Int32Array[] = [];
+  // Batches of the current epoch and of the next (a step prefetches the rows of the one after it).
+  const epochs = new Map<number, Int32Array[]>();
+  const batchAt = (s: number): Int32Array => {
+    const epoch = Math.floor(s / perEpoch);
+    let batches = epochs.get(epoch);
+    if (!batches) {
+      batches = epochBatches({ datasets: inp.datasets, batchSize: cfg.batchSize, seed: cfg.seed, epoch, sampler: cfg.sampler });
+      epochs.set(epoch, batches);
+      epochs.delete(epoch - 2);
+    }
+    return batches[s % perEpoch]!;
+  };
+  const recordsOf = (idx: Int32Array): TokenizedRecord[] => Array.from(idx, (i) => inp.records[i]!);
   let step = state.step;
   let lastLoss = NaN;
   let interrupted = false;
   let pairsThisRun = 0;
-  const batchRecords: TokenizedRecord[] = [];
   while (step < totalSteps) {
     const epoch = Math.floor(step / perEpoch);
-    if (epoch !== epochCached) {
-      batches = epochBatches(inp.datasets, cfg.batchSize, cfg.seed, epoch, cfg.sampler);
-      epochCached = epoch;
-    }
-    const idx = batches[step % perEpoch]!;
-    batchRecords.length = 0;
-    for (const i of idx) batchRecords.push(inp.records[i]!);
+    const idx = batchAt(step);
+    const batchRecords = recordsOf(idx);
+    const next = step + 1 < totalSteps ? recordsOf(batchAt(step + 1)) : undefined;
     const ts = performance.now();
-    const bt = inp.teacher ? await batchTeacher(tf, inp.teacher, idx, batchRecords, cfg.hardNegatives) : undefined;
-    const rep = await trainStep(tf, { params, opt, gatherer, cfg, records: batchRecords, step, totalSteps, warmupSteps: warmup, teacher: bt, helper });
+    const bt = inp.teacher ? await batchTeacher(tf, { targets: inp.teacher, idx, records: batchRecords, hardNegatives: cfg.hardNegatives }) : undefined;
+    const rep = await trainStep(tf, { params, opt, gatherer, cfg, records: batchRecords, step, totalSteps, warmupSteps: warmup, teacher: bt, helper, next });
     const dt = (performance.now() - ts) / 1000;
     if (!Number.isFinite(rep.loss)) throw diverged(step + 1, `the loss became ${rep.loss}`);
     step++;

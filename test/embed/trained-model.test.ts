@@ -38,7 +38,7 @@ it('embed(text) == pooledOutput(trained params) for every saved dim, up to fp16 
   for (let i = 0; i < E.length; i++) E[i] = (r() - 0.5) * 0.2;
   const inputFile = join(dir, 'llama2.safetensors');
   await writeSafetensors(inputFile, [{ name: 'embedding', dtype: 'F32', shape: [nVocab, dimIn], data: E }]);
-  const params = initParams(nVocab, dimIn, dims[0]!, new Rng(3), { tokenWeights: true, stopwordIds: [278, 263], stopwordWeight: 0.1 });
+  const params = initParams({ nVocab, dimIn, dimOut: dims[0]!, rng: new Rng(3), tokenWeights: true, stopwordIds: [278, 263], stopwordWeight: 0.1 });
   for (let i = 0; i < nVocab; i++) params.tokenWeights![i] = 0.5 + r() * 2;
 
   // The saved model: row_t = gelu(w_t)·E_t·W + b, one F16 file per dim, as `pipeline save` writes it.

@@ -41,10 +41,10 @@ export async function pooledOutput(
   if (dim > params.dimOut) throw new RangeError(`dim ${dim} exceeds the model width ${params.dimOut}`);
   if (matrix.dim !== params.dimIn) throw new RangeError(`${matrix.label}: width ${matrix.dim}, the model expects ${params.dimIn}`);
   const plan = planBatch(tokenIds);
-  const gatherer = await createRowGatherer(matrix, 0);
+  const gatherer = await createRowGatherer(matrix, { memoryCacheMb: 0 });
   const rows = await gatherer.gather(plan.uniq);
-  gatherer.close();
-  const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
+  await gatherer.close();
+  const pooled = poolRows(plan, { rows, dim: params.dimIn, coef: tokenCoefficients(plan, params.tokenWeights) });
   let out = project(params, pooled, plan.sentences, dim);
   addPooledDelta(params, plan, out, dim);
   const T = params.whiten?.[dim];

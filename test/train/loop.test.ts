@@ -138,6 +138,36 @@ describe('trainer loop', () => {
     expect(b.lastLoss).toBe(a.lastLoss);
   });
 
+  it('rows prefetched from the safetensors file (raw bytes held, or read from disk) train bit-identically to the matrix held as f32', async () => {
+    // The same matrix as one safetensors file: the trainer's sync-file path, whose gatherer prefetches on a worker.
+    const file = join(tmp, 'use.safetensors');
+    await writeSafetensors(file, [{ name: 'embedding', dtype: 'F32', shape: [matrix.rows, matrix.dim], data: await matrix.readRows(0, matrix.rows) }]);
+    const syncFile = { path: file, tensor: 'embedding' };
+    const held = await train(inputs(join(tmp, 'held'), baseConfig({ epochs: 2 }), { syncFile }));
+    expect(held.resident).toBe(true);
+    // 1 MB: the 8 MB f32 copy is refused, the file's bytes are held (raw); 0 MB: nothing is held, rows come from disk.
+    for (const [name, memoryCacheMb] of [
+      ['raw', 1],
+      ['disk', 0],
+    ] as const) {
+      const logs: string[] = [];
+      const s = await train(inputs(join(tmp, name), baseConfig({ epochs: 2, memoryCacheMb }), { syncFile, log: (m) => logs.push(m) }));
+      expect(s.resident).toBe(false);
+      expect(logs.some((l) => l.includes(name === 'raw' ? "the file's bytes held in memory" : 'rows read from disk per batch'))).toBe(true);
+      // (The checkpoints' metadata records memory_cache_mb, so the parameters are compared, not the files.)
+      for (const which of ['last', 'best'] as const) {
+        const got = await readModelCheckpoint(checkpointDir(join(tmp, name), which));
+        const want = await readModelCheckpoint(checkpointDir(join(tmp, 'held'), which));
+        expect(got.meta.step).toBe(want.meta.step);
+        expect(got.params).toEqual(want.params);
+      }
+      expect(bytes(checkpointDir(join(tmp, name), 'last'), 'optimizer.safetensors')).toEqual(
+        bytes(checkpointDir(join(tmp, 'held'), 'last'), 'optimizer.safetensors'),
+      );
+      expect(trainLosses(join(tmp, name))).toEqual(trainLosses(join(tmp, 'held')));
+    }
+  });
+
   it('interrupted at step 5 then --resume equals the uninterrupted run (params, optimizer, metrics, best)', async () => {
     const cfg = baseConfig({ epochs: 2 });
     const full = join(tmp, 'full');
@@ -265,7 +295,7 @@ describe('trainer loop', () => {
     for (const dim of [64, 16]) {
       const a = await pooledOutput(params, matrix, sts.s1.map(enc), { dim, norm: false });
       const b = await pooledOutput(params, matrix, sts.s2.map(enc), { dim, norm: false });
-      const want = spearman(rowCosines(a, b, sts.s1.length, dim, dim), sts.scores);
+      const want = spearman(rowCosines({ a, b, rows: sts.s1.length, width: dim, dim }), sts.scores);
       expect(done.finalEval.find((r) => r.dim === dim && !r.binary)!.spearman).toBeCloseTo(want, 5);
     }
     // whiten with binarize is refused
@@ -315,7 +345,7 @@ describe('distillation targets', () => {
       { anchor: Int32Array.of(1), positive: Int32Array.of(2) },
       { anchor: Int32Array.of(1), positive: Int32Array.of(2), negative: Int32Array.of(3) },
     ];
-    const bt = (await batchTeacher(tf, t, [0, 1, 2], recs, true))!;
+    const bt = (await batchTeacher(tf, { targets: t, idx: [0, 1, 2], records: recs, hardNegatives: true }))!;
     const C = 5; // 3 positives + 2 negatives
     const cand = [1, -1, 4, 2, 5];
     const anc = [0, -1, 3];
@@ -330,7 +360,7 @@ describe('distillation targets', () => {
         }
       }
     }
-    expect(await batchTeacher(tf, t, [1, 1], [recs[1]!, recs[1]!], true)).toBeUndefined();
+    expect(await batchTeacher(tf, { targets: t, idx: [1, 1], records: [recs[1]!, recs[1]!], hardNegatives: true })).toBeUndefined();
   });
 });
 

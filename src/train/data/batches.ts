@@ -24,7 +24,8 @@ function cut(indices: Int32Array, batchSize: number, out: Int32Array[]): void {
   }
 }
 
-export function epochBatches(datasets: readonly DatasetRange[], batchSize: number, seed: number, epoch: number, sampler: SamplerMode): Int32Array[] {
+export function epochBatches(args: { datasets: readonly DatasetRange[]; batchSize: number; seed: number; epoch: number; sampler: SamplerMode }): Int32Array[] {
+  const { datasets, batchSize, seed, epoch, sampler } = args;
   const rng = new Rng((seed * 1000003 + epoch * 7919 + 1) >>> 0);
   const batches: Int32Array[] = [];
   if (sampler === 'mixed') {

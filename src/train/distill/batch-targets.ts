@@ -39,11 +39,9 @@ export function normaliseRows(v: Float32Array, dim: number): Float32Array {
  */
 export async function batchTeacher(
   tf: typeof tfTypes,
-  t: TeacherTargets,
-  idx: ArrayLike<number>,
-  records: readonly TokenizedRecord[],
-  hardNegatives: boolean,
+  args: { targets: TeacherTargets; idx: ArrayLike<number>; records: readonly TokenizedRecord[]; hardNegatives: boolean },
 ): Promise<BatchTeacher | undefined> {
+  const { targets: t, idx, records, hardNegatives } = args;
   const n = idx.length;
   const aRows: number[] = [];
   const cRows: number[] = [];

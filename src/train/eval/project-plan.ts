@@ -11,7 +11,7 @@ import { poolRows, tokenCoefficients, type BatchPlan } from '../step/pooling.ts'
  * current token weights (JS), project with one TF.js matMul, add the pooled token offsets. No normalisation.
  */
 export async function projectPlan(tf: typeof tfTypes, params: ModelParams, plan: BatchPlan, rows: Float32Array): Promise<Float32Array> {
-  const pooled = poolRows(plan, rows, params.dimIn, tokenCoefficients(plan, params.tokenWeights));
+  const pooled = poolRows(plan, { rows, dim: params.dimIn, coef: tokenCoefficients(plan, params.tokenWeights) });
   const S = plan.sentences;
   const y = tf.tidy(() =>
     tf.add(tf.matMul(tf.tensor2d(pooled, [S, params.dimIn]), tf.tensor2d(params.kernel, [params.dimIn, params.dimOut])), tf.tensor1d(params.bias)),
@@ -28,6 +28,6 @@ export async function projectPlan(tf: typeof tfTypes, params: ModelParams, plan:
  */
 export function addPooledDelta(params: ModelParams, plan: BatchPlan, out: Float32Array, dim: number): void {
   if (!params.tokenDelta) return;
-  const dm = poolRows(plan, params.tokenDelta, params.dimOut, tokenCoefficients(plan, undefined), undefined, plan.uniq);
+  const dm = poolRows(plan, { rows: params.tokenDelta, dim: params.dimOut, coef: tokenCoefficients(plan, undefined), rowIds: plan.uniq });
   for (let s = 0; s < plan.sentences; s++) for (let j = 0; j < dim; j++) out[s * dim + j]! += dm[s * params.dimOut + j]!;
 }

@@ -51,7 +51,17 @@ export function readStsFile(path: string): StsPairs {
 }
 
 /** Cosine similarity of row i of a and b, over the first `dim` of `width` columns. */
-export function rowCosines(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
+/** Row pairs to compare: row r of `a` and of `b`, each `width` wide, over their first `dim` columns. */
+export interface RowPairs {
+  a: Float32Array;
+  b: Float32Array;
+  rows: number;
+  width: number;
+  dim: number;
+}
+
+export function rowCosines(pairs: RowPairs): Float64Array {
+  const { a, b, rows, width, dim } = pairs;
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let ab = 0;
@@ -71,7 +81,8 @@ export function rowCosines(a: Float32Array, b: Float32Array, rows: number, width
 }
 
 /** 1 − hamming(sign bits)/dim, bits = x > 0 (WordLlama's binary similarity). */
-function rowHamming(a: Float32Array, b: Float32Array, rows: number, width: number, dim: number): Float64Array {
+function rowHamming(pairs: RowPairs): Float64Array {
+  const { a, b, rows, width, dim } = pairs;
   const out = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let diff = 0;
@@ -112,7 +123,8 @@ export class StsEvaluator {
    * Spearman at each dim: dense cosine, plus hamming when `binary`. With a whitening for a dim
    * (`params.whiten`), the vectors are whitened first, as the saved model's are.
    */
-  async evaluate(tf: typeof tfTypes, params: ModelParams, gatherer: RowGatherer, dims: readonly number[], binary: boolean): Promise<EvalResult[]> {
+  async evaluate(tf: typeof tfTypes, args: { params: ModelParams; gatherer: RowGatherer; dims: readonly number[]; binary: boolean }): Promise<EvalResult[]> {
+    const { params, gatherer, dims, binary } = args;
     const y = await this.embed(tf, params, gatherer);
     const n = this.size;
     const w = params.dimOut;
@@ -127,8 +139,9 @@ export class StsEvaluator {
         b = applyWhitening(b, n, w, d, T);
         width = d;
       }
-      out.push({ file: this.pairs.file, dim: d, binary: false, spearman: spearman(rowCosines(a, b, n, width, d), this.pairs.scores) });
-      if (binary) out.push({ file: this.pairs.file, dim: d, binary: true, spearman: spearman(rowHamming(a, b, n, width, d), this.pairs.scores) });
+      out.push({ file: this.pairs.file, dim: d, binary: false, spearman: spearman(rowCosines({ a, b, rows: n, width, dim: d }), this.pairs.scores) });
+      if (binary)
+        out.push({ file: this.pairs.file, dim: d, binary: true, spearman: spearman(rowHamming({ a, b, rows: n, width, dim: d }), this.pairs.scores) });
     }
     return out;
   }

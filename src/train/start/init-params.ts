@@ -9,13 +9,19 @@ import type { Rng } from '../../util/random.ts';
  * Fresh parameters: w = 1 (stopwords: `stopwordWeight`), W and b uniform in ±1/√dim_in (nn.Linear's
  * default init), drawn from `rng`.
  */
-export function initParams(
-  nVocab: number,
-  dimIn: number,
-  dimOut: number,
-  rng: Rng,
-  opts: { tokenWeights: boolean; stopwordIds?: readonly number[]; stopwordWeight?: number; tokenDelta?: boolean },
-): ModelParams {
+export interface InitParamsArgs {
+  nVocab: number;
+  dimIn: number;
+  dimOut: number;
+  rng: Rng;
+  tokenWeights: boolean;
+  stopwordIds?: readonly number[];
+  stopwordWeight?: number;
+  tokenDelta?: boolean;
+}
+
+export function initParams(opts: InitParamsArgs): ModelParams {
+  const { nVocab, dimIn, dimOut, rng } = opts;
   const bound = 1 / Math.sqrt(dimIn);
   const kernel = new Float32Array(dimIn * dimOut);
   for (let i = 0; i < kernel.length; i++) kernel[i] = (rng.next() * 2 - 1) * bound;

@@ -77,7 +77,9 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
   const learnW = useW && opts.tokenWeights === 'learned';
 
   // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
-  const dm = params.tokenDelta ? poolRows(plan, params.tokenDelta, dimOut, tokenCoefficients(plan, undefined), undefined, plan.uniq) : undefined;
+  const dm = params.tokenDelta
+    ? poolRows(plan, { rows: params.tokenDelta, dim: dimOut, coef: tokenCoefficients(plan, undefined), rowIds: plan.uniq })
+    : undefined;
 
   // The loss of the affine output `pre` = x·W + b (+ pooled offsets): norm, binarize, Matryoshka MNRL, teacher.
   let parts: tfTypes.Tensor[] = [];
@@ -85,24 +87,30 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
     const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
     const dense = finishHead(tf, pre, mixed ? { ...opts, binarize: 'none' } : opts);
     const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
-    const head = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex);
+    const head = matryoshkaMnrl(tf, { emb, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric, exclude: ex });
     let total = head.total;
     parts = head.perDim.map((p) => tf.keep(p));
     if (mixed)
-      total = tf.add(total, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric, ex).total, opts.denseWeight!));
+      total = tf.add(
+        total,
+        tf.mul(
+          matryoshkaMnrl(tf, { emb: dense, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric, exclude: ex })
+            .total,
+          opts.denseWeight!,
+        ),
+      );
     if (!teacher) return total as tfTypes.Scalar;
     if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
     const C = S - nAnchors;
-    const distill = similarityDistillation(
-      tf,
+    const distill = similarityDistillation(tf, {
       emb,
       nAnchors,
-      opts.dims,
-      opts.dimWeights,
-      tf.tensor2d(teacher.sim, [nAnchors, C]),
-      tf.tensor2d(teacher.mask, [nAnchors, C]),
-      teacher.kind,
-    );
+      dims: opts.dims,
+      weights: opts.dimWeights,
+      teacherSim: tf.tensor2d(teacher.sim, [nAnchors, C]),
+      mask: tf.tensor2d(teacher.mask, [nAnchors, C]),
+      kind: teacher.kind,
+    });
     return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
   };
 
@@ -117,7 +125,7 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
   const split = helper !== undefined && S >= 4 && S * dimIn * dimOut >= (helper.minMacs ?? PARALLEL_MIN_MACS);
   let dots: Float64Array | undefined; // split path: token-weight dot products summed over both halves
   if (!split) {
-    const pooled = poolRows(plan, rows, dimIn, coef);
+    const pooled = poolRows(plan, { rows, dim: dimIn, coef });
     const result = tf.tidy(() => {
       const x = tf.tensor2d(pooled, [S, dimIn]);
       const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
@@ -148,7 +156,7 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
     if (!helper!.isShared(rows)) (shared = helper!.sharedRows(rows.length)).set(rows);
     const nUniq = plan.uniq.length;
     const bottom = helper!.forward({ offsets: plan.offsets, local: plan.local, rows: shared, coef, s0: h, s1: S, dimIn, w: params.kernel, dimOut, nUniq });
-    const pooledTop = poolRows({ ...plan, sentences: h }, rows, dimIn, coef);
+    const pooledTop = poolRows({ ...plan, sentences: h }, { rows, dim: dimIn, coef });
     const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooledTop, [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
     const y0 = new Float32Array(S * dimOut);
     y0.set((await yTop.data()) as Float32Array);
@@ -182,7 +190,7 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
     ]);
     perDim = await readParts();
     tf.dispose([result.value, result.gy, result.gb, ...(result.gd ? [result.gd] : []), top.dw, ...(top.dx ? [top.dx] : [])]);
-    if (learnW) dots = tokenDots(plan.offsets, plan.local, rows, dimIn, dxTop!, 0, h, new Float64Array(nUniq));
+    if (learnW) dots = tokenDots({ offsets: plan.offsets, local: plan.local, s0: 0, s1: h, rows, dim: dimIn, gradPooled: dxTop!, g: new Float64Array(nUniq) });
     const bot = await back;
     kernel = new Float32Array(dimIn * dimOut);
     for (let i = 0; i < kernel.length; i++) kernel[i] = dwTop[i]! + bot.dw[i]!;
@@ -193,7 +201,7 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
 
   let tokenWeights: StepGradients['tokenWeights'];
   if (learnW && gx) {
-    const values = tokenWeightGrads(plan, rows, dimIn, gatherWeights(plan, params.tokenWeights!), gx);
+    const values = tokenWeightGrads(plan, { rows, dim: dimIn, wUniq: gatherWeights(plan, params.tokenWeights!), gradPooled: gx });
     tokenWeights = { indices: plan.uniq, values };
   } else if (learnW && dots) {
     // dL/dw_u = gelu'(w_u) · Σ_occurrences (dL/dpooled_s · E_u) / n_s, the sums from both threads

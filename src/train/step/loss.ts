@@ -78,7 +78,8 @@ function resteFactor(tf: TF, x: Tensor, t: number, o: number): Tensor {
  * the target j = i. `candidates` = the anchors' positives (same order) followed by any hard negatives.
  * The diagonal is picked with a mask (the `gather` gradient is missing on wasm).
  */
-export function mnrl(tf: TF, anchors: Tensor2D, candidates: Tensor2D, scale: number, symmetric = false): Tensor {
+export function mnrl(tf: TF, args: { anchors: Tensor2D; candidates: Tensor2D; scale: number; symmetric?: boolean }): Tensor {
+  const { anchors, candidates, scale, symmetric = false } = args;
   const a = l2Normalize(tf, anchors);
   const c = l2Normalize(tf, candidates);
   const scores = tf.mul(fastMatMul(tf, a, tf.transpose(c)), scale) as Tensor2D;
@@ -113,16 +114,18 @@ const EXCLUDED_LOGIT_OFFSET = 1e4;
  * (1024 vs 1984 columns for [1024, 512, 256, 128, 64]). Same values as truncate-then-normalise.
  * `exclude` [nAnchors, candidates] (1 = leave out of that anchor's softmax) never covers the anchor's own positive.
  */
-export function matryoshkaMnrl(
-  tf: TF,
-  emb: Tensor2D,
-  nAnchors: number,
-  dims: readonly number[],
-  weights: readonly number[],
-  scale: number,
-  symmetric = false,
-  exclude?: Tensor2D,
-): { total: Tensor; perDim: Tensor[] } {
+export interface MatryoshkaMnrlArgs {
+  emb: Tensor2D;
+  nAnchors: number;
+  dims: readonly number[];
+  weights: readonly number[];
+  scale: number;
+  symmetric?: boolean;
+  exclude?: Tensor2D;
+}
+
+export function matryoshkaMnrl(tf: TF, args: MatryoshkaMnrlArgs): { total: Tensor; perDim: Tensor[] } {
+  const { emb, nAnchors, dims, weights, scale, symmetric = false, exclude } = args;
   const rows = emb.shape[0];
   const nc = rows - nAnchors;
   const order = dims.map((d, i) => ({ d, i })).sort((x, y) => x.d - y.d);
@@ -178,16 +181,18 @@ export function matryoshkaMnrl(
  *   cosine  mean over anchors with a teacher row of 1 − cos(S_i, T_i) (masked rows of similarities)
  * Returns the per-dim losses summed with `weights`.
  */
-export function similarityDistillation(
-  tf: TF,
-  emb: Tensor2D,
-  nAnchors: number,
-  dims: readonly number[],
-  weights: readonly number[],
-  teacherSim: Tensor2D,
-  mask: Tensor2D,
-  kind: 'mse' | 'cosine',
-): Tensor {
+export interface DistillationArgs {
+  emb: Tensor2D;
+  nAnchors: number;
+  dims: readonly number[];
+  weights: readonly number[];
+  teacherSim: Tensor2D;
+  mask: Tensor2D;
+  kind: 'mse' | 'cosine';
+}
+
+export function similarityDistillation(tf: TF, args: DistillationArgs): Tensor {
+  const { emb, nAnchors, dims, weights, teacherSim, mask, kind } = args;
   const rows = emb.shape[0];
   const width = emb.shape[1];
   const maskSum = Math.max(1, tf.sum(mask).dataSync()[0]!);

@@ -53,17 +53,19 @@ export function tokenCoefficients(plan: BatchPlan, w: Float32Array | undefined):
  * is `rows` row `rowIds[u]` (e.g. `plan.uniq` to read a full [n_vocab, dim] matrix without gathering it).
  * Accumulates in float64.
  */
-export function poolRows(plan: BatchPlan, rows: Float32Array, dim: number, coef: Float32Array, out?: Float32Array, rowIds?: Int32Array): Float32Array {
-  return poolSentences(plan.offsets, plan.local, rowIds, rows, dim, coef, 0, plan.sentences, out ?? new Float32Array(plan.sentences * dim));
+export function poolRows(plan: BatchPlan, a: { rows: Float32Array; dim: number; coef: Float32Array; out?: Float32Array; rowIds?: Int32Array }): Float32Array {
+  const out = a.out ?? new Float32Array(plan.sentences * a.dim);
+  return poolSentences({ offsets: plan.offsets, local: plan.local, s0: 0, s1: plan.sentences, rowIds: a.rowIds, rows: a.rows, dim: a.dim, coef: a.coef, out });
 }
 
 /**
  * dL/dw for each unique token, given dL/dpooled ([sentences, dim]) and the token weights of the unique
  * tokens (`wUniq`, raw w, not gelu'd).
  */
-export function tokenWeightGrads(plan: BatchPlan, rows: Float32Array, dim: number, wUniq: Float32Array, gradPooled: Float32Array): Float64Array {
-  const g = tokenDots(plan.offsets, plan.local, rows, dim, gradPooled, 0, plan.sentences, new Float64Array(plan.uniq.length));
-  for (let u = 0; u < g.length; u++) g[u]! *= geluGrad(wUniq[u]!);
+export function tokenWeightGrads(plan: BatchPlan, a: { rows: Float32Array; dim: number; wUniq: Float32Array; gradPooled: Float32Array }): Float64Array {
+  const range = { offsets: plan.offsets, local: plan.local, s0: 0, s1: plan.sentences };
+  const g = tokenDots({ ...range, rows: a.rows, dim: a.dim, gradPooled: a.gradPooled, g: new Float64Array(plan.uniq.length) });
+  for (let u = 0; u < g.length; u++) g[u]! *= geluGrad(a.wUniq[u]!);
   return g;
 }
 

@@ -82,16 +82,21 @@ export interface TrainStepArgs {
   /** The batch's distillation targets when the config has a teacher. */
   teacher?: BatchTeacher;
   helper?: MatmulHelper;
+  /** The next step's batch: its rows are prefetched while this step computes (when the gatherer can). */
+  next?: readonly TokenizedRecord[];
 }
 
 /** One optimizer step on `records`. Mutates params (through the optimizer slots). */
 export async function trainStep(tf: typeof tfTypes, args: TrainStepArgs): Promise<StepReport> {
-  const { params, opt, gatherer, cfg, records, step, totalSteps, warmupSteps, teacher, helper } = args;
+  const { params, opt, gatherer, cfg, records, step, totalSteps, warmupSteps, teacher, helper, next } = args;
   const t0 = performance.now();
   const seqs = batchSequences(records, cfg.hardNegatives);
   const plan = planBatch(seqs);
   // With a helper thread, rows go straight into memory it shares (it pools half of the sentences from them).
-  const rows = await gatherer.gather(plan.uniq, helper?.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array | undefined);
+  // (Prefetched rows come back in the gatherer's own shared buffer, which the helper reads as well.)
+  const out = helper && !gatherer.prefetched(plan.uniq) ? (helper.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array) : undefined;
+  const rows = await gatherer.gather(plan.uniq, out);
+  if (next) gatherer.prefetch(planBatch(batchSequences(next, cfg.hardNegatives)).uniq);
   const exclude = unionMasks(
     cfg.maskDuplicates ? duplicateNegatives(seqs, records.length) : undefined,
     teacher?.guideMargin !== undefined ? guidedNegatives(teacher.sim, teacher.mask, records.length, teacher.guideMargin) : undefined,

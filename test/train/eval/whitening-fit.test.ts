@@ -137,7 +137,7 @@ describe('whitening', () => {
     const rng = new Rng(21);
     const dimIn = 5;
     const dimOut = 4;
-    const params = initParams(10, dimIn, dimOut, rng, { tokenWeights: true, tokenDelta: true });
+    const params = initParams({ nVocab: 10, dimIn, dimOut, rng, tokenWeights: true, tokenDelta: true });
     params.tokenDelta!.forEach((_, i) => (params.tokenDelta![i] = rng.normal()));
     const T = Float32Array.from({ length: dimOut * dimOut }, () => rng.normal());
     const x = Float32Array.from({ length: 3 * dimIn }, () => rng.normal());

@@ -21,7 +21,7 @@ type TF = typeof tfTypes;
 function randomProblem(seed: number, V: number, D: number, O: number, B: number, withNeg: number) {
   const rng = new Rng(seed);
   const E = new Float32Array(V * D).map(() => rng.normal() * 0.5);
-  const params = initParams(V, D, O, rng, { tokenWeights: true, stopwordIds: [1, 2, 3], stopwordWeight: 0.1 });
+  const params = initParams({ nVocab: V, dimIn: D, dimOut: O, rng, tokenWeights: true, stopwordIds: [1, 2, 3], stopwordWeight: 0.1 });
   // Token weights spread around the gelu knee so gelu' varies.
   for (let i = 0; i < V; i++) params.tokenWeights![i] = rng.normal() * 1.2;
   const seq = () => Int32Array.from({ length: 1 + rng.int(7) }, () => rng.int(V));
@@ -64,21 +64,26 @@ function tokenLevel(
       if (opts.norm) emb = tf.div(emb, tf.norm(emb, 2, 1, true)) as tfTypes.Tensor2D;
       const dense = emb;
       if (opts.binarize !== 'none') emb = binarize(tf, emb, opts.binarize) as tfTypes.Tensor2D;
-      let mn = matryoshkaMnrl(tf, emb, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total;
+      let mn = matryoshkaMnrl(tf, { emb, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric }).total;
       if (opts.binarize !== 'none' && opts.denseWeight)
-        mn = tf.add(mn, tf.mul(matryoshkaMnrl(tf, dense, nAnchors, opts.dims, opts.dimWeights, opts.scale, opts.symmetric).total, opts.denseWeight));
+        mn = tf.add(
+          mn,
+          tf.mul(
+            matryoshkaMnrl(tf, { emb: dense, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric }).total,
+            opts.denseWeight,
+          ),
+        );
       if (!teacher) return mn as tfTypes.Scalar;
       const C = S - nAnchors;
-      const dl = similarityDistillation(
-        tf,
+      const dl = similarityDistillation(tf, {
         emb,
         nAnchors,
-        opts.dims,
-        opts.dimWeights,
-        tf.tensor2d(teacher.sim, [nAnchors, C]),
-        tf.tensor2d(teacher.mask, [nAnchors, C]),
-        teacher.kind,
-      );
+        dims: opts.dims,
+        weights: opts.dimWeights,
+        teacherSim: tf.tensor2d(teacher.sim, [nAnchors, C]),
+        mask: tf.tensor2d(teacher.mask, [nAnchors, C]),
+        kind: teacher.kind,
+      });
       return tf.add(tf.mul(mn, teacher.mnrlWeight), tf.mul(dl, teacher.weight)) as tfTypes.Scalar;
     };
     const inputs = [tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)];
@@ -279,7 +284,7 @@ describe('pieces', () => {
     const emb = tf.tensor2d(data, [n + c, w]);
     const dims = [6, 3, 2];
     const weights = [1, 0.5, 2];
-    const { total, perDim } = matryoshkaMnrl(tf, emb, n, dims, weights, 20);
+    const { total, perDim } = matryoshkaMnrl(tf, { emb, nAnchors: n, dims, weights, scale: 20 });
     const explicit = (d: number) => {
       const row = (r: number) => Array.from(data.subarray(r * w, r * w + d));
       const unit = (v: number[]) => {
@@ -298,7 +303,11 @@ describe('pieces', () => {
     };
     for (let i = 0; i < dims.length; i++) {
       expect((await perDim[i]!.data())[0]).toBeCloseTo(explicit(dims[i]!), 4);
-      const single = mnrl(tf, tf.slice(emb, [0, 0], [n, dims[i]!]) as tfTypes.Tensor2D, tf.slice(emb, [n, 0], [c, dims[i]!]) as tfTypes.Tensor2D, 20);
+      const single = mnrl(tf, {
+        anchors: tf.slice(emb, [0, 0], [n, dims[i]!]) as tfTypes.Tensor2D,
+        candidates: tf.slice(emb, [n, 0], [c, dims[i]!]) as tfTypes.Tensor2D,
+        scale: 20,
+      });
       expect((await single.data())[0]).toBeCloseTo(explicit(dims[i]!), 4);
     }
     const sum = dims.reduce((s, d, i) => s + weights[i]! * explicit(d), 0);
@@ -319,7 +328,12 @@ describe('pieces', () => {
       }
       return l / n;
     };
-    const sym = mnrl(tf, tf.slice(emb, [0, 0], [n, 3]) as tfTypes.Tensor2D, tf.slice(emb, [n, 0], [c, 3]) as tfTypes.Tensor2D, 20, true);
+    const sym = mnrl(tf, {
+      anchors: tf.slice(emb, [0, 0], [n, 3]) as tfTypes.Tensor2D,
+      candidates: tf.slice(emb, [n, 0], [c, 3]) as tfTypes.Tensor2D,
+      scale: 20,
+      symmetric: true,
+    });
     expect((await sym.data())[0]).toBeCloseTo((explicit(3) + backward(3)) / 2, 4);
   });
 
@@ -356,9 +370,9 @@ describe('pieces', () => {
     };
     const emb = tf.tensor2d(data, [n + c, w]);
     const args = [tf.tensor2d(T, [n, c]), tf.tensor2d(M, [n, c])] as const;
-    const m = similarityDistillation(tf, emb, n, [4, 2], [1, 0.5], args[0], args[1], 'mse');
+    const m = similarityDistillation(tf, { emb, nAnchors: n, dims: [4, 2], weights: [1, 0.5], teacherSim: args[0], mask: args[1], kind: 'mse' });
     expect((await m.data())[0]).toBeCloseTo(mse(4) + 0.5 * mse(2), 5);
-    const k = similarityDistillation(tf, emb, n, [4, 2], [1, 0.5], args[0], args[1], 'cosine');
+    const k = similarityDistillation(tf, { emb, nAnchors: n, dims: [4, 2], weights: [1, 0.5], teacherSim: args[0], mask: args[1], kind: 'cosine' });
     expect((await k.data())[0]).toBeCloseTo(rowCos(4) + 0.5 * rowCos(2), 5);
   });
 });

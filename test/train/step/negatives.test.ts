@@ -68,7 +68,14 @@ describe('MNRL with excluded candidates', () => {
     exclude[2 * c + 0] = 1;
     exclude[3 * c + 4] = 1;
     const dims = [6, 3];
-    const { perDim } = matryoshkaMnrl(tf, tf.tensor2d(data, [n + c, w]), n, dims, [1, 1], 20, false, tf.tensor2d(exclude, [n, c]));
+    const { perDim } = matryoshkaMnrl(tf, {
+      emb: tf.tensor2d(data, [n + c, w]),
+      nAnchors: n,
+      dims,
+      weights: [1, 1],
+      scale: 20,
+      exclude: tf.tensor2d(exclude, [n, c]),
+    });
     const explicit = (d: number) => {
       const unit = (r: number) => {
         const v = Array.from(data.subarray(r * w, r * w + d));
@@ -89,7 +96,7 @@ describe('MNRL with excluded candidates', () => {
       const got = (await perDim[i]!.data())[0]!;
       expect(got).toBeCloseTo(explicit(dims[i]!), 4);
       // and it differs from the unmasked loss (the mask matters)
-      const plain = (await matryoshkaMnrl(tf, tf.tensor2d(data, [n + c, w]), n, [dims[i]!], [1], 20).total.data())[0]!;
+      const plain = (await matryoshkaMnrl(tf, { emb: tf.tensor2d(data, [n + c, w]), nAnchors: n, dims: [dims[i]!], weights: [1], scale: 20 }).total.data())[0]!;
       expect(Math.abs(plain - got)).toBeGreaterThan(1e-3);
     }
   });
