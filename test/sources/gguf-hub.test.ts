@@ -12,6 +12,7 @@ import { decodeToF32 } from '../../src/safetensors/dtype.ts';
 import { SafetensorsFile } from '../../src/safetensors/file.ts';
 import { extract, type ExtractRequest } from '../../src/sources/extract.ts';
 import { readGgufHeader } from '../../src/sources/gguf/header.ts';
+import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
 import { expectedRows, ggufRowBytes, testGguf, type TestGgufType } from '../helpers/gguf-models.ts';
 import { memorySource } from '../helpers/gguf-writer.ts';
 import { startHubServer, tinyTokenizerJson, type HubServer } from '../helpers/hub-server.ts';
@@ -114,6 +115,10 @@ describe('extract a GGUF file from the hub by Range', () => {
     expect(readFileSync(join(r.outDir!, 'tokenizer.json'))).toEqual(Buffer.from(tokenizer));
     expect(readdirSync(r.outDir!).sort()).toEqual(['extract.json', 'g.safetensors', 'source_config.json', 'tokenizer.json']);
     expect((await outValues(r.outDir!)).values).toEqual(expectedRows('Q8_0', VOCAB, DIM));
+    // pipeline run's offline freshness test: current for this file, not for another GGUF file of the repo.
+    expect(await extractIsCurrent(r.config, r.outDir!)).toBe(true);
+    const other = { ...r.config, sources: [{ ...r.config.sources[0]!, gguf_file: 'model-Q4_K_M.gguf' }] };
+    expect(await extractIsCurrent(other, r.outDir!)).toBe(false);
   });
 
   it('a gguf_file the repo lacks is one line listing its GGUF files', async () => {
