@@ -81,11 +81,12 @@ export async function extractedSourceIsCurrent(path: string, want: ExtractedExpe
 }
 
 /**
- * What the config alone says a source's extracted file holds (no network): its shape, where it came from (`repo` is
+ * What the config alone says a source's extracted file holds (no network): its shape ([model] n_vocab rows, shared
+ * by all sources), where it came from (`repo` is
  * the hub id, the local path, or a node_modules path as `npm:pkg/file`; a file without `repo` was fed by hand and is
  * accepted), a pinned commit, and which GGUF file of a repo.
  */
-export function configuredExpectation(s: SourceConfig): ExtractedExpectation {
+export function configuredExpectation(s: SourceConfig, nVocab: number): ExtractedExpectation {
   const location = s.gguf ?? s.tfjs_model ?? s.path;
   const wanted = [s.hf_model_id, location, location !== undefined ? provenancePath(location) : undefined].filter((x) => x !== undefined);
   const metadata: ExtractedExpectation['metadata'] = { repo: (repo) => repo === undefined || wanted.includes(repo) };
@@ -94,14 +95,14 @@ export function configuredExpectation(s: SourceConfig): ExtractedExpectation {
     metadata.revision = (revision) => revision === undefined || revision === s.revision;
   }
   if (s.hf_model_id) metadata.gguf_file = (file) => file === s.gguf_file;
-  return { rows: s.n_vocab, dim: s.dim, metadata };
+  return { rows: nVocab, dim: s.dim, metadata };
 }
 
 /** Local check that extract's outputs match the config (no network). */
 export async function extractIsCurrent(config: ModelConfig, outDir: string): Promise<boolean> {
   if (!existsSync(tokenizerPath(outDir))) return false;
   for (const s of config.sources) {
-    if (!(await extractedSourceIsCurrent(sourcePath(outDir, s.name), configuredExpectation(s)))) return false;
+    if (!(await extractedSourceIsCurrent(sourcePath(outDir, s.name), configuredExpectation(s, config.n_vocab)))) return false;
   }
   return true;
 }

@@ -1,7 +1,8 @@
 /**
  * The library behind `pipeline extract`: for each source of a config, dispatch on its kind (hub repo, local
- * safetensors, TF.js model, GGUF file local or in a hub repo), write `weights/<config>/<source>.safetensors` (tensor `embedding`, provenance in
- * `__metadata__`), the tokenizer files, and `extract.json` with the facts the report shows.
+ * safetensors, TF.js model, GGUF file local or in a hub repo), write `weights/<config>/<source>.safetensors`
+ * (tensor `embedding`, provenance in `__metadata__`), the tokenizer files, and `extract.json` with the facts the
+ * report shows.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
@@ -262,7 +263,9 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     const outPath = sourcePath(outDir, source.name);
     let r: SourceResult;
     const local = req.from ?? source.gguf ?? source.path;
-    if (local !== undefined && (source.gguf !== undefined || isGgufFile(local))) {
+    // --from replaces the location whatever the configured kind, so a file given there is recognised by its content.
+    const isGguf = local !== undefined && ((req.from === undefined && source.gguf !== undefined) || isGgufFile(local));
+    if (local !== undefined && isGguf) {
       r = await extractGgufFromFile(source, where, local, outPath, opts, getClient);
     } else if (local !== undefined) {
       r = await extractFromLocal(source, where, local, outPath, opts);

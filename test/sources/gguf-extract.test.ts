@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { decodeToF32, type FloatDType } from '../../src/safetensors/dtype.ts';
 import { SafetensorsFile } from '../../src/safetensors/file.ts';
+import { writeSafetensors } from '../../src/safetensors/writer.ts';
 import { extract, type ExtractRequest } from '../../src/sources/extract.ts';
 import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
 import { GGML_TYPE } from '../../src/sources/gguf/dequantize.ts';
@@ -113,6 +114,13 @@ describe('extract from a local GGUF file', () => {
     const viaFrom = await extract(r);
     expect(viaFrom.sources[0]).toMatchObject({ source_format: 'gguf', source_dtype: 'Q8_0', repo: 'org/some-GGUF' });
     expect((await readOutput(join(r.outDir!, 'cfg.safetensors'))).values).toEqual(expectedRows('Q8_0', VOCAB, DIM));
+    // --from a safetensors file on a gguf = ... config: the file's content decides, not the configured kind.
+    const rows = expectedRows('F32', VOCAB, DIM);
+    await writeSafetensors(join(dir, 'st.safetensors'), [{ name: 'model.embed_tokens.weight', dtype: 'F32', shape: [VOCAB, DIM], data: rows }]);
+    const st = request(config(dir, { gguf: 'model.gguf' }), { from: join(dir, 'st.safetensors'), dtype: 'F32' });
+    expect((await extract(st)).sources[0]).toMatchObject({ source_dtype: 'F32', tensor: 'model.embed_tokens.weight' });
+    expect((await extract(st)).sources[0]!.source_format).toBeUndefined();
+    expect((await readOutput(join(st.outDir!, 'cfg.safetensors'))).values).toEqual(rows);
   });
 
   it('padded rows beyond n_vocab are kept out only with drop_extra_rows', async () => {
