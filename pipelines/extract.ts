@@ -15,7 +15,7 @@ const FLAGS = defineFlags({
   config: { value: 'NAME|PATH', help: 'model config (required): a name in config/ or a path to a .toml file' },
   from: {
     value: 'PATH',
-    help: `extract from a local .safetensors file or a folder (with or without\nmodel.safetensors.index.json) instead of the source's hub repo / path\n(single-source configs only)`,
+    help: `extract from a local .safetensors file, a folder (with or without\nmodel.safetensors.index.json) or a GGUF file (recognised by its content)\ninstead of the source's hub repo / path (single-source configs only)`,
   },
   'out-dir': { value: 'DIR', help: 'output folder (default: weights/NAME under the working directory)' },
   dtype: {
@@ -51,6 +51,12 @@ honouring Retry-After). An interrupted run resumes: verified chunks are written 
 recorded in <file>.partial.json with a fingerprint that is re-checked on resume; they are not fetched again.
 Output files appear only when complete. Local sources (--from, path = ...) and TF.js sources
 (tfjs_model = ...) are copied by row blocks with the same dtype conversion.
+
+GGUF sources (llama.cpp, Ollama, LM Studio files): gguf = "model.gguf" for a local file, or
+hf_model_id + gguf_file = "model-Q4_K_M.gguf" for a file in a hub repo, whose header is read by Range and
+of which only token_embd.weight's bytes are downloaded (resumable, as above). Rows are dequantized block by
+block (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K-Q6_K, Q8_K) to --dtype. The tokenizer.json comes
+from tokenizer_repo = "org/original-model" when set, else from beside the file or the repo.
 
 Options:
 ${flagLines(FLAGS)}
@@ -102,11 +108,12 @@ export const stage: Stage = {
     const quiet = values.quiet || values.json;
     if (!quiet) {
       for (const s of summary.sources) {
+        const dequantized = s.dequantized ? ' dequantized' : '';
         const what = s.skipped
           ? 'already current'
           : s.kind === 'hub'
-            ? `${s.source_dtype} → ${s.dtype}, ${formatBytes(s.bytes_downloaded)} downloaded of a ${formatBytes(s.shard_bytes)} shard in ${s.seconds.toFixed(1)} s`
-            : `${s.source_dtype} → ${s.dtype}, ${formatBytes(s.tensor_bytes)} read from local files in ${s.seconds.toFixed(1)} s`;
+            ? `${s.source_dtype} →${dequantized} ${s.dtype}, ${formatBytes(s.bytes_downloaded)} downloaded of a ${formatBytes(s.shard_bytes)} shard in ${s.seconds.toFixed(1)} s`
+            : `${s.source_dtype} →${dequantized} ${s.dtype}, ${formatBytes(s.tensor_bytes)} read from local files in ${s.seconds.toFixed(1)} s`;
         process.stderr.write(`${s.name}: [${s.rows}, ${s.dim}] from ${s.repo} (${what})\n`);
         if (s.overflows > 0) process.stderr.write(`warning: ${s.name}: ${s.overflows} values overflowed to ±Inf in f16; use --dtype bf16 or f32\n`);
       }

@@ -47,7 +47,7 @@ Build a model end to end: extract → concat (configs with several [[sources]]) 
 the similarities of a few example sentences under the saved model. A stage is skipped when its outputs are
 current:
   extract  every weights/NAME/<source>.safetensors has tensor "embedding" [n_vocab, dim] from the configured
-           repo/path, and tokenizer.json is there
+           repo/path (and, for GGUF, the same gguf / gguf_file), and tokenizer.json is there
   concat   concat.json matches the sources, scales and source files (size and mtime)
   train    checkpoints/best exists and was trained from the same [model]/[tokenizer]/[training]/[matryoshka]
            tables, the same input files, the same data files (size and mtime) and the same train flags

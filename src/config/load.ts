@@ -14,6 +14,9 @@ import type { ModelConfig, SourceConfig } from './types.ts';
 
 export { CONFIG_DIR, PACKAGE_ROOT, resolveConfigRelativePath } from './paths.ts';
 
+/** Where a source's matrix comes from: exactly one per source. */
+const LOCATION_KEYS = ['hf_model_id', 'path', 'tfjs_model', 'gguf'] as const;
+
 const TOP_KEYS = ['name', 'model', 'sources', 'tokenizer', 'training', 'matryoshka', 'save'];
 
 /** `gemma2_2B` → config/gemma2_2B.toml; anything with a slash or .toml is a path. */
@@ -66,7 +69,7 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
     }
     sourceTables = raw.sources.map((s, i) => validateTable(file, `[[sources]] #${i + 1}`, s, SOURCE_KEYS));
     whereOf = (i) => `[[sources]] #${i + 1}`;
-    for (const key of ['hf_model_id', 'path', 'tfjs_model'] as const) {
+    for (const key of [...LOCATION_KEYS, 'gguf_file', 'tokenizer_repo'] as const) {
       if (model[key] !== undefined) {
         throw new ConfigError(file, `[model] ${key}`, 'set per source in [[sources]] when a config has several sources');
       }
@@ -82,23 +85,26 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
 
   const sources: SourceConfig[] = sourceTables.map((t, i) => {
     const where = whereOf(i);
-    const kinds = (['hf_model_id', 'path', 'tfjs_model'] as const).filter((k) => t[k] !== undefined);
+    const kinds = LOCATION_KEYS.filter((k) => t[k] !== undefined);
     if (kinds.length !== 1) {
       throw new ConfigError(
         file,
         where,
-        kinds.length === 0 ? 'needs one of hf_model_id, path or tfjs_model' : `has ${kinds.join(' and ')}: give exactly one of hf_model_id, path or tfjs_model`,
+        kinds.length === 0
+          ? 'needs one of hf_model_id, path, tfjs_model or gguf'
+          : `has ${kinds.join(' and ')}: give exactly one of hf_model_id, path, tfjs_model or gguf`,
       );
     }
+    checkGgufKeys(t, file, where);
     if (t.dim === undefined) throw new ConfigError(file, `${where} dim`, 'missing (the source row width)');
     if (t.n_vocab !== undefined && t.n_vocab !== n_vocab) {
       throw new ConfigError(file, `${where} n_vocab`, `${t.n_vocab} differs from [model] n_vocab ${n_vocab}: sources share one tokenizer`);
     }
     const id = t.hf_model_id;
-    if (id !== undefined && !/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(id)) {
+    if (id !== undefined && !HUB_REPO_ID.test(id)) {
       throw new ConfigError(file, `${where} hf_model_id`, `"${id}" is not a hub repo id like "google/gemma-2-2b"`);
     }
-    const defaultName = id ? id.split('/')[1]! : basename(t.path ?? t.tfjs_model ?? 'source').replace(/\.(safetensors|json)$/, '');
+    const defaultName = id ? id.split('/')[1]! : basename(t.path ?? t.tfjs_model ?? t.gguf ?? 'source').replace(/\.(safetensors|json|gguf)$/i, '');
     // A source's name names its matrix file in the weights folder; unnamed, it comes from the repo id or path.
     const sourceName = t.name ?? (sourceTables.length > 1 ? defaultName : name);
     const sourceNameProblem = folderNameProblem(sourceName);
@@ -110,6 +116,9 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
       revision: t.revision,
       path: relative(t.path),
       tfjs_model: relative(t.tfjs_model),
+      gguf: relative(t.gguf),
+      gguf_file: t.gguf_file,
+      tokenizer_repo: t.tokenizer_repo,
       sentencepiece_vocab: relative(t.sentencepiece_vocab),
       tensor: t.tensor,
       dim: t.dim,
@@ -154,6 +163,37 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
     matryoshka,
     save: validateTable(file, '[save]', tableOrEmpty('save'), SAVE_KEYS),
   };
+}
+
+const HUB_REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+
+/** The GGUF keys of one source: `gguf_file` lives in a hub repo, `tokenizer_repo` only serves GGUF sources. */
+function checkGgufKeys(t: TableOf<typeof SOURCE_KEYS>, file: string, where: string): void {
+  if (t.gguf_file !== undefined) {
+    if (t.hf_model_id === undefined) {
+      throw new ConfigError(
+        file,
+        `${where} gguf_file`,
+        'needs hf_model_id (the repo holding the file); for a local file set gguf = "path/to/model.gguf" instead',
+      );
+    }
+    if (!/\.gguf$/i.test(t.gguf_file) || t.gguf_file.startsWith('/') || t.gguf_file.split('/').includes('..')) {
+      throw new ConfigError(file, `${where} gguf_file`, `"${t.gguf_file}" is not a .gguf file name inside the repo (e.g. "model-Q4_K_M.gguf")`);
+    }
+  }
+  const isGguf = t.gguf !== undefined || t.gguf_file !== undefined;
+  if (t.tokenizer_repo !== undefined) {
+    if (!isGguf) throw new ConfigError(file, `${where} tokenizer_repo`, 'only GGUF sources (gguf or gguf_file) take a tokenizer_repo');
+    if (!HUB_REPO_ID.test(t.tokenizer_repo))
+      throw new ConfigError(file, `${where} tokenizer_repo`, `"${t.tokenizer_repo}" is not a hub repo id like "Qwen/Qwen2.5-0.5B"`);
+  }
+  if (isGguf && t.sentencepiece_vocab !== undefined) {
+    throw new ConfigError(
+      file,
+      `${where} sentencepiece_vocab`,
+      'is for TF.js sources; a GGUF source takes its tokenizer from a tokenizer.json (beside the file, in the repo, or tokenizer_repo)',
+    );
+  }
 }
 
 /** weights/<config>/ under the working directory unless `--out-dir` says otherwise. */

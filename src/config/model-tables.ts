@@ -9,6 +9,9 @@ export const SOURCE_KEYS = {
   // Kept as written here: the loader resolves them against the config's folder once the source kind is known.
   path: str({ doc: 'local safetensors file or folder' }),
   tfjs_model: str({ doc: 'TF.js model.json' }),
+  gguf: str({ doc: 'local GGUF file (llama.cpp, Ollama, LM Studio)' }),
+  gguf_file: str({ doc: 'a .gguf file in the hf_model_id repo, e.g. "model-Q4_K_M.gguf"' }),
+  tokenizer_repo: str({ doc: 'GGUF sources: hub repo whose tokenizer.json to use when the GGUF has none beside it' }),
   sentencepiece_vocab: str({ doc: 'sentencepiece [[piece, score]] vocab JSON' }),
   tensor: str({ doc: 'embedding tensor name' }),
   dim: int({ check: positiveInt, doc: 'row width' }),

@@ -9,7 +9,7 @@ import type { MatryoshkaConfig, SaveTable, TrainingTable } from './training-tabl
 
 export type { MatryoshkaConfig, SaveTable, TrainingTable };
 
-/** One matrix to extract: from the hub, a local safetensors file/dir, or a TF.js model. */
+/** One matrix to extract: from the hub (safetensors or a GGUF file), a local safetensors file/dir or GGUF file, or a TF.js model. */
 export interface SourceConfig {
   /** File stem under weights/<config>/ (defaults to the repo name or file stem). */
   name: string;
@@ -19,6 +19,12 @@ export interface SourceConfig {
   path?: string;
   /** A TF.js `model.json` (weights in its shard files); `npm:` paths resolve inside node_modules. */
   tfjs_model?: string;
+  /** A local GGUF file (resolved against the config's folder). */
+  gguf?: string;
+  /** A GGUF file inside the `hf_model_id` repo, downloaded by Range (only the token matrix). */
+  gguf_file?: string;
+  /** GGUF sources: a hub repo whose tokenizer.json is used when none sits beside the GGUF file. */
+  tokenizer_repo?: string;
   /** A sentencepiece vocabulary (`[[piece, score], ...]` JSON) turned into a Unigram tokenizer.json. */
   sentencepiece_vocab?: string;
   /** Tensor name; auto-detected among well-known embedding names when absent. */

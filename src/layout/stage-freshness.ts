@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import type { ModelConfig } from '../config/types.ts';
+import type { ModelConfig, SourceConfig } from '../config/types.ts';
+import type { FloatDType } from '../safetensors/dtype.ts';
 import { resolveDatasets } from '../data/spec.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { provenancePath } from '../config/paths.ts';
@@ -40,33 +41,68 @@ export function readRunRecord(outDir: string): RunRecord {
   }
 }
 
+/**
+ * What an extracted source file must hold to count as current: tensor `embedding` [rows, dim] (in `dtype`, when
+ * given) and, for each listed metadata key, a value the predicate accepts (undefined when the file lacks the key).
+ */
+export interface ExtractedExpectation {
+  rows: number;
+  dim: number;
+  dtype?: FloatDType;
+  metadata: Record<string, (value: string | undefined) => boolean>;
+}
+
+/** Metadata predicates that accept exactly these values (what extract is about to write). */
+export function exactMetadata(metadata: Record<string, string>): ExtractedExpectation['metadata'] {
+  return Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, (x: string | undefined) => x === v]));
+}
+
+/**
+ * The one test of "is this extracted source current", shared by `extract` (against the exact provenance it is about
+ * to write, after resolving the commit and reading the header) and `pipeline run` (against what the config alone
+ * says, offline: `configuredExpectation`). An unreadable file is not current.
+ */
+export async function extractedSourceIsCurrent(path: string, want: ExtractedExpectation): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  let f: SafetensorsFile;
+  try {
+    f = await SafetensorsFile.open(path);
+  } catch {
+    return false;
+  }
+  try {
+    const t = f.header.tensors.get(EXTRACTED_TENSOR);
+    if (!t || t.shape.length !== 2 || t.shape[0] !== want.rows || t.shape[1] !== want.dim) return false;
+    if (want.dtype !== undefined && t.dtype !== want.dtype) return false;
+    return Object.entries(want.metadata).every(([k, accept]) => accept(f.header.metadata[k]));
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * What the config alone says a source's extracted file holds (no network): its shape ([model] n_vocab rows, shared
+ * by all sources), where it came from (`repo` is
+ * the hub id, the local path, or a node_modules path as `npm:pkg/file`; a file without `repo` was fed by hand and is
+ * accepted), a pinned commit, and which GGUF file of a repo.
+ */
+export function configuredExpectation(s: SourceConfig, nVocab: number): ExtractedExpectation {
+  const location = s.gguf ?? s.tfjs_model ?? s.path;
+  const wanted = [s.hf_model_id, location, location !== undefined ? provenancePath(location) : undefined].filter((x) => x !== undefined);
+  const metadata: ExtractedExpectation['metadata'] = { repo: (repo) => repo === undefined || wanted.includes(repo) };
+  if (s.hf_model_id && /^[0-9a-f]{40}$/.test(s.revision)) {
+    // A pinned commit must match (branch/tag names resolve to shas we cannot check offline).
+    metadata.revision = (revision) => revision === undefined || revision === s.revision;
+  }
+  if (s.hf_model_id) metadata.gguf_file = (file) => file === s.gguf_file;
+  return { rows: nVocab, dim: s.dim, metadata };
+}
+
 /** Local check that extract's outputs match the config (no network). */
 export async function extractIsCurrent(config: ModelConfig, outDir: string): Promise<boolean> {
   if (!existsSync(tokenizerPath(outDir))) return false;
   for (const s of config.sources) {
-    const path = sourcePath(outDir, s.name);
-    if (!existsSync(path)) return false;
-    let f: SafetensorsFile;
-    try {
-      f = await SafetensorsFile.open(path);
-    } catch {
-      return false;
-    }
-    try {
-      const t = f.header.tensors.get(EXTRACTED_TENSOR);
-      if (!t || t.shape[0] !== config.n_vocab || t.shape[1] !== s.dim) return false;
-      // extract records `repo` as the hub id, the local path, or a node_modules path as `npm:pkg/file`.
-      const repo = f.header.metadata.repo;
-      const location = s.tfjs_model ?? s.path;
-      const wanted = [s.hf_model_id, location, location !== undefined ? provenancePath(location) : undefined].filter((x) => x !== undefined);
-      if (repo !== undefined && !wanted.includes(repo)) return false;
-      if (s.hf_model_id && s.revision !== 'main' && f.header.metadata.revision !== undefined) {
-        // A pinned revision: a commit sha must match (branch/tag names resolve to shas we cannot check offline).
-        if (/^[0-9a-f]{40}$/.test(s.revision) && f.header.metadata.revision !== s.revision) return false;
-      }
-    } finally {
-      await f.close();
-    }
+    if (!(await extractedSourceIsCurrent(sourcePath(outDir, s.name), configuredExpectation(s, config.n_vocab)))) return false;
   }
   return true;
 }

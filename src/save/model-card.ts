@@ -13,7 +13,8 @@ export interface ModelCardInput {
   padToken: string;
   maxLength: number;
   /** `license`: the source's licence id as its hub card states it, when extract recorded one. */
-  sources: { name: string; repo?: string; revision?: string; dim?: number; license?: string }[];
+  /** `dequantizedFrom`: the quantized GGUF type (Q4_K, ...) the source rows were decoded from, when they were. */
+  sources: { name: string; repo?: string; revision?: string; dim?: number; license?: string; dequantizedFrom?: string }[];
   step: number;
   evals: { file?: string; dim?: number; binary?: boolean; spearman?: number }[];
   files: { dim: number; file: string; bytes: number }[];
@@ -97,7 +98,7 @@ export function modelCard(m: ModelCardInput): string {
   lines.push('```bash', `npx pipeline similarity --model . "a cat sits" "a kitten is sitting"`, '```', '');
   lines.push('## How it was made', '');
   lines.push(
-    `- Input: ${m.sources.map((s) => `${s.repo ?? s.name}${s.revision && s.revision !== 'local' ? `@${s.revision.slice(0, 12)}` : ''}${s.dim ? ` (${s.dim} columns)` : ''}`).join(' + ')} → ${m.dimIn} columns.`,
+    `- Input: ${m.sources.map((s) => `${s.repo ?? s.name}${s.revision && s.revision !== 'local' ? `@${s.revision.slice(0, 12)}` : ''}${s.dim ? ` (${s.dim} columns)` : ''}${s.dequantizedFrom ? ` (GGUF ${s.dequantizedFrom} rows, dequantized)` : ''}`).join(' + ')} → ${m.dimIn} columns.`,
   );
   lines.push(
     `- Trained (per-token weights, projection to ${Math.max(...m.dims)}, MultipleNegativesRankingLoss, Matryoshka dims ${m.dims.join(', ')}) for ${m.step} steps.`,

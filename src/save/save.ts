@@ -128,6 +128,7 @@ async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Re
       tensor: meta.tensor ?? fact?.tensor ?? s.tensor,
       source_dtype: meta.source_dtype ?? fact?.source_dtype,
       source_kind: meta.source_kind ?? fact?.kind,
+      ...(meta.dequantized === 'true' ? { dequantized_from: meta.source_dtype } : {}),
       dim: s.dim,
     });
   }
@@ -301,6 +302,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
         revision: s.revision as string | undefined,
         dim: s.dim as number,
         license: typeof s.license === 'string' ? s.license : undefined,
+        dequantizedFrom: typeof s.dequantized_from === 'string' ? s.dequantized_from : undefined,
       })),
       step: meta.step,
       evals,

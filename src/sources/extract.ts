@@ -1,11 +1,11 @@
 /**
  * The library behind `pipeline extract`: for each source of a config, dispatch on its kind (hub repo, local
- * safetensors, TF.js model), write `weights/<config>/<source>.safetensors` (tensor `embedding`, provenance in
- * `__metadata__`), the tokenizer files, and `extract.json` with the facts the report shows.
+ * safetensors, TF.js model, GGUF file local or in a hub repo), write `weights/<config>/<source>.safetensors`
+ * (tensor `embedding`, provenance in `__metadata__`), the tokenizer files, and `extract.json` with the facts the
+ * report shows.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { SafetensorsFile } from '../safetensors/file.ts';
 import type { FloatDType } from '../safetensors/dtype.ts';
 import { ConfigError } from '../config/schema.ts';
 import type { ModelConfig, SourceConfig } from '../config/types.ts';
@@ -19,9 +19,12 @@ import { createProgress, type Progress } from '../util/progress.ts';
 import { hubClientFromEnv, type HubClient } from '../hub/client.ts';
 import { extractFromHub } from './hub.ts';
 import { extractFromLocal } from './local.ts';
-import { checkSourceTensor, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+import { extractGgufFromFile } from './gguf/extract-local.ts';
+import { extractGgufFromHub } from './gguf/extract-hub.ts';
+import { isGgufFile } from './gguf/file-source.ts';
+import { checkSourceTensor, metadataShape, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
 import { SOURCE_CONFIG_FILE } from '../layout/file-names.ts';
-import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
+import { exactMetadata, extractedSourceIsCurrent } from '../layout/stage-freshness.ts';
 import { extractFactsPath, sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
 
 /** Where a source's side file goes in the weights folder (its config.json is kept as source_config.json). */
@@ -77,6 +80,9 @@ export interface SourceResult {
   seconds: number;
   overflows: number;
   skipped: boolean;
+  /** Set for GGUF sources: the file format, and whether rows were dequantized from a quantized type. */
+  source_format?: 'gguf';
+  dequantized?: boolean;
   side: SourceSide;
 }
 
@@ -114,22 +120,6 @@ function sourceWhere(config: ModelConfig, i: number): SourceWhere {
     table: config.sources.length > 1 ? `[[sources]] #${i + 1}` : '[model]',
     vocabTable: '[model]',
   };
-}
-
-async function isCurrentFile(path: string, metadata: Record<string, string>, dtype: FloatDType): Promise<boolean> {
-  if (!existsSync(path)) return false;
-  try {
-    const f = await SafetensorsFile.open(path);
-    try {
-      const t = f.header.tensors.get(EXTRACTED_TENSOR);
-      if (!t || t.dtype !== dtype) return false;
-      return Object.entries(metadata).every(([k, v]) => f.header.metadata[k] === v);
-    } finally {
-      await f.close();
-    }
-  } catch {
-    return false;
-  }
 }
 
 /** Validate a tokenizer.json against the config: pad_token is a token, the vocabulary fits in n_vocab rows. */
@@ -251,7 +241,8 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
       if (!quiet) process.stderr.write(`${m}\n`);
     },
     progress: (label, total) => createProgress(label, { unit: 'bytes', total, quiet }),
-    isCurrent: (path, metadata, dtype) => (req.force ? Promise.resolve(false) : isCurrentFile(path, metadata, dtype)),
+    isCurrent: (path, metadata, dtype) =>
+      req.force ? Promise.resolve(false) : extractedSourceIsCurrent(path, { ...metadataShape(metadata), dtype, metadata: exactMetadata(metadata) }),
     checkSide: (side, label, sourceName) => {
       const tj = side['tokenizer.json'];
       if (!tj || checkedTokenizers.has(tj)) return;
@@ -276,8 +267,15 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     const where = sourceWhere(config, i);
     const outPath = sourcePath(outDir, source.name);
     let r: SourceResult;
-    if (req.from !== undefined || source.path !== undefined) {
-      r = await extractFromLocal(source, where, req.from ?? source.path!, outPath, opts);
+    const local = req.from ?? source.gguf ?? source.path;
+    // --from replaces the location whatever the configured kind, so a file given there is recognised by its content.
+    const isGguf = local !== undefined && ((req.from === undefined && source.gguf !== undefined) || isGgufFile(local));
+    if (local !== undefined && isGguf) {
+      r = await extractGgufFromFile(source, where, local, outPath, opts, getClient);
+    } else if (local !== undefined) {
+      r = await extractFromLocal(source, where, local, outPath, opts);
+    } else if (source.gguf_file !== undefined) {
+      r = await extractGgufFromHub(source, where, outPath, opts, getClient());
     } else if (source.tfjs_model !== undefined) {
       r = await extractTfjs(source, where, outPath, opts);
     } else {

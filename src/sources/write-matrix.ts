@@ -46,7 +46,14 @@ export function checkSourceTensor(shape: readonly number[], dtype: string, sourc
   if (!FLOAT_SOURCES.includes(dtype as DType)) {
     throw new UserError(`${label}: dtype ${dtype} is not a float type (F32/F16/BF16); quantized embeddings are not supported`);
   }
-  const [rows, dim] = shape as [number, number];
+  return checkSourceShape(shape[0]!, shape[1]!, source, where, label);
+}
+
+/**
+ * Check a [rows, dim] token matrix against the config (any stored type: GGUF sources dequantize): row width =
+ * `dim`, rows = `n_vocab` (or more, dropped only with `drop_extra_rows`). Returns the number of rows to keep.
+ */
+export function checkSourceShape(rows: number, dim: number, source: SourceConfig, where: SourceWhere, label: string): number {
   if (dim !== source.dim) {
     throw new ConfigError(where.configFile, `${where.table} dim`, `${source.dim} contradicts the tensor: ${label} is [${rows}, ${dim}]; set dim = ${dim}`);
   }
@@ -78,6 +85,12 @@ export function outputMetadata(p: Provenance, rows: number, dim: number, extra: 
     source_kind: p.source_kind,
     ...extra,
   };
+}
+
+/** The [rows, dim] that `outputMetadata` recorded. */
+export function metadataShape(metadata: Record<string, string>): { rows: number; dim: number } {
+  const [rows, dim] = JSON.parse(metadata.shape ?? '[0, 0]') as [number, number];
+  return { rows, dim };
 }
 
 export function outputHeader(rows: number, dim: number, dtype: FloatDType, metadata: Record<string, string>): Uint8Array {

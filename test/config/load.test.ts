@@ -89,11 +89,11 @@ describe('config validation: one line naming the file and key', () => {
       '/cfg/x.toml: [model] pad_token: missing (a special token of the tokenizer, e.g. "<eos>")',
     ],
     ['missing dim', { model: { ...ok, dim: undefined } }, '/cfg/x.toml: [model] dim: missing (the source row width)'],
-    ['no source kind', { model: { ...ok, hf_model_id: undefined } }, '/cfg/x.toml: [model]: needs one of hf_model_id, path or tfjs_model'],
+    ['no source kind', { model: { ...ok, hf_model_id: undefined } }, '/cfg/x.toml: [model]: needs one of hf_model_id, path, tfjs_model or gguf'],
     [
       'two source kinds',
       { model: { ...ok, path: 'a.safetensors' } },
-      '/cfg/x.toml: [model]: has hf_model_id and path: give exactly one of hf_model_id, path or tfjs_model',
+      '/cfg/x.toml: [model]: has hf_model_id and path: give exactly one of hf_model_id, path, tfjs_model or gguf',
     ],
     [
       'bad repo id',

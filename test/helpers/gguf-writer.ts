@@ -30,13 +30,26 @@ export interface GgufOverrides {
   truncate?: number;
 }
 
+/** Bytes appended in order; small values collect in `pending`, large tensor data is kept as its own chunk. */
 class Out {
-  private parts: number[] = [];
+  private chunks: Uint8Array[] = [];
+  private pending: number[] = [];
+  private size = 0;
   get length(): number {
-    return this.parts.length;
+    return this.size;
+  }
+  private flush(): void {
+    if (this.pending.length > 0) this.chunks.push(Uint8Array.from(this.pending));
+    this.pending = [];
   }
   bytes(b: ArrayLike<number>): void {
-    for (let i = 0; i < b.length; i++) this.parts.push(b[i]!);
+    if (b instanceof Uint8Array && b.byteLength > 4096) {
+      this.flush();
+      this.chunks.push(b);
+    } else {
+      for (let i = 0; i < b.length; i++) this.pending.push(b[i]!);
+    }
+    this.size += b.length;
   }
   num(n: number | bigint, kind: 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'u64' | 'i64' | 'f64'): void {
     const size = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, u64: 8, i64: 8, f64: 8 }[kind];
@@ -59,10 +72,17 @@ class Out {
     this.bytes(b);
   }
   pad(alignment: number): void {
-    while (this.parts.length % alignment !== 0) this.parts.push(0);
+    while (this.size % alignment !== 0) this.bytes([0]);
   }
   done(): Uint8Array {
-    return Uint8Array.from(this.parts);
+    this.flush();
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
   }
 }
 
@@ -122,7 +142,7 @@ export function writeGguf(metadata: MetaEntry[], tensors: TensorEntry[], overrid
   out.pad(alignment);
   const dataStart = out.length;
   tensors.forEach((t, i) => {
-    while (out.length < dataStart + offsets[i]!) out.bytes([0]);
+    if (out.length < dataStart + offsets[i]!) out.bytes(new Uint8Array(dataStart + offsets[i]! - out.length));
     out.bytes(t.data);
   });
   if (tensors.length > 0) out.pad(alignment);

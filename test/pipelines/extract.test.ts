@@ -4,11 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SafetensorsFile } from '../../src/safetensors/file.ts';
 import { decodeToF32 } from '../../src/safetensors/dtype.ts';
+import { expectedRows, testGguf } from '../helpers/gguf-models.ts';
 import { startHubServer, writeSparseSafetensors, matrixBytes, tinyTokenizerJson, type HubServer } from '../helpers/hub-server.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -118,6 +119,29 @@ describe('pipeline extract (CLI)', () => {
     // Not a TTY: plain progress lines with bytes, percentage, rate and ETA, then the final line.
     expect(r.stderr).toMatch(/^resumable 1\.05 MB\/1\.05 MB 100\.0% [\d.]+ [kMG]?B\/s ETA \d+s \(done in \d+s\)$/m);
     expect(r.stderr).toMatch(/^resumable: tensor model\.embed_tokens\.weight \(known name\) BF16 \[512,1024\] in model\.safetensors$/m);
+  });
+
+  it('--from model.gguf: Q4_K rows dequantized through the CLI; a GGUF without a tokenizer is one line, exit code 2', async () => {
+    const dir = join(tmp, 'gguf');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'model.gguf'), testGguf({ type: 'Q4_K', vocab: ROWS, dim: DIM }));
+    const cfg = join(tmp, 'gguf.toml');
+    writeFileSync(cfg, `[model]\nhf_model_id = "org/m-GGUF"\ngguf_file = "m-Q4_K_M.gguf"\ndim = ${DIM}\nn_vocab = ${ROWS}\npad_token = "<eos>"\n`);
+    const out = join(tmp, 'out-gguf');
+    const missing = await runCli(['extract', '--config', cfg, '--from', join(dir, 'model.gguf'), '--out-dir', out]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split('\n').at(-1)).toMatch(
+      /^error: .*gguf\.toml: \[model\]: no tokenizer\.json for the GGUF source "gguf" \(looked in .*\); set tokenizer_repo = /,
+    );
+    writeFileSync(join(dir, 'tokenizer.json'), tinyTokenizerJson(ROWS));
+    const r = await runCli(['extract', '--config', cfg, '--from', join(dir, 'model.gguf'), '--out-dir', out, '--dtype', 'f32']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/gguf: \[512, 1024\] from org\/m-GGUF \(Q4_K → dequantized F32, 294\.9 kB read from local files/);
+    const f = await SafetensorsFile.open(join(out, 'gguf.safetensors'));
+    const t = f.tensor('embedding');
+    const got = decodeToF32(await f.readBytes(t, 0, t.end - t.begin), 'F32');
+    await f.close();
+    expect(got).toEqual(expectedRows('Q4_K', ROWS, DIM));
   });
 
   it('gated repo without token: one line on stderr, exit code 2', async () => {

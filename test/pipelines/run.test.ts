@@ -7,6 +7,7 @@ import { formatSimilarityTable, stage } from '../../pipelines/run.ts';
 import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { extract } from '../../src/sources/extract.ts';
+import { testGguf } from '../helpers/gguf-models.ts';
 
 const LLAMA2 = join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');
 let root: string;
@@ -163,6 +164,54 @@ describe('pipeline run', () => {
     expect(JSON.parse(readFileSync(join(twoOut, 'config.json'), 'utf8')).source).toMatchObject({ dim_in: 24, concat: 'concat.json' });
     expect(ran(await go())).toEqual({ extract: false, concat: false, train: false, save: false });
   }, 120_000);
+
+  it('runs extract → train → save on a GGUF source: Q8_0 rows dequantized, the real Llama-2 tokenizer beside the file', async () => {
+    mkdirSync(join(root, 'gguf'), { recursive: true });
+    // 32000 rows (the tokenizer's vocabulary) × 32 columns, one Q8_0 block per row (test/helpers/gguf-models.ts).
+    writeFileSync(join(root, 'gguf', 'model.gguf'), testGguf({ type: 'Q8_0', vocab: 32000, dim: 32 }));
+    copyFileSync(LLAMA2, join(root, 'gguf', 'tokenizer.json'));
+    const ggufToml = join(root, 'ggufrun.toml');
+    writeFileSync(
+      ggufToml,
+      [
+        '[model]',
+        'gguf = "gguf/model.gguf"',
+        'dim = 32',
+        'n_vocab = 32000',
+        'pad_token = "<unk>"',
+        '[tokenizer]',
+        'max_length = 16',
+        '[training]',
+        'batch_size = 8',
+        'eval_steps = 0',
+        '[matryoshka]',
+        'dims = [8, 4]',
+      ].join('\n'),
+    );
+    const ggufOut = join(root, 'weights-gguf');
+    const go = async () => {
+      const chunks: string[] = [];
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (chunks.push(String(c)), true));
+      try {
+        expect(await stage.run(['--config', ggufToml, '--out-dir', ggufOut, '--data', dataFile, '--steps', '6', '--quiet', '--json'])).toBe(0);
+      } finally {
+        spy.mockRestore();
+      }
+      return JSON.parse(chunks.join('')) as { stages: { stage: string; ran: boolean }[]; similarity: { dim: number; table: number[][] } };
+    };
+    const first = await go();
+    expect(ran(first)).toEqual({ extract: true, train: true, save: true });
+    expect(first.similarity.dim).toBe(8);
+    first.similarity.table.forEach((row, i) => expect(row[i]).toBeCloseTo(1, 5));
+    const facts = JSON.parse(readFileSync(join(ggufOut, 'extract.json'), 'utf8')).sources[0];
+    expect(facts).toMatchObject({ source_format: 'gguf', source_dtype: 'Q8_0', dequantized: true, rows: 32000, dim: 32 });
+    expect(readFileSync(join(ggufOut, 'README.md'), 'utf8')).toContain(`${join(root, 'gguf', 'model.gguf')} (32 columns) (GGUF Q8_0 rows, dequantized)`);
+    expect(ran(await go())).toEqual({ extract: false, train: false, save: false });
+    // The GGUF source goes through the same freshness test: another file is not current.
+    const config = loadConfig(ggufToml);
+    expect(await extractIsCurrent(config, ggufOut)).toBe(true);
+    expect(await extractIsCurrent({ ...config, sources: [{ ...config.sources[0]!, gguf: join(root, 'other.gguf') }] }, ggufOut)).toBe(false);
+  }, 180_000);
 
   it('recognizes a current extract of the npm-shipped use_lite source (npm: provenance)', async () => {
     const config = loadConfig('use_lite');

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ByteSource } from './header.js';
@@ -21,4 +22,20 @@ export async function openFileSource(path: string): Promise<ByteSource & { close
     },
     close: () => handle.close(),
   };
+}
+
+/** True when `path` is a file that starts with the GGUF magic (Ollama's blobs have no .gguf extension). */
+export function isGgufFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    const fd = openSync(path, 'r');
+    try {
+      const magic = new Uint8Array(4);
+      return readSync(fd, magic, 0, 4, 0) === 4 && new TextDecoder().decode(magic) === 'GGUF';
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
 }
