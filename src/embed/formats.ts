@@ -8,7 +8,7 @@ import { decodeToF32 } from '../safetensors/dtype.ts';
 import { SafetensorsError, rowWidth, type TensorInfo } from '../safetensors/header.ts';
 import type { SafetensorsBuffer } from '../safetensors/bytes.ts';
 import { EXTRACTED_TENSOR, MODEL2VEC_TENSOR, SAVED_TENSOR } from '../layout/tensor-names.ts';
-import { isSavedModelConfig, readSavedModelConfig } from '../layout/saved-config.ts';
+import { isSavedModelConfig, readSavedModelConfig, savedInt8Step } from '../layout/saved-config.ts';
 
 export type ModelFormat = 'wordllama-ts' | 'wordllama' | 'model2vec' | 'sentence-transformers' | 'raw';
 
@@ -44,6 +44,8 @@ export interface FormatDefaults {
   binarized: boolean;
   /** Tensor the rows came from. */
   tensor: string;
+  /** Multiplier of the stored values (our int8 saves: the matrix's step), applied once when reading. */
+  rowScale?: number;
 }
 
 function tensorNames(st: SafetensorsBuffer): string[] {
@@ -76,6 +78,7 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   if (has(SAVED_TENSOR)) {
     if (isSavedModelConfig(config)) {
       const saved = readSavedModelConfig(config, `${source}: config.json`);
+      const step = savedInt8Step(saved, rowWidth(st.info(SAVED_TENSOR)), `${source}: config.json`);
       return {
         format: 'wordllama-ts',
         normalize: saved.normalize,
@@ -85,6 +88,7 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
         padTokenId: saved.pad_token_id,
         binarized: saved.binarized,
         tensor: SAVED_TENSOR,
+        ...(step === undefined ? {} : { rowScale: step }),
       };
     }
     if (modelType === 'model2vec') {
@@ -117,8 +121,8 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   );
 }
 
-/** Build the in-memory matrix for a detected format. */
-export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision: Precision, source: string): TokenMatrix {
+/** Build the in-memory matrix for a detected format; `rowScale` multiplies every stored value (int8 codes → values). */
+export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision: Precision, source: string, rowScale?: number): TokenMatrix {
   const info = st.info(tensor);
   require2d(info, source);
   const rows = info.shape[0]!;
@@ -129,6 +133,7 @@ export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision
     m.f16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) : new Uint16Array(bytes.slice().buffer);
   } else {
     m.f32 = decodeToF32(st.bytes(tensor), info.dtype);
+    if (rowScale !== undefined) for (let i = 0; i < m.f32.length; i++) m.f32[i] = m.f32[i]! * rowScale;
   }
   if (st.header.tensors.has('mapping')) {
     const map = st.info('mapping');
