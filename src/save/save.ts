@@ -131,6 +131,8 @@ async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Re
       source_dtype: meta.source_dtype ?? fact?.source_dtype,
       source_kind: meta.source_kind ?? fact?.kind,
       dim: s.dim,
+      // Recorded by extract from the hub's model info (cardData.license); absent for local files.
+      license: typeof fact?.license === 'string' ? fact.license : undefined,
     });
   }
   return out;

@@ -1,6 +1,6 @@
 /**
  * A hub-compatible HTTP server on 127.0.0.1 for tests, serving repos the tests generate:
- *   GET  /api/models/{repo}/revision/{rev}     (what @huggingface/hub's modelInfo calls: sha, siblings, gated)
+ *   GET  /api/models/{repo}/revision/{rev}     (what @huggingface/hub's modelInfo calls: sha, siblings, gated, cardData, tags)
  *   GET  /{repo}/resolve/{rev}/{file}          Range → 206 / 416, ETag, X-Repo-Commit, X-Linked-Etag/-Size
  * Errors as the real hub sends them (X-Error-Code RepoNotFound / GatedRepo / RevisionNotFound / EntryNotFound;
  * an unknown repo is 401 without a token, 404 with one; a gated repo 401 without token, 403 with a token that has
@@ -32,6 +32,8 @@ export interface TestRepo {
   allowedTokens?: string[];
   /** Extra revision names → commit. */
   revisions?: Record<string, string>;
+  /** Licence id of the repo's card: model info then carries `cardData.license` and a `license:<id>` tag, as the hub's does. */
+  license?: string;
   /** File trees of other commits (earlier heads, branch heads): a revision naming such a commit serves its tree, any other serves `files`. */
   trees?: Record<string, Record<string, ServedFile>>;
 }
@@ -334,6 +336,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
             lastModified: '2024-07-31T00:00:00.000Z',
             pipeline_tag: 'text-generation',
             siblings: Object.keys(treeOf(st, commit).files).map((rfilename) => ({ rfilename })),
+            ...(st.repo.license ? { cardData: { license: st.repo.license }, tags: ['safetensors', `license:${st.repo.license}`] } : { tags: ['safetensors'] }),
           }),
         );
         return;
