@@ -58,6 +58,21 @@ function require2d(t: TensorInfo, source: string): void {
   }
 }
 
+/** sentence-transformers' module type that L2-normalises the pooled vector (sentence_transformers/models/Normalize.py). */
+export const ST_NORMALIZE_MODULE = 'sentence_transformers.models.Normalize';
+
+/**
+ * The config a sentence-transformers folder implies: the keys of its config_sentence_transformers.json, and
+ * `normalize` = whether modules.json lists a Normalize module, as SentenceTransformer runs the modules it lists
+ * in order (StaticEmbedding's mean, then Normalize when present). Without a modules.json, a `normalize` in the
+ * config (model2vec-rs's convention for these folders) is kept.
+ */
+export function sentenceTransformersConfig(stConfig: Record<string, unknown> | undefined, modules: unknown): Record<string, unknown> {
+  if (!Array.isArray(modules)) return { model_type: 'sentence-transformers', ...stConfig };
+  const normalize = modules.some((m) => (m as { type?: unknown } | null)?.type === ST_NORMALIZE_MODULE);
+  return { model_type: 'sentence-transformers', ...stConfig, normalize };
+}
+
 /** Pick the embedding tensor and the format's defaults. */
 export function detectFormat(st: SafetensorsBuffer, config: Record<string, unknown> | undefined, source: string): FormatDefaults {
   const names = tensorNames(st);
