@@ -59,7 +59,7 @@ function require2d(t: TensorInfo, source: string): void {
 }
 
 /** sentence-transformers' module type that L2-normalises the pooled vector (sentence_transformers/models/Normalize.py). */
-export const ST_NORMALIZE_MODULE = 'sentence_transformers.models.Normalize';
+const ST_NORMALIZE_MODULE = 'sentence_transformers.models.Normalize';
 
 /**
  * The config a sentence-transformers folder implies: the keys of its config_sentence_transformers.json, and

@@ -33,7 +33,7 @@ export interface VocabQuantizeOptions {
 }
 
 /** Refuse a cluster count that cannot shrink the vocabulary, naming the flag. */
-export function checkClusterCount(clusters: number, vocab: number, where = 'export: --vocab-quantize'): void {
+function checkClusterCount(clusters: number, vocab: number, where = 'export: --vocab-quantize'): void {
   if (!Number.isInteger(clusters) || clusters < 1) throw new UserError(`${where} ${clusters}: the number of clusters must be a positive integer`);
   if (clusters >= vocab) {
     throw new UserError(`${where} ${clusters}: must be below the vocabulary size (${vocab} tokens), or there is nothing to share; use at most ${vocab - 1}`);
