@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { loadConfig, outputDirFor } from '../src/config/load.ts';
 import { runSave } from '../src/save/save.ts';
+import type { SavedDtype } from '../src/layout/saved-config.ts';
 import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
 import { claimOutputFolder } from '../src/layout/ownership.ts';
@@ -23,8 +24,8 @@ export const SAVE_FLAGS = defineFlags({
   'out-dir': { value: 'DIR', help: 'weights folder with checkpoints/ and the extracted inputs (default: weights/NAME)' },
   'save-dir': { value: 'DIR', help: 'write the model files here instead of the weights folder' },
   dtype: {
-    value: 'f16|f32',
-    help: `storage type of the rows (default f16; f32 is exact and twice the size; for int8 run\npipeline export --format model2vec --dtype int8 on the saved model)`,
+    value: 'f16|f32|int8',
+    help: `storage type of the rows (default f16; f32 is exact and twice the size; int8 is half\nof f16: each file's codes share one step (largest |value| / 127, model2vec's rule),\nkept in config.json's "scales" {dim: step} and multiplied back by load(), so\nembeddings keep their lengths; it projects the vocabulary twice (ranges, then codes);\nWordLlama's own loader reads float rows only)`,
   },
   'block-rows': { value: 'N', help: 'vocabulary rows projected per block (default: about 4M values per block)' },
   force: {
@@ -41,12 +42,12 @@ export const SAVE_FLAGS = defineFlags({
 const help = `pipeline save --config NAME [options]
 
 Project the whole vocabulary through the trained model and write, per dim, into weights/NAME/:
-  NAME_<dim>.safetensors   tensor "embedding.weight" F16 (or F32, --dtype) [n_vocab, dim] (WordLlama's layout):
+  NAME_<dim>.safetensors   tensor "embedding.weight" F16 (or F32 / I8, --dtype) [n_vocab, dim] (WordLlama's layout):
                            row_t = gelu(w_t)·E_t·W + b truncated to <dim>, so the mean of a sentence's rows
                            is the trained model's pooled vector (before L2 normalisation)
   tokenizer.json           the tokenizer (copied when saving elsewhere than the weights folder)
   config.json              {model_type: "wordllama-ts", name, dims, dim (when one), files, n_vocab, pad_token,
-                           pad_token_id, binarized, normalize: true, dtype, max_length, source: {provenance,
+                           pad_token_id, binarized, normalize: true, dtype, scales (int8), max_length, source: {provenance,
                            checkpoint, step, training settings}, eval: [{file, dim, binary, spearman}]}
   README.md                a model card (files, usage, provenance, scores)
 Load with the library (load('weights/NAME', { dim: 128 })) or pipeline embed/similarity/eval --model weights/NAME.
@@ -70,9 +71,8 @@ export const stage: Stage = {
   async run(argv) {
     const { values } = parseFlags('save', argv, SAVE_FLAGS);
     if (!values.config) throw new UserError('save: --config NAME is required (see: pipeline save --help)');
-    if (values.dtype !== undefined && values.dtype !== 'f16' && values.dtype !== 'f32') {
-      const hint = values.dtype === 'int8' ? '; for int8 save first, then run pipeline export --format model2vec --dtype int8' : '';
-      throw new UserError(`save: --dtype "${values.dtype}" is not one of f16, f32${hint}`);
+    if (values.dtype !== undefined && !['f16', 'f32', 'int8'].includes(values.dtype)) {
+      throw new UserError(`save: --dtype "${values.dtype}" is not one of f16, f32, int8`);
     }
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
@@ -86,7 +86,7 @@ export const stage: Stage = {
       dims: parseDims(values.dims),
       checkpoint: values.checkpoint,
       blockRows: intFlag('save', 'block-rows', values['block-rows']),
-      dtype: values.dtype as 'f16' | 'f32' | undefined,
+      dtype: values.dtype as SavedDtype | undefined,
       backend: values.backend,
       quiet: Boolean(values.quiet),
       log: (m) => logLine(m, Boolean(values.quiet)),

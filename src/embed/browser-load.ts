@@ -10,6 +10,7 @@ import { MODEL_CONFIG_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../lay
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 import { neededFiles } from '../hub/cache/needed-files.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
+import { sentenceTransformersConfig } from './formats.ts';
 import type { StaticModel } from './model.ts';
 
 /** The part of the Cache API used (a `caches.open(...)` result fits; tests pass their own). */
@@ -117,7 +118,7 @@ export async function loadFromUrl(baseUrl: string, opts: BrowserLoadOptions = {}
     const stDir = Array.isArray(modules) ? modules.find((m) => m.path && m.path !== '.')?.path : undefined;
     if (stDir && !config) {
       weights = `${stDir}/model.safetensors`;
-      config = { model_type: 'sentence-transformers', ...parseJson(await f.get(urlOf('config_sentence_transformers.json'), true), base) };
+      config = sentenceTransformersConfig(parseJson(await f.get(urlOf('config_sentence_transformers.json'), true), base), modules);
     } else weights = 'model.safetensors';
   }
   return fromFiles(f, urlOf, weights, config, opts);
@@ -146,8 +147,10 @@ export async function loadFromHub(id: string, opts: HubBrowserOptions = {}): Pro
   let config = files.includes(MODEL_CONFIG_FILE) ? parseJson(await f.get(urlOf(MODEL_CONFIG_FILE)), `${repo}/${MODEL_CONFIG_FILE}`) : undefined;
   const need = neededFiles(files, config, opts.dim, `${repo}/${MODEL_CONFIG_FILE}`);
   if (need.missing || !need.weights) throw new UserError(`${repo}@${revision}: ${need.missing ?? 'no weights file'} is not in the repo`);
-  if (!config && files.includes('config_sentence_transformers.json')) {
-    config = { model_type: 'sentence-transformers', ...parseJson(await f.get(urlOf('config_sentence_transformers.json')), repo) };
+  if (!config && need.weights.includes('/')) {
+    // A sentence-transformers repo (weights in its module folder): its settings and modules decide normalisation.
+    const get = async (file: string) => (files.includes(file) ? parseJson(await f.get(urlOf(file)), `${repo}/${file}`) : undefined);
+    config = sentenceTransformersConfig(await get('config_sentence_transformers.json'), await get('modules.json'));
   }
   return fromFiles(f, urlOf, need.weights, config, opts);
 }

@@ -8,7 +8,7 @@ import { decodeToF32 } from '../safetensors/dtype.ts';
 import { SafetensorsError, rowWidth, type TensorInfo } from '../safetensors/header.ts';
 import type { SafetensorsBuffer } from '../safetensors/bytes.ts';
 import { EXTRACTED_TENSOR, MODEL2VEC_TENSOR, SAVED_TENSOR } from '../layout/tensor-names.ts';
-import { isSavedModelConfig, readSavedModelConfig } from '../layout/saved-config.ts';
+import { isSavedModelConfig, readSavedModelConfig, savedInt8Step } from '../layout/saved-config.ts';
 
 export type ModelFormat = 'wordllama-ts' | 'wordllama' | 'model2vec' | 'sentence-transformers' | 'raw';
 
@@ -44,6 +44,8 @@ export interface FormatDefaults {
   binarized: boolean;
   /** Tensor the rows came from. */
   tensor: string;
+  /** Multiplier of the stored values (our int8 saves: the matrix's step), applied once when reading. */
+  rowScale?: number;
 }
 
 function tensorNames(st: SafetensorsBuffer): string[] {
@@ -54,6 +56,21 @@ function require2d(t: TensorInfo, source: string): void {
   if (t.shape.length !== 2) {
     throw new SafetensorsError(`${source}: tensor "${t.name}" has shape ${JSON.stringify(t.shape)}, expected [n_vocab, dim]`);
   }
+}
+
+/** sentence-transformers' module type that L2-normalises the pooled vector (sentence_transformers/models/Normalize.py). */
+const ST_NORMALIZE_MODULE = 'sentence_transformers.models.Normalize';
+
+/**
+ * The config a sentence-transformers folder implies: the keys of its config_sentence_transformers.json, and
+ * `normalize` = whether modules.json lists a Normalize module, as SentenceTransformer runs the modules it lists
+ * in order (StaticEmbedding's mean, then Normalize when present). Without a modules.json, a `normalize` in the
+ * config (model2vec-rs's convention for these folders) is kept.
+ */
+export function sentenceTransformersConfig(stConfig: Record<string, unknown> | undefined, modules: unknown): Record<string, unknown> {
+  if (!Array.isArray(modules)) return { model_type: 'sentence-transformers', ...stConfig };
+  const normalize = modules.some((m) => (m as { type?: unknown } | null)?.type === ST_NORMALIZE_MODULE);
+  return { model_type: 'sentence-transformers', ...stConfig, normalize };
 }
 
 /** Pick the embedding tensor and the format's defaults. */
@@ -76,6 +93,7 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   if (has(SAVED_TENSOR)) {
     if (isSavedModelConfig(config)) {
       const saved = readSavedModelConfig(config, `${source}: config.json`);
+      const step = savedInt8Step(saved, rowWidth(st.info(SAVED_TENSOR)), `${source}: config.json`);
       return {
         format: 'wordllama-ts',
         normalize: saved.normalize,
@@ -85,6 +103,7 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
         padTokenId: saved.pad_token_id,
         binarized: saved.binarized,
         tensor: SAVED_TENSOR,
+        ...(step === undefined ? {} : { rowScale: step }),
       };
     }
     if (modelType === 'model2vec') {
@@ -117,8 +136,8 @@ export function detectFormat(st: SafetensorsBuffer, config: Record<string, unkno
   );
 }
 
-/** Build the in-memory matrix for a detected format. */
-export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision: Precision, source: string): TokenMatrix {
+/** Build the in-memory matrix for a detected format; `rowScale` multiplies every stored value (int8 codes → values). */
+export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision: Precision, source: string, rowScale?: number): TokenMatrix {
   const info = st.info(tensor);
   require2d(info, source);
   const rows = info.shape[0]!;
@@ -129,6 +148,7 @@ export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision
     m.f16 = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) : new Uint16Array(bytes.slice().buffer);
   } else {
     m.f32 = decodeToF32(st.bytes(tensor), info.dtype);
+    if (rowScale !== undefined) for (let i = 0; i < m.f32.length; i++) m.f32[i] = m.f32[i]! * rowScale;
   }
   if (st.header.tensors.has('mapping')) {
     const map = st.info('mapping');

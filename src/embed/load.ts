@@ -60,7 +60,7 @@ export function loadModelFromBuffers(buffers: ModelBuffers, opts: LoadOptions = 
   const config = buffers.configJson as Record<string, unknown> | undefined;
   const defaults = detectFormat(st, config, source);
   const precision = opts.precision ?? 'f16';
-  const matrix = readTokenMatrix(st, defaults.tensor, precision, source);
+  const matrix = readTokenMatrix(st, defaults.tensor, precision, source, defaults.rowScale);
   const need = requiredRows(tok);
   if (matrix.ids < need) {
     throw new UserError(

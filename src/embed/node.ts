@@ -11,6 +11,7 @@ import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
 import type { HubLoadOptions } from '../hub/cache/download.ts';
 import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
+import { sentenceTransformersConfig } from './formats.ts';
 
 export * from './index.ts';
 // Worker-thread versions of the all-pairs and top-k utilities (Node worker_threads; the browser entry has none).
@@ -34,6 +35,8 @@ export interface ResolvedModelFiles {
   tokenizerConfig?: string;
   /** Set for sentence-transformers folders (config_sentence_transformers.json). */
   sentenceTransformersConfig?: string;
+  /** sentence-transformers folders: modules.json (whether a Normalize module follows the embedding). */
+  modules?: string;
 }
 
 /**
@@ -53,7 +56,12 @@ export function resolveModelFiles(pathOrDir: string, opts: { dim?: number } = {}
       // sentence-transformers keeps config_sentence_transformers.json beside modules.json, above the module folder.
       const inner = resolveModelFiles(join(dir, '0_StaticEmbedding'), opts);
       const stConfig = join(dir, 'config_sentence_transformers.json');
-      return { ...inner, sentenceTransformersConfig: inner.sentenceTransformersConfig ?? (existsSync(stConfig) ? stConfig : undefined) };
+      const modules = join(dir, 'modules.json');
+      return {
+        ...inner,
+        sentenceTransformersConfig: inner.sentenceTransformersConfig ?? (existsSync(stConfig) ? stConfig : undefined),
+        modules: existsSync(modules) ? modules : undefined,
+      };
     }
     // A `pipeline save` folder also holds the extracted sources (weights/<config>/<source>.safetensors): its
     // config.json's files map says which files are the model.
@@ -102,8 +110,9 @@ export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
     throw new UserError(`${files.safetensors}: ${size} bytes is too large to load whole; save a projected model with \`pipeline save\` first`);
   }
   let configJson = files.config ? readJson(files.config) : undefined;
-  if (!configJson && files.sentenceTransformersConfig) {
-    configJson = { model_type: 'sentence-transformers', ...readJson(files.sentenceTransformersConfig) };
+  if (!configJson && (files.sentenceTransformersConfig || files.modules)) {
+    const st = files.sentenceTransformersConfig ? readJson(files.sentenceTransformersConfig) : undefined;
+    configJson = sentenceTransformersConfig(st, files.modules ? readJson(files.modules) : undefined);
   }
   const bytes = readFileSync(files.safetensors);
   return loadModelFromBuffers(

@@ -33,19 +33,31 @@ export function effectiveRows(model: StaticModel): Float32Array {
   return data;
 }
 
+/** Largest |value| of `values`, folded into `max` (so a matrix streamed in blocks gets one maximum). */
+export function maxAbs(values: ArrayLike<number>, max = 0): number {
+  for (let i = 0; i < values.length; i++) if (Math.abs(values[i]!) > max) max = Math.abs(values[i]!);
+  return max;
+}
+
+/** The int8 step of a matrix whose largest |value| is `max`: value ≈ code × step, codes in -127..127. */
+export const int8Step = (max: number): number => (max > 0 ? max / 127 : 1);
+
 /**
- * Encode rows in `dtype`. int8 scales the whole matrix so its largest magnitude becomes 127 and rounds, the
- * way model2vec's quantize_embeddings does: directions (hence cosine scores) survive, absolute lengths do not.
+ * int8 codes of `values` for a step from int8Step: the whole matrix shares one step so its largest magnitude
+ * becomes 127 (symmetric), the way model2vec's quantize_embeddings does.
+ */
+export function encodeInt8(values: Float32Array, step: number): Uint8Array {
+  const q = new Int8Array(values.length);
+  for (let i = 0; i < values.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(values[i]! / step)));
+  return new Uint8Array(q.buffer);
+}
+
+/**
+ * Encode rows in `dtype`. int8 as encodeInt8 with the matrix's own step: directions (hence cosine scores)
+ * survive, absolute lengths do not (model2vec's files keep no step).
  */
 export function encodeRows(values: Float32Array, rows: number, dim: number, dtype: ExportDtype): EncodedRows {
-  if (dtype === 'int8') {
-    let max = 0;
-    for (const v of values) if (Math.abs(v) > max) max = Math.abs(v);
-    const scale = max > 0 ? 127 / max : 0;
-    const q = new Int8Array(values.length);
-    for (let i = 0; i < values.length; i++) q[i] = Math.round(values[i]! * scale);
-    return { rows, dim, dtype: 'I8', bytes: new Uint8Array(q.buffer) };
-  }
+  if (dtype === 'int8') return { rows, dim, dtype: 'I8', bytes: encodeInt8(values, int8Step(maxAbs(values))) };
   const enc = encodeFromF32(values, dtype === 'f32' ? 'F32' : 'F16');
   return { rows, dim, dtype: dtype === 'f32' ? 'F32' : 'F16', bytes: enc.bytes };
 }

@@ -22,6 +22,9 @@ export async function toSentenceTransformers(model: StaticModel, dir: string, op
   const dtype = opts.dtype ?? 'f32';
   // torch's EmbeddingBag takes float weights only.
   if (dtype === 'int8') throw new UserError('export: --dtype int8 is not loadable by sentence-transformers (its EmbeddingBag needs floats); use f32 or f16');
+  if (opts.vocabQuantize !== undefined) {
+    throw new UserError('export: --vocab-quantize is for --format model2vec (a StaticEmbedding holds one row per token, no mapping)');
+  }
   const moduleDir = join(dir, STATIC_EMBEDDING_DIR);
   await mkdir(moduleDir, { recursive: true });
   const rows = model.info.vocabSize;

@@ -17,6 +17,7 @@ import type { ExportOptions } from './model2vec.ts';
 export async function toWordLlama(model: StaticModel, dir: string, name: string, opts: ExportOptions = {}): Promise<string[]> {
   const dtype = opts.dtype ?? 'f16';
   if (dtype === 'int8') throw new UserError('export: WordLlama files hold float rows; use --dtype f16 (its own) or f32');
+  if (opts.vocabQuantize !== undefined) throw new UserError('export: --vocab-quantize is for --format model2vec (WordLlama files hold one row per token)');
   await mkdir(dir, { recursive: true });
   const rows = model.info.vocabSize;
   const enc = encodeRows(effectiveRows(model), rows, model.dim, dtype);

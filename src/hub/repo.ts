@@ -14,6 +14,20 @@ export interface ResolvedRepo {
   commit: string;
   files: string[];
   gated: false | 'auto' | 'manual';
+  /** The licence id the repo's card states (`cardData.license`, else a `license:<id>` tag), when it states one. */
+  license?: string;
+}
+
+/**
+ * The licence of a model from its info: the card's YAML `license` (what huggingface_hub reads as
+ * `ModelInfo.card_data.license`), else the `license:<id>` tag the hub derives from it.
+ */
+export function licenseOf(cardData: unknown, tags: unknown): string | undefined {
+  const card = (cardData as { license?: unknown } | undefined)?.license;
+  if (typeof card === 'string' && card !== '') return card;
+  if (Array.isArray(card) && typeof card[0] === 'string') return card[0];
+  const tag = Array.isArray(tags) ? tags.find((t): t is string => typeof t === 'string' && t.startsWith('license:')) : undefined;
+  return tag ? tag.slice('license:'.length) : undefined;
 }
 
 export async function resolveRepo(client: HubClient, repo: string, revision: string): Promise<ResolvedRepo> {
@@ -35,12 +49,13 @@ export async function resolveRepo(client: HubClient, repo: string, revision: str
           hubUrl: client.hubUrl,
           accessToken: client.token,
           fetch: recording,
-          additionalFields: ['sha', 'filePaths'],
+          additionalFields: ['sha', 'filePaths', 'cardData', 'tags'],
         });
         if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha)) {
           throw new HubError(`${client.hubUrl}: api/models/${repo}/revision/${revision} did not return a commit sha`, 502);
         }
-        return { repo, revision, commit: info.sha, files: info.filePaths ?? [], gated: info.gated ?? false };
+        const license = licenseOf(info.cardData, info.tags);
+        return { repo, revision, commit: info.sha, files: info.filePaths ?? [], gated: info.gated ?? false, ...(license ? { license } : {}) };
       } catch (err) {
         if (err instanceof HubApiError) {
           if (isRetryableStatus(err.statusCode)) {

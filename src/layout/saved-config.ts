@@ -31,6 +31,12 @@ export interface SavedModelConfig {
   binarize?: string;
   normalize: boolean;
   dtype?: SavedDtype;
+  /**
+   * dtype int8 only: width (as a string key, like `files`) → the step of that file's int8 codes, value ≈ code ×
+   * step. One step per matrix (its largest |value| / 127, model2vec's int8 rule); the loader multiplies it back,
+   * so embeddings keep their lengths, not only their directions.
+   */
+  scales?: Record<string, number>;
   whiten?: number | boolean;
   whitened_dims?: number[];
   token_delta: boolean;
@@ -88,6 +94,11 @@ export function readSavedModelConfig(json: unknown, where: string): SavedModelCo
   if (c.dtype !== undefined && !['f32', 'f16', 'int8'].includes(c.dtype as string)) bad('dtype', '"f32", "f16" or "int8"');
   const dims = c.dims as number[];
   const name = c.name as string;
+  if (c.dtype === 'int8') {
+    const scales = c.scales as Record<string, unknown> | undefined;
+    const ok = typeof scales === 'object' && scales !== null && dims.every((d) => typeof scales[String(d)] === 'number' && (scales[String(d)] as number) > 0);
+    if (!ok) bad('scales', 'an object with the positive int8 step of every dim in "dims" (dtype is "int8")');
+  }
   // Configs written before the files map existed: the file-name rule gives the same names.
   const files = c.files ?? Object.fromEntries(dims.map((d) => [String(d), savedFileName(name, d)]));
   if (typeof files !== 'object' || files === null || Array.isArray(files)) bad('files', 'an object mapping each dim to a file name');
@@ -110,6 +121,14 @@ export function readSavedModelConfig(json: unknown, where: string): SavedModelCo
     max_length: (c.max_length as number | undefined) ?? 0,
     add_special_tokens: (c.add_special_tokens as boolean | undefined) ?? false,
   } as SavedModelConfig;
+}
+
+/** The int8 step of the file of width `dim`, when the config stores int8 rows (undefined otherwise). */
+export function savedInt8Step(config: SavedModelConfig, dim: number, where: string): number | undefined {
+  if (config.dtype !== 'int8') return undefined;
+  const step = config.scales?.[String(dim)];
+  if (step === undefined) throw new UserError(`${where}: dtype is "int8" but "scales" has no step for width ${dim}; re-run pipeline save`);
+  return step;
 }
 
 /**

@@ -2,6 +2,7 @@
  * The README.md written beside a saved model: YAML front matter the hub reads (library, tags, base model,
  * licence, pipeline tag, scores as model-index), then what it is, how to load it, where it came from, its scores.
  */
+import type { SavedDtype } from '../layout/saved-config.ts';
 
 export interface ModelCardInput {
   name: string;
@@ -19,7 +20,7 @@ export interface ModelCardInput {
   evals: { file?: string; dim?: number; binary?: boolean; spearman?: number }[];
   files: { dim: number; file: string; bytes: number }[];
   /** Storage type of the rows (default f16). */
-  dtype?: 'f32' | 'f16';
+  dtype?: SavedDtype;
   /** Learned per-token offsets were added to the rows (`token_delta`). */
   tokenDelta?: boolean;
   /** Soft-whitening power folded into each dim's rows (`whiten`); undefined = none. */
@@ -73,7 +74,7 @@ export function modelCard(m: ModelCardInput): string {
   lines.push(`# ${m.name}`, '');
   lines.push(
     `A static sentence-embedding model built with wordllama-ts${m.description ? ` from ${m.description}` : ''}: ` +
-      `one fp${dtype.slice(1)} row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
+      `one ${dtype === 'int8' ? 'int8' : `fp${dtype.slice(1)}`} row per token (${m.nVocab} tokens), a sentence vector is the mean of its tokens' rows` +
       `${m.binarized ? ', trained for binarized (sign bit) use with hamming similarity' : ''}.`,
     '',
   );
@@ -81,7 +82,10 @@ export function modelCard(m: ModelCardInput): string {
   for (const f of m.files) lines.push(`| ${f.dim} | \`${f.file}\` | ${mb(f.bytes)} |`);
   lines.push(
     '',
-    `Each file holds one tensor \`embedding.weight\` ${dtype.toUpperCase()} [n_vocab, dim] (WordLlama's layout); \`tokenizer.json\` and \`config.json\` sit beside them.`,
+    `Each file holds one tensor \`embedding.weight\` ${dtype === 'int8' ? 'I8' : dtype.toUpperCase()} [n_vocab, dim] (WordLlama's layout); \`tokenizer.json\` and \`config.json\` sit beside them.` +
+      (dtype === 'int8'
+        ? " The int8 codes of each file share one step, stored in config.json's `scales` (width → step): a row is code × step. WordLlama itself reads float rows only."
+        : ''),
     '',
   );
   lines.push(

@@ -2,7 +2,9 @@
  * The library behind `pipeline save`: read the best (or given) checkpoint, project the whole vocabulary block
  * by block through the input matrix, and write per Matryoshka dim `<config>_<dim>.safetensors` (F16
  * `embedding.weight` [n_vocab, dim]) plus `tokenizer.json`, `config.json` and a model card `README.md`.
- * Writers stream in parallel (one pass over the input for all dims); every file appears atomically.
+ * Writers stream in parallel (one pass over the input for all dims); every file appears atomically. int8 needs
+ * each matrix's largest value before its first code is written, so it projects twice: once for the ranges,
+ * once to write.
  */
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,7 +22,8 @@ import { createProgress } from '../util/progress.ts';
 import { modelCard } from './model-card.ts';
 import { jsProjector, tfProjector, truncateColumns, type BlockProjector } from './project.ts';
 import { SAVED_TENSOR } from '../layout/tensor-names.ts';
-import { SAVED_MODEL_TYPE, buildSavedModelConfig, isSavedModelConfig } from '../layout/saved-config.ts';
+import { SAVED_MODEL_TYPE, buildSavedModelConfig, isSavedModelConfig, type SavedDtype } from '../layout/saved-config.ts';
+import { encodeInt8, int8Step, maxAbs } from '../export/rows.ts';
 import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
 import {
   checkpointModelPath,
@@ -48,11 +51,10 @@ export interface SaveOptions {
   checkpoint?: string;
   blockRows?: number;
   /**
-   * Storage type of the rows: f16 (default, WordLlama's) or f32 (exact, twice the size). int8 needs the whole
-   * matrix's largest value before the first row is written, which one streaming pass cannot know: use
-   * `pipeline export --dtype int8` on the saved model instead.
+   * Storage type of the rows: f16 (default, WordLlama's), f32 (exact, twice the size) or int8 (half of f16: one
+   * step per file, model2vec's rule, kept in config.json's `scales`; costs a second projection pass).
    */
-  dtype?: 'f32' | 'f16';
+  dtype?: SavedDtype;
   /** "js" (plain loop), or a TF.js backend choice: auto (default) | node | wasm | cpu. */
   backend?: string;
   quiet?: boolean;
@@ -130,6 +132,8 @@ async function sourceProvenance(config: ModelConfig, outDir: string): Promise<Re
       source_kind: meta.source_kind ?? fact?.kind,
       ...(meta.dequantized === 'true' ? { dequantized_from: meta.source_dtype } : {}),
       dim: s.dim,
+      // Recorded by extract from the hub's model info (cardData.license); absent for local files.
+      license: typeof fact?.license === 'string' ? fact.license : undefined,
     });
   }
   return out;
@@ -168,6 +172,8 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const matrix = await openInputMatrix(config, outDir);
   const writers: { dim: number; w: SafetensorsWriter; buf: Float32Array; wbuf?: Float32Array }[] = [];
   let overflows = 0;
+  /** dtype int8: width → step of its codes. */
+  const int8Steps: Record<string, number> = {};
   try {
     if (matrix.dim !== params.dimIn) {
       throw new UserError(`${ckptFile}: trained on ${params.dimIn} input columns, but ${matrix.label} has ${matrix.dim}; retrain or use the matching config`);
@@ -197,30 +203,42 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       };
       const w = await SafetensorsWriter.create(
         savedModelPath(saveDir, config.name, dim),
-        [{ name: SAVED_TENSOR, dtype: opts.dtype === 'f32' ? 'F32' : 'F16', shape: [rows, dim] }],
+        [{ name: SAVED_TENSOR, dtype: opts.dtype === 'f32' ? 'F32' : opts.dtype === 'int8' ? 'I8' : 'F16', shape: [rows, dim] }],
         metadata,
       );
       writers.push({ dim, w, buf: new Float32Array(blockRows * dim), wbuf: params.whiten?.[dim] ? new Float32Array(blockRows * dim) : undefined });
     }
-    const progress = createProgress('save: projecting', { unit: 'rows', total: rows, quiet });
     const input = new Float32Array(blockRows * params.dimIn);
     const projected = new Float32Array(blockRows * params.dimOut);
-    for (let start = 0; start < rows; start += blockRows) {
-      const count = Math.min(blockRows, rows - start);
-      const block = await matrix.readRows(start, count, input);
-      const full = projector.project(block, start, count, projected);
-      for (const { dim, w, buf, wbuf } of writers) {
-        const rowsOut = truncateColumns(full, count, params.dimOut, dim, buf);
-        const T = params.whiten?.[dim];
-        await w.writeF32(T ? projector.whiten(rowsOut, count, dim, T, wbuf) : rowsOut);
+    /** One pass over the vocabulary: every block's final rows of each dim go to `use`. */
+    const eachBlock = async (label: string, use: (writer: (typeof writers)[number], values: Float32Array) => Promise<void> | void) => {
+      const progress = createProgress(label, { unit: 'rows', total: rows, quiet });
+      for (let start = 0; start < rows; start += blockRows) {
+        const count = Math.min(blockRows, rows - start);
+        const block = await matrix.readRows(start, count, input);
+        const full = projector.project(block, start, count, projected);
+        for (const writer of writers) {
+          const { dim, buf, wbuf } = writer;
+          const rowsOut = truncateColumns(full, count, params.dimOut, dim, buf);
+          const T = params.whiten?.[dim];
+          await use(writer, T ? projector.whiten(rowsOut, count, dim, T, wbuf) : rowsOut);
+        }
+        progress.update(start + count);
       }
-      progress.update(start + count);
+      progress.finish();
+    };
+    if (opts.dtype === 'int8') {
+      const max = new Map<number, number>();
+      await eachBlock('save: int8 ranges', ({ dim }, values) => void max.set(dim, maxAbs(values, max.get(dim))));
+      for (const d of dims) int8Steps[String(d)] = int8Step(max.get(d) ?? 0);
+      await eachBlock('save: projecting', ({ dim, w }, values) => w.write(encodeInt8(values, int8Steps[String(dim)]!)));
+    } else {
+      await eachBlock('save: projecting', ({ w }, values) => w.writeF32(values));
     }
     for (const { w } of writers) {
       overflows += w.overflows;
       await w.commit();
     }
-    progress.finish();
   } catch (err) {
     for (const { w } of writers) await w.abort();
     throw err;
@@ -266,6 +284,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     binarize: meta.binarize,
     normalize: true,
     dtype: opts.dtype ?? 'f16',
+    ...(opts.dtype === 'int8' ? { scales: int8Steps } : {}),
     whiten: params.whiten ? ((meta.config.training as { whiten?: number } | undefined)?.whiten ?? true) : undefined,
     whitened_dims: params.whiten ? Object.keys(params.whiten).map(Number) : undefined,
     token_delta: params.tokenDelta !== undefined,

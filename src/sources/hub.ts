@@ -184,10 +184,10 @@ export async function extractFromHub(
     progress?.finish();
     bytesDownloaded += result.bytesDownloaded;
   }
-  return {
+  const facts = {
     name: source.name,
     file: outPath,
-    kind: 'hub',
+    kind: 'hub' as const,
     repo,
     revision: resolved.commit,
     tensor: det.name,
@@ -204,5 +204,8 @@ export async function extractFromHub(
     overflows: result.overflows,
     skipped: skip,
     side,
+    // The source's licence as its card states it: extract.json keeps it for the model card save writes.
+    license: resolved.license,
   };
+  return facts;
 }

@@ -46,7 +46,7 @@ describe('browser loaders', () => {
     { format: 'model2vec', fetched: ['config.json', 'model.safetensors', 'tokenizer.json'] },
     {
       format: 'sentence-transformers',
-      fetched: ['0_StaticEmbedding/model.safetensors', '0_StaticEmbedding/tokenizer.json', 'config_sentence_transformers.json'],
+      fetched: ['0_StaticEmbedding/model.safetensors', '0_StaticEmbedding/tokenizer.json', 'config_sentence_transformers.json', 'modules.json'],
     },
     { format: 'wordllama', dim: 32, fetched: ['tiny_32.safetensors', 'tokenizer.json'] },
   ];

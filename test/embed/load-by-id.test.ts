@@ -3,12 +3,12 @@
  * reads, only the files the load needs are downloaded, and the embeddings equal those of the same files loaded
  * from a local folder.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { load, loadModel } from '../../src/embed/node.ts';
-import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
+import { startHubServer, tinyTokenizerJson, writeSparseSafetensors, type HubServer } from '../helpers/hub-server.ts';
 import { modelRepoFiles, writeRepoFiles, type RepoFormat } from '../helpers/hub-model-repos.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -85,5 +85,30 @@ describe('load by hub id', () => {
         else process.env[k] = v;
       }
     }
+  });
+
+  it('a weights file above 2 GiB (sparse, served with Range) is refused from its Content-Length, before its body is read', async () => {
+    // model2vec layout, "embeddings" F32 [40, 16777216]: 2.5 GiB declared, a hole on disk.
+    const file = join(tmp, 'big', 'model.safetensors');
+    const size = writeSparseSafetensors(file, [{ name: 'embeddings', dtype: 'F32', shape: [40, 16 * 1024 * 1024] }]);
+    expect(size).toBeGreaterThan(2 * 1024 ** 3);
+    server.addRepo({
+      id: 'test-org/too-big',
+      files: {
+        'config.json': { data: new TextEncoder().encode(JSON.stringify({ model_type: 'model2vec', normalize: true })) },
+        'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(40)) },
+        'model.safetensors': { disk: file },
+      },
+    });
+    server.resetStats();
+    const cacheDir = join(tmp, 'cache-big');
+    await expect(loadModel('test-org/too-big', { cacheDir, env: { HF_ENDPOINT: server.url } })).rejects.toThrow(
+      `test-org/too-big/model.safetensors is ${size} bytes, too large for a static embedding model loaded whole (at most ${2 * 1024 ** 3 - 1}); use a narrower width or a smaller dtype of it (pipeline export --dim D --dtype f16 writes one)`,
+    );
+    // The body is cancelled at once: the server gets out at most its first read-stream chunks (1 MiB each), not
+    // 2.5 GiB; no blob of the big file is left in the cache.
+    expect(server.bytesSent).toBeLessThan(8 * 1024 ** 2);
+    const blobs = join(cacheDir, 'models--test-org--too-big', 'blobs');
+    expect(existsSync(blobs) ? readdirSync(blobs).length : 0).toBe(2);
   });
 });

@@ -50,7 +50,15 @@ describe('pipeline export', () => {
     expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors', 'modules.json', 'tokenizer.json']);
     expect(header(join(out, 'model.safetensors'))).toEqual({ embeddings: { dtype: 'F32', shape: [32000, 16] } });
     const cfg = readJson(join(out, 'config.json'));
-    expect(cfg).toMatchObject({ model_type: 'model2vec', architectures: ['StaticModel'], hidden_dim: 16, normalize: true, tokenizer_name: 'tiny' });
+    expect(cfg).toMatchObject({
+      model_type: 'model2vec',
+      architectures: ['StaticModel'],
+      hidden_dim: 16,
+      normalize: true,
+      tokenizer_name: 'tiny',
+      embedding_dtype: 'float32',
+    });
+    expect(cfg).not.toHaveProperty('vocabulary_quantization');
     expect(readJson(join(out, 'modules.json'))).toEqual([
       { idx: 0, name: '0', path: '.', type: 'sentence_transformers.models.StaticEmbedding' },
       { idx: 1, name: '1', path: '1_Normalize', type: 'sentence_transformers.models.Normalize' },

@@ -7,8 +7,9 @@
  *   POST /{repo}.git/info/lfs/objects/batch         basic transfer: an upload href per object not yet stored
  *   PUT  /_lfs/{oid}                                the object's bytes (checked against its sha256 and size)
  *   POST /api/models/{repo}/commit/{branch}         NDJSON: header, file (base64), lfsFile (oid), deletedFile
- * Every write but the presigned LFS upload needs a Bearer token. A commit becomes the repo's new revision through `addRepo`, so downloads
- * after it see exactly the committed files.
+ * Every write but the presigned LFS upload needs a Bearer token. A commit becomes the branch's new head through
+ * `addRepo`, with its own file tree: downloads at the branch (or the commit id) see exactly the committed files,
+ * while other branches and earlier commits keep serving theirs.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -147,13 +148,15 @@ export function createCommitApi(host: CommitApiHost): CommitApi {
         });
         return true;
       }
-      // commit: the branch's files are the base (main's for main); the new commit replaces that branch's head.
+      // commit: the branch head's tree is the base; the new commit becomes that branch's head.
+      const head = branch === 'main' ? st.commit : revisions[branch]!;
+      const trees = st.repo.trees ?? {};
       const lines = data
         .toString('utf8')
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
-      const files: Record<string, ServedFile> = { ...st.repo.files };
+      const files: Record<string, ServedFile> = { ...(head === st.commit ? st.repo.files : (trees[head] ?? st.repo.files)) };
       const record: CommitRecord = { repo: id, branch, summary: '', files: [], lfs: [], commit: randomBytes(20).toString('hex') };
       for (const { key, value } of lines) {
         if (key === 'header') record.summary = String(value.summary ?? '');
@@ -175,9 +178,9 @@ export function createCommitApi(host: CommitApiHost): CommitApi {
           return true;
         }
       }
-      if (branch === 'main') host.addRepo({ ...st.repo, files, commit: record.commit });
-      // The download side serves one file tree for every revision of a repo.
-      else host.addRepo({ ...st.repo, files, commit: st.commit, revisions: { ...revisions, [branch]: record.commit } });
+      // The previous main head keeps its tree, so its commit id still serves what it held.
+      if (branch === 'main') host.addRepo({ ...st.repo, files, commit: record.commit, trees: { ...trees, [st.commit]: st.repo.files } });
+      else host.addRepo({ ...st.repo, commit: st.commit, trees: { ...trees, [record.commit]: files }, revisions: { ...revisions, [branch]: record.commit } });
       api.commits.push(record);
       reply(res, 200, { success: true, commitOid: record.commit, commitUrl: `${host.url()}/${id}/commit/${record.commit}` });
       return true;

@@ -1,6 +1,6 @@
 /**
  * A hub-compatible HTTP server on 127.0.0.1 for tests, serving repos the tests generate:
- *   GET  /api/models/{repo}/revision/{rev}     (what @huggingface/hub's modelInfo calls: sha, siblings, gated)
+ *   GET  /api/models/{repo}/revision/{rev}     (what @huggingface/hub's modelInfo calls: sha, siblings, gated, cardData, tags)
  *   GET  /{repo}/resolve/{rev}/{file}          Range → 206 / 416, ETag, X-Repo-Commit, X-Linked-Etag/-Size
  * Errors as the real hub sends them (X-Error-Code RepoNotFound / GatedRepo / RevisionNotFound / EntryNotFound;
  * an unknown repo is 401 without a token, 404 with one; a gated repo 401 without token, 403 with a token that has
@@ -34,6 +34,10 @@ export interface TestRepo {
   allowedTokens?: string[];
   /** Extra revision names → commit. */
   revisions?: Record<string, string>;
+  /** Licence id of the repo's card: model info then carries `cardData.license` and a `license:<id>` tag, as the hub's does. */
+  license?: string;
+  /** File trees of other commits (earlier heads, branch heads): a revision naming such a commit serves its tree, any other serves `files`. */
+  trees?: Record<string, Record<string, ServedFile>>;
 }
 
 /**
@@ -82,11 +86,18 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
+interface Tree {
+  files: Record<string, ServedFile>;
+  etags: Map<string, string>;
+  sizes: Map<string, number>;
+}
+
 interface RepoState {
   repo: TestRepo;
   commit: string;
-  etags: Map<string, string>;
-  sizes: Map<string, number>;
+  /** Commit → its tree; `head` is the tree of `commit` (and of every revision without a tree of its own). */
+  trees: Map<string, Tree>;
+  head: Tree;
 }
 
 const LFS_THRESHOLD = 10 * 1024; // files bigger than this redirect to the CDN in redirect mode
@@ -103,7 +114,7 @@ function fileEtag(f: ServedFile, path: string, commit: string): string {
 
 export async function startHubServer(opts: { redirect?: boolean } = {}): Promise<HubServer> {
   const repos = new Map<string, RepoState>();
-  const byEtag = new Map<string, { state: RepoState; path: string }>();
+  const byEtag = new Map<string, { tree: Tree; path: string }>();
   const server: HubServer = {
     url: '',
     cdnUrl: '',
@@ -113,13 +124,20 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
     delayMs: 0,
     addRepo(repo) {
       const commit = repo.commit ?? randomBytes(20).toString('hex');
-      const st: RepoState = { repo, commit, etags: new Map(), sizes: new Map() };
-      for (const [p, f] of Object.entries(repo.files)) {
-        const etag = fileEtag(f, p, commit);
-        st.etags.set(p, etag);
-        st.sizes.set(p, fileSize(f));
-        byEtag.set(etag, { state: st, path: p });
-      }
+      const st = { repo, commit, trees: new Map<string, Tree>() } as RepoState;
+      const tree = (files: Record<string, ServedFile>, at: string): Tree => {
+        const t: Tree = { files, etags: new Map(), sizes: new Map() };
+        for (const [p, f] of Object.entries(files)) {
+          const etag = fileEtag(f, p, at);
+          t.etags.set(p, etag);
+          t.sizes.set(p, fileSize(f));
+          byEtag.set(etag, { tree: t, path: p });
+        }
+        return t;
+      };
+      st.head = tree(repo.files, commit);
+      st.trees.set(commit, st.head);
+      for (const [c, files] of Object.entries(repo.trees ?? {})) if (c !== commit) st.trees.set(c, tree(files, c));
       repos.set(repo.id, st);
     },
     commitApi: undefined as unknown as CommitApi,
@@ -185,16 +203,17 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
   };
   const commitOf = (st: RepoState, rev: string): string | undefined => {
     if (rev === 'main' || rev === 'HEAD' || rev === st.commit) return st.commit;
-    // A tag's commit is itself a revision (downloads go to resolve/<commit>/...); every revision serves the same files.
-    if (Object.values(st.repo.revisions ?? {}).includes(rev)) return rev;
+    // A revision's commit is itself a revision (downloads go to resolve/<commit>/...), and so is an earlier head.
+    if (Object.values(st.repo.revisions ?? {}).includes(rev) || st.trees.has(rev)) return rev;
     return st.repo.revisions?.[rev];
   };
+  const treeOf = (st: RepoState, commit: string): Tree => st.trees.get(commit) ?? st.head;
 
   /** Serve file bytes honouring Range and injected faults. */
-  const serveData = async (req: IncomingMessage, res: ServerResponse, st: RepoState, path: string, which: 'hub' | 'cdn', extra: Record<string, string>) => {
-    const f = st.repo.files[path]!;
-    const size = st.sizes.get(path)!;
-    const etag = st.etags.get(path)!;
+  const serveData = async (req: IncomingMessage, res: ServerResponse, tree: Tree, path: string, which: 'hub' | 'cdn', extra: Record<string, string>) => {
+    const f = tree.files[path]!;
+    const size = tree.sizes.get(path)!;
+    const etag = tree.etags.get(path)!;
     const range = req.headers.range;
     const entry: LoggedRequest = { server: which, method: req.method!, path: req.url!, range, status: 0, auth: Boolean(req.headers.authorization), file: path };
     log(entry);
@@ -333,7 +352,8 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
             likes: 0,
             lastModified: '2024-07-31T00:00:00.000Z',
             pipeline_tag: 'text-generation',
-            siblings: Object.keys(st.repo.files).map((rfilename) => ({ rfilename })),
+            siblings: Object.keys(treeOf(st, commit).files).map((rfilename) => ({ rfilename })),
+            ...(st.repo.license ? { cardData: { license: st.repo.license }, tags: ['safetensors', `license:${st.repo.license}`] } : { tags: ['safetensors'] }),
           }),
         );
         return;
@@ -356,9 +376,10 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
         }
         const commit = commitOf(st, rev);
         if (!commit) return errorReply(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
-        if (!(file in st.repo.files)) return errorReply(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
-        const size = st.sizes.get(file)!;
-        const etag = st.etags.get(file)!;
+        const tree = treeOf(st, commit);
+        if (!(file in tree.files)) return errorReply(res, 404, 'EntryNotFound', `${file} does not exist on "${rev}"`);
+        const size = tree.sizes.get(file)!;
+        const etag = tree.etags.get(file)!;
         const hubHeaders = { 'x-repo-commit': commit, 'x-linked-etag': `"${etag}"`, 'x-linked-size': String(size) };
         const forced = st.repo.files[file]!.redirect;
         if (forced !== undefined) {
@@ -385,7 +406,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
           res.end();
           return;
         }
-        await serveData(req, res, st, file, 'hub', hubHeaders);
+        await serveData(req, res, tree, file, 'hub', hubHeaders);
         return;
       }
       log({ server: 'hub', method: req.method!, path: req.url!, status: 404, auth: Boolean(req.headers.authorization) });
@@ -413,7 +434,7 @@ export async function startHubServer(opts: { redirect?: boolean } = {}): Promise
         res.end('AccessDenied');
         return;
       }
-      await serveData(req, res, hit.state, hit.path, 'cdn', {});
+      await serveData(req, res, hit.tree, hit.path, 'cdn', {});
     })().catch((err) => res.destroy(err as Error));
   });
 

@@ -1,7 +1,8 @@
 /**
  * `pipeline push` against the tests' hub server speaking the commit API @huggingface/hub drives (preupload, LFS
  * batch + upload, NDJSON commit): only the release files go up, byte for byte, and a later download of them
- * loads into the same embeddings.
+ * loads into the same embeddings; `loadModel` by id brings a pushed model back through the huggingface_hub
+ * cache, per branch and per commit.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
 import { makeModel, TOKENIZERS, type GeneratedModel } from '../helpers/embed-model.ts';
 import { startHubServer, type HubServer } from '../helpers/hub-server.ts';
-import { load } from '../../src/embed/node.ts';
+import { load, loadModel } from '../../src/embed/node.ts';
+import { cachedCommit, repoCacheFolder, snapshotDir, snapshotFiles } from '../../src/hub/cache/layout.ts';
 
 const TOKEN = 'hf_testwritetoken';
 const RELEASE = ['tiny_16.safetensors', 'tokenizer.json', 'config.json', 'README.md'];
@@ -117,5 +119,54 @@ describe('pipeline push', () => {
       `error: ${empty}: m_4.safetensors, tokenizer.json, README.md missing (config.json lists the weights; re-run pipeline save)\n`,
     ]);
     expect(hub.commitApi.created.map((c) => c.id)).toEqual(['alice/tiny']);
+  });
+});
+
+describe('push, then loadModel by id (the round trip)', () => {
+  const pushed = (args: string[]) =>
+    runCli(['push', ...args, '--json', '--quiet']).then((r) => {
+      expect([r.code, r.err]).toEqual([0, '']);
+      return JSON.parse(r.out) as { commit: string; files: string[] };
+    });
+  const fetchedFiles = () => [...new Set(hub.requests.filter((q) => q.file !== undefined).map((q) => q.file!))].sort();
+  const embedding = (m: { embed: (t: string[]) => { data: Float32Array } }) => Array.from(m.embed(TEXTS).data);
+
+  it('a pushed model loads by id into an empty cache with identical embeddings; a branch and each earlier commit keep their own files', async () => {
+    process.env.HF_TOKEN = TOKEN;
+    const env = { HF_ENDPOINT: hub.url };
+    const first = await pushed(['--model', model.dir, '--repo', 'bob/round-trip']);
+    expect(first.files).toEqual(RELEASE);
+    const info = (await (await fetch(`${hub.url}/api/models/bob/round-trip/revision/main`)).json()) as { siblings: { rfilename: string }[] };
+    expect(info.siblings.map((f) => f.rfilename).sort()).toEqual([...RELEASE].sort());
+
+    const cacheDir = mkdtempSync(join(tmpdir(), 'round-trip-cache-'));
+    hub.resetStats();
+    const byId = await loadModel('bob/round-trip', { cacheDir, env });
+    // Only what the load needs comes down (never the model card), into the huggingface_hub layout.
+    expect(fetchedFiles()).toEqual(['config.json', 'tiny_16.safetensors', 'tokenizer.json']);
+    const folder = repoCacheFolder(cacheDir, 'bob/round-trip');
+    expect(cachedCommit(folder, 'main')).toBe(first.commit);
+    expect(snapshotFiles(snapshotDir(folder, first.commit)).sort()).toEqual(['config.json', 'tiny_16.safetensors', 'tokenizer.json']);
+    const v1 = embedding(load(model.dir));
+    expect(embedding(byId)).toEqual(v1);
+
+    // Different weights on a new branch: @v2 loads them, main still loads the first push.
+    const other = await makeModel({ tokenizer: TOKENIZERS.llama2, nVocab: 32000, dim: 16, name: 'tiny', seed: 11 });
+    writeFileSync(join(other.dir, 'README.md'), '---\nlibrary_name: wordllama-ts\n---\n# tiny v2\n');
+    const second = await pushed(['--model', other.dir, '--repo', 'bob/round-trip', '--revision', 'v2']);
+    const v2 = embedding(load(other.dir));
+    expect(v2).not.toEqual(v1);
+    expect(embedding(await loadModel('bob/round-trip@v2', { cacheDir, env }))).toEqual(v2);
+    expect(embedding(await loadModel('bob/round-trip', { cacheDir, env }))).toEqual(v1);
+
+    // Main moves on; the first commit, named by id, still serves the first files (a fresh cache must download them).
+    const third = await pushed(['--model', other.dir, '--repo', 'bob/round-trip']);
+    const fresh = mkdtempSync(join(tmpdir(), 'round-trip-fresh-'));
+    hub.resetStats();
+    expect(embedding(await loadModel(`bob/round-trip@${first.commit}`, { cacheDir: fresh, env }))).toEqual(v1);
+    expect(fetchedFiles()).toEqual(['config.json', 'tiny_16.safetensors', 'tokenizer.json']);
+    expect(embedding(await loadModel('bob/round-trip', { cacheDir: fresh, env }))).toEqual(v2);
+    expect(cachedCommit(repoCacheFolder(fresh, 'bob/round-trip'), 'main')).toBe(third.commit);
+    expect(new Set([first.commit, second.commit, third.commit]).size).toBe(3);
   });
 });

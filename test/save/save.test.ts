@@ -151,6 +151,46 @@ describe('save', () => {
     await input.close();
   });
 
+  it('--dtype int8: I8 codes of the f32 rows with one step per file (max |value| / 127) in config.json scales; load multiplies it back', async () => {
+    const exact = join(root, 'saved-int8-ref');
+    const saveDir = join(root, 'saved-int8');
+    await runSave({ config, outDir: out, saveDir: exact, dims: [8, 4], dtype: 'f32', quiet: true, blockRows: 3000 });
+    await runSave({ config, outDir: out, saveDir, dims: [8, 4], dtype: 'int8', quiet: true, blockRows: 3000 });
+    const cfg = JSON.parse(readFileSync(join(saveDir, 'config.json'), 'utf8')) as { dtype: string; scales: Record<string, number> };
+    expect(cfg.dtype).toBe('int8');
+    expect(Object.keys(cfg.scales).sort()).toEqual(['4', '8']);
+    expect(readFileSync(join(saveDir, 'README.md'), 'utf8')).toMatch(/one int8 row per token/);
+    for (const dim of [8, 4]) {
+      const f32 = await openSafetensorsMatrix(join(exact, `tiny_${dim}.safetensors`), 'embedding.weight');
+      const i8 = await openSafetensorsMatrix(join(saveDir, `tiny_${dim}.safetensors`), 'embedding.weight');
+      expect(i8.file.tensor('embedding.weight')).toMatchObject({ dtype: 'I8', shape: [N_VOCAB, dim] });
+      const values = await f32.readRows(0, N_VOCAB);
+      const codes = await i8.readRows(0, N_VOCAB);
+      const step = values.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 127;
+      expect(cfg.scales[String(dim)]).toBe(step);
+      let mismatches = 0;
+      for (let i = 0; i < values.length; i++) if (codes[i] !== Math.round(values[i]! / step)) mismatches++;
+      expect(mismatches).toBe(0);
+      expect(codes.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBe(127);
+      const back = load(saveDir, { dim });
+      for (const id of [0, 5, 29871, 31999]) {
+        expect(Array.from(back.tokenVector(id))).toEqual(Array.from(codes.subarray(id * dim, (id + 1) * dim), (c) => Math.fround(c * step)));
+      }
+      // Lengths survive (not only directions): unnormalised embeddings within the rounding of one step.
+      const a = load(exact, { dim }).embed(SENTENCES, { norm: false }).data;
+      const b = back.embed(SENTENCES, { norm: false }).data;
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(step / 2 + 1e-7);
+      await f32.close();
+      await i8.close();
+    }
+    // A config that says int8 without the steps is refused with one line.
+    const broken = { ...cfg, scales: { 8: cfg.scales['8'] } };
+    writeFileSync(join(saveDir, 'config.json'), JSON.stringify(broken));
+    expect(() => load(saveDir)).toThrow(
+      `${join(saveDir, 'config.json')}: "scales" must be an object with the positive int8 step of every dim in "dims" (dtype is "int8") (got {"8":${cfg.scales['8']}}); re-run pipeline save to rewrite it`,
+    );
+  });
+
   it('folds learned token offsets and per-dim whitening into the saved rows (js and wasm engines)', async () => {
     const rnd = lcg(99);
     const whitenOf = (d: number) => {
@@ -294,8 +334,8 @@ describe('save', () => {
     await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dims', '4,x'])).rejects.toThrow(
       /--dims expects comma-separated positive integers/,
     );
-    await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dtype', 'int8'])).rejects.toThrow(
-      'save: --dtype "int8" is not one of f16, f32; for int8 save first, then run pipeline export --format model2vec --dtype int8',
+    await expect(stage.run(['--config', join(root, 'tiny.toml'), '--out-dir', out, '--dtype', 'int4'])).rejects.toThrow(
+      'save: --dtype "int4" is not one of f16, f32, int8',
     );
     await expect(runSave({ config, outDir: out, checkpoint: 'last', quiet: true })).rejects.toThrow(
       /checkpoints\/last\/model\.safetensors: checkpoint not found/,

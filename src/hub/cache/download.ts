@@ -129,7 +129,10 @@ async function downloadVerified(client: HubClient, repo: string, commit: string,
       }
       if (expected !== undefined && expected > MAX_FILE_BYTES) {
         await res.body?.cancel().catch(() => {});
-        throw new HubError(`${repo}/${file} is ${expected} bytes, too large for a static embedding model loaded whole`, 413);
+        throw new HubError(
+          `${repo}/${file} is ${expected} bytes, too large for a static embedding model loaded whole (at most ${MAX_FILE_BYTES}); use a narrower width or a smaller dtype of it (pipeline export --dim D --dtype f16 writes one)`,
+          413,
+        );
       }
       const bytes = await readBody(res, expected, client.idleTimeoutMs, abort, `${repo}/${file}`);
       const etag = hubEtag(hubHeaders) ?? createHash('sha256').update(bytes).digest('hex');
