@@ -59,7 +59,11 @@ export async function followRedirects<R extends HopResponse>(
       // Only http(s) is a hub or CDN: a `file:` (or any other) Location would make us read local files or
       // speak another protocol on the hub's say-so. Definitive, so it is not retried.
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new HubError(`${current} redirected to ${next.href}, which is not an http(s) URL; refusing to follow it (check HF_ENDPOINT)`, r.status, 'BadRedirect');
+        throw new HubError(
+          `${current} redirected to ${next.href}, which is not an http(s) URL; refusing to follow it (check HF_ENDPOINT)`,
+          r.status,
+          'BadRedirect',
+        );
       }
       current = next.toString();
       continue;

@@ -22,7 +22,7 @@ import { fetchRange, type RedirectCache } from './range.ts';
 import { withRetries } from './retry.ts';
 
 /** A git-LFS oid (and the Xet bridge's X-Linked-Etag): the sha256 of the whole file, as 64 hex digits. */
-export function lfsSha256(etag: string | undefined): string | undefined {
+function lfsSha256(etag: string | undefined): string | undefined {
   return etag !== undefined && /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
 }
 

@@ -79,7 +79,7 @@ function savedConfigIn(dir: string): boolean {
 }
 
 /** The entries of `dir` that make it foreign (empty when the folder is ours to write). */
-export function foreignEntries(dir: string, kind: OutputFolderKind): string[] {
+function foreignEntries(dir: string, kind: OutputFolderKind): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
