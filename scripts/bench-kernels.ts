@@ -3,7 +3,8 @@
  * all-pairs (256-bit codes) at rows × rows, and one k-means assignment step at the issue's shape (10,000 × 256,
  * k = 20), and deduplicate over 10,000 × 256 rows (every block compared: random rows have no duplicates), each through the WebAssembly SIMD kernel (the default) and the JS reference. Prints each number beside
  * its goal (cosine ≥ 30 M pairs/s, Hamming ≥ 200 M pairs/s, k-means iteration ≤ 29 ms, deduplicate 10k ≤ 2 s) and the machine's load
- * average, because the machine is shared and the numbers move with it.
+ * average, because the machine is shared and the numbers move with it. Then cosine all-pairs on two threads
+ * (cosineMatrixThreads; goal ≥ 55 M pairs/s) and the crossover: rows × rows sizes where two threads beat one.
  *
  *   nice npx tsx scripts/bench-kernels.ts [--rows N] [--runs N]
  */
@@ -13,6 +14,7 @@ import { binarize, hammingSimilarity, hammingSimilarityJs } from '../src/embed/b
 import { kernelsAvailable } from '../src/embed/kernels/index.ts';
 import { assign, assignJs } from '../src/embed/kmeans.ts';
 import { cosineMatrix, cosineMatrixJs } from '../src/embed/similarity.ts';
+import { cosineMatrixThreads } from '../src/embed/threads.ts';
 import type { Embeddings } from '../src/embed/types.ts';
 import { mulberry32 } from '../src/util/random.ts';
 
@@ -73,3 +75,28 @@ const dedupeSeconds = bestSeconds(() => deduplicateRows(points, 0.9));
 console.log(
   `deduplicate 10000 × ${DIM} (0.9), wasm kernel: ${dedupeSeconds.toFixed(2)} s (goal 2 s: ${dedupeSeconds <= 2 ? 'met' : 'not met'}) load ${load()}`,
 );
+
+/** Best-of-`runs` seconds of async `work`. */
+async function bestSecondsAsync(work: () => Promise<unknown>): Promise<number> {
+  await work();
+  let best = Infinity;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await work();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+const two = pairs / (await bestSecondsAsync(() => cosineMatrixThreads(a, b, { threads: 2 })));
+console.log(
+  `cosine all-pairs, 2 threads (cosineMatrixThreads): ${(two / 1e6).toFixed(1)} M pairs/s (goal 55 M: ${two >= 55e6 ? 'met' : 'not met'}) load ${load()}`,
+);
+for (const n of [128, 256, 512, 1024]) {
+  const x = randomEmbeddings(n, 5);
+  const y = randomEmbeddings(n, 6);
+  const t1 = bestSeconds(() => cosineMatrix(x, y));
+  // MIN_PARALLEL_PAIRS would keep small inputs on one thread: time the split itself (minPairs 0).
+  const t2 = await bestSecondsAsync(() => cosineMatrixThreads(x, y, { threads: 2, minPairs: 0 }));
+  console.log(`crossover ${n} × ${n}: 1 thread ${(t1 * 1000).toFixed(2)} ms, 2 threads ${(t2 * 1000).toFixed(2)} ms load ${load()}`);
+}

@@ -20,6 +20,8 @@ import type { Embeddings, SimilarityMatrix } from './types.ts';
 export interface ThreadOptions {
   /** Threads to use, the calling one included (default: os.availableParallelism()). 1 = this thread only. */
   threads?: number;
+  /** Pairs below which the work stays on this thread (default MIN_PARALLEL_PAIRS; benchmarks lower it to time the split). */
+  minPairs?: number;
 }
 
 /** Pairs below which the work stays on one thread (measured by scripts/bench-kernels.ts --threads). */
@@ -100,7 +102,7 @@ function ranges(n: number, parts: number): [number, number][] {
 export async function cosineMatrixThreads(a: Embeddings, b: Embeddings, opts: ThreadOptions = {}): Promise<SimilarityMatrix> {
   if (a.dim !== b.dim) throw new UserError(`cosineMatrix: dims differ (${a.dim} vs ${b.dim})`);
   const threads = Math.min(threadCount(opts), a.rows);
-  const parts = threads > 1 && a.rows * b.rows >= MIN_PARALLEL_PAIRS ? ranges(a.rows, threads) : [[0, a.rows] as [number, number]];
+  const parts = threads > 1 && a.rows * b.rows >= (opts.minPairs ?? MIN_PARALLEL_PAIRS) ? ranges(a.rows, threads) : [[0, a.rows] as [number, number]];
   const out = new Float32Array(parts.length > 1 ? new SharedArrayBuffer(a.rows * b.rows * 4) : new ArrayBuffer(a.rows * b.rows * 4));
   const base = { op: 'cosine' as const, aRows: a.rows, bRows: b.rows, dim: a.dim, out };
   const sa = parts.length > 1 ? shared(a.data.subarray(0, a.rows * a.dim)) : a.data;
@@ -119,7 +121,7 @@ export async function cosineMatrixThreads(a: Embeddings, b: Embeddings, opts: Th
  */
 export async function topkRowsThreads(queries: Embeddings, docs: Embeddings, k: number, opts: ThreadOptions = {}): Promise<TopK> {
   const threads = Math.min(threadCount(opts), Math.max(1, Math.floor(docs.rows / Math.max(1, k))));
-  if (threads === 1 || queries.rows * docs.rows < MIN_PARALLEL_PAIRS) return topkRows(queries, docs, k);
+  if (threads === 1 || queries.rows * docs.rows < (opts.minPairs ?? MIN_PARALLEL_PAIRS)) return topkRows(queries, docs, k);
   if (queries.dim !== docs.dim) throw new UserError(`topk: dims differ (queries ${queries.dim} vs docs ${docs.dim})`);
   if (!Number.isInteger(k) || k < 1 || k > docs.rows) return topkRows(queries, docs, k); // its one-line error
   const parts = ranges(docs.rows, threads);

@@ -121,13 +121,18 @@ describe('WebAssembly kernels', () => {
       const c = Math.floor(r() * 60);
       for (let j = 0; j < 64; j++) data[i * 64 + j] = centres.data[c * 64 + j]! + (r() - 0.5) * 0.6;
     }
+    // Row 2050 repeats row 2000, a direction of its own: a duplicate only the same diagonal block can find.
+    for (let j = 0; j < 64; j++) data[2000 * 64 + j] = j % 2 ? 10 : -10;
+    data.copyWithin(2050 * 64, 2000 * 64, 2001 * 64);
     const x = { data, rows: n, dim: 64 };
     disableKernels(true);
     const ref = deduplicateRows(x, 0.92, 512);
     disableKernels(false);
     expect(ref.kept.length).toBeGreaterThan(60);
     expect(ref.duplicates.length).toBeGreaterThan(500);
-    for (const block of [7, 100, 1024, 4096]) expect(deduplicateRows(x, 0.92, block)).toEqual(ref);
+    expect([ref.kept.includes(2000), ref.duplicates.includes(2050)]).toEqual([true, true]);
+    // 2100: a column block wider than the 16 MB tile budget allows rows for (the diagonal must stay in one tile).
+    for (const block of [7, 100, 1024, 2100, 4096]) expect(deduplicateRows(x, 0.92, block)).toEqual(ref);
   });
 
   it('disabled, cosineMatrix is the JS reference exactly', () => {

@@ -114,7 +114,8 @@ export function wasmCosineTiles(
   // diagonal block [k0, k1) of a matrix against itself.
   const unit = colBlock % 4 === 0 ? colBlock : colBlock % 2 === 0 ? colBlock * 2 : colBlock * 4;
   let rowChunk = Math.max(4, Math.floor(BLOCK_CELLS / ldoMax / 4) * 4);
-  rowChunk = Math.min(Math.floor(rowChunk / unit) * unit || rowChunk, rowsA);
+  // (A column block too wide for the tile budget still gets a whole block of rows per tile.)
+  rowChunk = Math.min(Math.max(unit, Math.floor(rowChunk / unit) * unit), rowsA);
   const packWhole = rowsA * rowBytes <= PACKED_A_BYTES;
   const stageRows = Math.min(STAGE_ROWS, Math.max(rowsA, ldoMax));
   const iaAt = 0;
