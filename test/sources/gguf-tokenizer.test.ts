@@ -14,14 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openFileSource } from '../../src/sources/gguf/file-source.js';
-import { GGUF_VALUE_TYPE as T, readGgufHeader } from '../../src/sources/gguf/header.js';
+import { GGUF_VALUE_TYPE as T, readGgufHeader, type GgufHeader } from '../../src/sources/gguf/header.js';
 import { checkTokenizersAgree, GGUF_TOKENIZER_KEYS as K, tokenizerJsonFromGguf, type GgufTokenizer } from '../../src/sources/gguf/tokenizer.js';
 import { createTokenizer, parseTokenizerJson, type TextTokenizer, type TokenizerJson } from '../../src/tokenize/tokenizer.js';
 import { UserError } from '../../src/util/errors.js';
 import { REPO } from '../helpers/embed-model.js';
 import { ggufTokenizerMetadata, throughGgufFile, type ConvertOptions } from '../helpers/gguf-tokenizer-metadata.js';
 import { writeGguf, type MetaEntry } from '../helpers/gguf-writer.js';
-import { hasShared, sharedPath } from '../helpers/shared.js';
+import { describeShared, hasShared, sharedPath } from '../helpers/shared.js';
 
 const EDGE = [
   '',
@@ -188,19 +188,92 @@ async function rebuild(entries: MetaEntry[], source = 'model.gguf'): Promise<Ggu
   return tokenizerJsonFromGguf((await throughGgufFile(entries)).metadata, source);
 }
 
+/**
+ * llama.cpp's sentencepiece encoder (src/llama-vocab.cpp) written plainly as the reference for `llama` files.
+ * User-defined tokens are cut out of the text first, longest match (its special-token partition; control-token
+ * text is kept out of the texts given here). In each remaining piece spaces become "▁" (one prepended to the
+ * first piece with the space prefix), then, as llm_tokenizer_spm_session does, the adjacent pair whose
+ * concatenation is a token with the highest score is joined, leftmost first, until none is; a symbol that is
+ * not a token becomes its UTF-8 byte tokens. Quadratic, which is fine for sentences.
+ */
+function llamaCppSentencepiece(
+  tokens: readonly string[],
+  scores: readonly number[],
+  types: readonly number[],
+  addSpacePrefix: boolean,
+): (text: string) => number[] {
+  const idOf = new Map<string, number>();
+  tokens.forEach((t, id) => idOf.has(t) || idOf.set(t, id));
+  const userDefined = tokens.filter((t, id) => types[id] === 4 && t !== '').sort((a, b) => b.length - a.length);
+  return (text) => {
+    const out: number[] = [];
+    let piece = '';
+    let first = true;
+    const flush = () => {
+      if (piece !== '') out.push(...joinByScore(((first && addSpacePrefix ? ' ' : '') + piece).replaceAll(' ', '\u2581'), idOf, scores));
+      if (piece !== '') first = false;
+      piece = '';
+    };
+    for (let at = 0; at < text.length;) {
+      const hit = userDefined.find((t) => text.startsWith(t, at));
+      if (hit === undefined) piece += text[at++];
+      else {
+        flush();
+        first = false;
+        out.push(idOf.get(hit)!);
+        at += hit.length;
+      }
+    }
+    flush();
+    return out;
+  };
+}
+
+function joinByScore(normalized: string, idOf: ReadonlyMap<string, number>, scores: readonly number[]): number[] {
+  const symbols = Array.from(normalized);
+  for (;;) {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let i = 0; i + 1 < symbols.length; i++) {
+      const id = idOf.get(symbols[i]! + symbols[i + 1]!);
+      if (id !== undefined && scores[id]! > bestScore) [best, bestScore] = [i, scores[id]!];
+    }
+    if (best < 0) break;
+    symbols.splice(best, 2, symbols[best]! + symbols[best + 1]!);
+  }
+  const byteToken = (b: number) => idOf.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)!;
+  return symbols.flatMap((sym) => (idOf.has(sym) ? [idOf.get(sym)!] : Array.from(new TextEncoder().encode(sym), byteToken)));
+}
+
+/** Sentences and edge strings without special-token text or newlines, for the sentencepiece reference. */
+const PLAIN_SAMPLE = [...EDGE.filter((e) => !/[<\n]/.test(e)), ...SENTENCES.slice(0, 600)];
+
 for (const family of FAMILIES) {
   describe(`GGUF tokenizer metadata round trip: ${family.name}`, () => {
     let originalJson: TokenizerJson;
     let original: TextTokenizer;
     let built: GgufTokenizer;
     let rebuilt: TextTokenizer;
+    let metadata: GgufHeader['metadata'];
 
     beforeAll(async () => {
       originalJson = parseTokenizerJson(readFileSync(family.tokenizer, 'utf8'), family.tokenizer);
       original = createTokenizer(originalJson);
-      built = await rebuild(ggufTokenizerMetadata(originalJson, family.options()));
+      metadata = (await throughGgufFile(ggufTokenizerMetadata(originalJson, family.options()))).metadata;
+      built = tokenizerJsonFromGguf(metadata);
       rebuilt = createTokenizer(built.json);
     }, 300_000);
+
+    if (family.expect.model === 'llama') {
+      it(`gives llama.cpp's sentencepiece ids (by score) on ${PLAIN_SAMPLE.length} strings`, () => {
+        const tokens = metadata.get(K.tokens)!.value as string[];
+        const scores = metadata.get(K.scores)!.value as number[];
+        const types = metadata.get(K.tokenType)!.value as number[];
+        const prefix = family.options().addSpacePrefix ?? true;
+        const reference = llamaCppSentencepiece(tokens, scores, types, prefix);
+        for (const text of PLAIN_SAMPLE) expect(rebuilt.encode(text), text).toEqual(reference(text));
+      });
+    }
 
     it(`encodes ${SAMPLE.length} strings (${SENTENCES.length} real sentences + edge cases) to the same ids as the original`, () => {
       expect(checkTokenizersAgree(rebuilt, original, SAMPLE)).toBeUndefined();
@@ -233,6 +306,53 @@ for (const family of FAMILIES) {
     });
   });
 }
+
+/**
+ * llama2.c's tokenizer.bin (run.c's reader): int32 max token length, then per id float32 score, int32 byte
+ * length, bytes; "▁" is written as a space and <s>, </s> as "\n<s>\n", "\n</s>\n". Ids 0-2 unk/bos/eos,
+ * 3-258 the byte pieces, as in the sentencepiece model it was exported from.
+ */
+function readLlama2cTokenizer(path: string): MetaEntry[] {
+  const bytes = readFileSync(path);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tokens: string[] = [];
+  const scores: number[] = [];
+  for (let at = 4; at < bytes.byteLength;) {
+    scores.push(view.getFloat32(at, true));
+    const length = view.getInt32(at + 4, true);
+    tokens.push(
+      new TextDecoder()
+        .decode(bytes.subarray(at + 8, at + 8 + length))
+        .replace(/^\n(.*)\n$/s, '$1')
+        .replaceAll(' ', '\u2581'),
+    );
+    at += 8 + length;
+  }
+  const types = tokens.map((_, id) => (id === 0 ? 2 : id < 3 ? 3 : id < 259 ? 6 : 1));
+  return [
+    { key: K.model, type: T.STRING, value: 'llama' },
+    { key: K.pre, type: T.STRING, value: 'default' },
+    { key: K.tokens, type: T.ARRAY, itemType: T.STRING, value: tokens },
+    { key: K.scores, type: T.ARRAY, itemType: T.FLOAT32, value: scores },
+    { key: K.tokenType, type: T.ARRAY, itemType: T.INT32, value: types },
+  ];
+}
+
+describeShared('GGUF tokenizer: real sentencepiece scores (stories260K tok512.bin)', ['fixtures', 'stories260K', 'tok512.bin'], () => {
+  it("rebuilds to llama.cpp's ids and to the fixture's tokenizer.json", async () => {
+    const entries = readLlama2cTokenizer(sharedPath('fixtures', 'stories260K', 'tok512.bin'));
+    const metadata = (await throughGgufFile(entries)).metadata;
+    const tokens = metadata.get(K.tokens)!.value as string[];
+    const scores = metadata.get(K.scores)!.value as number[];
+    expect([tokens.length, tokens[1], tokens[259], scores[259], scores[260], scores[511]]).toEqual([512, '<s>', '\u2581t', -0, -1, -252]);
+    const tok = createTokenizer(tokenizerJsonFromGguf(metadata).json);
+    const types = metadata.get(K.tokenType)!.value as number[];
+    const reference = llamaCppSentencepiece(tokens, scores, types, true);
+    for (const text of PLAIN_SAMPLE) expect(tok.encode(text), text).toEqual(reference(text));
+    const fixture = sharedPath('fixtures', 'stories260K', 'derived', 'tokenizer.json');
+    expect(checkTokenizersAgree(tok, createTokenizer(parseTokenizerJson(readFileSync(fixture, 'utf8'), fixture)), SAMPLE)).toBeUndefined();
+  });
+});
 
 describe('GGUF tokenizer: a file on disk with token_embd.weight, read through the real parser', () => {
   it('rebuilds the tokenizer and its vocabulary matches the embedding rows', async () => {
