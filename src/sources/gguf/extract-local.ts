@@ -44,7 +44,7 @@ export async function extractGgufFromFile(
       const p = join(dir, f);
       if (existsSync(p)) found[f] = readFileSync(p);
     }
-    const tok = await tokenizerForGguf({ source, where, header, found, lookedIn: dir, client });
+    const tok = await tokenizerForGguf({ source, where, header, file: path, found, lookedIn: dir, client });
     opts.checkSide(tok.side, tok.from, source.name);
     const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
     let overflows = 0;

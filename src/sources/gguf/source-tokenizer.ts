@@ -1,9 +1,11 @@
 /**
  * Where a GGUF source's tokenizer comes from, decided here and nowhere else. In order: the config's
  * `tokenizer_repo` (an explicit choice wins), then a tokenizer.json found with the file (beside a local GGUF, or
- * in its hub repo). GGUF repos rarely ship one, so when neither gives a tokenizer, extract stops with one line
- * saying how to supply it. (The file's own `tokenizer.ggml.*` metadata would be the next fallback: `header` is
- * passed in for it.)
+ * in its hub repo), then a tokenizer.json rebuilt from the file's own `tokenizer.ggml.*` metadata (tokenizer.ts).
+ * An original tokenizer.json is preferred because it is what the model was trained with; when the file's metadata
+ * can be rebuilt too, the two are checked to encode a sample of texts identically and a difference is reported as
+ * a note (the original is still used). Only when none of the three gives a tokenizer does extract stop, with one
+ * line saying how to supply it.
  */
 import type { SourceConfig } from '../../config/types.ts';
 import type { HubClient } from '../../hub/client.ts';
@@ -13,13 +15,17 @@ import { UserError } from '../../util/errors.ts';
 import type { SourceSide } from '../extract.ts';
 import { SIDE_FILES } from '../hub.ts';
 import type { SourceWhere } from '../write-matrix.ts';
+import { createTokenizer } from '../../tokenize/tokenizer.ts';
 import type { GgufHeader } from './header.ts';
+import { checkTokenizersAgree, GGUF_TOKENIZER_KEYS, tokenizerJsonFromGguf } from './tokenizer.ts';
 
 export interface GgufTokenizerRequest {
   source: SourceConfig;
   where: SourceWhere;
   /** The parsed GGUF header (its metadata holds the tokenizer too). */
   header: GgufHeader;
+  /** The GGUF file, for messages (a path, or repo/file on the hub). */
+  file: string;
   /** Side files found with the GGUF file, and where they were looked for (for the message). */
   found: SourceSide;
   lookedIn: string;
@@ -29,7 +35,24 @@ export interface GgufTokenizerRequest {
   count?: (n: number) => void;
 }
 
-/** The side files (tokenizer.json first of all) a GGUF source uses, plus where they came from. */
+/**
+ * Texts the original and the rebuilt tokenizer must encode identically: spaces, digits, punctuation, accents,
+ * CJK, emoji and special-token text, where the two constructions could differ.
+ */
+const AGREEMENT_SAMPLE = [
+  'Hello world',
+  ' leading space and  double  spaces',
+  'The year 2024 had 365 days; 3.14159 is π.',
+  "It's a dog's life, isn't it?",
+  'naïve café, Ærøskøbing — “quotes” and…',
+  '日本語のテキストと中文文本',
+  'emoji 🙂👍🏽 and symbols #@$%^&*()',
+  'line one\nline two\ttabbed',
+  '<s> </s> <|endoftext|> <unk>',
+  'x',
+];
+
+/** The side files (tokenizer.json first of all, and a note when there is one) a GGUF source uses, plus where they came from. */
 export async function tokenizerForGguf(r: GgufTokenizerRequest): Promise<{ side: SourceSide; from: string }> {
   const repo = r.source.tokenizer_repo;
   if (repo !== undefined) {
@@ -47,9 +70,43 @@ export async function tokenizerForGguf(r: GgufTokenizerRequest): Promise<{ side:
     }
     return { side, from: `${repo}/tokenizer.json` };
   }
-  if (r.found['tokenizer.json']) return { side: r.found, from: `${r.lookedIn}/tokenizer.json` };
+  const inFile = r.header.metadata.has(GGUF_TOKENIZER_KEYS.tokens);
+  if (r.found['tokenizer.json']) {
+    const from = `${r.lookedIn}/tokenizer.json`;
+    const note = inFile ? agreementNote(r, from) : undefined;
+    return { side: note ? { ...r.found, note } : r.found, from };
+  }
+  let why = 'the file carries no tokenizer.ggml.* metadata either';
+  if (inFile) {
+    try {
+      const rebuilt = tokenizerJsonFromGguf(r.header.metadata, r.file);
+      const json = new TextEncoder().encode(JSON.stringify(rebuilt.json));
+      return { side: { 'tokenizer.json': json }, from: `${r.file} (tokenizer.ggml.* metadata, ${rebuilt.model}/${rebuilt.pre})` };
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      why = `the file's tokenizer.ggml.* metadata cannot be rebuilt: ${err.message}`;
+    }
+  }
   throw new UserError(
-    `${r.where.configFile}: ${r.where.table}: no tokenizer.json for the GGUF source "${r.source.name}" (looked in ${r.lookedIn}); ` +
+    `${r.where.configFile}: ${r.where.table}: no tokenizer.json for the GGUF source "${r.source.name}" (looked in ${r.lookedIn}; ${why}); ` +
       `set tokenizer_repo = "org/original-model" (the repo the GGUF was converted from), or put its tokenizer.json there`,
   );
+}
+
+/**
+ * Compare the original tokenizer with the one the file's metadata rebuilds, on AGREEMENT_SAMPLE. A file whose
+ * metadata cannot be rebuilt (an unsupported pre-tokenizer) or encodes differently is a note, not an error: the
+ * original is what gets used.
+ */
+function agreementNote(r: GgufTokenizerRequest, from: string): string | undefined {
+  let rebuilt;
+  try {
+    rebuilt = createTokenizer(tokenizerJsonFromGguf(r.header.metadata, r.file).json, {}, r.file);
+  } catch (err) {
+    return `${r.source.name}: using ${from}; the GGUF file's own tokenizer metadata was not compared (${(err as Error).message})`;
+  }
+  const original = createTokenizer(JSON.parse(new TextDecoder().decode(r.found['tokenizer.json'])), {}, from);
+  const m = checkTokenizersAgree(rebuilt, original, AGREEMENT_SAMPLE);
+  if (!m) return undefined;
+  return `${r.source.name}: using ${from}; the GGUF file's tokenizer metadata encodes ${JSON.stringify(m.text)} differently ([${m.fromGguf.join(', ')}] vs [${m.original.join(', ')}])`;
 }
