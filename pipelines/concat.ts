@@ -72,7 +72,8 @@ export const stage: Stage = {
       }
       return 0;
     }
-    claimOutputFolder(outDir, 'weights', Boolean(values.force));
+    // A single-source config has nothing to write: runConcat refuses it with its own message first.
+    if (config.sources.length > 1) claimOutputFolder(outDir, 'weights', Boolean(values.force));
     const release = lockFolder(outDir, 'concat');
     const res = await runConcat({
       config,
