@@ -13,6 +13,8 @@ import { tempPathFor } from '../src/util/atomic.ts';
 import { createProgress } from '../src/util/progress.ts';
 import { load, packedBytes, type StaticModel } from '../src/embed/node.ts';
 import { npyHeader } from '../src/embed/npy.ts';
+import { valuesRowJson } from '../src/util/json-safe.ts';
+import { NonFiniteRows } from '../src/util/non-finite.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
 
 const HELP = `pipeline embed --model PATH (--text T ... | --input FILE) [options]
@@ -116,20 +118,22 @@ type Args = ReturnType<typeof makeArgs>;
 function jsonSink(args: Args, dim: number): Sink {
   let rows = 0;
   const head = args.binary ? `{"dim":${dim},"bits":${dim},"embeddings":[` : `{"dim":${dim},"embeddings":[`;
-  const emit = (row: ArrayLike<number>) => {
-    process.stdout.write((rows === 0 ? head : ',') + '[' + Array.prototype.join.call(row, ',') + ']');
-    rows++;
+  // A batch is serialized whole before it is written, so a row JSON cannot hold (NaN) stops the output at a
+  // batch boundary rather than mid-row.
+  const batchJson = (values: Float32Array | Uint8Array, per: number, n: number) => {
+    let s = '';
+    for (let r = 0; r < n; r++, rows++)
+      s += (rows === 0 ? head : ',') + valuesRowJson(values.subarray(r * per, (r + 1) * per), 'embed --json', `embeddings[${rows}]`);
+    return s;
   };
   return {
     async write(model, texts) {
       if (args.binary) {
         const codes = model.embedBinary(texts, { dim: args.dim });
-        const bytes = packedBytes(codes);
-        const per = Math.ceil(codes.bits / 8);
-        for (let r = 0; r < codes.rows; r++) emit(bytes.subarray(r * per, (r + 1) * per));
+        process.stdout.write(batchJson(packedBytes(codes), Math.ceil(codes.bits / 8), codes.rows));
       } else {
         const e = model.embed(texts, { dim: args.dim, norm: args.norm });
-        for (let r = 0; r < e.rows; r++) emit(e.data.subarray(r * e.dim, (r + 1) * e.dim));
+        process.stdout.write(batchJson(e.data, e.dim, e.rows));
       }
     },
     async finish() {
@@ -164,6 +168,10 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
       if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim })));
       else {
         const e = model.embed(texts, { dim: args.dim, norm: args.norm });
+        // NumPy would carry NaN silently into every later computation: refuse, and abort() leaves no file.
+        const bad = new NonFiniteRows(e.dim);
+        bad.addF32(e.data, rows);
+        if (bad.count > 0) throw new UserError(`embed --output ${path}: row ${bad.first} holds NaN or ±Inf; no file written`);
         await put(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
       }
       rows += texts.length;

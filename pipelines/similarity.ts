@@ -3,6 +3,7 @@ import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { UserError } from '../src/util/errors.ts';
 import { load } from '../src/embed/node.ts';
 import { intFlag, parseStageArgs, type Stage } from './stage.ts';
+import { valuesJson } from '../src/util/json-safe.ts';
 
 const HELP = `pipeline similarity --model PATH [options] "text a" "text b"
 
@@ -38,7 +39,7 @@ export const stage: Stage = {
     const dim = intFlag('similarity', 'dim', values.dim);
     const model = load(await resolveModelArg(values.model, dim), { dim, binary: values.binary ? true : values.dense ? false : undefined });
     const s = model.similarity(positionals[0]!, positionals[1]!);
-    if (values.json) process.stdout.write(JSON.stringify({ similarity: s, dim: model.dim, binary: model.binary }) + '\n');
+    if (values.json) process.stdout.write(valuesJson({ similarity: s, dim: model.dim, binary: model.binary }, 'similarity --json') + '\n');
     else process.stdout.write(`${s.toFixed(6)}  (${model.binary ? 'hamming' : 'cosine'}, dim ${model.dim})\n`);
     return 0;
   },
