@@ -61,7 +61,7 @@ describe('the cut keeps exactly the tokens that count', () => {
       texts.push('😀🎉 naïve café '.repeat(1500));
       texts.push(' '.repeat(200) + DOCS.slice(0, span)); // a run of spaces first
       let cut = 0;
-      let buf = new Int32Array(16);
+      let buf: Int32Array = new Int32Array(16);
       for (const text of texts) {
         const whole = wholeCounted(tok, text, 0);
         for (const max of lengths) {
