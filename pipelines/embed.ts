@@ -49,6 +49,10 @@ Options:
                     temporary file and renamed when complete
   --json            print {"dim": D, "embeddings": [[...], ...]} on stdout (with --binary: {"dim", "bits",
                     "embeddings": [[byte, ...], ...]}). This is the default when --output is not given
+  --max-length N    count at most the first N tokens of each text (default: the model's max_length; 0: all).
+                    With a limit only the start of a long text is tokenized, so a 50 MB line costs what a
+                    short one does; without one (WordLlama, sentence-transformers and raw matrices have none)
+                    every token counts and the whole text is tokenized
   --batch-size N    lines per batch with --input (default 1024)
   --quiet           no progress lines on stderr
 
@@ -89,6 +93,7 @@ function makeArgs(argv: string[]) {
     'no-norm': { type: 'boolean' },
     binary: { type: 'boolean' },
     'batch-size': { type: 'string' },
+    'max-length': { type: 'string' },
     quiet: { type: 'boolean' },
   });
   if (!values.model) throw new UserError('embed: --model PATH is required (see: pipeline embed --help)');
@@ -108,6 +113,7 @@ function makeArgs(argv: string[]) {
     norm: values.norm ? true : values['no-norm'] ? false : undefined,
     binary: Boolean(values.binary),
     batchSize: intFlag('embed', 'batch-size', values['batch-size']) ?? 1024,
+    maxLength: intFlag('embed', 'max-length', values['max-length'], 0),
     quiet: Boolean(values.quiet),
   };
 }
@@ -129,10 +135,10 @@ function jsonSink(args: Args, dim: number): Sink {
   return {
     async write(model, texts) {
       if (args.binary) {
-        const codes = model.embedBinary(texts, { dim: args.dim });
+        const codes = model.embedBinary(texts, { dim: args.dim, maxLength: args.maxLength });
         process.stdout.write(batchJson(packedBytes(codes), Math.ceil(codes.bits / 8), codes.rows));
       } else {
-        const e = model.embed(texts, { dim: args.dim, norm: args.norm });
+        const e = model.embed(texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength });
         process.stdout.write(batchJson(e.data, e.dim, e.rows));
       }
     },
@@ -165,9 +171,9 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
   };
   return {
     async write(model, texts) {
-      if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim })));
+      if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim, maxLength: args.maxLength })));
       else {
-        const e = model.embed(texts, { dim: args.dim, norm: args.norm });
+        const e = model.embed(texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength });
         // NumPy would carry NaN silently into every later computation: refuse, and abort() leaves no file.
         const bad = new NonFiniteRows(e.dim);
         bad.addF32(e.data, rows);

@@ -79,6 +79,7 @@ describe('the cut keeps exactly the tokens that count', () => {
 
 let work: string;
 let g: GeneratedModel;
+let noLimit: GeneratedModel;
 let line: string;
 
 beforeAll(async () => {
@@ -92,6 +93,8 @@ beforeAll(async () => {
     dir: join(work, 'model'),
     config: { max_length: 128 },
   });
+  // The same rows (same seed) without a max_length in config.json.
+  noLimit = await makeModel({ tokenizer: TOKENIZERS.llama2, nVocab: 32000, dim: 16, padToken: '</s>', name: 'huge', dir: join(work, 'no-limit') });
   // 5 MB of real text on one line.
   const flat = DOCS.replace(/\s+/g, ' ');
   line = flat.repeat(Math.ceil(5e6 / flat.length)).slice(0, 5e6);
@@ -99,40 +102,45 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('a 5 MB line', () => {
-  it('embed --input under a 200 MB heap: finishes in seconds and equals the mean of its first 128 tokens', async () => {
-    const input = join(work, 'one-line.txt');
-    writeFileSync(input, `${line}\nshort second line\n`);
-    const t0 = performance.now();
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--max-old-space-size=200', BIN, 'embed', '--model', g.dir, '--input', input, '--json', '--quiet'], {
-        cwd: REPO,
-        stdio: ['ignore', 'pipe', 'pipe'],
+  const cases: [string, () => string, string[]][] = [
+    ['a model with max_length 128', () => g.dir, []],
+    ['a model without max_length, given --max-length 128', () => noLimit.dir, ['--max-length', '128']],
+  ];
+  for (const [what, model, extra] of cases)
+    it(`embed --input under a 200 MB heap, ${what}: finishes in seconds and equals the mean of its first 128 tokens`, async () => {
+      const input = join(work, 'one-line.txt');
+      writeFileSync(input, `${line}\nshort second line\n`);
+      const t0 = performance.now();
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--max-old-space-size=200', BIN, 'embed', '--model', model(), '--input', input, '--json', '--quiet', ...extra], {
+          cwd: REPO,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
       });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
+      const seconds = (performance.now() - t0) / 1000;
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(seconds).toBeLessThan(30); // whole-line tokenizing took minutes (or ran out of heap)
+      const tok = await loadTokenizerFile(TOKENIZERS.llama2);
+      const pad = tok.tokenToId('</s>');
+      const ids = Int32Array.from(tok.encode(line.slice(0, 20000)));
+      const first = Array.from(ids.subarray(0, keepPoolingIds(ids, ids.length, poolingRules(tok, pad, 128))));
+      expect(first).toHaveLength(128);
+      const want = referenceEmbedding(g.rows, g.dim, first);
+      const got = (JSON.parse(r.stdout) as { embeddings: number[][] }).embeddings;
+      expect(got).toHaveLength(2);
+      for (let j = 0; j < g.dim; j++) expect(got[0]![j]).toBeCloseTo(want[j]!, 6);
     });
-    const seconds = (performance.now() - t0) / 1000;
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(seconds).toBeLessThan(30); // whole-line tokenizing took minutes (or ran out of heap)
-    const tok = await loadTokenizerFile(TOKENIZERS.llama2);
-    const pad = tok.tokenToId('</s>');
-    const ids = Int32Array.from(tok.encode(line.slice(0, 20000)));
-    const first = Array.from(ids.subarray(0, keepPoolingIds(ids, ids.length, poolingRules(tok, pad, 128))));
-    expect(first).toHaveLength(128);
-    const want = referenceEmbedding(g.rows, g.dim, first);
-    const got = (JSON.parse(r.stdout) as { embeddings: number[][] }).embeddings;
-    expect(got).toHaveLength(2);
-    for (let j = 0; j < g.dim; j++) expect(got[0]![j]).toBeCloseTo(want[j]!, 6);
-  });
 
   it('training data: tokenizePairs keeps the same first 128 ids of a 5 MB anchor, in seconds', async () => {
     const tok = await loadTokenizerFile(TOKENIZERS.llama2);
