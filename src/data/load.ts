@@ -136,7 +136,8 @@ export function tokenizePairs(
   const fast = createFastEncoder(tokenizer);
   // Only the first max_length counted tokens are kept, so only the prefix holding them is tokenized: a 10 MB
   // line costs what a short one does (src/tokenize/bounded-encode.ts: the kept ids are exactly the same).
-  const median = medianTokenLength(tokenizer);
+  let medianLength = 0;
+  const median = () => (medianLength ||= medianTokenLength(tokenizer));
   let buf: Int32Array = new Int32Array(1024);
   const enc = (text: string): Int32Array => {
     let ids = cache.get(text);

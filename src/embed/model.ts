@@ -60,8 +60,9 @@ export class StaticModel {
   readonly encoder: FastEncoder;
   private readonly rules: PoolingRules;
   private readonly maxChars: number;
-  /** The tokenizer's median token length (code points): sizes the cut of long texts. */
-  private readonly medianLength: number;
+  /** The tokenizer's median token length (code points), computed on first need: sizes the cut of long texts. */
+  private medianLength = 0;
+  private readonly median = () => (this.medianLength ||= medianTokenLength(this.tokenizer));
   private ids: Int32Array = new Int32Array(1024);
   private acc: Float64Array;
 
@@ -90,8 +91,7 @@ export class StaticModel {
     }
     const unk = tokenizer.unkId;
     this.rules = poolingRules(tokenizer, pad, defaults.maxLength);
-    this.medianLength = medianTokenLength(tokenizer);
-    this.maxChars = defaults.charTruncation && defaults.maxLength > 0 ? defaults.maxLength * this.medianLength : 0;
+    this.maxChars = defaults.charTruncation && defaults.maxLength > 0 ? defaults.maxLength * this.median() : 0;
     this.encoder = createFastEncoder(tokenizer);
     this.acc = new Float64Array(matrix.dim);
     this.info = {
@@ -134,7 +134,7 @@ export class StaticModel {
    * long text is tokenized (src/tokenize/bounded-encode.ts: exact, so a 50 MB line costs what its first tokens do).
    */
   private countedIds(text: string, rules: PoolingRules): number {
-    const { out, n } = encodeCounted(this.encoder, this.truncateChars(text), rules, this.medianLength, this.ids, this.matrix.ids);
+    const { out, n } = encodeCounted(this.encoder, this.truncateChars(text), rules, this.median, this.ids, this.matrix.ids);
     this.ids = out;
     return n;
   }

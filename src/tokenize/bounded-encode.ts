@@ -60,18 +60,21 @@ export interface BoundedEncoding {
 /**
  * The ids of `text` that count under `rules` (pad/UNK removed, ids ≥ `vocabSize` dropped, at most
  * `rules.maxLength`), at the front of `out`; with `rules.maxLength > 0` only a prefix of a long text is tokenized
- * (see above). `medianLength` is the tokenizer's `medianTokenLength` (computed once by the caller).
+ * (see above). `medianLength` is the tokenizer's `medianTokenLength`, or a function giving it: it is asked for only
+ * when the text is long enough to be cut (a pass over the vocabulary, which short texts should not pay for).
  */
 export function encodeCounted(
   encoder: FastEncoder,
   text: string,
   rules: PoolingRules,
-  medianLength: number,
+  medianLength: number | (() => number),
   out: Int32Array,
   vocabSize = Infinity,
 ): BoundedEncoding {
   const max = rules.maxLength;
-  let bound = max > 0 ? firstCharBound(max, medianLength) : Infinity;
+  // Below firstCharBound(max, 1) no median can cut the text.
+  const long = max > 0 && text.length > firstCharBound(max, 1);
+  let bound = long ? firstCharBound(max, typeof medianLength === 'number' ? medianLength : medianLength()) : Infinity;
   const all: PoolingRules = { ...rules, maxLength: 0 };
   for (;;) {
     const part = cutText(text, bound);
