@@ -68,17 +68,6 @@ describe('the backtracking analyzer', () => {
       expect(findBacktrackingHazard(pattern)).toBeUndefined();
     });
   }
-
-  it("the refused patterns really backtrack: (a+)+$ on 22 a's takes over 2× the time of 20", () => {
-    // Why the rule exists, measured on this engine: each extra `a` doubles the work.
-    const time = (n: number) => {
-      const t0 = performance.now();
-      /(a+)+$/u.test('a'.repeat(n) + '!');
-      return performance.now() - t0;
-    };
-    time(16);
-    expect(time(22)).toBeGreaterThan(2 * time(20));
-  });
 });
 
 describe('every real tokenizer we use passes', () => {
