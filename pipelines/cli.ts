@@ -101,14 +101,22 @@ export async function main(argv: string[], bin = 'pipeline'): Promise<number> {
   }
 }
 
+/** Errors of a stream whose reader has gone (the write after the first one reports the stream destroyed). */
+const READER_GONE = new Set(['EPIPE', 'ERR_STREAM_DESTROYED']);
+
 /**
  * The bins' entry: run `main` on the process's arguments and exit with its code. A reader that closes stdout
- * early (`| head`) is not an error: the process ends quietly with status 0 instead of an EPIPE stack trace.
+ * early (`| head`) is not an error: nobody wants the rest of the results, so the process ends quietly with status
+ * 0 instead of an EPIPE stack trace. A closed stderr (`2>&1 | head`, a log reader that quit) only loses progress
+ * and diagnostics: the stage carries on, so its files and exit status are what they would have been.
  */
 export async function runAsProcess(bin: string): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
+    if (READER_GONE.has(err.code ?? '')) process.exit(0);
     throw err;
+  });
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (!READER_GONE.has(err.code ?? '')) throw err;
   });
   process.exitCode = await main(process.argv.slice(2), bin);
 }

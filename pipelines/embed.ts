@@ -13,6 +13,8 @@ import { tempPathFor } from '../src/util/atomic.ts';
 import { createProgress } from '../src/util/progress.ts';
 import { load, packedBytes, type StaticModel } from '../src/embed/node.ts';
 import { npyHeader } from '../src/embed/npy.ts';
+import { valuesRowJson } from '../src/util/json-safe.ts';
+import { NonFiniteRows } from '../src/util/non-finite.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 
 const INPUT_FLAGS = defineFlags({
@@ -38,6 +40,10 @@ const OPTION_FLAGS = defineFlags({
   },
   json: {
     help: 'print {"dim": D, "embeddings": [[...], ...]} on stdout (with --binary: {"dim", "bits",\n"embeddings": [[byte, ...], ...]}). This is the default when --output is not given',
+  },
+  'max-length': {
+    value: 'N',
+    help: `count at most the first N tokens of each text (default: the model's max_length; 0: all).\nWith a limit only the start of a long text is tokenized, so a 50 MB line costs what a\nshort one does; without one (WordLlama, sentence-transformers and raw matrices have none)\nevery token counts and the whole text is tokenized`,
   },
   'batch-size': { value: 'N', help: 'lines per batch with --input (default 1024)' },
   quiet: { help: 'no progress lines on stderr' },
@@ -112,6 +118,7 @@ function makeArgs(argv: string[]) {
     norm: values.norm ? true : values['no-norm'] ? false : undefined,
     binary: Boolean(values.binary),
     batchSize: intFlag('embed', 'batch-size', values['batch-size']) ?? 1024,
+    maxLength: intFlag('embed', 'max-length', values['max-length'], 0),
     quiet: Boolean(values.quiet),
   };
 }
@@ -122,20 +129,22 @@ type Args = ReturnType<typeof makeArgs>;
 function jsonSink(args: Args, dim: number): Sink {
   let rows = 0;
   const head = args.binary ? `{"dim":${dim},"bits":${dim},"embeddings":[` : `{"dim":${dim},"embeddings":[`;
-  const emit = (row: ArrayLike<number>) => {
-    process.stdout.write((rows === 0 ? head : ',') + '[' + Array.prototype.join.call(row, ',') + ']');
-    rows++;
+  // A batch is serialized whole before it is written, so a row JSON cannot hold (NaN) stops the output at a
+  // batch boundary rather than mid-row.
+  const batchJson = (values: Float32Array | Uint8Array, per: number, n: number) => {
+    let s = '';
+    for (let r = 0; r < n; r++, rows++)
+      s += (rows === 0 ? head : ',') + valuesRowJson(values.subarray(r * per, (r + 1) * per), 'embed --json', `embeddings[${rows}]`);
+    return s;
   };
   return {
     async write(model, texts) {
       if (args.binary) {
-        const codes = model.embedBinary(texts, { dim: args.dim });
-        const bytes = packedBytes(codes);
-        const per = Math.ceil(codes.bits / 8);
-        for (let r = 0; r < codes.rows; r++) emit(bytes.subarray(r * per, (r + 1) * per));
+        const codes = model.embedBinary(texts, { dim: args.dim, maxLength: args.maxLength });
+        process.stdout.write(batchJson(packedBytes(codes), Math.ceil(codes.bits / 8), codes.rows));
       } else {
-        const e = model.embed(texts, { dim: args.dim, norm: args.norm });
-        for (let r = 0; r < e.rows; r++) emit(e.data.subarray(r * e.dim, (r + 1) * e.dim));
+        const e = model.embed(texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength });
+        process.stdout.write(batchJson(e.data, e.dim, e.rows));
       }
     },
     async finish() {
@@ -167,9 +176,13 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
   };
   return {
     async write(model, texts) {
-      if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim })));
+      if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim, maxLength: args.maxLength })));
       else {
-        const e = model.embed(texts, { dim: args.dim, norm: args.norm });
+        const e = model.embed(texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength });
+        // NumPy would carry NaN silently into every later computation: refuse, and abort() leaves no file.
+        const bad = new NonFiniteRows(e.dim);
+        bad.addF32(e.data, rows);
+        if (bad.count > 0) throw new UserError(`embed --output ${path}: row ${bad.first} holds NaN or ±Inf; no file written`);
         await put(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
       }
       rows += texts.length;

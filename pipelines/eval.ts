@@ -20,6 +20,7 @@ import { createProgress, logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 import { evalPath } from '../src/layout/weights-dir.ts';
 import { EVAL_FILE } from '../src/layout/file-names.ts';
+import { measurementsJson } from '../src/util/json-safe.ts';
 
 const FLAGS = defineFlags({
   model: {
@@ -141,7 +142,7 @@ export const stage: Stage = {
       // the table and --json show this run's results only
       const table = formatTable(file.results);
       if (v.json) {
-        process.stdout.write(JSON.stringify({ results: file.results }) + '\n');
+        process.stdout.write(measurementsJson({ results: file.results }) + '\n');
         logLine(table, quiet);
       } else {
         process.stdout.write(table);

@@ -9,6 +9,7 @@ import { writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { createProgress, logLine, type Progress } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, numberFlag, parseFlags, type Stage } from './stage.ts';
+import { measurementsJson } from '../src/util/json-safe.ts';
 
 const FLAGS = defineFlags({
   config: { value: 'NAME', help: 'the extracted (or concatenated) input matrix of config/<NAME>.toml' },
@@ -78,7 +79,7 @@ export const stage: Stage = {
       const out = values.out ?? target.defaultOut;
       await writeJsonAtomic(out, report);
       logLine(summaryLines(report).join('\n'), quiet);
-      process.stdout.write(values.json ? JSON.stringify(report) + '\n' : `${out}\n`);
+      process.stdout.write(values.json ? measurementsJson(report) + '\n' : `${out}\n`);
     } finally {
       await target.matrix.close();
     }

@@ -9,6 +9,7 @@ import { errorMessage, UserError } from '../src/util/errors.ts';
 import { logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, parseFlags, type Stage } from './stage.ts';
 import { reportPath } from '../src/layout/weights-dir.ts';
+import { measurementsJson } from '../src/util/json-safe.ts';
 
 const FLAGS = defineFlags({
   model: { value: 'PATH', help: `saved model folder (or its config name) or one of its .safetensors files (anything\npipeline eval accepts)` },
@@ -53,7 +54,7 @@ export const stage: Stage = {
       'size',
       ...(data.extract?.length ? ['extraction'] : []),
     ];
-    if (v.json) process.stdout.write(JSON.stringify({ report: out, sections }) + '\n');
+    if (v.json) process.stdout.write(measurementsJson({ report: out, sections }) + '\n');
     logLine(`report: ${out} (${sections.join(', ')})`, Boolean(v.quiet));
     return 0;
   },

@@ -3,6 +3,7 @@ import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { UserError } from '../src/util/errors.ts';
 import { load } from '../src/embed/node.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+import { valuesJson } from '../src/util/json-safe.ts';
 
 const FLAGS = defineFlags({
   model: { value: 'PATH', help: "any model the library's load() accepts, or a hub id (see pipeline embed --help)" },
@@ -37,7 +38,7 @@ export const stage: Stage = {
     const dim = intFlag('similarity', 'dim', values.dim);
     const model = load(await resolveModelArg(values.model, dim), { dim, binary: values.binary ? true : values.dense ? false : undefined });
     const s = model.similarity(positionals[0]!, positionals[1]!);
-    if (values.json) process.stdout.write(JSON.stringify({ similarity: s, dim: model.dim, binary: model.binary }) + '\n');
+    if (values.json) process.stdout.write(valuesJson({ similarity: s, dim: model.dim, binary: model.binary }, 'similarity --json') + '\n');
     else process.stdout.write(`${s.toFixed(6)}  (${model.binary ? 'hamming' : 'cosine'}, dim ${model.dim})\n`);
     return 0;
   },

@@ -12,6 +12,7 @@ import { openSafetensorsMatrix } from '../src/matrix/row-matrix.ts';
 import { loadTokenizerFile } from '../src/tokenize/node.ts';
 import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
+import { valuesJson } from '../src/util/json-safe.ts';
 
 const FLAGS = defineFlags({
   model: { value: 'PATH', help: 'the model or extracted matrix (required)' },
@@ -120,7 +121,7 @@ export const stage: Stage = {
       }
     }
     if (values.json) {
-      process.stdout.write(JSON.stringify({ model: files.safetensors, format, dim, cache, tokens: rows }) + '\n');
+      process.stdout.write(valuesJson({ model: files.safetensors, format, dim, cache, tokens: rows }, 'tokens --json') + '\n');
     } else {
       const lines = [`${files.safetensors} (${format}, dim ${dim}); tokenization cache: ${cache}`, 'id\tpiece\tcounts\tnorm\tmean\tstd'];
       for (const r of rows)

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { createFastEncoder } from '../tokenize/fast-encode.ts';
-import { poolingIds, poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
+import { poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
+import { encodeCounted, medianTokenLength } from '../tokenize/bounded-encode.ts';
 import { UserError } from '../util/errors.ts';
 import { readDelimitedPairs } from './delimited.ts';
 import { fetchHubDatasetFiles } from './hub-dataset.ts';
@@ -133,10 +134,17 @@ export function tokenizePairs(
   const cache = new Map<string, Int32Array>();
   // Word-level cached encoding, equal to tokenizer.encode(text, false) (src/tokenize/fast-encode.ts).
   const fast = createFastEncoder(tokenizer);
+  // Only the first max_length counted tokens are kept, so only the prefix holding them is tokenized: a 10 MB
+  // line costs what a short one does (src/tokenize/bounded-encode.ts: the kept ids are exactly the same).
+  let medianLength = 0;
+  const median = () => (medianLength ||= medianTokenLength(tokenizer));
+  let buf: Int32Array = new Int32Array(1024);
   const enc = (text: string): Int32Array => {
     let ids = cache.get(text);
     if (!ids) {
-      ids = poolingIds(fast.encode(text), rules);
+      const r = encodeCounted(fast, text, rules, median, buf);
+      buf = r.out;
+      ids = buf.slice(0, r.n);
       // Texts repeat a lot (one caption, five pairs): keep a bounded memo.
       if (cache.size < 200_000) cache.set(text, ids);
     }

@@ -9,6 +9,7 @@ import { SafetensorsError, rowWidth, type TensorInfo } from '../safetensors/head
 import type { SafetensorsBuffer } from '../safetensors/bytes.ts';
 import { EXTRACTED_TENSOR, MODEL2VEC_TENSOR, SAVED_TENSOR } from '../layout/tensor-names.ts';
 import { isSavedModelConfig, readSavedModelConfig, savedInt8Step } from '../layout/saved-config.ts';
+import { NonFiniteRows, describeNonFiniteRows } from '../util/non-finite.ts';
 
 export type ModelFormat = 'wordllama-ts' | 'wordllama' | 'model2vec' | 'sentence-transformers' | 'raw';
 
@@ -169,5 +170,31 @@ export function readTokenMatrix(st: SafetensorsBuffer, tensor: string, precision
     if (w.length !== m.ids) throw new SafetensorsError(`${source}: "weights" has ${w.length} values but the model covers ${m.ids} tokens`);
     m.scale = w;
   }
+  refuseNonFinite(m, tensor, source);
   return m;
+}
+
+/**
+ * Every format's rows pass through here, so this is where NaN/±Inf are caught: one such value makes the mean of
+ * every text holding that token NaN (and its JSON invalid, its similarities meaningless). No real model has them:
+ * they mean a broken conversion or a diverged training, so the model is refused, not silently patched.
+ */
+function refuseNonFinite(m: TokenMatrix, tensor: string, source: string): void {
+  const found = new NonFiniteRows(m.dim);
+  if (m.f16) found.addF16Bits(m.f16, 0);
+  else found.addF32(m.f32!, 0);
+  if (found.count > 0) {
+    throw new SafetensorsError(
+      `${source}: tensor "${tensor}": ${describeNonFiniteRows(found, m.rows)}; the model is corrupt (a failed conversion or a diverged training): rebuild it, e.g. pipeline save from a good checkpoint`,
+    );
+  }
+  if (m.scale) {
+    const bad = new NonFiniteRows(1);
+    bad.addF32(m.scale, 0);
+    if (bad.count > 0) {
+      throw new SafetensorsError(
+        `${source}: tensor "weights": ${bad.count} of ${m.ids} token scales are NaN or ±Inf (first: token ${bad.first}); the model is corrupt: rebuild it`,
+      );
+    }
+  }
 }

@@ -31,6 +31,8 @@ export interface LoadOptions {
   precision?: Precision;
   /** Name used in error messages. */
   source?: string;
+  /** Name of the tokenizer.json in error messages (default: `<source> (tokenizer.json)`). */
+  tokenizerSource?: string;
 }
 
 /**
@@ -49,14 +51,13 @@ export function loadModelFromBuffers(buffers: ModelBuffers, opts: LoadOptions = 
     throw new UserError(`${source}: safetensors must be an ArrayBuffer or Uint8Array`);
   }
   const st = parseSafetensorsBuffer(buffers.safetensors, `${source} (safetensors)`);
+  const tokSource = opts.tokenizerSource ?? `${source} (tokenizer.json)`;
   const tjson: TokenizerJson =
-    typeof buffers.tokenizerJson === 'string'
-      ? parseTokenizerJson(buffers.tokenizerJson, `${source} (tokenizer.json)`)
-      : (buffers.tokenizerJson as TokenizerJson);
+    typeof buffers.tokenizerJson === 'string' ? parseTokenizerJson(buffers.tokenizerJson, tokSource) : (buffers.tokenizerJson as TokenizerJson);
   if (!tjson || typeof tjson !== 'object' || typeof tjson.model !== 'object') {
     throw new UserError(`${source}: tokenizer.json has no "model" object`);
   }
-  const tok = createTokenizer(tjson, (buffers.tokenizerConfig ?? {}) as Record<string, unknown>, `${source} (tokenizer.json)`);
+  const tok = createTokenizer(tjson, (buffers.tokenizerConfig ?? {}) as Record<string, unknown>, tokSource);
   const config = buffers.configJson as Record<string, unknown> | undefined;
   const defaults = detectFormat(st, config, source);
   const precision = opts.precision ?? 'f16';

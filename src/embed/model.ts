@@ -7,7 +7,8 @@ import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { createFastEncoder, type FastEncoder } from '../tokenize/fast-encode.ts';
 import type { FormatDefaults, ModelFormat, TokenMatrix } from './formats.ts';
 import { poolIds, tokenRow } from './pool.ts';
-import { keepPoolingIds, poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
+import { poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
+import { encodeCounted, medianTokenLength } from '../tokenize/bounded-encode.ts';
 import { binarize, hammingSimilarity } from './binary.ts';
 import { cosineMatrix, normalizeRows } from './similarity.ts';
 import { deduplicateRows } from './dedupe.ts';
@@ -60,6 +61,9 @@ export class StaticModel {
   readonly encoder: FastEncoder;
   private readonly rules: PoolingRules;
   private readonly maxChars: number;
+  /** The tokenizer's median token length (code points), computed on first need: sizes the cut of long texts. */
+  private medianLength = 0;
+  private readonly median = () => (this.medianLength ||= medianTokenLength(this.tokenizer));
   private ids: Int32Array = new Int32Array(1024);
   private acc: Float64Array;
 
@@ -88,7 +92,7 @@ export class StaticModel {
     }
     const unk = tokenizer.unkId;
     this.rules = poolingRules(tokenizer, pad, defaults.maxLength);
-    this.maxChars = defaults.charTruncation && defaults.maxLength > 0 ? defaults.maxLength * medianTokenLength(tokenizer) : 0;
+    this.maxChars = defaults.charTruncation && defaults.maxLength > 0 ? defaults.maxLength * this.median() : 0;
     this.encoder = createFastEncoder(tokenizer);
     this.acc = new Float64Array(matrix.dim);
     this.info = {
@@ -126,11 +130,19 @@ export class StaticModel {
     return text;
   }
 
+  /**
+   * Ids that count for `text` under `rules`, at the front of `this.ids`. With a max_length only a prefix of a
+   * long text is tokenized (src/tokenize/bounded-encode.ts: exact, so a 50 MB line costs what its first tokens do).
+   */
+  private countedIds(text: string, rules: PoolingRules): number {
+    const { out, n } = encodeCounted(this.encoder, this.truncateChars(text), rules, this.median, this.ids, this.matrix.ids);
+    this.ids = out;
+    return n;
+  }
+
   /** Token ids that count for `text` (after pad/UNK removal and truncation), in order. */
   tokenIds(text: string): number[] {
-    const { out, end } = this.encoder.encodeInto(this.truncateChars(text), this.ids, 0);
-    this.ids = out;
-    return Array.from(out.subarray(0, keepPoolingIds(out, end, this.rules, this.matrix.ids)));
+    return Array.from(this.ids.subarray(0, this.countedIds(text, this.rules)));
   }
 
   /** The row of token `id` as pooling uses it (mapping/scale applied), first `dim` values. */
@@ -160,9 +172,8 @@ export class StaticModel {
     for (let i = 0; i < list.length; i++) {
       const text = list[i];
       if (typeof text !== 'string') throw new UserError(`embed: texts[${i}] is ${typeof text}, expected a string`);
-      const { out: ids, end } = this.encoder.encodeInto(this.truncateChars(text), this.ids, 0);
-      this.ids = ids;
-      poolIds(this.matrix, ids, keepPoolingIds(ids, end, rules, this.matrix.ids), d, out, i * d, this.acc);
+      const n = this.countedIds(text, rules);
+      poolIds(this.matrix, this.ids, n, d, out, i * d, this.acc);
     }
     const e: Embeddings = { data: out, rows: list.length, dim: d };
     return norm ? normalizeRows(e) : e;
@@ -265,19 +276,4 @@ export class StaticModel {
     if (typeof text !== 'string') throw new UserError('split: text must be a string');
     return semanticSplit(text, (pieces) => this.embed(pieces, { norm: true }), opts);
   }
-}
-
-/** model2vec's `median_token_length`: int(np.median(len(token) for every vocabulary token)) in code points. */
-function medianTokenLength(tok: TextTokenizer): number {
-  const lengths: number[] = [];
-  for (const token of tok.engine.get_vocab(true).keys()) {
-    let n = 0;
-    for (const _ of token) n++;
-    lengths.push(n);
-  }
-  if (lengths.length === 0) return 1;
-  lengths.sort((a, b) => a - b);
-  const mid = lengths.length >> 1;
-  const median = lengths.length % 2 ? lengths[mid]! : (lengths[mid - 1]! + lengths[mid]!) / 2;
-  return Math.max(1, Math.floor(median));
 }

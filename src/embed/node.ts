@@ -122,7 +122,7 @@ export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
       configJson,
       tokenizerConfig: files.tokenizerConfig ? readJson(files.tokenizerConfig) : undefined,
     },
-    { ...opts, source: opts.source ?? files.safetensors },
+    { ...opts, source: opts.source ?? files.safetensors, tokenizerSource: opts.tokenizerSource ?? files.tokenizer },
   );
 }
 

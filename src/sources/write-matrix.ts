@@ -12,6 +12,7 @@ import { ConfigError } from '../config/schema.ts';
 import type { SourceConfig } from '../config/types.ts';
 import { UserError } from '../util/errors.ts';
 import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
+import { NonFiniteRows, describeNonFiniteRows, type ScannedDType } from '../util/non-finite.ts';
 
 const FLOAT_SOURCES: readonly DType[] = ['F32', 'F16', 'BF16', 'F64'];
 
@@ -127,6 +128,12 @@ function u16View(bytes: Uint8Array): Uint16Array {
   return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
 }
 
+/** Refuse a source whose rows hold NaN/±Inf (counted over the whole stream, so the message has the total). */
+function refuseNonFinite(found: NonFiniteRows, rows: number, path: string): void {
+  if (found.count === 0) return;
+  throw new UserError(`${path}: the source matrix is broken: ${describeNonFiniteRows(found, rows)}; nothing was written (use another revision or source)`);
+}
+
 export interface WriteResult {
   path: string;
   overflows: number;
@@ -148,15 +155,18 @@ export async function writeMatrixFromRows(
   onRows?: (done: number) => void,
 ): Promise<WriteResult> {
   const w = await SafetensorsWriter.create(path, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, m.dim] }], metadata);
+  const nonFinite = new NonFiniteRows(m.dim);
   try {
     const block = blockRowsFor(m.dim);
     const buf = new Float32Array(block * m.dim);
     for (let start = 0; start < rows; start += block) {
       const count = Math.min(block, rows - start);
-      const values = await m.readRows(start, count, buf);
-      await w.writeF32(values.subarray(0, count * m.dim));
+      const values = (await m.readRows(start, count, buf)).subarray(0, count * m.dim);
+      nonFinite.addF32(values, start);
+      await w.writeF32(values);
       onRows?.(start + count);
     }
+    refuseNonFinite(nonFinite, rows, path);
     await w.commit();
   } catch (err) {
     await w.abort();
@@ -178,17 +188,21 @@ export async function writeMatrixFromBytes(
 ): Promise<WriteResult> {
   const w = await SafetensorsWriter.create(path, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, dim] }], metadata);
   let overflows = 0;
+  const nonFinite = new NonFiniteRows(dim);
   try {
     const rowBytes = dim * DTYPE_BYTES[srcDtype];
     const block = Math.max(1, Math.floor((16 * 1024 * 1024) / rowBytes));
     const convert = chunkConverter(srcDtype, dtype);
     for (let start = 0; start < rows; start += block) {
       const count = Math.min(block, rows - start);
-      const out = convert(await read(start * rowBytes, count * rowBytes));
+      const src = await read(start * rowBytes, count * rowBytes);
+      nonFinite.addBytes(src, srcDtype as ScannedDType, start); // before conversion: F16 overflows are counted apart
+      const out = convert(src);
       overflows += out.overflows;
       await w.write(out.bytes);
       onBytes?.((start + count) * rowBytes);
     }
+    refuseNonFinite(nonFinite, rows, path);
     await w.commit();
   } catch (err) {
     await w.abort();

@@ -5,6 +5,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../util/errors.ts';
+import { findTokenizerRegexHazard } from './regex-safety.ts';
 
 /**
  * The part of @huggingface/tokenizers' `Tokenizer` used outside this file, declared here: that package's .d.ts
@@ -61,6 +62,13 @@ export function parseTokenizerJson(text: string, source: string): TokenizerJson 
 
 /** Build a tokenizer from a parsed tokenizer.json (and optional tokenizer_config.json). */
 export function createTokenizer(json: TokenizerJson, config: Record<string, unknown> = {}, source = 'tokenizer.json'): TextTokenizer {
+  // Refused before the engine compiles it: such a pattern would hang on the first text with a long run.
+  const hazard = findTokenizerRegexHazard(json);
+  if (hazard) {
+    throw new UserError(
+      `${source}: ${hazard.where} ${hazard.type} regex ${JSON.stringify(hazard.regex)} can backtrack catastrophically at ${JSON.stringify(hazard.fragment)} (${hazard.reason}); refusing this tokenizer: use the model's original tokenizer.json`,
+    );
+  }
   let engine: Tokenizer;
   try {
     engine = new Tokenizer(json, config);

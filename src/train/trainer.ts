@@ -37,6 +37,7 @@ import { MatmulHelper } from './parallel.ts';
 import { Rng } from '../util/random.ts';
 import { createOptimizer, optimizerSlots, trainStep, type Optimizer } from './step/train-step.ts';
 import { checkpointsPath, metricsPath as metricsFilePath } from '../layout/weights-dir.ts';
+import { measurementsJson } from '../util/json-safe.ts';
 
 export interface TrainInputs {
   configName: string;
@@ -268,7 +269,7 @@ async function trainingLoop(inp: TrainInputs, run: TrainingRun): Promise<TrainSu
   if (whitener) log(`whitening: power ${cfg.whiten}, fitted on ${whitener.size} training texts at each evaluation and checkpoint`);
   let lastEval: EvalResult[] = [];
   let lastEvalText = '';
-  const writeMetric = (obj: Record<string, unknown>) => appendFile(metricsPath, JSON.stringify(obj) + '\n');
+  const writeMetric = (obj: Record<string, unknown>) => appendFile(metricsPath, measurementsJson(obj) + '\n');
   const metaFor = (step: number, ev: EvalResult[]): CheckpointMeta => ({
     config: { name: inp.configName, file: inp.configFile, n_vocab: inp.nVocab, dim_in: matrix.dim, training: { ...cfg, evalFile: cfg.evalFile } },
     step,

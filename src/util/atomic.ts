@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { measurementsJson } from './json-safe.ts';
 
 /**
  * Outputs appear atomically: everything is written to `<path>.<pid>-<random>.tmp` beside the target and renamed
@@ -61,7 +62,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
-/** JSON with a trailing newline, written atomically. */
+/** JSON with a trailing newline, written atomically; NaN/±Inf become null (json-safe.ts: results files hold measurements). */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+  await writeFileAtomic(path, measurementsJson(value, 2) + '\n');
 }
