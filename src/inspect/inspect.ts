@@ -7,9 +7,11 @@ import type { RowMatrix } from '../matrix/row-matrix.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import { nearDuplicates, nearestRows, rowNorms, zeroRowIds, type NearDuplicates } from './neighbours.ts';
-import { streamGram } from './gram.ts';
+import { centredGram, streamGram } from './gram.ts';
 import { projectionBaselines, type ProjectionBaseline } from './projection-baselines.ts';
 import { spectrumOfGram, type Spectrum } from './spectrum.ts';
+import { tokenKinds } from './token-kind.ts';
+import { normsByKind, tokenMap, type KindNorms, type TokenMap, type TokenMapOptions } from './token-map.ts';
 
 export interface InspectTarget {
   matrix: RowMatrix;
@@ -26,6 +28,8 @@ export interface InspectOptions {
   k: number;
   /** Near-duplicate threshold on 1 − cos; undefined skips the all-pairs pass. */
   duplicateThreshold?: number;
+  /** The token map's sample sizes; false skips the map. */
+  map?: TokenMapOptions | false;
   onStep?: (step: string, done: number, total: number) => void;
 }
 
@@ -46,6 +50,10 @@ export interface InspectReport {
   /** PCA truncation vs seeded random projection, per Matryoshka dim below the width. */
   projection_baselines: ProjectionBaseline[];
   norms: { min: number; max: number; mean: number };
+  /** Row-norm quartiles per token kind ('unknown' for every row when there is no tokenizer). */
+  norms_by_kind: KindNorms[];
+  /** 2-D PCA scatter of a sample of tokens, coloured by kind. */
+  map?: TokenMap;
   zero_rows: { count: number; ids: number[] };
   /** Rows with ids no token of the tokenizer has, and special-token rows (text never produces them). */
   unreachable?: { beyond_vocab: number; special: number[] };
@@ -90,6 +98,7 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
   }
   const zero = zeroRowIds(norms);
   const tok = t.tokenizer;
+  const kinds = tok ? tokenKinds(tok, m.rows) : undefined;
   const name = (id: number) => tok?.idToToken(id) ?? null;
   const report: InspectReport = {
     source: t.source,
@@ -99,9 +108,14 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
     spectrum: sp,
     projection_baselines: baselines,
     norms: { min: m.rows ? min : 0, max, mean: m.rows ? sum / m.rows : 0 },
+    norms_by_kind: normsByKind(norms, kinds),
     zero_rows: { count: zero.length, ids: zero.slice(0, 100) },
     neighbours: [],
   };
+  if (opts.map !== false && m.rows > 0) {
+    const mean = Float64Array.from(gram.colSums, (s) => s / m.rows);
+    report.map = await tokenMap(m, centredGram(gram), mean, norms, kinds, tok, opts.map);
+  }
   if (tok) {
     report.unreachable = {
       beyond_vocab: Math.max(0, m.rows - tok.vocabSize),
