@@ -5,9 +5,12 @@
  */
 import { openConfigTarget, openModelTarget } from '../src/inspect/open-target.ts';
 import { inspectMatrix, summaryLines } from '../src/inspect/inspect.ts';
-import { writeJsonAtomic } from '../src/util/atomic.ts';
+import { renderInspect } from '../src/inspect/html.ts';
+import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.ts';
 import { UserError } from '../src/util/errors.ts';
 import { createProgress, logLine, type Progress } from '../src/util/progress.ts';
+import { dirname } from 'node:path';
 import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
 
 const HELP = `pipeline inspect (--config NAME | --model PATH) [options]
@@ -21,9 +24,13 @@ Look inside a token-embedding matrix before (or after) training, streaming it by
   near-duplicates  exact count of row pairs with 1 − cos ≤ T, closest pairs as examples (compares every
                    pair: O(rows² · dim); skip it on large vocabularies with --duplicates 0)
   neighbours       with --neighbours, the nearest rows (cosine, exact over the whole vocabulary)
+  map              a 2-D PCA scatter of a sample of tokens coloured by kind (letters, digits, punctuation,
+                   whitespace, byte tokens, special tokens, CJK, other scripts), and row norms by kind
+  baselines        PCA truncation vs a seeded random projection per Matryoshka dim (reconstruction error)
 
-Writes inspect.json (atomically) into weights/<config>/ (--config) or beside the model file (--model), or
-to --out; prints a short summary on stderr and the path of inspect.json on stdout.
+Writes inspect.json and inspect.html (a self-contained page: inline SVG charts, no scripts or network; linked
+from report.html) atomically into weights/<config>/ (--config) or beside the model file (--model), or to
+--out and beside it; prints a short summary on stderr and the path of inspect.json on stdout.
 
 Options:
   --config NAME        the extracted (or concatenated) input matrix of config/<NAME>.toml
@@ -34,7 +41,7 @@ Options:
                        list several values
   --k N                neighbours per query (default 10)
   --duplicates T       near-duplicate threshold on 1 − cos (default 0.001; 0 skips the pass)
-  --out FILE           where to write the JSON (default: see above)
+  --out FILE           where to write the JSON (default: see above); inspect.html goes in the same folder
   --json               print the whole report as JSON on stdout instead of the path
   --quiet              no progress or summary on stderr
 
@@ -86,6 +93,7 @@ export const stage: Stage = {
       });
       const out = values.out ?? target.defaultOut;
       await writeJsonAtomic(out, report);
+      await writeFileAtomic(inspectHtmlPath(dirname(out)), renderInspect([{ name: report.matrix, report }]));
       logLine(summaryLines(report).join('\n'), quiet);
       process.stdout.write(values.json ? JSON.stringify(report) + '\n' : `${out}\n`);
     } finally {

@@ -6,6 +6,7 @@
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
+import type { Anatomy } from './anatomy.ts';
 import { nearDuplicates, nearestRows, rowNorms, zeroRowIds, type NearDuplicates } from './neighbours.ts';
 import { centredGram, streamGram } from './gram.ts';
 import { projectionBaselines, type ProjectionBaseline } from './projection-baselines.ts';
@@ -41,6 +42,16 @@ export interface NeighbourQuery {
   neighbours: { id: number; token: string | null; score: number }[];
 }
 
+/** One score of the baselines eval: a task's main metric for one model (raw rows, PCA, random, trained) and width. */
+export interface InspectEvalRow {
+  model: string;
+  dim: number;
+  kind: string;
+  task: string;
+  metric: string;
+  score: number | null;
+}
+
 export interface InspectReport {
   source: string;
   matrix: string;
@@ -59,6 +70,10 @@ export interface InspectReport {
   unreachable?: { beyond_vocab: number; special: number[] };
   near_duplicates?: NearDuplicates & { examples_tokens: [string | null, string | null][] };
   neighbours: NeighbourQuery[];
+  /** Checkpoint facts from the hub's headers (--config of a hub source). */
+  anatomy?: Anatomy;
+  /** The baselines eval (--task). */
+  eval?: InspectEvalRow[];
 }
 
 async function queryVector(t: InspectTarget, q: string): Promise<{ kind: 'token' | 'text'; ids: number[]; v: Float32Array }> {
