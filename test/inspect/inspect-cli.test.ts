@@ -170,7 +170,6 @@ describe('pipeline inspect', () => {
         }
         expect(await overflowingChartText(page)).toEqual([]);
         // one dot per sampled token, labels drawn for the labelled ones, one box per kind
-        const rep = JSON.parse(readFileSync(join(weights, 'inspect.json'), 'utf8')) as InspectReport;
         expect(await page.$$eval('g.points circle', (els) => els.length)).toBe(rep.map!.points.length);
         expect(await page.$$eval('text.point-label', (els) => els.length)).toBe(rep.map!.points.filter((p) => p.labelled).length);
         expect(await page.$$eval('g.box', (els) => els.length)).toBe(rep.norms_by_kind.length);
