@@ -20,6 +20,7 @@ network) with whatever data exists — sections without data are left out:
                                                        (metrics.jsonl in the model folder or up to two levels up)
   - model size at each width: vocabulary × dim × 2 bytes (f16), sentence vector bytes and binary code bits
   - extraction facts: bytes downloaded vs shard bytes per source   (extract.json, same places as metrics.jsonl)
+  - a link to inspect.html (pipeline inspect's page)                (same places as metrics.jsonl)
 
   --model PATH   saved model folder (or its config name) or one of its .safetensors files (anything
                  pipeline eval accepts)
@@ -54,6 +55,7 @@ export const stage: Stage = {
       ...(data.train.length || data.dev.length ? ['training'] : []),
       'size',
       ...(data.extract?.length ? ['extraction'] : []),
+      ...(data.inspectHtml ? ['inspect'] : []),
     ];
     if (v.json) process.stdout.write(JSON.stringify({ report: out, sections }) + '\n');
     logLine(`report: ${out} (${sections.join(', ')})`, Boolean(v.quiet));

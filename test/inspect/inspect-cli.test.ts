@@ -205,6 +205,11 @@ describe('pipeline inspect', () => {
     const rep = JSON.parse(r.out) as InspectReport;
     expect(existsSync(join(modelDir, 'inspect.json'))).toBe(true);
     expect(readFileSync(join(modelDir, 'inspect.html'), 'utf8')).toContain('<h2>Map by token kind</h2>');
+    // report.html links the page when it exists beside the model (or up to two folders above)
+    const rr = await runCli(['report', '--model', join(modelDir, 'm.safetensors'), '--json', '--quiet']);
+    expect(rr.code).toBe(0);
+    expect(JSON.parse(rr.out).sections).toContain('inspect');
+    expect(readFileSync(join(modelDir, 'report.html'), 'utf8')).toContain('<h2>Inside the matrix</h2><p class="sub"><a href="inspect.html">inspect.html</a>');
     expect(rep.near_duplicates!.pairs).toBe(2);
     expect(rep.near_duplicates!.examples.map((p) => [p.a, p.b, p.distance])).toEqual(
       [
