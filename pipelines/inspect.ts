@@ -3,12 +3,15 @@
  * model `load` reads, or a raw extracted matrix): spectrum, zero and unreachable rows, near-duplicate pairs,
  * nearest tokens. Writes inspect.json; a short summary goes to stderr.
  */
+import { loadConfig } from '../src/config/load.ts';
+import { hubClientFromEnv } from '../src/hub/client.ts';
+import { anatomyLines, configAnatomy } from '../src/inspect/anatomy.ts';
 import { openConfigTarget, openModelTarget } from '../src/inspect/open-target.ts';
 import { inspectMatrix, summaryLines } from '../src/inspect/inspect.ts';
 import { renderInspect } from '../src/inspect/html.ts';
 import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.ts';
-import { UserError } from '../src/util/errors.ts';
+import { errorMessage, UserError } from '../src/util/errors.ts';
 import { createProgress, logLine, type Progress } from '../src/util/progress.ts';
 import { dirname } from 'node:path';
 import { intFlag, numberFlag, parseStageArgs, type Stage } from './stage.ts';
@@ -33,7 +36,12 @@ from report.html) atomically into weights/<config>/ (--config) or beside the mod
 --out and beside it; prints a short summary on stderr and the path of inspect.json on stdout.
 
 Options:
-  --config NAME        the extracted (or concatenated) input matrix of config/<NAME>.toml
+  --config NAME        the extracted (or concatenated) input matrix of config/<NAME>.toml; for hub sources
+                       the report adds the checkpoint's anatomy (embedding vs whole-checkpoint parameters
+                       and bytes, tied or untied output head, dtype, each source's share of the width),
+                       read from the shard index and safetensors headers only (HTTP range requests)
+  --anatomy            with --config: only the anatomy, before anything is extracted (nothing downloaded
+                       but headers); prints it, JSON on stdout with --json, writes no file
   --out-dir DIR        the config's weights folder (default weights/<NAME>)
   --model PATH         a saved model folder or .safetensors, or a raw matrix written by pipeline extract
                        (tokenizer.json beside it)
@@ -64,6 +72,7 @@ export const stage: Stage = {
         duplicates: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
+        anatomy: { type: 'boolean' },
         quiet: { type: 'boolean' },
       },
       true,
@@ -76,6 +85,15 @@ export const stage: Stage = {
     const threshold = numberFlag('inspect', 'duplicates', values.duplicates) ?? 1e-3;
     if (threshold < 0 || threshold >= 2) throw new UserError(`inspect: --duplicates expects a threshold in [0, 2), got "${values.duplicates}"`);
     const quiet = Boolean(values.quiet);
+    if (values.anatomy) {
+      if (!values.config) throw new UserError('inspect: --anatomy needs --config NAME (a config with hub sources)');
+      const config = loadConfig(values.config);
+      const anatomy = await configAnatomy(config, hubClientFromEnv());
+      if (!anatomy) throw new UserError(`inspect: config ${config.name} has no hub source (hf_model_id); --anatomy reads hub checkpoints`);
+      logLine(anatomyLines(anatomy).join('\n'), quiet);
+      if (values.json) process.stdout.write(JSON.stringify({ anatomy }) + '\n');
+      return 0;
+    }
     const target = values.config ? await openConfigTarget(values.config, values['out-dir']) : await openModelTarget(values.model!);
     try {
       const bars = new Map<string, Progress>();
@@ -91,6 +109,15 @@ export const stage: Stage = {
           if (done === total) bar.finish();
         },
       });
+      if (values.config) {
+        const config = loadConfig(values.config);
+        try {
+          report.anatomy = await configAnatomy(config, hubClientFromEnv());
+        } catch (err) {
+          // The matrix is what was asked about; a hub that cannot be reached only costs the anatomy table.
+          logLine(`inspect: anatomy skipped (${errorMessage(err)})`, quiet);
+        }
+      }
       const out = values.out ?? target.defaultOut;
       await writeJsonAtomic(out, report);
       await writeFileAtomic(inspectHtmlPath(dirname(out)), renderInspect([{ name: report.matrix, report }]));
