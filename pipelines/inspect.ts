@@ -6,8 +6,8 @@
 import { loadConfig } from '../src/config/load.ts';
 import { hubClientFromEnv } from '../src/hub/client.ts';
 import { anatomyLines, configAnatomy } from '../src/inspect/anatomy.ts';
-import { openConfigTarget, openModelTarget } from '../src/inspect/open-target.ts';
-import { inspectMatrix, summaryLines } from '../src/inspect/inspect.ts';
+import { openConfigTarget, openModelTarget, openSourceOfModel, type OpenedTarget } from '../src/inspect/open-target.ts';
+import { inspectMatrix, summaryLines, type InspectOptions } from '../src/inspect/inspect.ts';
 import { renderInspect } from '../src/inspect/html.ts';
 import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.ts';
@@ -44,7 +44,9 @@ Options:
                        but headers); prints it, JSON on stdout with --json, writes no file
   --out-dir DIR        the config's weights folder (default weights/<NAME>)
   --model PATH         a saved model folder or .safetensors, or a raw matrix written by pipeline extract
-                       (tokenizer.json beside it)
+                       (tokenizer.json beside it); a pipeline save folder (weights/NAME) is shown beside
+                       the source matrix it was trained from (NAME's extracted input in the same folder):
+                       inspect.html puts both side by side, inspect.json holds it as "compared_with"
   --neighbours Q ...   a token (its own row) or a text (the mean of its token rows); repeat the flag or
                        list several values
   --k N                neighbours per query (default 10)
@@ -95,20 +97,22 @@ export const stage: Stage = {
       return 0;
     }
     const target = values.config ? await openConfigTarget(values.config, values['out-dir']) : await openModelTarget(values.model!);
+    const bars = new Map<string, Progress>();
+    const options = (t: OpenedTarget, label: string): InspectOptions => ({
+      dims: t.dims,
+      neighbours: queries,
+      k,
+      duplicateThreshold: threshold > 0 ? threshold : undefined,
+      onStep: (step, done, total) => {
+        const key = `${label}${step}`;
+        let bar = bars.get(key);
+        if (!bar) bars.set(key, (bar = createProgress(`inspect ${label}${step}`, { unit: step === 'spectrum' ? 'rows' : 'blocks', total, quiet })));
+        bar.update(done);
+        if (done === total) bar.finish();
+      },
+    });
     try {
-      const bars = new Map<string, Progress>();
-      const report = await inspectMatrix(target, {
-        dims: target.dims,
-        neighbours: queries,
-        k,
-        duplicateThreshold: threshold > 0 ? threshold : undefined,
-        onStep: (step, done, total) => {
-          let bar = bars.get(step);
-          if (!bar) bars.set(step, (bar = createProgress(`inspect ${step}`, { unit: step === 'spectrum' ? 'rows' : 'blocks', total, quiet })));
-          bar.update(done);
-          if (done === total) bar.finish();
-        },
-      });
+      const report = await inspectMatrix(target, options(target, ''));
       if (values.config) {
         const config = loadConfig(values.config);
         try {
@@ -118,10 +122,25 @@ export const stage: Stage = {
           logLine(`inspect: anatomy skipped (${errorMessage(err)})`, quiet);
         }
       }
+      const pages = [{ name: values.model ? 'trained model' : report.matrix, report }];
+      if (values.model) {
+        // A trained model is shown beside the matrix it was trained from, when that is in its folder.
+        const source = await openSourceOfModel(values.model);
+        if (typeof source === 'string') logLine(`inspect: no source matrix to compare with (${source})`, quiet);
+        else {
+          try {
+            report.compared_with = await inspectMatrix(source, options(source, 'source '));
+            pages.push({ name: 'source matrix', report: report.compared_with });
+          } finally {
+            await source.matrix.close();
+          }
+        }
+      }
       const out = values.out ?? target.defaultOut;
       await writeJsonAtomic(out, report);
-      await writeFileAtomic(inspectHtmlPath(dirname(out)), renderInspect([{ name: report.matrix, report }]));
+      await writeFileAtomic(inspectHtmlPath(dirname(out)), renderInspect(pages));
       logLine(summaryLines(report).join('\n'), quiet);
+      if (report.compared_with) logLine(['source matrix:', ...summaryLines(report.compared_with)].join('\n'), quiet);
       process.stdout.write(values.json ? JSON.stringify(report) + '\n' : `${out}\n`);
     } finally {
       await target.matrix.close();

@@ -74,6 +74,8 @@ export interface InspectReport {
   anatomy?: Anatomy;
   /** The baselines eval (--task). */
   eval?: InspectEvalRow[];
+  /** For a trained model: the same report on the source matrix it was trained from. */
+  compared_with?: InspectReport;
 }
 
 async function queryVector(t: InspectTarget, q: string): Promise<{ kind: 'token' | 'text'; ids: number[]; v: Float32Array }> {

@@ -4,7 +4,7 @@
  * the file itself; and with --model on a small f16 matrix with planted duplicates and zero rows.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -187,6 +187,29 @@ describe('pipeline inspect', () => {
     },
     60_000,
   );
+
+  it('--model weights/NAME: the trained model beside its source matrix, on one page', async () => {
+    // A saved model in the config's folder, as pipeline save leaves it: config.json names the config, whose
+    // extracted input (use_lite.safetensors) sits in the same folder.
+    const x = Float32Array.from({ length: 8002 * 64 }, (_, i) => Math.sin(i * 0.37));
+    await writeSafetensors(join(weights, 'use_lite_64.safetensors'), [{ name: 'embedding.weight', dtype: 'F16', shape: [8002, 64], data: x }]);
+    writeFileSync(
+      join(weights, 'config.json'),
+      JSON.stringify({ model_type: 'wordllama-ts', name: 'use_lite', dims: [64], n_vocab: 8002, files: { '64': 'use_lite_64.safetensors' } }),
+    );
+    const out = join(dir, 'trained', 'inspect.json');
+    const r = await runCli(['inspect', '--model', weights, '--duplicates', '0', '--out', out]);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as InspectReport;
+    expect([rep.rows, rep.dim]).toEqual([8002, 64]);
+    expect([rep.compared_with!.rows, rep.compared_with!.dim, rep.compared_with!.source]).toEqual([8002, 256, 'config use_lite (source matrix)']);
+    const first = JSON.parse(readFileSync(join(weights, 'inspect.json'), 'utf8')) as InspectReport;
+    expect(rep.compared_with!.spectrum.uncentred.singular_values).toEqual(first.spectrum.uncentred.singular_values);
+    expect(r.err).toContain('source matrix:\n');
+    const html = readFileSync(join(dir, 'trained', 'inspect.html'), 'utf8');
+    for (const t of ['trained model: Singular values', 'source matrix: Singular values', 'trained model: Token map', 'source matrix: Row norm by token kind'])
+      expect(html).toContain(`aria-label="${t}`);
+  }, 120_000);
 
   it('--model: finds planted duplicates and zero rows in an f16 matrix, writes beside it', async () => {
     const rows = 300;
