@@ -10,6 +10,7 @@ import { openConfigTarget, openModelTarget, openSourceOfModel, type OpenedTarget
 import { inspectMatrix, summaryLines, type InspectOptions } from '../src/inspect/inspect.ts';
 import { renderInspect } from '../src/inspect/html.ts';
 import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
+import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
 import { createProgress, logLine, type Progress } from '../src/util/progress.ts';
@@ -49,6 +50,9 @@ Options:
                        inspect.html puts both side by side, inspect.json holds it as "compared_with"
   --neighbours Q ...   a token (its own row) or a text (the mean of its token rows); repeat the flag or
                        list several values
+  --task KIND=FILE     repeatable; the task files of pipeline eval (see pipeline eval --help): scores the
+                       mean-pooled raw rows, the PCA-projected rows and a seeded random projection at each
+                       Matryoshka dim, and with --model weights/NAME the trained model too, in one table
   --k N                neighbours per query (default 10)
   --duplicates T       near-duplicate threshold on 1 − cos (default 0.001; 0 skips the pass)
   --out FILE           where to write the JSON (default: see above); inspect.html goes in the same folder
@@ -75,6 +79,7 @@ export const stage: Stage = {
         out: { type: 'string' },
         json: { type: 'boolean' },
         anatomy: { type: 'boolean' },
+        task: { type: 'string', multiple: true },
         quiet: { type: 'boolean' },
       },
       true,
@@ -97,8 +102,14 @@ export const stage: Stage = {
       return 0;
     }
     const target = values.config ? await openConfigTarget(values.config, values['out-dir']) : await openModelTarget(values.model!);
+    // Task files are parsed before any matrix work, so a bad file fails fast (pipeline eval's own parser).
+    const tasks = (values.task ?? []).map((t) => {
+      const spec = parseTaskSpec(t);
+      return { spec, data: loadTask(spec) };
+    });
     const bars = new Map<string, Progress>();
-    const options = (t: OpenedTarget, label: string): InspectOptions => ({
+    const options = (t: OpenedTarget, label: string, evalOpts: Pick<InspectOptions, 'tasks' | 'trainedModel'> = {}): InspectOptions => ({
+      ...evalOpts,
       dims: t.dims,
       neighbours: queries,
       k,
@@ -112,7 +123,10 @@ export const stage: Stage = {
       },
     });
     try {
-      const report = await inspectMatrix(target, options(target, ''));
+      // With --task, the baselines run on the raw matrix: the target itself, or a trained model's source (below).
+      const source = values.model ? await openSourceOfModel(values.model) : undefined;
+      const own = values.model && typeof source !== 'string' ? {} : { tasks };
+      const report = await inspectMatrix(target, options(target, '', own));
       if (values.config) {
         const config = loadConfig(values.config);
         try {
@@ -125,11 +139,13 @@ export const stage: Stage = {
       const pages = [{ name: values.model ? 'trained model' : report.matrix, report }];
       if (values.model) {
         // A trained model is shown beside the matrix it was trained from, when that is in its folder.
-        const source = await openSourceOfModel(values.model);
-        if (typeof source === 'string') logLine(`inspect: no source matrix to compare with (${source})`, quiet);
+        if (typeof source === 'string' || !source) logLine(`inspect: no source matrix to compare with (${source})`, quiet);
         else {
           try {
-            report.compared_with = await inspectMatrix(source, options(source, 'source '));
+            report.compared_with = await inspectMatrix(source, options(source, 'source ', { tasks, trainedModel: values.model }));
+            // the table (raw, PCA, random, trained) belongs to the page of the model it was asked for
+            report.eval = report.compared_with.eval;
+            delete report.compared_with.eval;
             pages.push({ name: 'source matrix', report: report.compared_with });
           } finally {
             await source.matrix.close();

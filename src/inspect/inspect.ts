@@ -7,6 +7,7 @@ import type { RowMatrix } from '../matrix/row-matrix.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
 import type { Anatomy } from './anatomy.ts';
+import { baselinesEval, type EvalTask } from './baselines-eval.ts';
 import { nearDuplicates, nearestRows, rowNorms, zeroRowIds, type NearDuplicates } from './neighbours.ts';
 import { centredGram, streamGram } from './gram.ts';
 import { projectionBaselines, type ProjectionBaseline } from './projection-baselines.ts';
@@ -29,6 +30,9 @@ export interface InspectOptions {
   k: number;
   /** Near-duplicate threshold on 1 − cos; undefined skips the all-pairs pass. */
   duplicateThreshold?: number;
+  /** Eval tasks for the baselines table (needs a tokenizer); with `trainedModel`, that model joins the table. */
+  tasks?: EvalTask[];
+  trainedModel?: string;
   /** The token map's sample sizes; false skips the map. */
   map?: TokenMapOptions | false;
   onStep?: (step: string, done: number, total: number) => void;
@@ -129,9 +133,13 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
     zero_rows: { count: zero.length, ids: zero.slice(0, 100) },
     neighbours: [],
   };
-  if (opts.map !== false && m.rows > 0) {
-    const mean = Float64Array.from(gram.colSums, (s) => s / m.rows);
-    report.map = await tokenMap(m, centredGram(gram), mean, norms, kinds, tok, opts.map);
+  const mean = Float64Array.from(gram.colSums, (s) => (m.rows ? s / m.rows : 0));
+  if (opts.map !== false && m.rows > 0) report.map = await tokenMap(m, centredGram(gram), mean, norms, kinds, tok, opts.map);
+  if (opts.tasks?.length) {
+    if (!tok) throw new UserError(`inspect: --task needs a tokenizer.json beside ${m.label} to embed the task texts`);
+    step('eval', 0, 1);
+    report.eval = await baselinesEval(m, tok, centredGram(gram), mean, dims, opts.tasks, { trainedModel: opts.trainedModel });
+    step('eval', 1, 1);
   }
   if (tok) {
     report.unreachable = {

@@ -19,6 +19,7 @@ import { tokenKinds, tokenText } from '../../src/inspect/token-kind.ts';
 import { quantile, topEigenvectors } from '../../src/inspect/token-map.ts';
 import { chartBoxes, chromiumIt, overflowingChartText, screenshot, withPage } from '../helpers/chromium.ts';
 import { runCli } from '../helpers/cli.ts';
+import { writeTaskFiles } from '../helpers/eval-fixtures.ts';
 import { memoryMatrix, seeded } from '../helpers/memory-matrix.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -198,7 +199,8 @@ describe('pipeline inspect', () => {
       JSON.stringify({ model_type: 'wordllama-ts', name: 'use_lite', dims: [64], n_vocab: 8002, files: { '64': 'use_lite_64.safetensors' } }),
     );
     const out = join(dir, 'trained', 'inspect.json');
-    const r = await runCli(['inspect', '--model', weights, '--duplicates', '0', '--out', out]);
+    const tasks = writeTaskFiles(join(dir, 'tasks'));
+    const r = await runCli(['inspect', '--model', weights, '--duplicates', '0', '--out', out, '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`]);
     expect(r.code).toBe(0);
     const rep = JSON.parse(readFileSync(out, 'utf8')) as InspectReport;
     expect([rep.rows, rep.dim]).toEqual([8002, 64]);
@@ -206,7 +208,27 @@ describe('pipeline inspect', () => {
     const first = JSON.parse(readFileSync(join(weights, 'inspect.json'), 'utf8')) as InspectReport;
     expect(rep.compared_with!.spectrum.uncentred.singular_values).toEqual(first.spectrum.uncentred.singular_values);
     expect(r.err).toContain('source matrix:\n');
+    // the baselines table: raw rows at the source width, PCA and random projection at each Matryoshka dim, the model
+    const ev = rep.eval!;
+    expect(rep.compared_with!.eval).toBeUndefined();
+    expect([...new Set(ev.map((e) => `${e.model}@${e.dim}`))]).toEqual([
+      'raw rows@256',
+      'PCA@256',
+      'PCA@128',
+      'PCA@64',
+      'random projection@256',
+      'random projection@128',
+      'random projection@64',
+      'trained model@64',
+    ]);
+    expect(new Set(ev.map((e) => `${e.kind}:${e.metric}`))).toEqual(new Set(['sts:spearman', 'pair:ap']));
+    // a random orthonormal projection to the full width is a rotation: cosines, so scores, equal the raw rows'
+    for (const kind of ['sts', 'pair']) {
+      const at = (model: string) => ev.find((e) => e.kind === kind && e.model === model && e.dim === 256)!.score!;
+      expect(at('random projection')).toBeCloseTo(at('raw rows'), 9);
+    }
     const html = readFileSync(join(dir, 'trained', 'inspect.html'), 'utf8');
+    expect(html).toContain('<h2>Baselines on the eval tasks</h2>');
     for (const t of ['trained model: Singular values', 'source matrix: Singular values', 'trained model: Token map', 'source matrix: Row norm by token kind'])
       expect(html).toContain(`aria-label="${t}`);
   }, 120_000);
