@@ -6,7 +6,7 @@
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
-import type { Anatomy } from './anatomy.ts';
+import { anatomyLines, type Anatomy } from './anatomy.ts';
 import { baselinesEval, type EvalTask } from './baselines-eval.ts';
 import { nearDuplicates, nearestRows, rowNorms, zeroRowIds, type NearDuplicates } from './neighbours.ts';
 import { centredGram, streamGram } from './gram.ts';
@@ -186,6 +186,14 @@ export function summaryLines(r: InspectReport): string[] {
     `zero rows: ${r.zero_rows.count}${r.zero_rows.count ? ` (${r.zero_rows.ids.slice(0, 8).join(', ')}${r.zero_rows.count > 8 ? ', …' : ''})` : ''}` +
       (r.unreachable ? `; rows beyond the tokenizer: ${r.unreachable.beyond_vocab}; special-token rows: ${r.unreachable.special.length}` : ''),
   ];
+  if (r.norms_by_kind.length > 1 || r.norms_by_kind[0]?.kind !== 'unknown')
+    lines.push(`token kinds (rows, median norm): ${r.norms_by_kind.map((k) => `${k.kind} ${k.count} (${fmt(k.median)})`).join(', ')}`);
+  if (r.map)
+    lines.push(
+      `map: ${r.map.points.length} sampled tokens on PC 1/2 (${(100 * r.map.axis_variance[0]).toFixed(1)}% / ${(100 * r.map.axis_variance[1]).toFixed(1)}% of the variance)`,
+    );
+  if (r.anatomy) lines.push(...anatomyLines(r.anatomy));
+  for (const e of r.eval ?? []) lines.push(`eval ${e.kind} ${e.task} ${e.metric}: ${e.model} @${e.dim} ${e.score === null ? '–' : e.score.toFixed(4)}`);
   const d = r.near_duplicates;
   if (d) {
     const ex = d.examples.slice(0, 3).map((p, i) => `${JSON.stringify(d.examples_tokens[i]![0] ?? p.a)}~${JSON.stringify(d.examples_tokens[i]![1] ?? p.b)}`);
