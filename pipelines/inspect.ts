@@ -3,26 +3,47 @@
  * model `load` reads, or a raw extracted matrix): spectrum, zero and unreachable rows, near-duplicate pairs,
  * nearest tokens. Writes inspect.json; a short summary goes to stderr.
  */
-import { openConfigTarget, openModelTarget } from '../src/inspect/open-target.ts';
-import { inspectMatrix, summaryLines } from '../src/inspect/inspect.ts';
-import { writeJsonAtomic } from '../src/util/atomic.ts';
-import { UserError } from '../src/util/errors.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { hubClientFromEnv } from '../src/hub/client.ts';
+import { anatomyLines, configAnatomy } from '../src/inspect/anatomy.ts';
+import { openConfigTarget, openModelTarget, openSourceOfModel, type OpenedTarget } from '../src/inspect/open-target.ts';
+import { inspectMatrix, summaryLines, type InspectOptions } from '../src/inspect/inspect.ts';
+import { renderInspect } from '../src/inspect/html.ts';
+import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
+import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.ts';
+import { errorMessage, UserError } from '../src/util/errors.ts';
 import { createProgress, logLine, type Progress } from '../src/util/progress.ts';
+import { dirname } from 'node:path';
 import { defineFlags, flagLines, intFlag, numberFlag, parseFlags, type Stage } from './stage.ts';
 import { measurementsJson } from '../src/util/json-safe.ts';
 
 const FLAGS = defineFlags({
-  config: { value: 'NAME', help: 'the extracted (or concatenated) input matrix of config/<NAME>.toml' },
+  config: {
+    value: 'NAME',
+    help: `the extracted (or concatenated) input matrix of config/<NAME>.toml; for hub sources\nthe report adds the checkpoint's anatomy (embedding vs whole-checkpoint parameters\nand bytes, tied or untied output head, dtype, each source's share of the width),\nread from the shard index and safetensors headers only (HTTP range requests)`,
+  },
+  anatomy: {
+    help: `with --config: only the anatomy, before anything is extracted (nothing downloaded\nbut headers); prints it, JSON on stdout with --json, writes no file`,
+  },
   'out-dir': { value: 'DIR', help: "the config's weights folder (default weights/<NAME>)" },
-  model: { value: 'PATH', help: `a saved model folder or .safetensors, or a raw matrix written by pipeline extract\n(tokenizer.json beside it)` },
+  model: {
+    value: 'PATH',
+    help: `a saved model folder or .safetensors, or a raw matrix written by pipeline extract\n(tokenizer.json beside it); a pipeline save folder (weights/NAME) is shown beside\nthe source matrix it was trained from (NAME's extracted input in the same folder):\ninspect.html puts both side by side, inspect.json holds it as "compared_with"`,
+  },
   neighbours: {
     value: 'Q ...',
     multiple: true,
     help: 'a token (its own row) or a text (the mean of its token rows); repeat the flag or\nlist several values',
   },
+  task: {
+    value: 'KIND=FILE',
+    multiple: true,
+    help: `repeatable; the task files of pipeline eval (see pipeline eval --help): scores the\nmean-pooled raw rows, the PCA-projected rows and a seeded random projection at each\nMatryoshka dim, and with --model weights/NAME the trained model too, in one table`,
+  },
   k: { value: 'N', help: 'neighbours per query (default 10)' },
   duplicates: { value: 'T', help: 'near-duplicate threshold on 1 − cos (default 0.001; 0 skips the pass)' },
-  out: { value: 'FILE', help: 'where to write the JSON (default: see above)' },
+  out: { value: 'FILE', help: 'where to write the JSON (default: see above); inspect.html goes in the same folder' },
   json: { help: 'print the whole report as JSON on stdout instead of the path' },
   quiet: { help: 'no progress or summary on stderr' },
 });
@@ -38,9 +59,13 @@ Look inside a token-embedding matrix before (or after) training, streaming it by
   near-duplicates  exact count of row pairs with 1 − cos ≤ T, closest pairs as examples (compares every
                    pair: O(rows² · dim); skip it on large vocabularies with --duplicates 0)
   neighbours       with --neighbours, the nearest rows (cosine, exact over the whole vocabulary)
+  map              a 2-D PCA scatter of a sample of tokens coloured by kind (letters, digits, punctuation,
+                   whitespace, byte tokens, special tokens, CJK, other scripts), and row norms by kind
+  baselines        PCA truncation vs a seeded random projection per Matryoshka dim (reconstruction error)
 
-Writes inspect.json (atomically) into weights/<config>/ (--config) or beside the model file (--model), or
-to --out; prints a short summary on stderr and the path of inspect.json on stdout.
+Writes inspect.json and inspect.html (a self-contained page: inline SVG charts, no scripts or network; linked
+from report.html) atomically into weights/<config>/ (--config) or beside the model file (--model), or to
+--out and beside it; prints a short summary on stderr and the path of inspect.json on stdout.
 
 Options:
 ${flagLines(FLAGS, 19)}
@@ -61,24 +86,71 @@ export const stage: Stage = {
     const threshold = numberFlag('inspect', 'duplicates', values.duplicates) ?? 1e-3;
     if (threshold < 0 || threshold >= 2) throw new UserError(`inspect: --duplicates expects a threshold in [0, 2), got "${values.duplicates}"`);
     const quiet = Boolean(values.quiet);
+    if (values.anatomy) {
+      if (!values.config) throw new UserError('inspect: --anatomy needs --config NAME (a config with hub sources)');
+      const config = loadConfig(values.config);
+      const anatomy = await configAnatomy(config, hubClientFromEnv());
+      if (!anatomy) throw new UserError(`inspect: config ${config.name} has no hub source (hf_model_id); --anatomy reads hub checkpoints`);
+      logLine(anatomyLines(anatomy).join('\n'), quiet);
+      if (values.json) process.stdout.write(JSON.stringify({ anatomy }) + '\n');
+      return 0;
+    }
     const target = values.config ? await openConfigTarget(values.config, values['out-dir']) : await openModelTarget(values.model!);
+    // Task files are parsed before any matrix work, so a bad file fails fast (pipeline eval's own parser).
+    const tasks = (values.task ?? []).map((t) => {
+      const spec = parseTaskSpec(t);
+      return { spec, data: loadTask(spec) };
+    });
+    const bars = new Map<string, Progress>();
+    const options = (t: OpenedTarget, label: string, evalOpts: Pick<InspectOptions, 'tasks' | 'trainedModel'> = {}): InspectOptions => ({
+      ...evalOpts,
+      dims: t.dims,
+      neighbours: queries,
+      k,
+      duplicateThreshold: threshold > 0 ? threshold : undefined,
+      onStep: (step, done, total) => {
+        const key = `${label}${step}`;
+        let bar = bars.get(key);
+        if (!bar) bars.set(key, (bar = createProgress(`inspect ${label}${step}`, { unit: step === 'spectrum' ? 'rows' : 'blocks', total, quiet })));
+        bar.update(done);
+        if (done === total) bar.finish();
+      },
+    });
     try {
-      const bars = new Map<string, Progress>();
-      const report = await inspectMatrix(target, {
-        dims: target.dims,
-        neighbours: queries,
-        k,
-        duplicateThreshold: threshold > 0 ? threshold : undefined,
-        onStep: (step, done, total) => {
-          let bar = bars.get(step);
-          if (!bar) bars.set(step, (bar = createProgress(`inspect ${step}`, { unit: step === 'spectrum' ? 'rows' : 'blocks', total, quiet })));
-          bar.update(done);
-          if (done === total) bar.finish();
-        },
-      });
+      // With --task, the baselines run on the raw matrix: the target itself, or a trained model's source (below).
+      const source = values.model ? await openSourceOfModel(values.model) : undefined;
+      const own = values.model && typeof source !== 'string' ? {} : { tasks };
+      const report = await inspectMatrix(target, options(target, '', own));
+      if (values.config) {
+        const config = loadConfig(values.config);
+        try {
+          report.anatomy = await configAnatomy(config, hubClientFromEnv());
+        } catch (err) {
+          // The matrix is what was asked about; a hub that cannot be reached only costs the anatomy table.
+          logLine(`inspect: anatomy skipped (${errorMessage(err)})`, quiet);
+        }
+      }
+      const pages = [{ name: values.model ? 'trained model' : report.matrix, report }];
+      if (values.model) {
+        // A trained model is shown beside the matrix it was trained from, when that is in its folder.
+        if (typeof source === 'string' || !source) logLine(`inspect: no source matrix to compare with (${source})`, quiet);
+        else {
+          try {
+            report.compared_with = await inspectMatrix(source, options(source, 'source ', { tasks, trainedModel: values.model }));
+            // the table (raw, PCA, random, trained) belongs to the page of the model it was asked for
+            report.eval = report.compared_with.eval;
+            delete report.compared_with.eval;
+            pages.push({ name: 'source matrix', report: report.compared_with });
+          } finally {
+            await source.matrix.close();
+          }
+        }
+      }
       const out = values.out ?? target.defaultOut;
       await writeJsonAtomic(out, report);
+      await writeFileAtomic(inspectHtmlPath(dirname(out)), renderInspect(pages));
       logLine(summaryLines(report).join('\n'), quiet);
+      if (report.compared_with) logLine(['source matrix:', ...summaryLines(report.compared_with)].join('\n'), quiet);
       process.stdout.write(values.json ? measurementsJson(report) + '\n' : `${out}\n`);
     } finally {
       await target.matrix.close();

@@ -28,6 +28,7 @@ network) with whatever data exists — sections without data are left out:
                                                        (metrics.jsonl in the model folder or up to two levels up)
   - model size at each width: vocabulary × dim × 2 bytes (f16), sentence vector bytes and binary code bits
   - extraction facts: bytes downloaded vs shard bytes per source   (extract.json, same places as metrics.jsonl)
+  - a link to inspect.html (pipeline inspect's page)                (same places as metrics.jsonl)
 
 ${flagLines(FLAGS, 13)}
 
@@ -53,6 +54,7 @@ export const stage: Stage = {
       ...(data.train.length || data.dev.length ? ['training'] : []),
       'size',
       ...(data.extract?.length ? ['extraction'] : []),
+      ...(data.inspectHtml ? ['inspect'] : []),
     ];
     if (v.json) process.stdout.write(measurementsJson({ report: out, sections }) + '\n');
     logLine(`report: ${out} (${sections.join(', ')})`, Boolean(v.quiet));

@@ -1,8 +1,11 @@
 /**
  * The dim × dim Gram matrix XᵀX (float64) and the column sums of a RowMatrix, streamed over row blocks: the
- * matrix is never held whole, only one block of rows (as f32 from the reader, and transposed to f64 here) plus
- * the Gram itself, 8·dim² bytes (42 MB at 2304 wide, 0.88 GB at 10496).
+ * matrix is never held whole, only one block of rows (f32 from the reader) plus the Gram itself, 8·dim² bytes
+ * (42 MB at 2304 wide, 0.88 GB at 10496). The products go through the WebAssembly SIMD kernel (f32 sums over
+ * 128-row blocks added into the f64 total: see wasmGramAccumulator for why that keeps 1e-6) when it loads; the
+ * plain-JS f64 loop below is the reference it is tested against and the fallback.
  */
+import { wasmGramAccumulator } from '../embed/kernels/index.ts';
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 
 export interface GramResult {
@@ -26,9 +29,24 @@ export function blockRowsFor(dim: number, bytes = 8 * 1024 * 1024): number {
 export async function streamGram(m: RowMatrix, opts: { blockRows?: number; onBlock?: (rowsDone: number) => void } = {}): Promise<GramResult> {
   const { rows, dim } = m;
   const block = Math.min(opts.blockRows ?? blockRowsFor(dim), Math.max(1, rows));
+  const buf = new Float32Array(block * dim);
+  const wasm = wasmGramAccumulator(dim);
+  if (wasm) {
+    const colSums = new Float64Array(dim);
+    for (let start = 0; start < rows; start += block) {
+      const count = Math.min(block, rows - start);
+      const x = await m.readRows(start, count, buf);
+      wasm.add(x, count);
+      for (let r = 0; r < count; r++) {
+        const row = r * dim;
+        for (let j = 0; j < dim; j++) colSums[j] = colSums[j]! + x[row + j]!;
+      }
+      opts.onBlock?.(start + count);
+    }
+    return { rows, dim, gram: wasm.gram(), colSums };
+  }
   const gram = new Float64Array(dim * dim);
   const colSums = new Float64Array(dim);
-  const buf = new Float32Array(block * dim);
   const cols = new Float64Array(block * dim);
   for (let start = 0; start < rows; start += block) {
     const count = Math.min(block, rows - start);

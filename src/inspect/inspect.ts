@@ -6,10 +6,14 @@
 import type { RowMatrix } from '../matrix/row-matrix.ts';
 import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
+import { anatomyLines, type Anatomy } from './anatomy.ts';
+import { baselinesEval, type EvalTask } from './baselines-eval.ts';
 import { nearDuplicates, nearestRows, rowNorms, zeroRowIds, type NearDuplicates } from './neighbours.ts';
-import { streamGram } from './gram.ts';
+import { centredGram, streamGram } from './gram.ts';
 import { projectionBaselines, type ProjectionBaseline } from './projection-baselines.ts';
 import { spectrumOfGram, type Spectrum } from './spectrum.ts';
+import { tokenKinds } from './token-kind.ts';
+import { normsByKind, tokenMap, type KindNorms, type TokenMap, type TokenMapOptions } from './token-map.ts';
 
 export interface InspectTarget {
   matrix: RowMatrix;
@@ -26,6 +30,11 @@ export interface InspectOptions {
   k: number;
   /** Near-duplicate threshold on 1 − cos; undefined skips the all-pairs pass. */
   duplicateThreshold?: number;
+  /** Eval tasks for the baselines table (needs a tokenizer); with `trainedModel`, that model joins the table. */
+  tasks?: EvalTask[];
+  trainedModel?: string;
+  /** The token map's sample sizes; false skips the map. */
+  map?: TokenMapOptions | false;
   onStep?: (step: string, done: number, total: number) => void;
 }
 
@@ -37,6 +46,16 @@ export interface NeighbourQuery {
   neighbours: { id: number; token: string | null; score: number }[];
 }
 
+/** One score of the baselines eval: a task's main metric for one model (raw rows, PCA, random, trained) and width. */
+export interface InspectEvalRow {
+  model: string;
+  dim: number;
+  kind: string;
+  task: string;
+  metric: string;
+  score: number | null;
+}
+
 export interface InspectReport {
   source: string;
   matrix: string;
@@ -46,11 +65,21 @@ export interface InspectReport {
   /** PCA truncation vs seeded random projection, per Matryoshka dim below the width. */
   projection_baselines: ProjectionBaseline[];
   norms: { min: number; max: number; mean: number };
+  /** Row-norm quartiles per token kind ('unknown' for every row when there is no tokenizer). */
+  norms_by_kind: KindNorms[];
+  /** 2-D PCA scatter of a sample of tokens, coloured by kind. */
+  map?: TokenMap;
   zero_rows: { count: number; ids: number[] };
   /** Rows with ids no token of the tokenizer has, and special-token rows (text never produces them). */
   unreachable?: { beyond_vocab: number; special: number[] };
   near_duplicates?: NearDuplicates & { examples_tokens: [string | null, string | null][] };
   neighbours: NeighbourQuery[];
+  /** Checkpoint facts from the hub's headers (--config of a hub source). */
+  anatomy?: Anatomy;
+  /** The baselines eval (--task). */
+  eval?: InspectEvalRow[];
+  /** For a trained model: the same report on the source matrix it was trained from. */
+  compared_with?: InspectReport;
 }
 
 async function queryVector(t: InspectTarget, q: string): Promise<{ kind: 'token' | 'text'; ids: number[]; v: Float32Array }> {
@@ -90,6 +119,7 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
   }
   const zero = zeroRowIds(norms);
   const tok = t.tokenizer;
+  const kinds = tok ? tokenKinds(tok, m.rows) : undefined;
   const name = (id: number) => tok?.idToToken(id) ?? null;
   const report: InspectReport = {
     source: t.source,
@@ -99,9 +129,18 @@ export async function inspectMatrix(t: InspectTarget, opts: InspectOptions): Pro
     spectrum: sp,
     projection_baselines: baselines,
     norms: { min: m.rows ? min : 0, max, mean: m.rows ? sum / m.rows : 0 },
+    norms_by_kind: normsByKind(norms, kinds),
     zero_rows: { count: zero.length, ids: zero.slice(0, 100) },
     neighbours: [],
   };
+  const mean = Float64Array.from(gram.colSums, (s) => (m.rows ? s / m.rows : 0));
+  if (opts.map !== false && m.rows > 0) report.map = await tokenMap(m, centredGram(gram), mean, norms, kinds, tok, opts.map);
+  if (opts.tasks?.length) {
+    if (!tok) throw new UserError(`inspect: --task needs a tokenizer.json beside ${m.label} to embed the task texts`);
+    step('eval', 0, 1);
+    report.eval = await baselinesEval(m, tok, centredGram(gram), mean, dims, opts.tasks, { trainedModel: opts.trainedModel });
+    step('eval', 1, 1);
+  }
   if (tok) {
     report.unreachable = {
       beyond_vocab: Math.max(0, m.rows - tok.vocabSize),
@@ -147,6 +186,14 @@ export function summaryLines(r: InspectReport): string[] {
     `zero rows: ${r.zero_rows.count}${r.zero_rows.count ? ` (${r.zero_rows.ids.slice(0, 8).join(', ')}${r.zero_rows.count > 8 ? ', …' : ''})` : ''}` +
       (r.unreachable ? `; rows beyond the tokenizer: ${r.unreachable.beyond_vocab}; special-token rows: ${r.unreachable.special.length}` : ''),
   ];
+  if (r.norms_by_kind.length > 1 || r.norms_by_kind[0]?.kind !== 'unknown')
+    lines.push(`token kinds (rows, median norm): ${r.norms_by_kind.map((k) => `${k.kind} ${k.count} (${fmt(k.median)})`).join(', ')}`);
+  if (r.map)
+    lines.push(
+      `map: ${r.map.points.length} sampled tokens on PC 1/2 (${(100 * r.map.axis_variance[0]).toFixed(1)}% / ${(100 * r.map.axis_variance[1]).toFixed(1)}% of the variance)`,
+    );
+  if (r.anatomy) lines.push(...anatomyLines(r.anatomy));
+  for (const e of r.eval ?? []) lines.push(`eval ${e.kind} ${e.task} ${e.metric}: ${e.model} @${e.dim} ${e.score === null ? '–' : e.score.toFixed(4)}`);
   const d = r.near_duplicates;
   if (d) {
     const ex = d.examples.slice(0, 3).map((p, i) => `${JSON.stringify(d.examples_tokens[i]![0] ?? p.a)}~${JSON.stringify(d.examples_tokens[i]![1] ?? p.b)}`);

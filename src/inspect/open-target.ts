@@ -3,12 +3,15 @@
  * model's files. Model specs go through a resolver function, local paths by default, so a hub-id resolver
  * can be passed in without changing the rest.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadConfig, outputDirFor } from '../config/load.ts';
 import { openInputMatrix } from '../concat/open-input.ts';
 import { resolveModelFiles, type ResolvedModelFiles } from '../embed/node.ts';
+import { isSavedModelConfig } from '../layout/saved-config.ts';
 import { STATIC_MODEL_TENSORS } from '../layout/tensor-names.ts';
+import { modelConfigPath } from '../layout/weights-dir.ts';
+import { errorMessage } from '../util/errors.ts';
 import { inspectPath, tokenizerPath } from '../layout/weights-dir.ts';
 import { openSafetensorsMatrix } from '../matrix/row-matrix.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
@@ -60,4 +63,38 @@ export async function openModelTarget(spec: string, resolve: ModelResolver = (s)
     defaultOut: inspectPath(dirname(files.safetensors)),
     dims: defaultDims(matrix.dim),
   };
+}
+
+/**
+ * The source matrix a trained model was built from, to show beside it: a `pipeline save` folder keeps the
+ * config's extracted input in the same weights/<config>/ folder, and its config.json names the config. Returns
+ * the reason instead when there is none to open (not a saved model, no such config, input not extracted).
+ */
+export async function openSourceOfModel(spec: string, resolve: ModelResolver = (s) => resolveModelFiles(s)): Promise<OpenedTarget | string> {
+  const files = await resolve(spec);
+  const dir = dirname(files.safetensors);
+  const cfgPath = modelConfigPath(dir);
+  if (!existsSync(cfgPath)) return `${dir} has no config.json`;
+  let saved: unknown;
+  try {
+    saved = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  } catch (err) {
+    return `${cfgPath}: ${errorMessage(err)}`;
+  }
+  if (!isSavedModelConfig(saved)) return `${cfgPath} is not a pipeline save config`;
+  const name = (saved as { name?: unknown }).name;
+  if (typeof name !== 'string') return `${cfgPath} names no config`;
+  try {
+    const config = loadConfig(name);
+    const matrix = await openInputMatrix(config, dir);
+    return {
+      matrix,
+      tokenizer: existsSync(tokenizerPath(dir)) ? loadTokenizerFile(tokenizerPath(dir)) : undefined,
+      source: `config ${config.name} (source matrix)`,
+      defaultOut: inspectPath(dir),
+      dims: [...new Set([config.dim, ...config.matryoshka.dims])],
+    };
+  } catch (err) {
+    return `source matrix of config ${name}: ${errorMessage(err)}`;
+  }
 }

@@ -31,6 +31,8 @@ export const EVAL_FILE = 'eval.json';
 export const REPORT_FILE = 'report.html';
 /** What `pipeline inspect` found in a matrix. */
 export const INSPECT_FILE = 'inspect.json';
+/** The same, as a page (linked from report.html). */
+export const INSPECT_HTML_FILE = 'inspect.html';
 /** Token caches, downloaded hub datasets, teacher vectors. */
 export const CACHE_DIR = 'cache';
 

@@ -12,6 +12,7 @@ import {
   EVAL_FILE,
   EXTRACT_FACTS_FILE,
   INSPECT_FILE,
+  INSPECT_HTML_FILE,
   METRICS_FILE,
   MODEL_CARD_FILE,
   MODEL_CONFIG_FILE,
@@ -44,6 +45,7 @@ export const runRecordPath = (dir: string) => join(dir, RUN_FILE);
 export const evalPath = (dir: string) => join(dir, EVAL_FILE);
 export const reportPath = (dir: string) => join(dir, REPORT_FILE);
 export const inspectPath = (dir: string) => join(dir, INSPECT_FILE);
+export const inspectHtmlPath = (dir: string) => join(dir, INSPECT_HTML_FILE);
 
 /**
  * The training (and save) input of a config: its single extracted source file, or for several `[[sources]]`

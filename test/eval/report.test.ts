@@ -3,28 +3,17 @@
  * extract.json, a tiny model), checked for structure and numbers, sections left out without data, and
  * rendered in headless Chromium (screenshot saved; skipped with a message when Chromium is absent).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { chartBoxes, chromiumIt, overflowingChartText, screenshot, withPage } from '../helpers/chromium.ts';
 import { runCli } from '../helpers/cli.ts';
 import { parseMetricsLog } from '../../src/eval/report/collect.ts';
 import { lineChart, niceTicks } from '../../src/eval/report/svg.ts';
 import { writeRawSource, writeTaskFiles, writeTinyModel } from '../helpers/eval-fixtures.ts';
 import { describeShared, sharedPath } from '../helpers/shared.ts';
 import { load } from '../../src/embed/node.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let dir: string;
 let weights: string;
@@ -229,54 +218,21 @@ describe('pipeline report', () => {
     for (const t of ['--model', '--out', '--json', '--quiet', 'eval.json', 'metrics.jsonl', 'extract.json']) expect(h.out).toContain(t);
   });
 
-  const withChromium = existsSync(CHROMIUM) ? it : it.skip;
-  if (!existsSync(CHROMIUM)) console.warn(`report render test skipped: ${CHROMIUM} is absent (apt-get install chromium)`);
-
-  withChromium('renders in headless Chromium without network, with visible charts (screenshot saved)', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      const requests: string[] = [];
-      const problems: string[] = [];
-      page.on('request', (req) => requests.push(req.url()));
-      page.on('console', (msg) => msg.type() === 'error' && problems.push(msg.text()));
-      page.on('pageerror', (e) => problems.push(e.message));
-      const url = `file://${join(weights, 'report.html')}`;
-      await page.goto(url);
+  chromiumIt('report render test')('renders in headless Chromium without network, with visible charts (screenshot saved)', async () => {
+    await withPage(join(weights, 'report.html'), async ({ page, url, requests, problems }) => {
       expect(requests).toEqual([url]);
       expect(problems).toEqual([]);
       expect(await page.title()).toBe('tiny — model report');
-      const boxes = await page.$$eval('svg.chart', (els) =>
-        els.map((e) => {
-          const r = e.getBoundingClientRect();
-          return [r.width, r.height];
-        }),
-      );
+      const boxes = await chartBoxes(page);
       expect(boxes).toHaveLength(4);
       for (const [w, h] of boxes) {
         expect(w).toBeGreaterThan(300);
         expect(h).toBeGreaterThan(150);
       }
       // every chart's legend text is laid out inside its SVG (nothing clipped off the right edge)
-      const overflow = await page.$$eval('svg.chart', (els) =>
-        els.flatMap((svg) =>
-          Array.from(svg.querySelectorAll('text'))
-            .filter((t) => t.getBBox().x + t.getBBox().width > (svg as SVGSVGElement).viewBox.baseVal.width + 1)
-            .map((t) => t.textContent),
-        ),
-      );
-      expect(overflow).toEqual([]);
-      // test-output/ is git-ignored: a stable place for CI to pick the screenshot up as an artifact
-      const shots = join(import.meta.dirname, '..', '..', 'test-output');
-      mkdirSync(shots, { recursive: true });
-      const png = join(shots, 'report.png');
-      await page.screenshot({ path: png, fullPage: true });
-      expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
-      console.info(`report screenshot: ${png}`);
-    } finally {
-      await browser.close();
-    }
+      expect(await overflowingChartText(page)).toEqual([]);
+      console.info(`report screenshot: ${await screenshot(page, 'report.png')}`);
+    });
   });
 });
 

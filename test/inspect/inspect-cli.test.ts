@@ -4,7 +4,7 @@
  * the file itself; and with --model on a small f16 matrix with planted duplicates and zero rows.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,8 +14,13 @@ import type { InspectReport } from '../../src/inspect/inspect.ts';
 import { openSafetensorsMatrix } from '../../src/matrix/row-matrix.ts';
 import { writeSafetensors } from '../../src/safetensors/writer.ts';
 import { loadTokenizerFile } from '../../src/tokenize/node.ts';
+import { centredGram, streamGram } from '../../src/inspect/gram.ts';
+import { tokenKinds, tokenText } from '../../src/inspect/token-kind.ts';
+import { quantile, topEigenvectors } from '../../src/inspect/token-map.ts';
+import { chartBoxes, chromiumIt, overflowingChartText, screenshot, withPage } from '../helpers/chromium.ts';
 import { runCli } from '../helpers/cli.ts';
-import { seeded } from '../helpers/memory-matrix.ts';
+import { writeTaskFiles } from '../helpers/eval-fixtures.ts';
+import { memoryMatrix, seeded } from '../helpers/memory-matrix.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 let dir: string;
@@ -35,6 +40,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+async function centred(x: Float32Array, rows: number, dim: number): Promise<Float64Array> {
+  return centredGram(await streamGram(memoryMatrix(x, rows, dim)));
+}
 
 function cos(a: Float32Array, b: Float32Array): number {
   let d = 0;
@@ -109,6 +118,119 @@ describe('pipeline inspect', () => {
     expect(tq!.ids).toEqual(tok.encode('good morning'));
     expect(r.err).toContain('use_lite.safetensors#embedding: 8002 × 256');
     expect(r.err).toContain('variance in first k: 256 → 100.0%, 128 → ');
+
+    // token kinds: the norms-by-kind table counts every row once, by the classifier's kinds
+    const kinds = tokenKinds(tok, 8002);
+    const counts = new Map<string, number>();
+    for (const k of kinds) counts.set(k ?? 'unknown', (counts.get(k ?? 'unknown') ?? 0) + 1);
+    expect(new Map(rep.norms_by_kind.map((k) => [k.kind, k.count]))).toEqual(counts);
+    expect(rep.norms_by_kind.find((k) => k.kind === 'special')!.count).toBe(tok.specialIds.size);
+    const letters = rep.norms_by_kind.find((k) => k.kind === 'letters')!;
+    const letterNorms = kinds.flatMap((k, id) => (k === 'letters' ? [Math.hypot(...row(id))] : [])).sort((a, b) => a - b);
+    expect(letters.median).toBeCloseTo(quantile(letterNorms, 0.5), 5);
+    expect(letters.max).toBeCloseTo(letterNorms[letterNorms.length - 1]!, 5);
+    // the map: up to 400 per kind, each point's coordinates the projection of its centred row
+    const map = rep.map!;
+    for (const [kind, n] of counts) expect(map.points.filter((p) => p.kind === kind).length).toBe(Math.min(400, n));
+    const [pc1, pc2] = topEigenvectors(await centred(x, 8002, 256), 256, 2).vectors;
+    for (const p of map.points.slice(0, 20)) {
+      const c = Array.from(row(p.id), (v, j) => v - mean[j]!);
+      expect(p.x).toBeCloseTo(
+        c.reduce((s, v, j) => s + v * pc1![j]!, 0),
+        4,
+      );
+      expect(p.y).toBeCloseTo(
+        c.reduce((s, v, j) => s + v * pc2![j]!, 0),
+        4,
+      );
+      expect(p.token).toBe(tokenText(tok, p.id));
+    }
+    expect(map.axis_variance[0]).toBeCloseTo(rep.spectrum.centred.singular_values[0]! ** 2 / sum2(rep.spectrum.centred.singular_values), 8);
+    expect(existsSync(join(weights, 'inspect.html'))).toBe(true);
+  }, 120_000);
+
+  chromiumIt('inspect.html render test')(
+    'inspect.html renders in headless Chromium with its charts, no network',
+    async () => {
+      await withPage(join(weights, 'inspect.html'), async ({ page, url, requests, problems }) => {
+        expect(requests).toEqual([url]);
+        expect(problems).toEqual([]);
+        expect(await page.title()).toBe(`${join(weights, 'use_lite.safetensors')}#embedding — inspect`);
+        const rep = JSON.parse(readFileSync(join(weights, 'inspect.json'), 'utf8')) as InspectReport;
+        const titles = await page.$$eval('svg.chart', (els) => els.map((e) => e.getAttribute('aria-label')));
+        expect(titles).toEqual([
+          'Singular values',
+          'Variance in the first k components',
+          'Reconstruction error by k',
+          `Token map: ${rep.map!.points.length} sampled tokens`,
+          'Row norm by token kind',
+        ]);
+        for (const [w, h] of await chartBoxes(page)) {
+          expect(w).toBeGreaterThan(300);
+          expect(h).toBeGreaterThan(150);
+        }
+        expect(await overflowingChartText(page)).toEqual([]);
+        // one dot per sampled token, labels drawn for the labelled ones, one box per kind
+        expect(await page.$$eval('g.points circle', (els) => els.length)).toBe(rep.map!.points.length);
+        expect(await page.$$eval('text.point-label', (els) => els.length)).toBe(rep.map!.points.filter((p) => p.labelled).length);
+        expect(await page.$$eval('g.box', (els) => els.length)).toBe(rep.norms_by_kind.length);
+        const headings = await page.$$eval('h2', (els) => els.map((e) => e.textContent));
+        expect(headings).toEqual([
+          'Spectrum',
+          'Variance explained per Matryoshka dim',
+          'Projection baselines',
+          'Map by token kind',
+          'Row norms by token kind',
+          'Neighbours',
+        ]);
+        console.info(`inspect screenshot: ${await screenshot(page, 'inspect.png')}`);
+      });
+    },
+    60_000,
+  );
+
+  it('--model weights/NAME: the trained model beside its source matrix, on one page', async () => {
+    // A saved model in the config's folder, as pipeline save leaves it: config.json names the config, whose
+    // extracted input (use_lite.safetensors) sits in the same folder.
+    const x = Float32Array.from({ length: 8002 * 64 }, (_, i) => Math.sin(i * 0.37));
+    await writeSafetensors(join(weights, 'use_lite_64.safetensors'), [{ name: 'embedding.weight', dtype: 'F16', shape: [8002, 64], data: x }]);
+    writeFileSync(
+      join(weights, 'config.json'),
+      JSON.stringify({ model_type: 'wordllama-ts', name: 'use_lite', dims: [64], n_vocab: 8002, files: { '64': 'use_lite_64.safetensors' } }),
+    );
+    const out = join(dir, 'trained', 'inspect.json');
+    const tasks = writeTaskFiles(join(dir, 'tasks'));
+    const r = await runCli(['inspect', '--model', weights, '--duplicates', '0', '--out', out, '--task', `sts=${tasks.sts}`, '--task', `pair=${tasks.pair}`]);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as InspectReport;
+    expect([rep.rows, rep.dim]).toEqual([8002, 64]);
+    expect([rep.compared_with!.rows, rep.compared_with!.dim, rep.compared_with!.source]).toEqual([8002, 256, 'config use_lite (source matrix)']);
+    const first = JSON.parse(readFileSync(join(weights, 'inspect.json'), 'utf8')) as InspectReport;
+    expect(rep.compared_with!.spectrum.uncentred.singular_values).toEqual(first.spectrum.uncentred.singular_values);
+    expect(r.err).toContain('source matrix:\n');
+    // the baselines table: raw rows at the source width, PCA and random projection at each Matryoshka dim, the model
+    const ev = rep.eval!;
+    expect(rep.compared_with!.eval).toBeUndefined();
+    expect([...new Set(ev.map((e) => `${e.model}@${e.dim}`))]).toEqual([
+      'raw rows@256',
+      'PCA@256',
+      'PCA@128',
+      'PCA@64',
+      'random projection@256',
+      'random projection@128',
+      'random projection@64',
+      'trained model@64',
+    ]);
+    expect(new Set(ev.map((e) => `${e.kind}:${e.metric}`))).toEqual(new Set(['sts:spearman', 'pair:ap']));
+    // a random orthonormal projection to the full width is a rotation: cosines, so scores, equal the raw rows'
+    for (const kind of ['sts', 'pair']) {
+      const at = (model: string) => ev.find((e) => e.kind === kind && e.model === model && e.dim === 256)!.score!;
+      expect(at('random projection')).toBeCloseTo(at('raw rows'), 9);
+    }
+    const html = readFileSync(join(dir, 'trained', 'inspect.html'), 'utf8');
+    expect(html).toContain('<h2>Baselines on the eval tasks</h2>');
+    for (const t of ['trained model: Singular values', 'source matrix: Singular values', 'trained model: Token map', 'source matrix: Row norm by token kind'])
+      expect(html).toContain(`aria-label="${t}`);
   }, 120_000);
 
   it('--model: finds planted duplicates and zero rows in an f16 matrix, writes beside it', async () => {
@@ -127,6 +249,12 @@ describe('pipeline inspect', () => {
     expect(r.err).toBe('');
     const rep = JSON.parse(r.out) as InspectReport;
     expect(existsSync(join(modelDir, 'inspect.json'))).toBe(true);
+    expect(readFileSync(join(modelDir, 'inspect.html'), 'utf8')).toContain('<h2>Map by token kind</h2>');
+    // report.html links the page when it exists beside the model (or up to two folders above)
+    const rr = await runCli(['report', '--model', join(modelDir, 'm.safetensors'), '--json', '--quiet']);
+    expect(rr.code).toBe(0);
+    expect(JSON.parse(rr.out).sections).toContain('inspect');
+    expect(readFileSync(join(modelDir, 'report.html'), 'utf8')).toContain('<h2>Inside the matrix</h2><p class="sub"><a href="inspect.html">inspect.html</a>');
     expect(rep.near_duplicates!.pairs).toBe(2);
     expect(rep.near_duplicates!.examples.map((p) => [p.a, p.b, p.distance])).toEqual(
       [

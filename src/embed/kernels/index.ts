@@ -236,3 +236,69 @@ export function wasmAssign(x: Embeddings, centers: Float32Array, k: number, labe
   }
   return inertia;
 }
+
+/**
+ * Rows per kernel call of the Gram accumulator: the transposed block (GRAM_BLOCK_ROWS × dim f64, 590 KB at 2304
+ * wide) stays in cache while every column pair reads it. The kernel's products and sums are f64, so the block
+ * size does not change the accuracy.
+ */
+const GRAM_BLOCK_ROWS = 32;
+
+interface GramExports {
+  memory: WebAssembly.Memory;
+  reserve(bytes: number): number;
+  gramBlock(cols: number, n: number, dim: number, gram: number): void;
+}
+
+let gramModule: WebAssembly.Module | null | undefined;
+
+/** XᵀX accumulated block by block over rows given as row-major f32; `gram()` returns the full symmetric f64. */
+export interface WasmGramAccumulator {
+  add(rows: Float32Array, count: number): void;
+  gram(): Float64Array;
+}
+
+/**
+ * A Gram accumulator for `dim`-wide rows with its own kernel instance, so its f64 total (8·dim² bytes) stays in
+ * that instance's memory between blocks without another kernel call overwriting it. Equal to the plain f64 loop
+ * up to the order of additions (see gramBlock). Undefined when the kernels are off or the Gram and one block do
+ * not fit MAX_BYTES (dim above ~11000); the caller then takes its JS path.
+ */
+export function wasmGramAccumulator(dim: number): WasmGramAccumulator | undefined {
+  if (!kernelsAvailable() || dim <= 0) return undefined;
+  if (gramModule === undefined) {
+    try {
+      gramModule = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
+    } catch {
+      gramModule = null;
+    }
+  }
+  if (!gramModule) return undefined;
+  const gramAt = 0;
+  const colsAt = align16(gramAt + dim * dim * 8);
+  const end = colsAt + GRAM_BLOCK_ROWS * dim * 8;
+  if (end > MAX_BYTES) return undefined;
+  const k = new WebAssembly.Instance(gramModule, {}).exports as unknown as GramExports;
+  if (!k.reserve(end)) return undefined;
+  // The memory's buffer is fixed once reserved (nothing grows it later), so these views stay valid.
+  const cols = new Float64Array(k.memory.buffer, colsAt, GRAM_BLOCK_ROWS * dim);
+  return {
+    add(rows, count) {
+      for (let r0 = 0; r0 < count; r0 += GRAM_BLOCK_ROWS) {
+        const n = Math.min(GRAM_BLOCK_ROWS, count - r0);
+        const padded = n + (n & 1); // the kernel takes rows in pairs; a zero row adds nothing to XᵀX
+        for (let j = 0; j < dim; j++) {
+          const c = j * padded;
+          for (let r = 0; r < n; r++) cols[c + r] = rows[(r0 + r) * dim + j]!;
+          if (padded > n) cols[c + n] = 0;
+        }
+        k.gramBlock(colsAt, padded, dim, gramAt);
+      }
+    },
+    gram() {
+      const g = new Float64Array(k.memory.buffer, gramAt, dim * dim).slice();
+      for (let i = 0; i < dim; i++) for (let j = 0; j < i; j++) g[i * dim + j] = g[j * dim + i]!;
+      return g;
+    },
+  };
+}

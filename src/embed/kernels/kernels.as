@@ -178,3 +178,76 @@ export function assignBlock(x: usize, n: i32, centers: usize, k: i32, dim: i32, 
     store<f32>(best + (<usize>i << 2), bestD);
   }
 }
+
+/**
+ * Gram accumulation for `pipeline inspect`: gram[i·dim + j] += Σ_r cols[i][r] · cols[j][r] for j ≥ i (f64 gram,
+ * row-major; a few entries below the diagonal are touched too and are left for the caller to overwrite), where
+ * `cols` holds one block of `n` rows transposed to column-major f64 (the f32 rows widened), `n` even (pad with a
+ * zero row). The product of two f32 values is exact in f64 and the sums run in f64 lanes, so the result differs
+ * from the plain-JS f64 loop only in the order of the additions. f32 lanes would be twice as fast but their
+ * rounding (~1e-7 of λ₁ per entry) lifts every small singular value to about √(1e-7)·σ₁, which hides the rank
+ * of a rank-deficient matrix and misses 1e-6 relative on all but the leading values.
+ * Four columns against two per pass: eight accumulators share six loads (the cosineBlock shape).
+ */
+export function gramBlock(cols: usize, n: i32, dim: i32, gram: usize): void {
+  const colBytes = <usize>n << 3;
+  const rowStride = <usize>dim << 3;
+  let i = 0;
+  for (; i + 4 <= dim; i += 4) {
+    const a0 = cols + <usize>i * colBytes;
+    const a1 = a0 + colBytes;
+    const a2 = a1 + colBytes;
+    const a3 = a2 + colBytes;
+    const g0 = gram + <usize>i * rowStride;
+    let j = i;
+    for (; j + 2 <= dim; j += 2) {
+      const b0 = cols + <usize>j * colBytes;
+      const b1 = b0 + colBytes;
+      let c00 = f64x2.splat(0), c10 = f64x2.splat(0), c20 = f64x2.splat(0), c30 = f64x2.splat(0);
+      let c01 = f64x2.splat(0), c11 = f64x2.splat(0), c21 = f64x2.splat(0), c31 = f64x2.splat(0);
+      for (let r: usize = 0; r < colBytes; r += 16) {
+        const x0 = v128.load(b0 + r);
+        const x1 = v128.load(b1 + r);
+        const y0 = v128.load(a0 + r);
+        const y1 = v128.load(a1 + r);
+        const y2 = v128.load(a2 + r);
+        const y3 = v128.load(a3 + r);
+        c00 = f64x2.add(c00, f64x2.mul(y0, x0));
+        c10 = f64x2.add(c10, f64x2.mul(y1, x0));
+        c20 = f64x2.add(c20, f64x2.mul(y2, x0));
+        c30 = f64x2.add(c30, f64x2.mul(y3, x0));
+        c01 = f64x2.add(c01, f64x2.mul(y0, x1));
+        c11 = f64x2.add(c11, f64x2.mul(y1, x1));
+        c21 = f64x2.add(c21, f64x2.mul(y2, x1));
+        c31 = f64x2.add(c31, f64x2.mul(y3, x1));
+      }
+      const o = g0 + (<usize>j << 3);
+      addF64(o, c00);
+      addF64(o + 8, c01);
+      addF64(o + rowStride, c10);
+      addF64(o + rowStride + 8, c11);
+      addF64(o + 2 * rowStride, c20);
+      addF64(o + 2 * rowStride + 8, c21);
+      addF64(o + 3 * rowStride, c30);
+      addF64(o + 3 * rowStride + 8, c31);
+    }
+    if (j < dim) {
+      for (let k = 0; k < 4; k++) gramPair(cols, i + k, j, colBytes, gram, rowStride);
+    }
+  }
+  for (; i < dim; i++) {
+    for (let j = i; j < dim; j++) gramPair(cols, i, j, colBytes, gram, rowStride);
+  }
+}
+
+@inline function addF64(at: usize, v: v128): void {
+  store<f64>(at, load<f64>(at) + (f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1)));
+}
+
+@inline function gramPair(cols: usize, i: i32, j: i32, colBytes: usize, gram: usize, rowStride: usize): void {
+  const ai = cols + <usize>i * colBytes;
+  const bj = cols + <usize>j * colBytes;
+  let c = f64x2.splat(0);
+  for (let r: usize = 0; r < colBytes; r += 16) c = f64x2.add(c, f64x2.mul(v128.load(ai + r), v128.load(bj + r)));
+  addF64(gram + <usize>i * rowStride + (<usize>j << 3), c);
+}

@@ -1,6 +1,6 @@
 /**
  * Gather what the report shows from a model folder (Node side): config.json, eval.json, the training log
- * metrics.jsonl and extract.json (in the model folder or up to two levels above it, i.e. weights/<config>/
+ * metrics.jsonl, extract.json and inspect.html (in the model folder or up to two levels above it, i.e. weights/<config>/
  * for a checkpoint), and the matrix shape from the safetensors header. Missing pieces stay undefined.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { configDims, embeddingTensorInfo, findModelFiles, readJsonIfExists } from '../model-files.ts';
 import { readEvalFile, type EvalFile } from '../results.ts';
-import { EXTRACT_FACTS_FILE, METRICS_FILE } from '../../layout/file-names.ts';
+import { EXTRACT_FACTS_FILE, INSPECT_HTML_FILE, METRICS_FILE } from '../../layout/file-names.ts';
 import { evalPath as evalFilePath } from '../../layout/weights-dir.ts';
 
 export interface TrainPoint {
@@ -56,6 +56,8 @@ export interface ReportData {
   metricsPath?: string;
   extract?: ExtractSource[];
   extractPath?: string;
+  /** inspect.html of the model or of its source matrix (same places as extract.json), to link to. */
+  inspectHtml?: string;
 }
 
 /** First existing `name` in dir, its parent, its grandparent. */
@@ -136,5 +138,6 @@ export async function collectReportData(modelPath: string): Promise<ReportData> 
     metricsPath,
     extract: extractPath ? parseExtract(extractPath) : undefined,
     extractPath,
+    inspectHtml: findUp(files.dir, INSPECT_HTML_FILE),
   };
 }
