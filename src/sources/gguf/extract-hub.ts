@@ -59,7 +59,16 @@ export async function extractGgufFromHub(
     const b = await fetchSmallFile(client, repo, resolved.commit, f, count);
     if (b) found[f] = b;
   }
-  const tok = await tokenizerForGguf({ source, where, header, file: label, found, lookedIn: `${repo}@${resolved.commit.slice(0, 12)}`, client: () => client, count });
+  const tok = await tokenizerForGguf({
+    source,
+    where,
+    header,
+    file: label,
+    found,
+    lookedIn: `${repo}@${resolved.commit.slice(0, 12)}`,
+    client: () => client,
+    count,
+  });
   opts.checkSide(tok.side, tok.from, source.name);
 
   const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
