@@ -2,7 +2,7 @@
  * `pipeline export`: write a model in another library's layout (model2vec, sentence-transformers StaticEmbedding,
  * WordLlama) so Python users load it with their own tools.
  */
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { load } from '../src/embed/node.ts';
 import { exportModel, parseExportFormat } from '../src/export/index.ts';
@@ -14,8 +14,6 @@ import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatBytes, logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 
-/** STS-B dev sentences where the project's shared data sits beside the checkout (developer machines, CI). */
-const DEFAULT_SAMPLE_FILE = '../shared/data/eval/stsb/dev.tsv';
 
 const FLAGS = defineFlags({
   model: { value: 'PATH', help: 'model to export (required)' },
@@ -32,7 +30,7 @@ const FLAGS = defineFlags({
   },
   texts: {
     value: 'FILE',
-    help: `texts for that report: an STS file (both sentence columns) or one text per line\n(default: ${DEFAULT_SAMPLE_FILE} when it exists, else a built-in sample of 40\nsentences)`,
+    help: `texts for that report: an STS file (both sentence columns) or one text per line\n(default: a built-in sample of 40 everyday English sentences; real text of your\ndomain gives the more telling number)`,
   },
   name: { value: 'NAME', help: "file name prefix for wordllama (default: the model's config name, else DIR's name)" },
   force: {
@@ -74,7 +72,7 @@ export const stage: Stage = {
     const dim = intFlag('export', 'dim', values.dim);
     const clusters = intFlag('export', 'vocab-quantize', values['vocab-quantize']);
     const model = load(values.model!, { dim });
-    const sample = clusters === undefined ? undefined : readSampleTexts(values.texts ?? (existsSync(DEFAULT_SAMPLE_FILE) ? DEFAULT_SAMPLE_FILE : undefined));
+    const sample = clusters === undefined ? undefined : readSampleTexts(values.texts);
     const out = resolve(values.out!);
     const configName = model.info.config?.name;
     const name = values.name ?? (typeof configName === 'string' && configName !== '' ? configName : basename(out));
