@@ -14,7 +14,6 @@ import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatBytes, logLine } from '../src/util/progress.ts';
 import { defineFlags, flagLines, intFlag, parseFlags, type Stage } from './stage.ts';
 
-
 const FLAGS = defineFlags({
   model: { value: 'PATH', help: 'model to export (required)' },
   format: { value: 'FORMAT', help: 'model2vec | sentence-transformers | wordllama (required)' },
