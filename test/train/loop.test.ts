@@ -138,8 +138,8 @@ describe('trainer loop', () => {
     expect(b.lastLoss).toBe(a.lastLoss);
   });
 
-  it('rows prefetched from the safetensors file (raw bytes held, or read from disk) train bit-identically to the matrix held as f32', async () => {
-    // The same matrix as one safetensors file: the trainer's sync-file path, whose gatherer prefetches on a worker.
+  it('rows from the safetensors file (raw bytes held, or read from disk and prefetched) train bit-identically to the matrix held as f32', async () => {
+    // The same matrix as one safetensors file: the trainer's sync-file path, whose gatherer prefetches rows read from disk on a worker.
     const file = join(tmp, 'use.safetensors');
     await writeSafetensors(file, [{ name: 'embedding', dtype: 'F32', shape: [matrix.rows, matrix.dim], data: await matrix.readRows(0, matrix.rows) }]);
     const syncFile = { path: file, tensor: 'embedding' };
