@@ -37,8 +37,6 @@ export interface ConcatDescriptor {
   materialized?: { file: string; tensor: string; dtype: string };
 }
 
-export { CONCAT_FILE } from '../layout/file-names.ts';
-
 export function readConcatDescriptor(path: string): ConcatDescriptor {
   if (!existsSync(path)) throw new UserError(`${path} not found; run: pipeline concat --config <name>`);
   let d: ConcatDescriptor;

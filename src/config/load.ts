@@ -12,7 +12,7 @@ import { ConfigError, validateTable, type TableOf } from './schema.ts';
 import { MATRYOSHKA_KEYS, SAVE_KEYS, TRAINING_KEYS, resolveMatryoshka } from './training-table.ts';
 import type { ModelConfig, SourceConfig } from './types.ts';
 
-export { CONFIG_DIR, PACKAGE_ROOT, resolveConfigRelativePath } from './paths.ts';
+export { CONFIG_DIR } from './paths.ts';
 
 /** Where a source's matrix comes from: exactly one per source. */
 const LOCATION_KEYS = ['hf_model_id', 'path', 'tfjs_model', 'gguf'] as const;

@@ -80,7 +80,6 @@ export const num = builder<number>('number');
 export const bool = builder<boolean>('bool');
 export const ints = builder<number[]>('int[]');
 export const nums = builder<number[]>('number[]');
-export const strs = builder<string[]>('string[]');
 
 /** A string from a fixed set; its type is the union of the choices. */
 export function choice<const C extends readonly string[]>(choices: C, options: { doc?: string; default: C[number] }): Field<C[number], 'always'>;
@@ -104,11 +103,6 @@ interface TableOptions<S extends TableSpec, R> {
 /** A sub-table that may be absent (`undefined` then). */
 export function table<S extends TableSpec, R = TableOf<S>>(spec: S, options: TableOptions<S, R> = {}): Field<R, 'maybe'> {
   return { kind: 'table', table: spec, ...options };
-}
-
-/** A sub-table that is always present: when absent, its keys' defaults. */
-export function tableWithDefaults<S extends TableSpec, R = TableOf<S>>(spec: S, options: TableOptions<S, R> = {}): Field<R, 'always'> {
-  return { kind: 'table', table: spec, default: {}, ...options };
 }
 
 /** An array of tables (`[[...]]`), each validated by `spec`; may be absent. */

@@ -61,5 +61,3 @@ export interface ModelConfig {
   save: SaveTable;
 }
 
-/** The one typed config of a TOML file. */
-export type Config = ModelConfig;

@@ -4,7 +4,7 @@
  * backend, and run the trainer.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { readConcatDescriptor } from '../concat/descriptor.ts';
 import { openInputMatrix } from '../concat/open-input.ts';
 import { EXTRACTED_TENSOR } from '../layout/tensor-names.ts';
@@ -22,7 +22,7 @@ import { Rng } from '../util/random.ts';
 import { stopwordIds } from './data/stopwords.ts';
 import { teacherVectors } from './distill/teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';
-import { tokenizerPath, trainingInput } from '../layout/weights-dir.ts';
+import { cachePath, tokenizerPath, trainingInput } from '../layout/weights-dir.ts';
 
 export interface TrainOverrides {
   steps?: number;
@@ -76,7 +76,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
     tokenizer,
     maxLength: cfg.maxLength,
     padId,
-    cacheDir: join(outDir, 'cache'),
+    cacheDir: cachePath(outDir),
     seed: cfg.seed,
     withTexts: teacherCfg !== undefined,
     log,
@@ -105,7 +105,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
       positive[i] = texts.push(p.positive) - 1;
       if (p.negative !== undefined && cfg.hardNegatives) negative[i] = texts.push(p.negative) - 1;
     }
-    const tv = await teacherVectors(texts, { cacheDir: join(outDir, 'cache'), tf: backend.tf, batchSize: teacherCfg.batch_size, quiet: opts.quiet, log });
+    const tv = await teacherVectors(texts, { cacheDir: cachePath(outDir), tf: backend.tf, batchSize: teacherCfg.batch_size, quiet: opts.quiet, log });
     log(`teacher: ${texts.length} texts of ${chosen.length} records (${tv.cached} cached, ${tv.encoded} encoded in ${tv.seconds.toFixed(0)} s)`);
     teacher = {
       dim: tv.dim,

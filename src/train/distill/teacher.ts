@@ -26,7 +26,7 @@ const MAGIC = 'WLTEACH1';
 const HASH_BYTES = 16;
 
 // The table is declared with the other config tables; re-exported for the teacher's callers.
-export { TEACHER_KEYS, parseTeacherConfig, type TeacherConfig } from '../../config/teacher-table.ts';
+export { parseTeacherConfig } from '../../config/teacher-table.ts';
 
 /** Where the npm package keeps the USE-lite graph model and its sentencepiece vocabulary. */
 function useLiteFiles(): { modelJson: string; vocab: string } {
