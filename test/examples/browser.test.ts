@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { buildBrowserBundle } from '../../scripts/build-browser.ts';
 import { load } from '../../src/embed/node.ts';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.ts';
 import { makeModel, REPO, TOKENIZERS } from '../helpers/embed-model.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const describeBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
 if (!existsSync(CHROMIUM)) console.warn(`browser test skipped: ${CHROMIUM} is absent (apt-get install -y chromium)`);
 
@@ -59,19 +59,7 @@ describeBrowser('browser example (headless Chromium)', () => {
       dir: (mkdirSync(join(root, 'model')), join(root, 'model')),
     });
     server = await serve(root);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'vitest';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -36,10 +36,15 @@ export interface OpenedPage {
   problems: string[];
 }
 
+/** A fresh headless Chromium with the network features that would reach out switched off. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
 /** Open `file` in a fresh headless Chromium, run `fn`, close the browser whatever happens. */
 export async function withPage<T>(file: string, fn: (p: OpenedPage) => Promise<T>, viewport = { width: 1100, height: 900 }): Promise<T> {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport });
     const requests: string[] = [];
