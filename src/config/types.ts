@@ -60,4 +60,3 @@ export interface ModelConfig {
   matryoshka: MatryoshkaConfig;
   save: SaveTable;
 }
-

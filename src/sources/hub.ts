@@ -16,7 +16,9 @@ import { verifyAgainstFileHash } from '../hub/verify-file.ts';
 import { movedRevisionError, resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
-import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata } from './write-matrix.ts';
+import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata, refuseNonFinite } from './write-matrix.ts';
+import { NonFiniteRows } from '../util/non-finite.ts';
+import type { FileHandle } from 'node:fs/promises';
 import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
 import type { SourceConfig } from '../config/types.ts';
 import type { SourceWhere } from './write-matrix.ts';
@@ -155,31 +157,41 @@ export async function extractFromHub(
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
       onProgress,
       onLog: (m) => (progress ? progress.log(m) : opts.log(m)),
-      beforeRename: opts.verify
-        ? async (partial) => {
-            opts.log(`${source.name}: --verify: streaming all of ${located.shard} (${remote.fileSize} bytes) to check its sha256`);
-            await verifyAgainstFileHash(
-              {
-                client,
-                url: remote.url,
-                ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
-                fileSize: remote.fileSize,
-                etag: remote.etag,
-                srcStart: remote.header.dataStart + t.begin,
-                srcLength,
-                outStart: outHeaderBytes.byteLength,
-                srcElemBytes: srcBytes,
-                dstElemBytes: dstBytes,
-                transform: chunkConverter(t.dtype as DType, opts.dtype),
-                chunkSize: opts.chunkSize,
-                concurrency: opts.concurrency,
-                redirect: remote.redirect,
-                onLog: opts.log,
-              },
-              partial,
-            );
-          }
-        : undefined,
+      beforeRename: async (partial) => {
+        if (opts.verify) {
+          opts.log(`${source.name}: --verify: streaming all of ${located.shard} (${remote.fileSize} bytes) to check its sha256`);
+          await verifyAgainstFileHash(
+            {
+              client,
+              url: remote.url,
+              ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+              fileSize: remote.fileSize,
+              etag: remote.etag,
+              srcStart: remote.header.dataStart + t.begin,
+              srcLength,
+              outStart: outHeaderBytes.byteLength,
+              srcElemBytes: srcBytes,
+              dstElemBytes: dstBytes,
+              transform: chunkConverter(t.dtype as DType, opts.dtype),
+              chunkSize: opts.chunkSize,
+              concurrency: opts.concurrency,
+              redirect: remote.redirect,
+              onLog: opts.log,
+            },
+            partial,
+          );
+        }
+        // The chunks were converted on their way in, so the rows are checked in the file they landed in (read back
+        // from the page cache, before the rename): a NaN row would poison every mean it enters.
+        await refuseNonFiniteRows(partial, {
+          start: outHeaderBytes.byteLength,
+          rows,
+          dim,
+          dtype: opts.dtype,
+          converted: t.dtype !== opts.dtype,
+          path: outPath,
+        });
+      },
     }).catch(explainMoved);
     progress?.finish();
     bytesDownloaded += result.bytesDownloaded;
@@ -208,4 +220,28 @@ export async function extractFromHub(
     license: resolved.license,
   };
   return facts;
+}
+
+/**
+ * Count the rows of the downloaded matrix (in `file` from byte `start`) that hold NaN or ±Inf and refuse the
+ * source when there are any. After a conversion to a narrower type (BF16 → F16) ±Inf can be an overflow, which is
+ * counted and reported apart, so only NaN counts there.
+ */
+async function refuseNonFiniteRows(
+  file: FileHandle,
+  m: { start: number; rows: number; dim: number; dtype: 'F32' | 'F16' | 'BF16'; converted: boolean; path: string },
+): Promise<void> {
+  const rowBytes = m.dim * DTYPE_BYTES[m.dtype];
+  const blockRows = Math.max(1, Math.floor((8 << 20) / rowBytes));
+  const buf = new Uint8Array(blockRows * rowBytes);
+  const found = new NonFiniteRows(m.dim);
+  for (let row = 0; row < m.rows; row += blockRows) {
+    const count = Math.min(blockRows, m.rows - row);
+    const { bytesRead } = await file.read(buf, 0, count * rowBytes, m.start + row * rowBytes);
+    if (bytesRead !== count * rowBytes) throw new Error(`${m.path}: short read of the downloaded rows at row ${row}`);
+    const bytes = buf.subarray(0, bytesRead);
+    if (m.converted && m.dtype !== 'F32') found.addNaNBytes(bytes, m.dtype, row);
+    else found.addBytes(bytes, m.dtype, row);
+  }
+  refuseNonFinite(found, m.rows, m.path);
 }

@@ -129,7 +129,7 @@ function u16View(bytes: Uint8Array): Uint16Array {
 }
 
 /** Refuse a source whose rows hold NaN/±Inf (counted over the whole stream, so the message has the total). */
-function refuseNonFinite(found: NonFiniteRows, rows: number, path: string): void {
+export function refuseNonFinite(found: NonFiniteRows, rows: number, path: string): void {
   if (found.count === 0) return;
   throw new UserError(`${path}: the source matrix is broken: ${describeNonFiniteRows(found, rows)}; nothing was written (use another revision or source)`);
 }

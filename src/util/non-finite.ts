@@ -54,19 +54,30 @@ export class NonFiniteRows {
     else this.scan(new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2), dtype === 'F16' ? 0x7c00 : 0x7f80, startRow);
   }
 
+  /**
+   * Scan converted output bytes where ±Inf may be an overflow of the conversion itself (counted and reported
+   * apart, e.g. BF16 → F16): only NaN counts there, since an overflow never makes a NaN.
+   */
+  addNaNBytes(bytes: Uint8Array, dtype: 'F32' | 'F16' | 'BF16', startRow: number): void {
+    const b = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    if (dtype === 'F32') this.scan(new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4), 0x7f800000, startRow, 0x007fffff);
+    else this.scan(new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2), dtype === 'F16' ? 0x7c00 : 0x7f80, startRow, dtype === 'F16' ? 0x03ff : 0x007f);
+  }
+
   /** float16 bits already in memory. */
   addF16Bits(bits: Uint16Array, startRow: number): void {
     this.scan(bits, 0x7c00, startRow);
   }
 
-  /** A value is non-finite when all its exponent bits (`mask`) are set. */
-  private scan(words: Uint32Array | Uint16Array, mask: number, startRow: number): void {
+  /** A value is non-finite when all its exponent bits (`mask`) are set; with `mantissa`, only NaN (a nonzero mantissa) counts. */
+  private scan(words: Uint32Array | Uint16Array, mask: number, startRow: number, mantissa = 0): void {
     const dim = this.dim;
     const rows = Math.floor(words.length / dim);
     for (let r = 0; r < rows; r++) {
       const base = r * dim;
       for (let j = 0; j < dim; j++) {
-        if ((words[base + j]! & mask) === mask) {
+        const w = words[base + j]!;
+        if ((w & mask) === mask && (mantissa === 0 || (w & mantissa) !== 0)) {
           this.mark(startRow + r);
           break;
         }

@@ -224,6 +224,32 @@ describe('extract from the hub', () => {
     expect(Buffer.from(ob.bytes).equals(Buffer.from(encodeFromF32(f, 'BF16').bytes))).toBe(true);
   });
 
+  it('a source matrix with NaN rows leaves no output; an f16 overflow is not counted as one', async () => {
+    const { emb } = makeRepo('org/f32nan', { dtype: 'F32', layout: 'single', tied: false });
+    const f = new Float32Array(emb.buffer.slice(0));
+    f[0] = 1e6; // row 0: finite, beyond float16 (an overflow, counted apart)
+    f[3 * DIM + 2] = NaN; // row 3
+    f[7 * DIM] = Infinity; // row 7
+    const dir = join(tmp, 'repos', 'org__f32nan2');
+    writeSparseSafetensors(join(dir, 'model.safetensors'), [
+      { name: 'transformer.wte.weight', dtype: 'F32', shape: [ROWS, DIM], data: new Uint8Array(f.buffer) },
+    ]);
+    server.addRepo({
+      id: 'org/f32nan2',
+      files: { 'model.safetensors': { disk: join(dir, 'model.safetensors') }, 'tokenizer.json': { data: new TextEncoder().encode(tinyTokenizerJson(ROWS)) } },
+    });
+    const cfg = config({ model: { hf_model_id: 'org/f32nan2', dim: DIM, n_vocab: ROWS, pad_token: '<pad>' } }, 'f32nan');
+    // Kept as f32, every non-finite value counts; narrowed to f16, ±Inf may be an overflow, so only NaN does.
+    for (const [dtype, found] of [
+      ['F32', `2 of ${ROWS} rows hold NaN or ±Inf (first: row 3)`],
+      ['F16', `1 of ${ROWS} rows hold NaN or ±Inf (first: row 3)`],
+    ] as const) {
+      const r = request(cfg, { dtype });
+      await expect(extract(r)).rejects.toThrow(`${join(r.outDir!, 'f32nan.safetensors')}: the source matrix is broken: ${found}; nothing was written`);
+      expect(existsSync(join(r.outDir!, 'f32nan.safetensors'))).toBe(false);
+    }
+  });
+
   it('Gemma-3 multimodal prefix + padded rows dropped only with drop_extra_rows (fewer bytes fetched)', async () => {
     const rows = 320;
     const { emb } = makeRepo('org/gemma3-mm', { dtype: 'BF16', layout: 'sharded', rows, tensor: 'language_model.model.embed_tokens.weight' });
