@@ -10,6 +10,8 @@ import { openConfigTarget, openModelTarget, openSourceOfModel, type OpenedTarget
 import { inspectMatrix, summaryLines, type InspectOptions } from '../src/inspect/inspect.ts';
 import { renderInspect } from '../src/inspect/html.ts';
 import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
+import { INSPECT_FILE } from '../src/layout/file-names.ts';
+import { resolveModelArg } from '../src/hub/cache/resolve.ts';
 import { loadTask, parseTaskSpec } from '../src/eval/tasks/load.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../src/util/atomic.ts';
 import { errorMessage, UserError } from '../src/util/errors.ts';
@@ -29,7 +31,9 @@ const FLAGS = defineFlags({
   'out-dir': { value: 'DIR', help: "the config's weights folder (default weights/<NAME>)" },
   model: {
     value: 'PATH',
-    help: `a saved model folder or .safetensors, or a raw matrix written by pipeline extract\n(tokenizer.json beside it); a pipeline save folder (weights/NAME) is shown beside\nthe source matrix it was trained from (NAME's extracted input in the same folder):\ninspect.html puts both side by side, inspect.json holds it as "compared_with"`,
+    help: `a saved model folder or .safetensors, or a raw matrix written by pipeline extract\n(tokenizer.json beside it); a pipeline save folder (weights/NAME) is shown beside\nthe source matrix it was trained from (NAME's extracted input in the same folder):\ninspect.html puts both side by side, inspect.json holds it as "compared_with"; or a hub id
+(org/name[@rev], downloaded into the huggingface_hub cache as for pipeline embed; the
+report then goes to ./inspect.json unless --out says where)`,
   },
   neighbours: {
     value: 'Q ...',
@@ -95,7 +99,11 @@ export const stage: Stage = {
       if (values.json) process.stdout.write(JSON.stringify({ anatomy }) + '\n');
       return 0;
     }
-    const target = values.config ? await openConfigTarget(values.config, values['out-dir']) : await openModelTarget(values.model!);
+    // A hub id is downloaded into the huggingface_hub cache like every --model; its report then goes to the
+    // working folder (the cache is shared with Python tools and is no place for our files).
+    const modelPath = values.model === undefined ? undefined : await resolveModelArg(values.model);
+    const fromHub = modelPath !== undefined && modelPath !== values.model;
+    const target = values.config ? await openConfigTarget(values.config, values['out-dir']) : await openModelTarget(modelPath!);
     // Task files are parsed before any matrix work, so a bad file fails fast (pipeline eval's own parser).
     const tasks = (values.task ?? []).map((t) => {
       const spec = parseTaskSpec(t);
@@ -118,7 +126,7 @@ export const stage: Stage = {
     });
     try {
       // With --task, the baselines run on the raw matrix: the target itself, or a trained model's source (below).
-      const source = values.model ? await openSourceOfModel(values.model) : undefined;
+      const source = values.model ? await openSourceOfModel(modelPath!) : undefined;
       const own = values.model && typeof source !== 'string' ? {} : { tasks };
       const report = await inspectMatrix(target, options(target, '', own));
       if (values.config) {
@@ -136,7 +144,7 @@ export const stage: Stage = {
         if (typeof source === 'string' || !source) logLine(`inspect: no source matrix to compare with (${source})`, quiet);
         else {
           try {
-            report.compared_with = await inspectMatrix(source, options(source, 'source ', { tasks, trainedModel: values.model }));
+            report.compared_with = await inspectMatrix(source, options(source, 'source ', { tasks, trainedModel: modelPath }));
             // the table (raw, PCA, random, trained) belongs to the page of the model it was asked for
             report.eval = report.compared_with.eval;
             delete report.compared_with.eval;
@@ -146,7 +154,7 @@ export const stage: Stage = {
           }
         }
       }
-      const out = values.out ?? target.defaultOut;
+      const out = values.out ?? (fromHub ? INSPECT_FILE : target.defaultOut);
       await writeJsonAtomic(out, report);
       await writeFileAtomic(inspectHtmlPath(dirname(out)), renderInspect(pages));
       logLine(summaryLines(report).join('\n'), quiet);
