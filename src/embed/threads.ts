@@ -33,7 +33,7 @@ type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R
 type Pending = { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void };
 
 /** One started worker and its requests in flight. */
-class SimilarityWorker {
+export class SimilarityWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
@@ -56,6 +56,9 @@ class SimilarityWorker {
     worker.unref();
   }
 
+  /** Whether this worker holds the model of embed-parallel.ts's key `k` (sent once per worker). */
+  readonly models = new Set<number>();
+
   run(request: Request): Promise<WorkerAnswer> {
     const id = this.nextId++;
     // Held open only while a request is in flight: an idle pool never keeps the process alive.
@@ -68,12 +71,13 @@ class SimilarityWorker {
 
 const pool: SimilarityWorker[] = [];
 
-function workers(n: number): SimilarityWorker[] {
+/** The first `n` pooled workers, started when missing (also embed-parallel.ts's workers: one pool per process). */
+export function workers(n: number): SimilarityWorker[] {
   while (pool.length < n) pool.push(new SimilarityWorker(new Worker(SIMILARITY_WORKER_SOURCE, { eval: true, workerData: { [WORKER_FLAG]: true } })));
   return pool.slice(0, n);
 }
 
-function threadCount(opts: ThreadOptions): number {
+export function threadCount(opts: { threads?: number }): number {
   const t = opts.threads ?? availableParallelism();
   if (!Number.isInteger(t) || t < 1) throw new UserError(`threads must be a positive integer, got ${t}`);
   return t;
