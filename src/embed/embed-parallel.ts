@@ -15,7 +15,7 @@ import { UserError } from '../util/errors.ts';
 import type { StaticModel } from './model.ts';
 import type { LoadOptions, ModelBuffers } from './load.ts';
 import type { ModelSources } from './kernels/worker-entry.ts';
-import { threadCount, workers, type SimilarityWorker } from './threads.ts';
+import { threadCount, workers, type PooledWorker } from './threads.ts';
 import type { EmbedOptions, Embeddings } from './types.ts';
 
 export interface EmbedParallelOptions extends Omit<EmbedOptions, 'batchSize'> {
@@ -79,7 +79,7 @@ export async function embedParallel(model: StaticModel, texts: string | readonly
     next = r[1];
     return r;
   };
-  const feed = async (w: SimilarityWorker) => {
+  const feed = async (w: PooledWorker) => {
     for (let r = take(); r; r = take()) {
       const first = !w.models.has(reg.key);
       await w.run({ op: 'embed', key: reg.key, sources: first ? reg.sources : undefined, texts: list.slice(r[0], r[1]), ...embedOpts, out, row0: r[0] });

@@ -32,8 +32,15 @@ type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R
 
 type Pending = { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void };
 
+/** A pooled worker as its users see it (no worker_threads type: the library's .d.ts must not need @types/node). */
+export interface PooledWorker {
+  /** Keys of the embedding models this worker holds (embed-parallel.ts sends each model's files once). */
+  readonly models: Set<number>;
+  run(request: Request): Promise<WorkerAnswer>;
+}
+
 /** One started worker and its requests in flight. */
-export class SimilarityWorker {
+class SimilarityWorker implements PooledWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
@@ -56,7 +63,6 @@ export class SimilarityWorker {
     worker.unref();
   }
 
-  /** Whether this worker holds the model of embed-parallel.ts's key `k` (sent once per worker). */
   readonly models = new Set<number>();
 
   run(request: Request): Promise<WorkerAnswer> {
@@ -72,7 +78,7 @@ export class SimilarityWorker {
 const pool: SimilarityWorker[] = [];
 
 /** The first `n` pooled workers, started when missing (also embed-parallel.ts's workers: one pool per process). */
-export function workers(n: number): SimilarityWorker[] {
+export function workers(n: number): PooledWorker[] {
   while (pool.length < n) pool.push(new SimilarityWorker(new Worker(SIMILARITY_WORKER_SOURCE, { eval: true, workerData: { [WORKER_FLAG]: true } })));
   return pool.slice(0, n);
 }
