@@ -79,12 +79,27 @@ export async function embedParallel(model: StaticModel, texts: string | readonly
     next = r[1];
     return r;
   };
-  const feed = async (w: PooledWorker) => {
-    for (let r = take(); r; r = take()) {
-      const first = !w.models.has(reg.key);
+  const send = async (w: PooledWorker, r: [number, number]) => {
+    const first = !w.models.has(reg.key);
+    w.models.add(reg.key);
+    try {
       await w.run({ op: 'embed', key: reg.key, sources: first ? reg.sources : undefined, texts: list.slice(r[0], r[1]), ...embedOpts, out, row0: r[0] });
-      w.models.add(reg.key);
+    } catch (err) {
+      w.models.delete(reg.key); // it may not hold the model: the next call sends the files again
+      throw err;
     }
+  };
+  const loop = async (w: PooledWorker) => {
+    for (let r = take(); r; r = take()) await send(w, r);
+  };
+  // One chunk first (a worker new to the model builds its tokenizer meanwhile, and must not hoard chunks), then
+  // two in flight: the worker's next chunk is queued when it finishes one, instead of waiting for this thread to
+  // come back from its own chunk to hand one out.
+  const feed = async (w: PooledWorker) => {
+    const r = take();
+    if (!r) return;
+    await send(w, r);
+    await Promise.all([loop(w), loop(w)]);
   };
   const helpers = workers(Math.min(threads - 1, Math.ceil(n / CHUNK_TEXTS) - 1));
   const done = Promise.all(helpers.map(feed));
