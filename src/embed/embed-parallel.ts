@@ -15,7 +15,7 @@ import { UserError } from '../util/errors.ts';
 import type { StaticModel } from './model.ts';
 import type { LoadOptions, ModelBuffers } from './load.ts';
 import type { ModelSources } from './kernels/worker-entry.ts';
-import { threadCount, workers, type PooledWorker } from './threads.ts';
+import { pooledWorkers, threadCount, workers, type PooledWorker } from './threads.ts';
 import type { EmbedOptions, Embeddings } from './types.ts';
 
 export interface EmbedParallelOptions extends Omit<EmbedOptions, 'batchSize'> {
@@ -43,12 +43,22 @@ interface Registered {
 const registry = new WeakMap<StaticModel, Registered>();
 let nextKey = 0;
 
+/** When a model is garbage-collected, the workers that built their own copy of it drop theirs. */
+const forgetInWorkers = new FinalizationRegistry<number>((key) => {
+  for (const w of pooledWorkers()) {
+    if (!w.models.delete(key)) continue;
+    w.run({ op: 'forget', key }).catch(() => {}); // a worker that died holds nothing
+  }
+});
+
 /**
  * Remember the files `model` was built from, so `embedParallel` can give them to worker threads. Called by
  * node.ts `load` (whose safetensors bytes live in a SharedArrayBuffer).
  */
 export function rememberModelSources(model: StaticModel, buffers: ModelBuffers & { safetensors: Uint8Array }, options: LoadOptions): void {
-  registry.set(model, { key: nextKey++, sources: { buffers, options } });
+  const key = nextKey++;
+  registry.set(model, { key, sources: { buffers, options } });
+  forgetInWorkers.register(model, key);
 }
 
 /** Whether `embedParallel` can use worker threads for `model` (it was loaded by `load` / `loadModel`). */

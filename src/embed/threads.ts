@@ -83,6 +83,11 @@ export function workers(n: number): PooledWorker[] {
   return pool.slice(0, n);
 }
 
+/** The workers started so far (none are started by asking). */
+export function pooledWorkers(): readonly PooledWorker[] {
+  return pool;
+}
+
 export function threadCount(opts: { threads?: number }): number {
   const t = opts.threads ?? availableParallelism();
   if (!Number.isInteger(t) || t < 1) throw new UserError(`threads must be a positive integer, got ${t}`);

@@ -5,13 +5,14 @@
  * normalised, truncated or not; `pipeline embed --threads` writes the same .npy bytes as one thread. Real
  * sentences from ../shared/data/train when present, else a built-in sample, so the test always runs.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canEmbedInParallel, embedParallel, load, loadModelFromBuffers, MIN_PARALLEL_TEXTS } from '../../src/embed/node.ts';
 import type { Embeddings } from '../../src/embed/types.ts';
-import { makeModel, TOKENIZERS } from '../helpers/embed-model.ts';
+import { makeModel, REPO, TOKENIZERS } from '../helpers/embed-model.ts';
 import { runCli } from '../helpers/cli.ts';
 import { sharedPath } from '../helpers/shared.ts';
 
@@ -84,6 +85,29 @@ describe('embedParallel', async () => {
     await expect(embedParallel(model, bad, { threads: 2 })).rejects.toThrow('embed: texts[1500] is number, expected a string');
     await expect(embedParallel(model, texts, { threads: 2, dim: 49 })).rejects.toThrow("embed: dim 49 is above the model's 48");
     await expect(embedParallel(model, texts, { threads: 0 })).rejects.toThrow('threads must be a positive integer, got 0');
+  });
+
+  it('a garbage-collected model is forgotten by the workers that built a copy of it', () => {
+    // A child process with --expose-gc: the test runner's heap cannot be collected on demand.
+    const script = join(mkdtempSync(join(tmpdir(), 'embed-gc-')), 'gc.mts');
+    writeFileSync(
+      script,
+      [
+        `import { embedParallel, load } from ${JSON.stringify(join(REPO, 'src/embed/node.ts'))};`,
+        `import { pooledWorkers } from ${JSON.stringify(join(REPO, 'src/embed/threads.ts'))};`,
+        'let model = load(process.argv[2]);',
+        `await embedParallel(model, Array.from({ length: 1500 }, (_, i) => 'text number ' + i), { threads: 2 });`,
+        'const before = pooledWorkers().map((w) => w.models.size);',
+        'model = undefined;',
+        'for (let i = 0; i < 50 && pooledWorkers().some((w) => w.models.size > 0); i++) {',
+        '  globalThis.gc();',
+        '  await new Promise((r) => setTimeout(r, 20));',
+        '}',
+        'console.log(JSON.stringify({ before, after: pooledWorkers().map((w) => w.models.size) }));',
+      ].join('\n'),
+    );
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', script, gen.dir], { cwd: REPO, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ before: [1], after: [0] });
   });
 
   it('pipeline embed --threads 2 writes the .npy of --threads 1, float and binary', async () => {

@@ -41,7 +41,9 @@ export type WorkerRequest =
       /** Rows × dim, shared; this request fills rows [row0, row0 + texts.length). */
       out: Float32Array;
       row0: number;
-    };
+    }
+  /** The model of `key` was garbage-collected on the main thread: drop this worker's copy. */
+  | { id: number; op: 'forget'; key: number };
 
 export type WorkerAnswer = { id: number; error?: string; indices?: Int32Array; scores?: Float32Array };
 
@@ -50,6 +52,10 @@ const models = new Map<number, StaticModel>();
 
 /** Run one request (also what the main thread runs for its own share, so both halves compute alike). */
 export function runRequest(m: WorkerRequest): WorkerAnswer {
+  if (m.op === 'forget') {
+    models.delete(m.key);
+    return { id: m.id };
+  }
   if (m.op === 'embed') {
     let model = models.get(m.key);
     if (!model) {
