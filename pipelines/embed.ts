@@ -11,7 +11,9 @@ import { createInterface } from 'node:readline';
 import { UserError } from '../src/util/errors.ts';
 import { tempPathFor } from '../src/util/atomic.ts';
 import { createProgress } from '../src/util/progress.ts';
-import { load, packedBytes, type StaticModel } from '../src/embed/node.ts';
+import { binarize, embedParallel, load, MIN_PARALLEL_TEXTS, packedBytes, type StaticModel } from '../src/embed/node.ts';
+import { availableParallelism } from 'node:os';
+import type { BinaryCodes, Embeddings } from '../src/embed/types.ts';
 import { npyHeader } from '../src/embed/npy.ts';
 import { valuesRowJson } from '../src/util/json-safe.ts';
 import { NonFiniteRows } from '../src/util/non-finite.ts';
@@ -45,7 +47,11 @@ const OPTION_FLAGS = defineFlags({
     value: 'N',
     help: `count at most the first N tokens of each text (default: the model's max_length; 0: all).\nWith a limit only the start of a long text is tokenized, so a 50 MB line costs what a\nshort one does; without one (WordLlama, sentence-transformers and raw matrices have none)\nevery token counts and the whole text is tokenized`,
   },
-  'batch-size': { value: 'N', help: 'lines per batch with --input (default 1024)' },
+  'batch-size': { value: 'N', help: 'lines per batch with --input (default 1024; 8192 with several threads)' },
+  threads: {
+    value: 'N',
+    help: `threads, this one included (default: the cores); batches of at least ${MIN_PARALLEL_TEXTS}\ntexts are split across worker threads, with the same output as one thread`,
+  },
   quiet: { help: 'no progress lines on stderr' },
 });
 
@@ -109,6 +115,7 @@ function makeArgs(argv: string[]) {
   if (values.output && values.json) throw new UserError('embed: give either --output or --json, not both');
   if (values.norm && values['no-norm']) throw new UserError('embed: --norm and --no-norm contradict each other');
   if (values.output && !values.output.endsWith('.npy')) throw new UserError(`embed: --output must end in .npy, got "${values.output}"`);
+  const threads = intFlag('embed', 'threads', values.threads) ?? availableParallelism();
   return {
     model: values.model,
     texts,
@@ -117,13 +124,24 @@ function makeArgs(argv: string[]) {
     dim: intFlag('embed', 'dim', values.dim),
     norm: values.norm ? true : values['no-norm'] ? false : undefined,
     binary: Boolean(values.binary),
-    batchSize: intFlag('embed', 'batch-size', values['batch-size']) ?? 1024,
     maxLength: intFlag('embed', 'max-length', values['max-length'], 0),
+    threads,
+    batchSize: intFlag('embed', 'batch-size', values['batch-size']) ?? (threads > 1 ? 8192 : 1024),
     quiet: Boolean(values.quiet),
   };
 }
 
 type Args = ReturnType<typeof makeArgs>;
+
+/** A batch's float embeddings over --threads threads (embedParallel: bit for bit what model.embed gives). */
+function embedDense(args: Args, model: StaticModel, texts: string[]): Promise<Embeddings> {
+  return embedParallel(model, texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength, threads: args.threads });
+}
+
+/** A batch's sign bits: those of the unnormalised means, as model.embedBinary computes them. */
+async function embedBits(args: Args, model: StaticModel, texts: string[]): Promise<BinaryCodes> {
+  return binarize(await embedParallel(model, texts, { dim: args.dim, norm: false, maxLength: args.maxLength, threads: args.threads }));
+}
 
 /** JSON on stdout, written row by row as batches arrive (memory stays flat for long --input files). */
 function jsonSink(args: Args, dim: number): Sink {
@@ -140,10 +158,10 @@ function jsonSink(args: Args, dim: number): Sink {
   return {
     async write(model, texts) {
       if (args.binary) {
-        const codes = model.embedBinary(texts, { dim: args.dim, maxLength: args.maxLength });
+        const codes = await embedBits(args, model, texts);
         process.stdout.write(batchJson(packedBytes(codes), Math.ceil(codes.bits / 8), codes.rows));
       } else {
-        const e = model.embed(texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength });
+        const e = await embedDense(args, model, texts);
         process.stdout.write(batchJson(e.data, e.dim, e.rows));
       }
     },
@@ -176,9 +194,9 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
   };
   return {
     async write(model, texts) {
-      if (args.binary) await put(packedBytes(model.embedBinary(texts, { dim: args.dim, maxLength: args.maxLength })));
+      if (args.binary) await put(packedBytes(await embedBits(args, model, texts)));
       else {
-        const e = model.embed(texts, { dim: args.dim, norm: args.norm, maxLength: args.maxLength });
+        const e = await embedDense(args, model, texts);
         // NumPy would carry NaN silently into every later computation: refuse, and abort() leaves no file.
         const bad = new NonFiniteRows(e.dim);
         bad.addF32(e.data, rows);

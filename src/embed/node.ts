@@ -2,7 +2,7 @@
  * Node side of the embedding library: load models from a file or folder path, export to model2vec.
  * Everything else is re-exported from the browser-safe entry.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
@@ -12,10 +12,12 @@ import type { HubLoadOptions } from '../hub/cache/download.ts';
 import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 import { sentenceTransformersConfig } from './formats.ts';
+import { rememberModelSources } from './embed-parallel.ts';
 
 export * from './index.ts';
 // Worker-thread versions of the all-pairs and top-k utilities (Node worker_threads; the browser entry has none).
 export { cosineMatrixThreads, topkRowsThreads, MIN_PARALLEL_PAIRS, type ThreadOptions } from './threads.ts';
+export { embedParallel, canEmbedInParallel, MIN_PARALLEL_TEXTS, type EmbedParallelOptions } from './embed-parallel.ts';
 
 /** Files above this are not read whole (use the pipeline's row-block readers for raw LLM matrices). */
 const MAX_MODEL_BYTES = 2 * 1024 ** 3 - 1; // readFileSync refuses files of 2 GiB and more
@@ -114,16 +116,36 @@ export function load(pathOrDir: string, opts: LoadOptions = {}): StaticModel {
     const st = files.sentenceTransformersConfig ? readJson(files.sentenceTransformersConfig) : undefined;
     configJson = sentenceTransformersConfig(st, files.modules ? readJson(files.modules) : undefined);
   }
-  const bytes = readFileSync(files.safetensors);
-  return loadModelFromBuffers(
-    {
-      safetensors: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      tokenizerJson: readFileSync(files.tokenizer, 'utf8'),
-      configJson,
-      tokenizerConfig: files.tokenizerConfig ? readJson(files.tokenizerConfig) : undefined,
-    },
-    { ...opts, source: opts.source ?? files.safetensors, tokenizerSource: opts.tokenizerSource ?? files.tokenizer },
-  );
+  const buffers = {
+    safetensors: readShared(files.safetensors, size),
+    tokenizerJson: readFileSync(files.tokenizer, 'utf8'),
+    configJson,
+    tokenizerConfig: files.tokenizerConfig ? readJson(files.tokenizerConfig) : undefined,
+  };
+  const options = { ...opts, source: opts.source ?? files.safetensors, tokenizerSource: opts.tokenizerSource ?? files.tokenizer };
+  const model = loadModelFromBuffers(buffers, options);
+  rememberModelSources(model, buffers, options);
+  return model;
+}
+
+/**
+ * A file's bytes in a SharedArrayBuffer: the model's rows view them, and embedParallel's worker threads read the
+ * same memory (no copy per worker; the same memory as a plain read otherwise).
+ */
+function readShared(path: string, size: number): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(size));
+  const fd = openSync(path, 'r');
+  try {
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, out, off, size - off, off);
+      if (n === 0) throw new UserError(`${path}: the file shrank while it was read (${off} of ${size} bytes)`);
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }
 
 export interface LoadModelOptions extends LoadOptions, HubLoadOptions {}

@@ -32,8 +32,15 @@ type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R
 
 type Pending = { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void };
 
+/** A pooled worker as its users see it (no worker_threads type: the library's .d.ts must not need @types/node). */
+export interface PooledWorker {
+  /** Keys of the embedding models this worker holds (embed-parallel.ts sends each model's files once). */
+  readonly models: Set<number>;
+  run(request: Request): Promise<WorkerAnswer>;
+}
+
 /** One started worker and its requests in flight. */
-class SimilarityWorker {
+class SimilarityWorker implements PooledWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
@@ -56,6 +63,8 @@ class SimilarityWorker {
     worker.unref();
   }
 
+  readonly models = new Set<number>();
+
   run(request: Request): Promise<WorkerAnswer> {
     const id = this.nextId++;
     // Held open only while a request is in flight: an idle pool never keeps the process alive.
@@ -68,12 +77,18 @@ class SimilarityWorker {
 
 const pool: SimilarityWorker[] = [];
 
-function workers(n: number): SimilarityWorker[] {
+/** The first `n` pooled workers, started when missing (also embed-parallel.ts's workers: one pool per process). */
+export function workers(n: number): PooledWorker[] {
   while (pool.length < n) pool.push(new SimilarityWorker(new Worker(SIMILARITY_WORKER_SOURCE, { eval: true, workerData: { [WORKER_FLAG]: true } })));
   return pool.slice(0, n);
 }
 
-function threadCount(opts: ThreadOptions): number {
+/** The workers started so far (none are started by asking). */
+export function pooledWorkers(): readonly PooledWorker[] {
+  return pool;
+}
+
+export function threadCount(opts: { threads?: number }): number {
   const t = opts.threads ?? availableParallelism();
   if (!Number.isInteger(t) || t < 1) throw new UserError(`threads must be a positive integer, got ${t}`);
   return t;

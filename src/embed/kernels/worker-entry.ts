@@ -1,27 +1,72 @@
 /**
- * The similarity worker thread's code (Node worker_threads): scripts/build-kernels.ts bundles this file and
+ * The worker thread's code (Node worker_threads): scripts/build-kernels.ts bundles this file and
  * everything it imports (the kernels, the tile driver, top-k) into one script, kept as a string constant in
  * worker.generated.ts, which src/embed/threads.ts starts with `eval: true`. A string, not a file, so the same
  * worker runs from the TypeScript sources, the compiled ESM and CommonJS halves of the library and the CLI
  * bundle, with no file to locate beside whichever of them is running.
  *
- * Every input arrives as views on SharedArrayBuffers (no copy); cosine rows are written into the shared output,
- * a partial top-k is posted back (small: queries × k).
+ * Every input arrives as views on SharedArrayBuffers (no copy); cosine rows and embeddings are written into the
+ * shared output, a partial top-k is posted back (small: queries × k). For `embed` (src/embed/embed-parallel.ts)
+ * the worker builds its own model once per key from the model's files: its own tokenizer (and word cache) from
+ * the same tokenizer.json, its rows read from the shared safetensors bytes (an F16 matrix is a view on them, no
+ * copy per worker), so its embeddings are those of the main thread's model, bit for bit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { cosineRowsInto } from '../similarity.ts';
 import { topkRows } from '../topk.ts';
 import type { Embeddings } from '../types.ts';
+import { loadModelFromBuffers, type LoadOptions, type ModelBuffers } from '../load.ts';
+import type { StaticModel } from '../model.ts';
+
+/** What a worker builds an embedding model from: the files `load` read (safetensors bytes in a SharedArrayBuffer). */
+export interface ModelSources {
+  buffers: ModelBuffers & { safetensors: Uint8Array };
+  options: LoadOptions;
+}
 
 /** A request from src/embed/threads.ts. Row ranges are [r0, r1) of `a` (cosine) or of `docs` (top-k). */
 export type WorkerRequest =
   | { id: number; op: 'cosine'; a: Float32Array; aRows: number; b: Float32Array; bRows: number; dim: number; out: Float32Array; r0: number; r1: number }
-  | { id: number; op: 'topk'; queries: Float32Array; qRows: number; docs: Float32Array; dim: number; k: number; r0: number; r1: number };
+  | { id: number; op: 'topk'; queries: Float32Array; qRows: number; docs: Float32Array; dim: number; k: number; r0: number; r1: number }
+  | {
+      id: number;
+      op: 'embed';
+      /** The model's key; `sources` come with the first request a worker gets for it. */
+      key: number;
+      sources?: ModelSources;
+      texts: string[];
+      dim?: number;
+      norm?: boolean;
+      maxLength?: number;
+      /** Rows × dim, shared; this request fills rows [row0, row0 + texts.length). */
+      out: Float32Array;
+      row0: number;
+    }
+  /** The model of `key` was garbage-collected on the main thread: drop this worker's copy. */
+  | { id: number; op: 'forget'; key: number };
 
 export type WorkerAnswer = { id: number; error?: string; indices?: Int32Array; scores?: Float32Array };
 
+/** Embedding models this worker built, by key (kept: the next batch of the same model reuses its word cache). */
+const models = new Map<number, StaticModel>();
+
 /** Run one request (also what the main thread runs for its own share, so both halves compute alike). */
 export function runRequest(m: WorkerRequest): WorkerAnswer {
+  if (m.op === 'forget') {
+    models.delete(m.key);
+    return { id: m.id };
+  }
+  if (m.op === 'embed') {
+    let model = models.get(m.key);
+    if (!model) {
+      if (!m.sources) throw new Error(`embed: model ${m.key} was never sent to this worker`);
+      model = loadModelFromBuffers(m.sources.buffers, m.sources.options);
+      models.set(m.key, model);
+    }
+    const e = model.embed(m.texts, { dim: m.dim, norm: m.norm, maxLength: m.maxLength });
+    m.out.set(e.data, m.row0 * e.dim);
+    return { id: m.id };
+  }
   const dim = m.dim;
   if (m.op === 'cosine') {
     const a: Embeddings = { data: m.a.subarray(m.r0 * dim, m.r1 * dim), rows: m.r1 - m.r0, dim };
