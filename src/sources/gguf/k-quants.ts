@@ -70,51 +70,41 @@ const Q3_K: BlockLayout = {
   },
 };
 
-// block_q4_K: f16 d, f16 dmin, scales[12] (eight 6-bit scale/min pairs), qs[128] (nibbles, 64 values per 32 bytes).
+/**
+ * Q4_K and Q5_K share their super-block scales and nibble layout: f16 d, f16 dmin, scales[12] (eight 6-bit
+ * scale/min pairs), then 4-bit values, 64 per 32 bytes of qs. Q5_K adds qh[32] (at o + 16) before qs: bit 2j of
+ * qh[l] is the fifth bit of value 64j + l, bit 2j+1 of value 64j + 32 + l.
+ */
+function decodeScaledNibbles(s: DataView, o: number, out: Float32Array, p: number, fifthBit: boolean): void {
+  const d = halfToFloat(s.getUint16(o, true));
+  const min = halfToFloat(s.getUint16(o + 2, true));
+  const qs = o + (fifthBit ? 48 : 16);
+  for (let j = 0; j < 4; j++) {
+    const [sc1, m1] = scaleMinK4(s, o + 4, 2 * j);
+    const [sc2, m2] = scaleMinK4(s, o + 4, 2 * j + 1);
+    const d1 = f(d * sc1),
+      min1 = f(min * m1),
+      d2 = f(d * sc2),
+      min2 = f(min * m2);
+    for (let l = 0; l < 32; l++) {
+      const q = s.getUint8(qs + j * 32 + l);
+      const qh = fifthBit ? s.getUint8(o + 16 + l) : 0;
+      out[p + j * 64 + l] = f(d1 * ((q & 0x0f) + ((qh >> (2 * j)) & 1 ? 16 : 0))) - min1;
+      out[p + j * 64 + 32 + l] = f(d2 * ((q >> 4) + ((qh >> (2 * j + 1)) & 1 ? 16 : 0))) - min2;
+    }
+  }
+}
+
 const Q4_K: BlockLayout = {
   values: QK_K,
   bytes: 4 + 12 + 128,
-  decode(s, o, out, p) {
-    const d = halfToFloat(s.getUint16(o, true));
-    const min = halfToFloat(s.getUint16(o + 2, true));
-    for (let j = 0; j < 4; j++) {
-      const [sc1, m1] = scaleMinK4(s, o + 4, 2 * j);
-      const [sc2, m2] = scaleMinK4(s, o + 4, 2 * j + 1);
-      const d1 = f(d * sc1),
-        min1 = f(min * m1),
-        d2 = f(d * sc2),
-        min2 = f(min * m2);
-      for (let l = 0; l < 32; l++) {
-        const q = s.getUint8(o + 16 + j * 32 + l);
-        out[p + j * 64 + l] = f(d1 * (q & 0x0f)) - min1;
-        out[p + j * 64 + 32 + l] = f(d2 * (q >> 4)) - min2;
-      }
-    }
-  },
+  decode: (s, o, out, p) => decodeScaledNibbles(s, o, out, p, false),
 };
 
-// block_q5_K: like Q4_K plus qh[32]: bit 2j of qh[l] is the fifth bit of value 64j + l, bit 2j+1 of value 64j + 32 + l.
 const Q5_K: BlockLayout = {
   values: QK_K,
   bytes: 4 + 12 + 32 + 128,
-  decode(s, o, out, p) {
-    const d = halfToFloat(s.getUint16(o, true));
-    const min = halfToFloat(s.getUint16(o + 2, true));
-    for (let j = 0; j < 4; j++) {
-      const [sc1, m1] = scaleMinK4(s, o + 4, 2 * j);
-      const [sc2, m2] = scaleMinK4(s, o + 4, 2 * j + 1);
-      const d1 = f(d * sc1),
-        min1 = f(min * m1),
-        d2 = f(d * sc2),
-        min2 = f(min * m2);
-      for (let l = 0; l < 32; l++) {
-        const q = s.getUint8(o + 48 + j * 32 + l);
-        const qh = s.getUint8(o + 16 + l);
-        out[p + j * 64 + l] = f(d1 * ((q & 0x0f) + ((qh >> (2 * j)) & 1 ? 16 : 0))) - min1;
-        out[p + j * 64 + 32 + l] = f(d2 * ((q >> 4) + ((qh >> (2 * j + 1)) & 1 ? 16 : 0))) - min2;
-      }
-    }
-  },
+  decode: (s, o, out, p) => decodeScaledNibbles(s, o, out, p, true),
 };
 
 // block_q6_K: ql[128] (low nibbles), qh[64] (two high bits each), int8 scales[16], f16 d; values are 6-bit − 32.
