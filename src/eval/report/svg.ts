@@ -105,17 +105,7 @@ export function lineChart(o: LineChartOptions): string {
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${W / 2 - legendW / 2}" y="20" text-anchor="middle" class="chart-title">${escapeXml(o.title)}</text>`);
   // grid + y ticks
-  for (const t of yTicks) {
-    parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(t))}" y2="${f(Y(t))}" class="grid"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end" class="tick">${formatTick(t)}</text>`);
-  }
-  for (const t of xTicks) {
-    parts.push(`<line x1="${f(X(t))}" x2="${f(X(t))}" y1="${m.top}" y2="${m.top + ph}" class="grid"/>`);
-    parts.push(`<text x="${f(X(t))}" y="${m.top + ph + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`);
-  }
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" class="frame"/>`);
-  parts.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle" class="axis-label">${escapeXml(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(o.yLabel)}</text>`);
+  gridAndAxes(parts, { m, pw, ph, H, X, Y, xTicks, yTicks, xLabel: o.xLabel, yLabel: o.yLabel });
   // reference lines (baselines)
   (o.references ?? []).forEach((r, i) => {
     const color = PALETTE[(o.series.length + i) % PALETTE.length];
@@ -157,6 +147,37 @@ export interface ScatterGroup {
 }
 
 /** Shared frame of the scatter and box charts: title, grid with nice ticks, axis titles. */
+/** Grid lines and ticks at the given values, the plot frame and both axis labels of an x/y chart. */
+function gridAndAxes(
+  parts: string[],
+  a: {
+    m: { left: number; top: number };
+    pw: number;
+    ph: number;
+    H: number;
+    X: (x: number) => number;
+    Y: (y: number) => number;
+    xTicks: number[];
+    yTicks: number[];
+    xLabel: string;
+    yLabel: string;
+  },
+): void {
+  const { m, pw, ph, H, X, Y } = a;
+  const f = (n: number) => n.toFixed(1);
+  for (const t of a.yTicks) {
+    parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(t))}" y2="${f(Y(t))}" class="grid"/>`);
+    parts.push(`<text x="${m.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end" class="tick">${formatTick(t)}</text>`);
+  }
+  for (const t of a.xTicks) {
+    parts.push(`<line x1="${f(X(t))}" x2="${f(X(t))}" y1="${m.top}" y2="${m.top + ph}" class="grid"/>`);
+    parts.push(`<text x="${f(X(t))}" y="${m.top + ph + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`);
+  }
+  parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" class="frame"/>`);
+  parts.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle" class="axis-label">${escapeXml(a.xLabel)}</text>`);
+  parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(a.yLabel)}</text>`);
+}
+
 function frame(parts: string[], W: number, H: number, title: string, m: { left: number; right: number; top: number; bottom: number }) {
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(title)}" class="chart">`,
@@ -188,17 +209,7 @@ export function scatterChart(o: { title: string; xLabel: string; yLabel: string;
   const f = (n: number) => n.toFixed(1);
   const parts: string[] = [];
   frame(parts, W, H, o.title, m);
-  for (const t of yTicks) {
-    parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${f(Y(t))}" y2="${f(Y(t))}" class="grid"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${f(Y(t) + 4)}" text-anchor="end" class="tick">${formatTick(t)}</text>`);
-  }
-  for (const t of xTicks) {
-    parts.push(`<line x1="${f(X(t))}" x2="${f(X(t))}" y1="${m.top}" y2="${m.top + ph}" class="grid"/>`);
-    parts.push(`<text x="${f(X(t))}" y="${m.top + ph + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`);
-  }
-  parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" class="frame"/>`);
-  parts.push(`<text x="${m.left + pw / 2}" y="${H - 10}" text-anchor="middle" class="axis-label">${escapeXml(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${escapeXml(o.yLabel)}</text>`);
+  gridAndAxes(parts, { m, pw, ph, H, X, Y, xTicks, yTicks, xLabel: o.xLabel, yLabel: o.yLabel });
   o.groups.forEach((g, i) => {
     const color = PALETTE[i % PALETTE.length]!;
     parts.push(`<g class="points" fill="${color}" fill-opacity="0.55">`);
