@@ -248,7 +248,7 @@ async function child(spec: string): Promise<void> {
     max_ms: Math.max(...times),
     breakdown_median_ms: { gather: med(reps.map((r) => r.ms.gather)), grads: med(reps.map((r) => r.ms.grads)), update: med(reps.map((r) => r.ms.update)) },
     holding: gatherer.holding,
-    prefetch: !args['no-prefetch'] && gatherer.holding !== 'f32',
+    prefetch: !args['no-prefetch'] && gatherer.holding === 'disk',
     read_mb_per_step: readMb,
     mean_tokens: reps.reduce((a, r) => a + r.tokens, 0) / reps.length,
     mean_unique_tokens: reps.reduce((a, r) => a + r.uniqueTokens, 0) / reps.length,
