@@ -73,6 +73,25 @@ function suppliedTokenizer(repo: string, resolved: ResolvedRepo, outPath: string
   );
 }
 
+/**
+ * What every hub adapter starts with: the source's revision resolved to one commit (logged), a byte counter for
+ * everything fetched, and `explainMoved`, which turns a failure caused by the branch moving mid-download into the
+ * message naming both commits.
+ */
+export async function openHubSource(client: HubClient, source: SourceConfig, opts: ExtractOptions) {
+  const repo = source.hf_model_id!;
+  const fetched = { bytes: 0 };
+  const count = (n: number) => {
+    fetched.bytes += n;
+  };
+  const resolved = await resolveRepo(client, repo, source.revision);
+  opts.log(`${source.name}: ${repo}@${source.revision} → commit ${resolved.commit.slice(0, 12)}`);
+  const explainMoved = async (err: unknown): Promise<never> => {
+    throw await movedRevisionError(client, resolved, err);
+  };
+  return { repo, resolved, fetched, count, explainMoved };
+}
+
 export async function extractFromHub(
   source: SourceConfig,
   where: SourceWhere,
@@ -81,20 +100,11 @@ export async function extractFromHub(
   client: HubClient,
 ): Promise<SourceResult> {
   const t0 = performance.now();
-  const repo = source.hf_model_id!;
-  let bytesDownloaded = 0;
-  const count = (n: number) => {
-    bytesDownloaded += n;
-  };
-  const resolved = await resolveRepo(client, repo, source.revision);
-  opts.log(`${source.name}: ${repo}@${source.revision} → commit ${resolved.commit.slice(0, 12)}`);
-  const explainMoved = async (err: unknown): Promise<never> => {
-    throw await movedRevisionError(client, resolved, err);
-  };
+  const { repo, resolved, fetched, count, explainMoved } = await openHubSource(client, source, opts);
 
   const located = await locateShard(client, resolved, source, count).catch(explainMoved);
   const remote = await readRemoteHeader(client, repo, resolved.commit, located.shard).catch(explainMoved);
-  bytesDownloaded += remote.bytes;
+  fetched.bytes += remote.bytes;
   const shardLabel = `${repo}/${located.shard}`;
   const det = located.tensor ? { name: located.tensor, how: located.how } : detectEmbeddingTensor(remote.header.tensors.keys(), shardLabel, source.tensor);
   const t = remote.header.tensors.get(det.name);
@@ -194,7 +204,7 @@ export async function extractFromHub(
       },
     }).catch(explainMoved);
     progress?.finish();
-    bytesDownloaded += result.bytesDownloaded;
+    fetched.bytes += result.bytesDownloaded;
   }
   const facts = {
     name: source.name,
@@ -208,7 +218,7 @@ export async function extractFromHub(
     rows,
     dim,
     shard: located.shard,
-    bytes_downloaded: bytesDownloaded,
+    bytes_downloaded: fetched.bytes,
     bytes_resumed: result.bytesResumed,
     shard_bytes: remote.fileSize,
     tensor_bytes: t.end - t.begin,

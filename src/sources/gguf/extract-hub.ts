@@ -6,12 +6,11 @@
 import type { SourceConfig } from '../../config/types.ts';
 import type { HubClient } from '../../hub/client.ts';
 import { downloadRangeResumable } from '../../hub/chunked-download.ts';
-import { resolveRepo } from '../../hub/repo.ts';
 import { fetchSmallFile } from '../../hub/small-file.ts';
 import { DTYPE_BYTES, bf16ToF16Table } from '../../safetensors/dtype.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ExtractOptions, SourceResult, SourceSide } from '../extract.ts';
-import { SIDE_FILES } from '../hub.ts';
+import { openHubSource, SIDE_FILES } from '../hub.ts';
 import { outputHeader, type SourceWhere } from '../write-matrix.ts';
 import { readGgufHeader } from './header.ts';
 import { openRemoteGguf } from './remote-source.ts';
@@ -26,27 +25,21 @@ export async function extractGgufFromHub(
   client: HubClient,
 ): Promise<SourceResult> {
   const t0 = performance.now();
-  const repo = source.hf_model_id!;
+  const { repo, resolved, fetched, count, explainMoved } = await openHubSource(client, source, opts);
   const file = source.gguf_file!;
-  let bytesDownloaded = 0;
-  const count = (n: number) => {
-    bytesDownloaded += n;
-  };
-  const resolved = await resolveRepo(client, repo, source.revision);
-  opts.log(`${source.name}: ${repo}@${source.revision} → commit ${resolved.commit.slice(0, 12)}`);
   if (resolved.files.length > 0 && !resolved.files.includes(file)) {
     const ggufs = resolved.files.filter((f) => /\.gguf$/i.test(f));
     throw new UserError(
       `${where.configFile}: ${where.table} gguf_file: ${repo}@${resolved.commit.slice(0, 12)} has no "${file}" (its GGUF files: ${ggufs.slice(0, 12).join(', ') || 'none'})`,
     );
   }
-  const remote = await openRemoteGguf(client, repo, resolved.commit, file);
+  const remote = await openRemoteGguf(client, repo, resolved.commit, file).catch(explainMoved);
   const label = `${repo}/${file}`;
   let header;
   try {
     header = await readGgufHeader(remote);
   } finally {
-    bytesDownloaded += remote.bytesRead();
+    fetched.bytes += remote.bytesRead();
   }
   const m = ggufMatrix(header, label, source, where);
   opts.log(`${source.name}: tensor ${m.tensor.info.name} ${m.layout.name} [${m.tensor.vocab}, ${m.dim}] in ${file} (header: ${remote.bytesRead()} bytes)`);
@@ -56,7 +49,7 @@ export async function extractGgufFromHub(
   const found: SourceSide = {};
   for (const f of SIDE_FILES) {
     if (resolved.files.length > 0 && !resolved.files.includes(f)) continue;
-    const b = await fetchSmallFile(client, repo, resolved.commit, f, count);
+    const b = await fetchSmallFile(client, repo, resolved.commit, f, count).catch(explainMoved);
     if (b) found[f] = b;
   }
   const tok = await tokenizerForGguf({
@@ -110,9 +103,9 @@ export async function extractGgufFromHub(
       identity: { ...metadata, dtype: opts.dtype, shard: file },
       onProgress,
       onLog: (msg) => (progress ? progress.log(msg) : opts.log(msg)),
-    });
+    }).catch(explainMoved);
     progress?.finish();
-    bytesDownloaded += result.bytesDownloaded;
+    fetched.bytes += result.bytesDownloaded;
   }
   return {
     name: source.name,
@@ -126,7 +119,7 @@ export async function extractGgufFromHub(
     rows: m.rows,
     dim: m.dim,
     shard: file,
-    bytes_downloaded: bytesDownloaded,
+    bytes_downloaded: fetched.bytes,
     bytes_resumed: result.bytesResumed,
     shard_bytes: remote.size,
     tensor_bytes: m.tensor.info.byteLength ?? m.tensor.vocab * m.tensor.rowBytes,
