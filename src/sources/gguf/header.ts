@@ -82,9 +82,35 @@ const MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8; // empty name, n_dims, one dim,
 const MAX_ARRAY_DEPTH = 8;
 const INITIAL_WINDOW = 64 * 1024;
 
-/** Thrown inside the parser when the current prefix ends before the header does. */
+/**
+ * Thrown inside the parser when the current prefix ends before the header does: `until` is the end of what the
+ * parser needs now, `estimate` (when the parser was inside a list) where that list probably ends.
+ */
 class NeedMore {
-  constructor(readonly until: number) {}
+  constructor(
+    readonly until: number,
+    readonly estimate?: number,
+  ) {}
+}
+
+/**
+ * Where a list of `count` items starting at `start` probably ends, from the `done` items that fit in the prefix
+ * (they end at `doneEnd`), plus 2% and 4 KiB of margin. The token and merge lists are nearly all of a header, so
+ * jumping to their estimated ends reads the header in a few requests with little beyond it; doubling the prefix
+ * instead could read up to twice the header.
+ */
+function extrapolatedEnd(start: number, doneEnd: number, done: number, count: number): number {
+  return doneEnd + Math.ceil(((doneEnd - start) / done) * (count - done) * 1.02) + 4096;
+}
+
+/** Runs `read` for item `i` of a list; a prefix that runs out inside it names where the list probably ends. */
+function withListEstimate<T>(read: () => T, start: number, itemStart: number, i: number, count: number): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof NeedMore && err.estimate === undefined && i > 0) throw new NeedMore(err.until, extrapolatedEnd(start, itemStart, i, count));
+    throw err;
+  }
 }
 
 const SCALAR_BYTES: Record<number, number> = {
@@ -207,10 +233,42 @@ function readArray(c: Cursor, what: string, depth: number): { itemType: number; 
     c.fail(`${what} array length ${length} needs at least ${length * minItem} bytes but ${c.remaining()} remain in the file`);
   }
   const items: GgufValue[] = new Array<GgufValue>(length);
+  const start = c.pos;
   for (let i = 0; i < length; i++) {
-    items[i] = itemType === GGUF_VALUE_TYPE.ARRAY ? readArray(c, `${what}[${i}]`, depth + 1).value : c.scalar(itemType, `${what}[${i}]`);
+    const read = () => (itemType === GGUF_VALUE_TYPE.ARRAY ? readArray(c, `${what}[${i}]`, depth + 1).value : c.scalar(itemType, `${what}[${i}]`));
+    items[i] = withListEstimate(read, start, c.pos, i, length);
   }
   return { itemType, value: items };
+}
+
+/** One entry of the tensor-info table, checked against the alignment and the file size. */
+function readTensorInfo(c: Cursor, i: number, names: Set<string>, alignment: number, fileSize: number): Omit<GgufTensorInfo, 'fileOffset'> {
+  const tensorName = c.string(`tensor ${i} name`);
+  if (names.has(tensorName)) c.fail(`tensor "${tensorName}" appears twice`);
+  names.add(tensorName);
+  const nDims = c.u32(`tensor "${tensorName}" dimension count`);
+  if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor "${tensorName}" has ${nDims} dimensions (1-${MAX_DIMS} allowed)`);
+  const dims: number[] = [];
+  let elements = 1;
+  for (let d = 0; d < nDims; d++) {
+    const ne = c.size(`tensor "${tensorName}" dimension ${d}`);
+    if (ne === 0) c.fail(`tensor "${tensorName}" has dimension ${d} of size 0`);
+    dims.push(ne);
+    elements *= ne;
+    if (elements > fileSize * 8) c.fail(`tensor "${tensorName}" shape [${dims.join(', ')}] is larger than the file`);
+  }
+  const type = c.u32(`tensor "${tensorName}" type`);
+  const offset = c.size(`tensor "${tensorName}" offset`);
+  if (offset % alignment !== 0) c.fail(`tensor "${tensorName}" offset ${offset} is not a multiple of the alignment ${alignment}`);
+  const storage = ggmlStorage(type);
+  let byteLength: number | undefined;
+  if (storage) {
+    if (dims[0]! % storage.blockValues !== 0) {
+      c.fail(`tensor "${tensorName}" row length ${dims[0]} is not a multiple of the ${storage.name} block size ${storage.blockValues}`);
+    }
+    byteLength = (elements / storage.blockValues) * storage.blockBytes;
+  }
+  return { name: tensorName, dims, type, offset, ...(byteLength === undefined ? {} : { byteLength }) };
 }
 
 function parsePrefix(bytes: Uint8Array, fileSize: number, name: string, bytesRead: number): GgufHeader {
@@ -248,33 +306,9 @@ function parsePrefix(bytes: Uint8Array, fileSize: number, name: string, bytesRea
   const alignment = readAlignment(metadata, c);
   const infos: Array<Omit<GgufTensorInfo, 'fileOffset'>> = [];
   const names = new Set<string>();
+  const infoStart = c.pos;
   for (let i = 0; i < tensorCount; i++) {
-    const tensorName = c.string(`tensor ${i} name`);
-    if (names.has(tensorName)) c.fail(`tensor "${tensorName}" appears twice`);
-    names.add(tensorName);
-    const nDims = c.u32(`tensor "${tensorName}" dimension count`);
-    if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor "${tensorName}" has ${nDims} dimensions (1-${MAX_DIMS} allowed)`);
-    const dims: number[] = [];
-    let elements = 1;
-    for (let d = 0; d < nDims; d++) {
-      const ne = c.size(`tensor "${tensorName}" dimension ${d}`);
-      if (ne === 0) c.fail(`tensor "${tensorName}" has dimension ${d} of size 0`);
-      dims.push(ne);
-      elements *= ne;
-      if (elements > fileSize * 8) c.fail(`tensor "${tensorName}" shape [${dims.join(', ')}] is larger than the file`);
-    }
-    const type = c.u32(`tensor "${tensorName}" type`);
-    const offset = c.size(`tensor "${tensorName}" offset`);
-    if (offset % alignment !== 0) c.fail(`tensor "${tensorName}" offset ${offset} is not a multiple of the alignment ${alignment}`);
-    const storage = ggmlStorage(type);
-    let byteLength: number | undefined;
-    if (storage) {
-      if (dims[0]! % storage.blockValues !== 0) {
-        c.fail(`tensor "${tensorName}" row length ${dims[0]} is not a multiple of the ${storage.name} block size ${storage.blockValues}`);
-      }
-      byteLength = (elements / storage.blockValues) * storage.blockBytes;
-    }
-    infos.push({ name: tensorName, dims, type, offset, ...(byteLength === undefined ? {} : { byteLength }) });
+    infos.push(withListEstimate(() => readTensorInfo(c, i, names, alignment, fileSize), infoStart, c.pos, i, tensorCount));
   }
 
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;
@@ -301,9 +335,10 @@ function readAlignment(metadata: ReadonlyMap<string, GgufMetadataEntry>, c: Curs
 }
 
 /**
- * Parses the header of `source`, reading a prefix that doubles (from 64 KiB) until the header fits.
- * Re-parsing each larger prefix keeps the parser synchronous; the doubling bounds the extra work to
- * about twice the header.
+ * Parses the header of `source`, reading a growing prefix (from 64 KiB) until the header fits, each read
+ * continuing where the last ended. Inside a list the prefix grows to the list's estimated end; elsewhere it
+ * doubles while it is small (under 1 MiB) and then grows by a quarter, so what is read past the header's end stays
+ * a small share of it. Re-parsing each larger prefix keeps the parser synchronous.
  */
 export async function readGgufHeader(source: ByteSource, initialWindow = INITIAL_WINDOW): Promise<GgufHeader> {
   let prefix = new Uint8Array(0);
@@ -320,7 +355,8 @@ export async function readGgufHeader(source: ByteSource, initialWindow = INITIAL
       return parsePrefix(prefix, source.size, source.name, prefix.byteLength);
     } catch (err) {
       if (!(err instanceof NeedMore)) throw err;
-      want = Math.min(source.size, Math.max(err.until, prefix.byteLength * 2));
+      const grown = err.estimate ?? (prefix.byteLength < 1 << 20 ? prefix.byteLength * 2 : Math.ceil(prefix.byteLength * 1.25));
+      want = Math.min(source.size, Math.max(err.until, grown));
     }
   }
 }
