@@ -20,8 +20,8 @@
  *   --torch-variants LIST                     speed_ref.py's variants (default all: token,packed,pooled,packed_pooled;
  *                                             packed_pooled is PyTorch's best form, the one to compare with)
  *   --modes LIST                              our configurations per round: default (the trainer's: f16 bytes held
- *                                             when they fit, else rows read from the file with the next batch
- *                                             prefetched), no-prefetch, disk (rows read from the file, prefetched),
+ *                                             when they fit and pooled in place, no gather; else rows read from the
+ *                                             file with the next batch prefetched), no-prefetch, disk (rows read from the file, prefetched),
  *                                             disk-no-prefetch, f32 (matrix held as f32)
  *   --repeat N                                run ours and PyTorch back to back N times (medians over the repeats
  *                                             are printed at the end)

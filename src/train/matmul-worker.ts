@@ -8,14 +8,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { poolSentences, tokenDots } from './step/pool-kernels.ts';
+import { poolBatch, tokenDotsBatch, type BatchRows } from './step/pool-kernels.ts';
 
 /** The forward request: the worker's sentences [s0, s1) of the batch plan, the rows and the projection. */
 interface Forward {
   op: 'forward';
   offsets: Int32Array;
   local: Int32Array;
-  rows: Float32Array;
+  rows: BatchRows;
+  uniq: Int32Array;
   coef: Float32Array;
   w: Float32Array;
   s0: number;
@@ -42,7 +43,7 @@ let step: (Forward & { x: tf.Tensor2D; wt: tf.Tensor2D }) | undefined;
 function forward(m: Forward): void {
   if (step) tf.dispose([step.x, step.wt]);
   const n = m.s1 - m.s0;
-  const pooled = poolSentences({ ...m, dim: m.dimIn, out: new Float32Array(n * m.dimIn) });
+  const pooled = poolBatch({ ...m, dim: m.dimIn, out: new Float32Array(n * m.dimIn) });
   step = { ...m, x: tf.tensor2d(pooled, [n, m.dimIn]), wt: tf.tensor2d(m.w, [m.dimIn, m.dimOut]) };
   const y = tf.matMul(step.x, step.wt);
   const data = y.dataSync() as Float32Array;
@@ -61,7 +62,7 @@ function backward(m: Backward): void {
     return { dw: tf.matMul(tf.transpose(s.x), dy), dx: m.needDots ? tf.matMul(dy, tf.transpose(s.wt)) : undefined };
   });
   const dw = t.dw.dataSync() as Float32Array;
-  const g = t.dx ? tokenDots({ ...s, dim: s.dimIn, gradPooled: t.dx.dataSync(), g: new Float64Array(s.nUniq) }) : undefined;
+  const g = t.dx ? tokenDotsBatch({ ...s, dim: s.dimIn, gradPooled: t.dx.dataSync(), g: new Float64Array(s.nUniq) }) : undefined;
   tf.dispose([t.dw, ...(t.dx ? [t.dx] : []), s.x, s.wt]);
   step = undefined;
   port.postMessage({ dw, g }, [dw.buffer as ArrayBuffer, ...(g ? [g.buffer] : [])]);

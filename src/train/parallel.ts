@@ -10,6 +10,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startWorker, workerModule } from '../util/worker.ts';
 import { wasmDir } from '../tfjs/backend.ts';
+import type { BatchRows } from './step/pool-kernels.ts';
 
 /** Below this many multiply-adds per matMul the copies cost more than the second thread saves. */
 export const PARALLEL_MIN_MACS = 2e8;
@@ -78,18 +79,19 @@ export class MatmulHelper {
   private shared: Float32Array<ArrayBufferLike> = new Float32Array(0);
 
   /** Whether the worker can read `rows` without a copy: any shared memory (this one's, or the prefetch buffers). */
-  isShared(rows: Float32Array<ArrayBufferLike>): boolean {
+  isShared(rows: ArrayBufferView): boolean {
     return rows.buffer instanceof SharedArrayBuffer;
   }
 
   /**
-   * Pool sentences [s0, s1) of the plan on the worker (rows from the shared memory, `coef` = gelu(w) per unique
-   * token) and start their projection X_bottom·W; the worker keeps both for `backward`.
+   * Pool sentences [s0, s1) of the plan on the worker (rows from the shared memory: gathered f32 rows, or the held
+   * f16 matrix with `uniq` the plan's unique token ids; `coef` = gelu(w) per unique token) and start their projection X_bottom·W; the worker keeps both for `backward`.
    */
   forward(a: {
     offsets: Int32Array;
     local: Int32Array;
-    rows: Float32Array<ArrayBufferLike>;
+    rows: BatchRows;
+    uniq: Int32Array;
     coef: Float32Array;
     s0: number;
     s1: number;

@@ -33,6 +33,11 @@ export interface RowGatherer {
    * exactly these ids is under way, whose shared buffer is returned instead (valid until the second gather after).
    */
   gather(ids: Int32Array, out?: Float32Array): Promise<Float32Array>;
+  /**
+   * The f16 bits of the whole matrix ([rows, dim], in shared memory) when they are held (holding = raw, an F16
+   * tensor): a training step then pools from them in place (step/pool-kernels.ts) instead of gathering f32 rows.
+   */
+  heldF16(): Uint16Array | undefined;
   /** Start gathering `ids` in the background for a later `gather(ids)`; false when this gatherer cannot. */
   prefetch(ids: Int32Array): boolean;
   /** Whether a prefetch of exactly `ids` is under way (then `gather(ids)` ignores `out`). */
@@ -203,7 +208,7 @@ export interface GathererOptions {
 
 export async function createRowGatherer(matrix: RowMatrix, opts: GathererOptions): Promise<RowGatherer> {
   const { rows, dim } = matrix;
-  const noPrefetch = { prefetch: () => false, prefetched: () => false };
+  const noPrefetch = { prefetch: () => false, prefetched: () => false, heldF16: () => undefined };
   if (rows * dim * 4 <= opts.memoryCacheMb * 1e6) {
     const all = new Float32Array(rows * dim);
     const block = Math.max(1, Math.floor((1 << 24) / dim));
@@ -271,6 +276,8 @@ async function syncGatherer(matrix: RowMatrix, opts: GathererOptions, file: Sync
   // and prefetching made a step 4.7× faster. With the rows in memory (Gemma-2 2B's 1.18 GB) the gather is f16→f32
   // conversion on a core the two compute threads already use, and a third thread made every step slower.
   const prefetcher = opts.prefetch && !spec.memory ? await RowPrefetcher.start(spec, dim) : undefined;
+  const mem = spec.memory;
+  const heldF16 = mem && place.dtype === 'F16' ? new Uint16Array(mem.buffer, mem.byteOffset, mem.length / 2) : undefined;
   return {
     rows,
     dim,
@@ -281,6 +288,7 @@ async function syncGatherer(matrix: RowMatrix, opts: GathererOptions, file: Sync
       if (ready) return ready;
       return gatherRawRows(src, ids, out ?? new Float32Array(ids.length * dim));
     },
+    heldF16: () => heldF16,
     prefetch: (ids) => (prefetcher ? (prefetcher.prefetch(ids), true) : false),
     prefetched: (ids) => prefetcher?.pendingFor(ids) === true,
     async close() {

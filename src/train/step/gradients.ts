@@ -9,7 +9,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { BinarizeMode, TokenWeightMode } from '../../model/modes.ts';
 import { binarize, fastMatMul, finishHead, matryoshkaMnrl, similarityDistillation } from './loss.ts';
 import { PARALLEL_MIN_MACS, type MatmulHelper } from '../parallel.ts';
-import { tokenDots } from './pool-kernels.ts';
+import { isHeldF16, tokenDotsBatch, type BatchRows } from './pool-kernels.ts';
 import { geluGrad } from '../../model/gelu.ts';
 import type { ModelParams } from '../../model/params.ts';
 import { gatherWeights, poolRows, tokenCoefficients, tokenDeltaGrads, tokenWeightGrads, type BatchPlan } from './pooling.ts';
@@ -54,13 +54,14 @@ export interface StepGradients {
 
 /**
  * Loss and gradients for one batch. `plan` covers the batch's sentences in order: `nAnchors` anchors, then
- * their positives (same order), then hard negatives; `rows` are the rows of `plan.uniq`. `exclude`
+ * their positives (same order), then hard negatives; `rows` are the rows of `plan.uniq` (gathered f32, or the
+ * held f16 matrix read in place: pool-kernels.ts BatchRows). `exclude`
  * ([nAnchors, candidates], negatives.ts) leaves false negatives out of MNRL.
  */
 export interface GradientArgs {
   params: ModelParams;
   plan: BatchPlan;
-  rows: Float32Array;
+  rows: BatchRows;
   nAnchors: number;
   opts: LossOptions;
   teacher?: BatchTeacher;
@@ -152,10 +153,20 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
   } else {
     // Two threads (parallel.ts): the worker pools, projects and back-propagates sentences [h, S), this thread [0, h).
     const h = S >> 1;
-    let shared = rows;
-    if (!helper!.isShared(rows)) (shared = helper!.sharedRows(rows.length)).set(rows);
     const nUniq = plan.uniq.length;
-    const bottom = helper!.forward({ offsets: plan.offsets, local: plan.local, rows: shared, coef, s0: h, s1: S, dimIn, w: params.kernel, dimOut, nUniq });
+    const bottom = helper!.forward({
+      offsets: plan.offsets,
+      local: plan.local,
+      rows: shareRows(helper!, rows),
+      uniq: plan.uniq,
+      coef,
+      s0: h,
+      s1: S,
+      dimIn,
+      w: params.kernel,
+      dimOut,
+      nUniq,
+    });
     const pooledTop = poolRows({ ...plan, sentences: h }, { rows, dim: dimIn, coef });
     const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooledTop, [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
     const y0 = new Float32Array(S * dimOut);
@@ -190,7 +201,18 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
     ]);
     perDim = await readParts();
     tf.dispose([result.value, result.gy, result.gb, ...(result.gd ? [result.gd] : []), top.dw, ...(top.dx ? [top.dx] : [])]);
-    if (learnW) dots = tokenDots({ offsets: plan.offsets, local: plan.local, s0: 0, s1: h, rows, dim: dimIn, gradPooled: dxTop!, g: new Float64Array(nUniq) });
+    if (learnW)
+      dots = tokenDotsBatch({
+        offsets: plan.offsets,
+        local: plan.local,
+        s0: 0,
+        s1: h,
+        rows,
+        uniq: plan.uniq,
+        dim: dimIn,
+        gradPooled: dxTop!,
+        g: new Float64Array(nUniq),
+      });
     const bot = await back;
     kernel = new Float32Array(dimIn * dimOut);
     for (let i = 0; i < kernel.length; i++) kernel[i] = dwTop[i]! + bot.dw[i]!;
@@ -210,4 +232,18 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
   }
   const tokenDelta = gd ? { rows: plan.uniq, values: tokenDeltaGrads(plan, dimOut, gd) } : undefined;
   return { loss, perDim, kernel, bias, tokenWeights, tokenDelta };
+}
+
+/** `rows` in memory the worker can read without a copy: as they are when already shared, else copied once into shared memory. */
+function shareRows(helper: Pick<MatmulHelper, 'isShared' | 'sharedRows'>, rows: BatchRows): BatchRows {
+  if (isHeldF16(rows)) {
+    if (helper.isShared(rows.f16)) return rows;
+    const f16 = new Uint16Array(new SharedArrayBuffer(rows.f16.byteLength));
+    f16.set(rows.f16);
+    return { f16 };
+  }
+  if (helper.isShared(rows)) return rows;
+  const shared = helper.sharedRows(rows.length);
+  shared.set(rows);
+  return shared;
 }

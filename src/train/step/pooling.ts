@@ -8,7 +8,7 @@
  * Pure functions over typed arrays; no TF.js, no I/O.
  */
 import { gelu, geluGrad } from '../../model/gelu.ts';
-import { poolSentences, tokenDots } from './pool-kernels.ts';
+import { poolBatch, poolSentences, tokenDotsBatch, type BatchRows } from './pool-kernels.ts';
 
 /** A batch of token-id sequences indexed by its unique tokens. */
 export interface BatchPlan {
@@ -49,22 +49,27 @@ export function tokenCoefficients(plan: BatchPlan, w: Float32Array | undefined):
 
 /**
  * pooled[s] = Σ_t coef[t]·rows[t] / n_s over sentence s's tokens (a zero row for an empty sentence).
- * `rows` holds the unique tokens' rows, [uniq.length, dim] row-major; or, with `rowIds`, unique token u's row
- * is `rows` row `rowIds[u]` (e.g. `plan.uniq` to read a full [n_vocab, dim] matrix without gathering it).
- * Accumulates in float64.
+ * `rows` holds the unique tokens' rows, [uniq.length, dim] row-major, or the held f16 matrix (pool-kernels.ts
+ * BatchRows); or, with `rowIds`, unique token u's row is `rows` row `rowIds[u]` (e.g. `plan.uniq` to read a full
+ * [n_vocab, dim] f32 matrix without gathering it). Accumulates in float64.
  */
-export function poolRows(plan: BatchPlan, a: { rows: Float32Array; dim: number; coef: Float32Array; out?: Float32Array; rowIds?: Int32Array }): Float32Array {
+export function poolRows(
+  plan: BatchPlan,
+  a: ({ rows: BatchRows; rowIds?: undefined } | { rows: Float32Array; rowIds: Int32Array }) & { dim: number; coef: Float32Array; out?: Float32Array },
+): Float32Array {
   const out = a.out ?? new Float32Array(plan.sentences * a.dim);
-  return poolSentences({ offsets: plan.offsets, local: plan.local, s0: 0, s1: plan.sentences, rowIds: a.rowIds, rows: a.rows, dim: a.dim, coef: a.coef, out });
+  const range = { offsets: plan.offsets, local: plan.local, s0: 0, s1: plan.sentences };
+  if (a.rowIds !== undefined) return poolSentences({ ...range, rowIds: a.rowIds, rows: a.rows, dim: a.dim, coef: a.coef, out });
+  return poolBatch({ ...range, uniq: plan.uniq, rows: a.rows, dim: a.dim, coef: a.coef, out });
 }
 
 /**
  * dL/dw for each unique token, given dL/dpooled ([sentences, dim]) and the token weights of the unique
  * tokens (`wUniq`, raw w, not gelu'd).
  */
-export function tokenWeightGrads(plan: BatchPlan, a: { rows: Float32Array; dim: number; wUniq: Float32Array; gradPooled: Float32Array }): Float64Array {
-  const range = { offsets: plan.offsets, local: plan.local, s0: 0, s1: plan.sentences };
-  const g = tokenDots({ ...range, rows: a.rows, dim: a.dim, gradPooled: a.gradPooled, g: new Float64Array(plan.uniq.length) });
+export function tokenWeightGrads(plan: BatchPlan, a: { rows: BatchRows; dim: number; wUniq: Float32Array; gradPooled: Float32Array }): Float64Array {
+  const range = { offsets: plan.offsets, local: plan.local, s0: 0, s1: plan.sentences, uniq: plan.uniq };
+  const g = tokenDotsBatch({ ...range, rows: a.rows, dim: a.dim, gradPooled: a.gradPooled, g: new Float64Array(plan.uniq.length) });
   for (let u = 0; u < g.length; u++) g[u]! *= geluGrad(a.wUniq[u]!);
   return g;
 }

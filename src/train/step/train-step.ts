@@ -11,6 +11,7 @@ import { adamwUpdate, clipFactor, createSlot, globalNorm, scheduledLr, sparseRow
 import { duplicateNegatives, guidedNegatives, unionMasks } from './negatives.ts';
 import type { MatmulHelper } from '../parallel.ts';
 import { planBatch } from './pooling.ts';
+import type { BatchRows } from './pool-kernels.ts';
 import { computeGradients, type BatchTeacher, type LossOptions } from './gradients.ts';
 
 export interface Optimizer {
@@ -92,10 +93,16 @@ export async function trainStep(tf: typeof tfTypes, args: TrainStepArgs): Promis
   const t0 = performance.now();
   const seqs = batchSequences(records, cfg.hardNegatives);
   const plan = planBatch(seqs);
-  // With a helper thread, rows go straight into memory it shares (it pools half of the sentences from them).
-  // (Prefetched rows come back in the gatherer's own shared buffer, which the helper reads as well.)
-  const out = helper && !gatherer.prefetched(plan.uniq) ? (helper.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array) : undefined;
-  const rows = await gatherer.gather(plan.uniq, out);
+  // A held f16 matrix is pooled in place: no gather, no decoded copy (both threads read the shared bits).
+  // Otherwise, with a helper thread, rows go straight into memory it shares (it pools half of the sentences from
+  // them); prefetched rows come back in the gatherer's own shared buffer, which the helper reads as well.
+  const held = gatherer.heldF16();
+  let rows: BatchRows;
+  if (held) rows = { f16: held };
+  else {
+    const out = helper && !gatherer.prefetched(plan.uniq) ? (helper.sharedRows(plan.uniq.length * gatherer.dim) as Float32Array) : undefined;
+    rows = await gatherer.gather(plan.uniq, out);
+  }
   if (next) gatherer.prefetch(planBatch(batchSequences(next, cfg.hardNegatives)).uniq);
   const exclude = unionMasks(
     cfg.maskDuplicates ? duplicateNegatives(seqs, records.length) : undefined,

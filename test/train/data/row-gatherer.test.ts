@@ -83,6 +83,14 @@ describe('createRowGatherer', () => {
           expect(await g.gather(ids, out)).toBe(out);
           expect(out).toEqual(expected);
           expect(g.prefetch(ids)).toBe(false); // no prefetch asked for
+          // Only held f16 bytes are offered for pooling in place: the whole matrix's bits, in shared memory.
+          const bits = g.heldF16();
+          expect(bits !== undefined).toBe(dtype === 'F16' && g.holding === 'raw');
+          if (bits) {
+            expect(bits.buffer).toBeInstanceOf(SharedArrayBuffer);
+            expect(bits.length).toBe(rows * dim);
+            expect(Float32Array.from(bits, (h) => f16BitsToF32(h))).toEqual(values);
+          }
           await g.close();
         }
       } finally {
