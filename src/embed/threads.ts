@@ -20,6 +20,7 @@ import { applyCandidates, CANDIDATES_PER_COLUMN, dedupeCandidates, dedupeResult,
 import { assignRange, checkClusterK, INERTIA_BLOCK, kmeans, kmeansSteps, sumPartials } from './kmeans.ts';
 import { kernelsAvailable } from './kernels/index.ts';
 import { inverseNorms } from './similarity.ts';
+import { MIN_PARALLEL_ASSIGN, MIN_PARALLEL_PAIRS } from './worker-limits.ts';
 
 export interface ThreadOptions {
   /** Threads to use, the calling one included (default: os.availableParallelism()). 1 = this thread only. */
@@ -31,14 +32,7 @@ export interface ThreadOptions {
   minPairs?: number;
 }
 
-/** Pairs below which the work stays on one thread (measured by scripts/bench-kernels.ts --threads). */
-export const MIN_PARALLEL_PAIRS = 1 << 20;
-
-/**
- * Multiply-adds of one k-means assignment step (rows × k × dim) below which `kmeansThreads` stays on one thread:
- * about a millisecond of kernel time, ten times a worker round trip (measured by scripts/bench-kernels.ts).
- */
-export const MIN_PARALLEL_ASSIGN = 1 << 22;
+export { MIN_PARALLEL_ASSIGN, MIN_PARALLEL_PAIRS } from './worker-limits.ts';
 
 /** A request without its id (the worker wrapper numbers them); distributes over the union. */
 type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
