@@ -17,10 +17,7 @@ export function deduplicateRows(x: Embeddings | BinaryCodes, threshold: number, 
   const n = x.rows;
   const isDup = new Uint8Array(n);
   if ('bits' in x || !dedupeByTiles(x, threshold, blockRows, isDup)) dedupeByBlocks(x, threshold, blockRows, isDup);
-  const kept: number[] = [];
-  const duplicates: number[] = [];
-  for (let i = 0; i < n; i++) (isDup[i] ? duplicates : kept).push(i);
-  return { kept, duplicates };
+  return dedupeResult(isDup);
 }
 
 /**
@@ -95,4 +92,90 @@ function sliceRows(e: Embeddings, a: number, b: number): Embeddings {
 
 function sliceCodes(c: BinaryCodes, a: number, b: number): BinaryCodes {
   return { data: c.data.subarray(a * c.words, b * c.words), rows: b - a, bits: c.bits, words: c.words };
+}
+
+/**
+ * Earlier rows above the threshold, for the columns of one block: what a thread of src/embed/threads.ts
+ * computes for column block [k0, k1) without knowing which rows are kept yet (that is only known once every
+ * earlier block is decided). For column j = k0 + c, counts[c] rows i < j have a cosine to j above the
+ * threshold; the first min(counts[c], cap) of them, ascending, are rows[c·cap …].
+ */
+export interface DedupeCandidates {
+  k0: number;
+  k1: number;
+  cap: number;
+  counts: Int32Array;
+  rows: Int32Array;
+}
+
+/** Candidates kept per column: enough that a column almost never needs the exact re-scan of `applyCandidates`. */
+export const CANDIDATES_PER_COLUMN = 16;
+
+/**
+ * The candidates of column block [k0, k1) of x against rows [0, k1), through the kernel's tiles (the same cell
+ * values as `deduplicateRows`'s own scan: a cell does not depend on its tile). `inv` is `inverseNorms(x)`.
+ * Undefined when the kernel cannot run.
+ */
+export function dedupeCandidates(
+  x: Embeddings,
+  inv: Float64Array,
+  k0: number,
+  k1: number,
+  threshold: number,
+  cap = CANDIDATES_PER_COLUMN,
+): DedupeCandidates | undefined {
+  const cols = k1 - k0;
+  const counts = new Int32Array(cols);
+  const rows = new Int32Array(cols * cap);
+  const visit = (t: CosineTile) => {
+    const { data, ld, i0 } = t;
+    // Rows ascending, so each column's list is ascending too.
+    for (let i = i0; i < i0 + t.rows; i++) {
+      const o = (i - i0) * ld;
+      for (let c = Math.max(0, i - k0 + 1); c < cols; c++) {
+        if (data[o + c]! > threshold) {
+          const n = counts[c]!++;
+          if (n < cap) rows[c * cap + n] = i;
+        }
+      }
+    }
+  };
+  const ok = wasmCosineTiles(sliceRows(x, 0, k1), inv.subarray(0, k1), sliceRows(x, k0, k1), inv.subarray(k0, k1), visit, { colBlock: cols });
+  return ok ? { k0, k1, cap, counts, rows } : undefined;
+}
+
+/**
+ * Decide the columns of one block from its candidates, in order, once every earlier block is decided:
+ * j is a duplicate when one of its candidates is kept (the rule of `deduplicateRows`). A column with more
+ * candidates than were kept, all of them duplicates, is re-scanned exactly over the rows after its last listed
+ * candidate (the same kernel cells).
+ */
+export function applyCandidates(x: Embeddings, inv: Float64Array, threshold: number, cand: DedupeCandidates, isDup: Uint8Array): void {
+  const { k0, k1, cap, counts, rows } = cand;
+  for (let j = k0; j < k1; j++) {
+    const c = j - k0;
+    const n = counts[c]!;
+    const listed = Math.min(n, cap);
+    let dup = false;
+    for (let r = 0; r < listed && !dup; r++) dup = !isDup[rows[c * cap + r]!];
+    if (!dup && n > cap) {
+      const from = rows[c * cap + cap - 1]! + 1;
+      const visit = (t: CosineTile) => {
+        for (let r = 0; r < t.rows && !dup; r++) {
+          const i = from + t.i0 + r;
+          if (!isDup[i] && t.data[r * t.ld]! > threshold) dup = true;
+        }
+      };
+      wasmCosineTiles(sliceRows(x, from, j), inv.subarray(from, j), sliceRows(x, j, j + 1), inv.subarray(j, j + 1), visit);
+    }
+    if (dup) isDup[j] = 1;
+  }
+}
+
+/** Kept and duplicate indices from the duplicate flags. */
+export function dedupeResult(isDup: Uint8Array): DedupeResult {
+  const kept: number[] = [];
+  const duplicates: number[] = [];
+  for (let i = 0; i < isDup.length; i++) (isDup[i] ? duplicates : kept).push(i);
+  return { kept, duplicates };
 }

@@ -15,6 +15,8 @@ export { binarize, hammingSimilarity, hammingDistance, packedBytes } from './bin
 export { deduplicateRows, type DedupeResult } from './dedupe.ts';
 export { topkRows, topkCodes, searchRows, type TopK, type TopKOptions, type SearchOptions } from './topk.ts';
 export { kmeans } from './kmeans.ts';
+// Both cores in a cross-origin-isolated page (Web Workers); one thread elsewhere, with the same values.
+export { cosineMatrixWorkers, webWorkersAvailable } from './web-workers.ts';
 export { semanticSplit } from './split.ts';
 // `StaticModel.encoder` is public: its type is part of the API.
 export type { FastEncoder } from '../tokenize/fast-encode.ts';

@@ -71,11 +71,43 @@ export function kmeansPlusPlus<C extends Float32Array | Float64Array>(
 }
 
 /**
+ * Rows per inertia block: the inertia is the sum, in block order, of each block's own sum of squared distances
+ * (each from 0, in row order). Fixed, so the threads of src/embed/threads.ts (whose row ranges are whole
+ * blocks) add the very same numbers in the very same order as one thread: bit-identical inertia.
+ */
+export const INERTIA_BLOCK = 1024;
+
+/**
+ * Labels of rows [r0, r1) of x (r0 a multiple of INERTIA_BLOCK) into `labels`, and each block's sum of squared
+ * distances into partials[r0 / INERTIA_BLOCK …]: the WebAssembly SIMD kernel. False (nothing written) when the
+ * kernel cannot run.
+ */
+export function assignRange(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array, partials: Float64Array, r0: number, r1: number): boolean {
+  const dim = x.dim;
+  for (let b0 = r0; b0 < r1; b0 += INERTIA_BLOCK) {
+    const b1 = Math.min(r1, b0 + INERTIA_BLOCK);
+    const block: Embeddings = { data: x.data.subarray(b0 * dim, b1 * dim), rows: b1 - b0, dim };
+    const s = wasmAssign(block, centers, k, labels.subarray(b0, b1));
+    if (s === undefined) return false;
+    partials[b0 / INERTIA_BLOCK] = s;
+  }
+  return true;
+}
+
+/** The inertia from the blocks' partial sums, in block order (the one order every thread count shares). */
+export function sumPartials(partials: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < partials.length; i++) s += partials[i]!;
+  return s;
+}
+
+/**
  * Label of the nearest center for every point, and the inertia (sum of squared distances): the WebAssembly
- * SIMD kernel when it can run, else the JS reference.
+ * SIMD kernel when it can run (summed by INERTIA_BLOCK blocks), else the JS reference.
  */
 export function assign(x: Embeddings, centers: Float32Array, k: number, labels: Int32Array): number {
-  return wasmAssign(x, centers, k, labels) ?? assignJs(x, centers, k, labels);
+  const partials = new Float64Array(Math.ceil(x.rows / INERTIA_BLOCK));
+  return assignRange(x, centers, k, labels, partials, 0, x.rows) ? sumPartials(partials) : assignJs(x, centers, k, labels);
 }
 
 /** The JS reference of `assign` (float64 distances), which the kernel is tested against. */
@@ -116,28 +148,49 @@ function update(x: Embeddings, labels: Int32Array, k: number, previous: Float32A
   return out;
 }
 
-export function kmeans(x: Embeddings, k: number, opts: ClusterOptions = {}): ClusterResult & { centers: Float32Array } {
-  if (!Number.isInteger(k) || k < 1) throw new UserError(`cluster: k must be a positive integer, got ${k}`);
-  if (k > x.rows) throw new UserError(`cluster: k = ${k} is larger than the number of docs (${x.rows})`);
+/**
+ * The k-means loop without its assignment step: yields the centers to assign, receives the inertia (the driver
+ * filled `labels`), returns the best restart. One loop for both drivers, `kmeans` here (one thread) and
+ * `kmeansThreads` (src/embed/threads.ts, the assignment split across worker threads): the same seeding, the same
+ * update, the same stopping rule, so equal assignments give equal results.
+ */
+export function* kmeansSteps(
+  x: Embeddings,
+  k: number,
+  opts: ClusterOptions,
+  labels: Int32Array,
+): Generator<Float32Array, ClusterResult & { centers: Float32Array }, number> {
   const maxIterations = opts.maxIterations ?? 100;
   const tolerance = opts.tolerance ?? 1e-4;
   const nInit = opts.nInit ?? 10;
   const minIterations = opts.minIterations ?? 5;
   const rand = mulberry32(opts.seed ?? 0);
   let best: (ClusterResult & { centers: Float32Array }) | undefined;
-  const labels = new Int32Array(x.rows);
   for (let run = 0; run < nInit; run++) {
     let centers: Float32Array = kmeansPlusPlus(x.data, x.rows, x.dim, k, rand, new Float32Array(k * x.dim));
     let inertia = Infinity;
     for (let it = 0; it < maxIterations; it++) {
       const prev = inertia;
-      inertia = assign(x, centers, k, labels);
+      inertia = yield centers;
       if (it >= minIterations - 1 && Math.abs(prev - inertia) < tolerance) break;
       centers = update(x, labels, k, centers);
     }
     // Report labels and inertia for the same centers.
-    inertia = assign(x, centers, k, labels);
+    inertia = yield centers;
     if (!best || inertia < best.inertia) best = { labels: Array.from(labels), inertia, centers };
   }
   return best!;
+}
+
+/** Bad k is the caller's one-line error (checked before any work). */
+export function checkClusterK(x: Embeddings, k: number): void {
+  if (!Number.isInteger(k) || k < 1) throw new UserError(`cluster: k must be a positive integer, got ${k}`);
+  if (k > x.rows) throw new UserError(`cluster: k = ${k} is larger than the number of docs (${x.rows})`);
+}
+
+export function kmeans(x: Embeddings, k: number, opts: ClusterOptions = {}): ClusterResult & { centers: Float32Array } {
+  checkClusterK(x, k);
+  const labels = new Int32Array(x.rows);
+  const steps = kmeansSteps(x, k, opts, labels);
+  for (let s = steps.next(); ; s = steps.next(assign(x, s.value, k, labels))) if (s.done) return s.value;
 }

@@ -6,18 +6,73 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, s
 import { dirname, join } from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { loadModelFromBuffers, type LoadOptions } from './load.ts';
-import type { StaticModel } from './model.ts';
+import type { DeduplicateOptions, StaticModel } from './model.ts';
+import { deduplicateRowsThreads, kmeansThreads } from './threads.ts';
+import { deduplicateRows } from './dedupe.ts';
+import { binarize } from './binary.ts';
+import type { ClusterOptions, ClusterResult } from './types.ts';
 import { MODEL_CONFIG_FILE } from '../layout/file-names.ts';
 import type { HubLoadOptions } from '../hub/cache/download.ts';
 import { pickWordllamaWidth, wordllamaWidths } from './wordllama-files.ts';
 import { isSavedModelConfig, pickSavedFile, readSavedModelConfig } from '../layout/saved-config.ts';
 import { sentenceTransformersConfig } from './formats.ts';
-import { rememberModelSources } from './embed-parallel.ts';
+import { embedParallel, rememberModelSources } from './embed-parallel.ts';
 
 export * from './index.ts';
 // Worker-thread versions of the all-pairs and top-k utilities (Node worker_threads; the browser entry has none).
-export { cosineMatrixThreads, topkRowsThreads, MIN_PARALLEL_PAIRS, type ThreadOptions } from './threads.ts';
+export {
+  cosineMatrixThreads,
+  topkRowsThreads,
+  deduplicateRowsThreads,
+  kmeansThreads,
+  MIN_PARALLEL_PAIRS,
+  MIN_PARALLEL_ASSIGN,
+  type ThreadOptions,
+  type DedupeThreadOptions,
+} from './threads.ts';
 export { embedParallel, canEmbedInParallel, MIN_PARALLEL_TEXTS, type EmbedParallelOptions } from './embed-parallel.ts';
+
+/**
+ * `model.deduplicate(docs, opts)` on both cores: the docs embedded by `embedParallel` and the similarity scan
+ * split by `deduplicateRowsThreads`, each where it pays (the same result as the method, which stays on one
+ * thread because it is synchronous). Binary models: embedded in parallel, Hamming scan on this thread.
+ */
+export async function deduplicateThreads(
+  model: StaticModel,
+  docs: readonly string[],
+  opts: DeduplicateOptions & { threads?: number; returnIndices: true },
+): Promise<number[]>;
+export async function deduplicateThreads(model: StaticModel, docs: readonly string[], opts?: DeduplicateOptions & { threads?: number }): Promise<string[]>;
+export async function deduplicateThreads(
+  model: StaticModel,
+  docs: readonly string[],
+  opts: DeduplicateOptions & { threads?: number } = {},
+): Promise<string[] | number[]> {
+  const threshold = opts.threshold ?? 0.9;
+  if (!Array.isArray(docs)) throw new UserError('deduplicate: docs must be an array of strings');
+  let result;
+  if (model.binary) {
+    result = deduplicateRows(binarize(await embedParallel(model, docs, { threads: opts.threads, norm: false })), threshold);
+  } else {
+    result = await deduplicateRowsThreads(await embedParallel(model, docs, { threads: opts.threads, norm: true }), threshold, { threads: opts.threads });
+  }
+  return opts.returnIndices ? result.duplicates : result.kept.map((i) => docs[i]!);
+}
+
+/** `model.cluster(docs, k, opts)` on both cores (`embedParallel`, then `kmeansThreads`): the same labels and inertia. */
+export async function clusterThreads(
+  model: StaticModel,
+  docs: readonly string[],
+  k: number,
+  opts: ClusterOptions & { threads?: number } = {},
+): Promise<ClusterResult> {
+  if (model.binary) throw new UserError('cluster: needs dense embeddings; load the model with binary: false');
+  if (!Array.isArray(docs)) throw new UserError('cluster: docs must be an array of strings');
+  if (Number.isInteger(k) && k > docs.length) throw new UserError(`cluster: k = ${k} is larger than the number of docs (${docs.length})`);
+  const { threads, ...rest } = opts;
+  const { labels, inertia } = await kmeansThreads(await embedParallel(model, docs, { threads, norm: true }), k, { ...rest, threads });
+  return { labels, inertia };
+}
 
 /** Files above this are not read whole (use the pipeline's row-block readers for raw LLM matrices). */
 const MAX_MODEL_BYTES = 2 * 1024 ** 3 - 1; // readFileSync refuses files of 2 GiB and more

@@ -15,17 +15,24 @@ import { UserError } from '../util/errors.ts';
 import { SIMILARITY_WORKER_SOURCE } from './kernels/worker.generated.ts';
 import { runRequest, WORKER_FLAG, type WorkerAnswer, type WorkerRequest } from './kernels/worker-entry.ts';
 import { topkRows, type TopK } from './topk.ts';
-import type { Embeddings, SimilarityMatrix } from './types.ts';
+import type { ClusterOptions, ClusterResult, Embeddings, SimilarityMatrix } from './types.ts';
+import { applyCandidates, CANDIDATES_PER_COLUMN, dedupeCandidates, dedupeResult, deduplicateRows, type DedupeCandidates, type DedupeResult } from './dedupe.ts';
+import { assignRange, checkClusterK, INERTIA_BLOCK, kmeans, kmeansSteps, sumPartials } from './kmeans.ts';
+import { kernelsAvailable } from './kernels/index.ts';
+import { inverseNorms } from './similarity.ts';
+import { MIN_PARALLEL_ASSIGN, MIN_PARALLEL_PAIRS } from './worker-limits.ts';
 
 export interface ThreadOptions {
   /** Threads to use, the calling one included (default: os.availableParallelism()). 1 = this thread only. */
   threads?: number;
-  /** Pairs below which the work stays on this thread (default MIN_PARALLEL_PAIRS; benchmarks lower it to time the split). */
+  /**
+   * Work below which it stays on this thread (benchmarks and tests lower it to time or test the split): pairs
+   * (default MIN_PARALLEL_PAIRS), for `kmeansThreads` multiply-adds of one assignment step (MIN_PARALLEL_ASSIGN).
+   */
   minPairs?: number;
 }
 
-/** Pairs below which the work stays on one thread (measured by scripts/bench-kernels.ts --threads). */
-export const MIN_PARALLEL_PAIRS = 1 << 20;
+export { MIN_PARALLEL_ASSIGN, MIN_PARALLEL_PAIRS } from './worker-limits.ts';
 
 /** A request without its id (the worker wrapper numbers them); distributes over the union. */
 type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -166,4 +173,96 @@ function mergeTopK(lists: { indices: Int32Array; scores: Float32Array }[], rows:
     }
   }
   return { indices, scores, rows, k };
+}
+
+/** Columns per block of the threaded dedupe: smaller than one thread's 1024, so the last (largest) blocks balance. */
+const DEDUPE_BLOCK = 512;
+
+export interface DedupeThreadOptions extends ThreadOptions {
+  /** Candidates kept per column (default CANDIDATES_PER_COLUMN; tests lower it to exercise the exact re-scan). */
+  cap?: number;
+}
+
+/**
+ * `deduplicateRows(x, threshold)` for dense rows with the similarity scan split across threads: the same kept
+ * and duplicate indices, in the same order. Column blocks go to whichever thread is free; each thread lists,
+ * per column, the earlier rows above the threshold (`dedupeCandidates`, which needs no knowledge of what is
+ * kept), and this thread decides the blocks in order (`applyCandidates`) as their lists arrive. Binary codes,
+ * inputs below MIN_PARALLEL_PAIRS pairs (n²/2), one thread or no kernel: `deduplicateRows` itself.
+ */
+export async function deduplicateRowsThreads(x: Embeddings, threshold: number, opts: DedupeThreadOptions = {}): Promise<DedupeResult> {
+  const n = x.rows;
+  const blocks = Math.ceil(n / DEDUPE_BLOCK);
+  const threads = Math.min(threadCount(opts), blocks);
+  if (threads === 1 || (n * n) / 2 < (opts.minPairs ?? MIN_PARALLEL_PAIRS) || !kernelsAvailable() || x.dim % 4 !== 0) return deduplicateRows(x, threshold);
+  const cap = opts.cap ?? CANDIDATES_PER_COLUMN;
+  const sx = shared(x.data.subarray(0, n * x.dim));
+  const xs: Embeddings = { data: sx, rows: n, dim: x.dim };
+  const inv0 = inverseNorms(xs);
+  const inv = new Float64Array(new SharedArrayBuffer(inv0.byteLength));
+  inv.set(inv0);
+  const isDup = new Uint8Array(n);
+  const done: (DedupeCandidates | undefined)[] = new Array(blocks);
+  let next = 0;
+  let decided = 0;
+  const take = () => (next < blocks ? next++ : -1);
+  const span = (b: number) => [b * DEDUPE_BLOCK, Math.min(n, (b + 1) * DEDUPE_BLOCK)] as const;
+  // Blocks are decided strictly in order: a block's rule needs every earlier row's final state.
+  const decide = () => {
+    while (decided < blocks && done[decided]) {
+      applyCandidates(xs, inv, threshold, done[decided]!, isDup);
+      done[decided++] = undefined;
+    }
+  };
+  const feed = async (w: PooledWorker) => {
+    for (let b = take(); b >= 0; b = take()) {
+      const [k0, k1] = span(b);
+      const a = await w.run({ op: 'dedupe', x: sx, rows: n, dim: x.dim, inv, threshold, k0, k1, cap });
+      done[b] = a.candidates!;
+    }
+  };
+  const helpers = Promise.all(workers(threads - 1).map(feed));
+  helpers.catch(() => {}); // awaited below; a worker's failure must not count as unhandled meanwhile
+  for (let b = take(); b >= 0; b = take()) {
+    const [k0, k1] = span(b);
+    done[b] = dedupeCandidates(xs, inv, k0, k1, threshold, cap)!;
+    decide();
+    await new Promise<void>((resolve) => setImmediate(resolve)); // take the workers' answers, hand out their next blocks
+  }
+  await helpers;
+  decide();
+  return dedupeResult(isDup);
+}
+
+/**
+ * `kmeans(x, k, opts)` with each assignment step split across threads by whole INERTIA_BLOCK row blocks: the
+ * same labels, inertia and centers, bit for bit, as one thread. Each thread writes its rows' labels and its
+ * blocks' partial sums into shared arrays and this thread adds the partials in block order, as `assign` does;
+ * the seeding and the update (k-means++ draws, f64 sums in row order) stay on this thread, unchanged. Below
+ * MIN_PARALLEL_ASSIGN multiply-adds per step, with one thread or without the kernel: `kmeans` itself.
+ */
+export async function kmeansThreads(x: Embeddings, k: number, opts: ClusterOptions & ThreadOptions = {}): Promise<ClusterResult & { centers: Float32Array }> {
+  checkClusterK(x, k);
+  const blocks = Math.ceil(x.rows / INERTIA_BLOCK);
+  const threads = Math.min(threadCount(opts), blocks);
+  if (threads === 1 || x.rows * k * x.dim < (opts.minPairs ?? MIN_PARALLEL_ASSIGN) || !kernelsAvailable() || x.dim % 4 !== 0) {
+    return kmeans(x, k, opts);
+  }
+  const dim = x.dim;
+  const xs: Embeddings = { data: shared(x.data.subarray(0, x.rows * dim)), rows: x.rows, dim };
+  const labels = new Int32Array(new SharedArrayBuffer(x.rows * 4));
+  const partials = new Float64Array(new SharedArrayBuffer(blocks * 8));
+  const centers = new Float32Array(new SharedArrayBuffer(k * dim * 4));
+  const parts = ranges(blocks, threads).map(([b0, b1]) => [b0 * INERTIA_BLOCK, Math.min(x.rows, b1 * INERTIA_BLOCK)] as const);
+  const helpers = workers(parts.length - 1);
+  const steps = kmeansSteps(xs, k, opts, labels);
+  for (let s = steps.next(); ;) {
+    if (s.done) return s.value;
+    centers.set(s.value);
+    const base = { op: 'assign' as const, x: xs.data, rows: x.rows, dim, centers, k, labels, partials };
+    const answers = parts.slice(1).map(([r0, r1], i) => helpers[i]!.run({ ...base, r0, r1 }));
+    assignRange(xs, centers, k, labels, partials, parts[0]![0], parts[0]![1]);
+    await Promise.all(answers);
+    s = steps.next(sumPartials(partials));
+  }
 }

@@ -17,6 +17,8 @@ import { topkRows } from '../topk.ts';
 import type { Embeddings } from '../types.ts';
 import { loadModelFromBuffers, type LoadOptions, type ModelBuffers } from '../load.ts';
 import type { StaticModel } from '../model.ts';
+import { dedupeCandidates, type DedupeCandidates } from '../dedupe.ts';
+import { assignRange } from '../kmeans.ts';
 
 /** What a worker builds an embedding model from: the files `load` read (safetensors bytes in a SharedArrayBuffer). */
 export interface ModelSources {
@@ -42,10 +44,26 @@ export type WorkerRequest =
       out: Float32Array;
       row0: number;
     }
+  /** Dedupe candidates of column block [k0, k1) of x (rows × dim) against rows [0, k1); `inv` its inverse norms. */
+  | { id: number; op: 'dedupe'; x: Float32Array; rows: number; dim: number; inv: Float64Array; threshold: number; k0: number; k1: number; cap: number }
+  /** k-means assignment of rows [r0, r1) of x: labels and the INERTIA_BLOCK partial sums written into the shared arrays. */
+  | {
+      id: number;
+      op: 'assign';
+      x: Float32Array;
+      rows: number;
+      dim: number;
+      centers: Float32Array;
+      k: number;
+      labels: Int32Array;
+      partials: Float64Array;
+      r0: number;
+      r1: number;
+    }
   /** The model of `key` was garbage-collected on the main thread: drop this worker's copy. */
   | { id: number; op: 'forget'; key: number };
 
-export type WorkerAnswer = { id: number; error?: string; indices?: Int32Array; scores?: Float32Array };
+export type WorkerAnswer = { id: number; error?: string; indices?: Int32Array; scores?: Float32Array; candidates?: DedupeCandidates };
 
 /** Embedding models this worker built, by key (kept: the next batch of the same model reuses its word cache). */
 const models = new Map<number, StaticModel>();
@@ -68,6 +86,17 @@ export function runRequest(m: WorkerRequest): WorkerAnswer {
     return { id: m.id };
   }
   const dim = m.dim;
+  if (m.op === 'dedupe') {
+    const candidates = dedupeCandidates({ data: m.x, rows: m.rows, dim }, m.inv, m.k0, m.k1, m.threshold, m.cap);
+    if (!candidates) throw new Error('dedupe: the similarity kernel cannot run in this worker');
+    return { id: m.id, candidates };
+  }
+  if (m.op === 'assign') {
+    if (!assignRange({ data: m.x, rows: m.rows, dim }, m.centers, m.k, m.labels, m.partials, m.r0, m.r1)) {
+      throw new Error('assign: the k-means kernel cannot run in this worker');
+    }
+    return { id: m.id };
+  }
   if (m.op === 'cosine') {
     const a: Embeddings = { data: m.a.subarray(m.r0 * dim, m.r1 * dim), rows: m.r1 - m.r0, dim };
     cosineRowsInto(a, { data: m.b, rows: m.bRows, dim }, m.out, m.r0 * m.bRows);
