@@ -18,6 +18,7 @@ export * from './index.ts';
 // Worker-thread versions of the all-pairs and top-k utilities (Node worker_threads; the browser entry has none).
 export { cosineMatrixThreads, topkRowsThreads, MIN_PARALLEL_PAIRS, type ThreadOptions } from './threads.ts';
 export { embedParallel, canEmbedInParallel, MIN_PARALLEL_TEXTS, type EmbedParallelOptions } from './embed-parallel.ts';
+export { splitParallel, type SplitParallelOptions } from './split/parallel.ts';
 
 /** Files above this are not read whole (use the pipeline's row-block readers for raw LLM matrices). */
 const MAX_MODEL_BYTES = 2 * 1024 ** 3 - 1; // readFileSync refuses files of 2 GiB and more
