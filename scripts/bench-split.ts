@@ -9,10 +9,12 @@
  *    similarity, Savitzky–Golay minima, quantile, coalescing into chunks);
  *  - `model.split(text)` whole, on a second fresh model;
  *  - `splitParallel(model, text, { threads: 2 })` on a third (its worker warmed on the same 50 kB).
+ * Then the JS around the embedding alone (pieces and cut points, the embedder returning random unit rows) on
+ * the same 1 MB shaped five ways: paragraphs, one line, one line without sentence ends, no whitespace, a word per line.
  * CPU seconds of the process (process.cpuUsage: all threads) beside wall seconds, and the load average, because
  * the machine is shared. Chunks of the three ways are compared (they must be equal).
  *
- *   nice npx tsx scripts/bench-split.ts [--rounds 3] [--reference path/to/split.ts] [--json out.json]
+ *   nice npx tsx scripts/bench-split.ts [--rounds 3] [--js-only] [--reference path/to/split.ts] [--json out.json]
  *
  * --reference times another split module's `semanticSplit(text, pieces => model.embed(pieces, { norm: true }))`
  * on a fresh model in each round too, e.g. the previous version (`git show <commit>:src/embed/split.ts >
@@ -21,7 +23,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { embedParallel, load, splitParallel, type Embeddings, type StaticModel } from '../src/embed/node.ts';
+import { embedParallel, load, semanticSplit, splitParallel, type Embeddings, type StaticModel } from '../src/embed/node.ts';
 import { chunksOf, planSplit } from '../src/embed/split.ts';
 import { encodeFromF32 } from '../src/safetensors/dtype.ts';
 import { writeSafetensors } from '../src/safetensors/writer.ts';
@@ -30,6 +32,7 @@ import { mulberry32 } from '../src/util/random.ts';
 const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const rounds = Number(flag('--rounds') ?? 3);
+const skipRounds = args.includes('--js-only');
 const jsonOut = flag('--json');
 const referencePath = flag('--reference');
 const REPO = resolve(import.meta.dirname, '..');
@@ -112,7 +115,7 @@ let identical = true;
 console.log(`split of 1 MB (${all.length} distinct sentences available), Llama-2 tokenizer, 32000 × 256 f16; load ${la()}`);
 // The workers start (and JIT) outside the timed spans; each round's fresh model is new to them.
 await embedParallel(load(file), all.slice(0, 4096), { threads: 2, minTexts: 0 });
-for (let r = 0; r < rounds; r++) {
+for (let r = 0; r < (skipRounds ? 0 : rounds); r++) {
   {
     const m = fresh();
     const plan = await timed(() => planSplit(text));
@@ -151,6 +154,48 @@ for (let r = 0; r < rounds; r++) {
       `; load ${la()}`,
   );
 }
+// The JS around the embedding alone, on 1 MB shaped five ways (the embedder returns seeded random unit rows, so
+// only the splitting is timed): best of five runs, CPU seconds.
+const shapes: Record<string, string> = {
+  paragraphs: text,
+  'one line': text.replace(/\n/g, ' '),
+  'one line, no sentence ends': text.replace(/\n/g, ' ').replace(/[.!?]/g, ','),
+  'no whitespace': text.replace(/\s/g, '_'),
+  'a word per line': text.replace(/ /g, '\n'),
+};
+const randomRows = (pieces: string[]): Embeddings => {
+  const r = mulberry32(pieces.length);
+  const dim = 64;
+  const data = new Float32Array(pieces.length * dim);
+  for (let i = 0; i < pieces.length; i++) {
+    let n = 0;
+    for (let d = 0; d < dim; d++) n += (data[i * dim + d] = r() - 0.5) ** 2;
+    for (let d = 0; d < dim; d++) data[i * dim + d]! /= Math.sqrt(n);
+  }
+  return { data, rows: pieces.length, dim };
+};
+const jsOnly: Record<string, Record<string, number>> = {};
+for (const [name, t] of Object.entries(shapes)) {
+  const ways: Record<string, (t: string) => string[]> = { split: (t) => semanticSplit(t, randomRows) };
+  if (reference) ways.reference = (t) => reference(t, randomRows);
+  const out: Record<string, string[]> = {};
+  for (const [way, run] of Object.entries(ways)) {
+    let best = Infinity;
+    for (let k = 0; k < 5; k++) {
+      const x = await timed(() => run(t));
+      best = Math.min(best, x.cpu);
+      out[way] = x.value;
+    }
+    (jsOnly[name] ??= {})[`${way}_cpu_s`] = +best.toFixed(3);
+  }
+  if (out.reference) identical &&= same(out.split!, out.reference);
+  console.log(
+    `  JS only, ${name}: ${out.split!.length} chunks, ${Object.entries(jsOnly[name]!)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; load ${la()}`,
+  );
+}
+
 const results = {
   node: process.version,
   date: new Date().toISOString(),
@@ -159,9 +204,11 @@ const results = {
   chunks: chunks.length,
   identical,
   load_avg_end: +la(),
+  js_only_best_of_5: jsOnly,
   median: Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, { wall_s: +median(v.wall).toFixed(3), cpu_s: +median(v.cpu).toFixed(3) }])),
 };
-console.log(`${pieces} pieces → ${chunks.length} chunks; all ways give the same chunks: ${identical}`);
+if (!skipRounds) console.log(`${pieces} pieces → ${chunks.length} chunks`);
+console.log(`all ways give the same chunks: ${identical}`);
 for (const [k, v] of Object.entries(results.median)) console.log(`  median ${k}: ${v.wall_s} s wall, ${v.cpu_s} s CPU`);
 rmSync(dir, { recursive: true, force: true });
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
