@@ -82,10 +82,13 @@ export async function embedParallel(model: StaticModel, texts: string | readonly
   for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'string') throw new UserError(`embed: texts[${i}] is ${typeof list[i]}, expected a string`);
   const n = list.length;
   const out = new Float32Array(new SharedArrayBuffer(n * dim * 4));
+  // Smaller chunks when the batch would give each thread fewer than four: else one thread can be left alone with
+  // the last chunk or two (a 1 MB split has ~1,800 long pieces, four chunks of CHUNK_TEXTS).
+  const chunk = Math.max(1, Math.min(CHUNK_TEXTS, Math.ceil(n / (threads * 4))));
   let next = 0;
   const take = (): [number, number] | undefined => {
     if (next >= n) return undefined;
-    const r: [number, number] = [next, Math.min(n, next + CHUNK_TEXTS)];
+    const r: [number, number] = [next, Math.min(n, next + chunk)];
     next = r[1];
     return r;
   };
@@ -111,7 +114,7 @@ export async function embedParallel(model: StaticModel, texts: string | readonly
     await send(w, r);
     await Promise.all([loop(w), loop(w)]);
   };
-  const helpers = workers(Math.min(threads - 1, Math.ceil(n / CHUNK_TEXTS) - 1));
+  const helpers = workers(Math.min(threads - 1, Math.ceil(n / chunk) - 1));
   const done = Promise.all(helpers.map(feed));
   done.catch(() => {}); // awaited below; a worker's failure must not count as unhandled meanwhile
   // This thread's share: one chunk at a time, yielding between chunks so workers' answers are taken and they

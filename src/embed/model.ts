@@ -272,8 +272,13 @@ export class StaticModel {
 
   /** Semantic chunks of `text`: each ≤ targetSize characters, concatenating to exactly `text`. */
   split(text: string, opts: SplitOptions = {}): string[] {
-    if (this.binary) throw new UserError('split: needs dense embeddings; load the model with binary: false');
-    if (typeof text !== 'string') throw new UserError('split: text must be a string');
+    checkSplitInput(this, text);
     return semanticSplit(text, (pieces) => this.embed(pieces, { norm: true }), opts);
   }
+}
+
+/** What `split` and its two-core form (split/parallel.ts) require: dense embeddings and a string. */
+export function checkSplitInput(model: StaticModel, text: unknown): asserts text is string {
+  if (model.binary) throw new UserError('split: needs dense embeddings; load the model with binary: false');
+  if (typeof text !== 'string') throw new UserError('split: text must be a string');
 }

@@ -31,6 +31,7 @@ export {
   type DedupeThreadOptions,
 } from './threads.ts';
 export { embedParallel, canEmbedInParallel, MIN_PARALLEL_TEXTS, type EmbedParallelOptions } from './embed-parallel.ts';
+export { splitParallel, type SplitParallelOptions } from './split/parallel.ts';
 
 /**
  * `model.deduplicate(docs, opts)` on both cores: the docs embedded by `embedParallel` and the similarity scan

@@ -11,29 +11,43 @@
  * 3. embed the pieces, average the cross-similarity in a sliding window, find local minima with a
  *    Savitzky–Golay derivative filter, split at minima below the 40% quantile, and coalesce each section up to
  *    `targetSize`.
- * Pure (browser-safe): the embedding step is passed in.
+ * Pure (browser-safe): the embedding step is passed in. `planSplit` does steps 1–2 and `chunksOf` step 3, so a
+ * caller can embed the pieces its own way in between (split-parallel.ts embeds them on worker threads).
+ *
+ * Cost: embedding the pieces is nearly all of it (a first pass over the text through the tokenizer, then pooling);
+ * everything here is linear in the text: one scan per step, each pair of neighbouring pieces' dot product once,
+ * no per-piece copies beyond the strings handed to the embedder.
  */
 import { UserError } from '../util/errors.ts';
 import type { Embeddings, SplitOptions } from './types.ts';
 
 type Range = [number, number];
 
-const SENTENCE_END = new Set(Array.from('.!?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡。', (c) => c.codePointAt(0)!));
+// All of these are in the BMP: a flag per UTF-16 code unit keeps the per-character test to one array load.
+const SENTENCE_END = new Uint8Array(65536);
+for (const c of Array.from('.!?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡。')) SENTENCE_END[c.charCodeAt(0)] = 1;
 
 const len = (r: Range) => r[1] - r[0];
 
-/** Line ranges with their terminators (like Python's `splitlines(keepends=True)`). */
+/** Whether a UTF-16 unit ends a line for Python's `str.splitlines` (which the reference splitter uses), control characters included. */
+function isLineEnd(c: number): boolean {
+  if (c <= 0x1e) return (c >= 0x0a && c <= 0x0d) || c >= 0x1c;
+  return c === 0x85 || c === 0x2028 || c === 0x2029;
+}
+
+/** Line ranges with their terminators (like Python's `splitlines(keepends=True)`; `\r\n` is one terminator). */
 export function lineRanges(text: string, start = 0, end = text.length): Range[] {
   const out: Range[] = [];
-  // The line terminators of Python's str.splitlines (which the reference splitter uses), control characters included.
-  // eslint-disable-next-line no-control-regex
-  const re = /\r\n|[\n\r\u000b\u000c\u001c\u001d\u001e\u0085\u2028\u2029]/g;
-  re.lastIndex = start;
+  // A scan of char codes rather than a global regex: no match object per line (short lines made it most of the cost).
   let s = start;
-  for (let m = re.exec(text); m !== null && m.index < end; m = re.exec(text)) {
-    const e = m.index + m[0].length;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (!isLineEnd(c)) continue;
+    // The pair \r\n may end past `end`, as a regex match starting before `end` would.
+    const e = c === 0x0d && text.charCodeAt(i + 1) === 0x0a ? i + 2 : i + 1;
     out.push([s, e]);
     s = e;
+    i = e - 1;
   }
   if (s < end) out.push([s, end]);
   return out;
@@ -83,20 +97,38 @@ export function sentenceRanges(text: string, r: Range): Range[] {
   const out: Range[] = [];
   let start = r[0];
   let seen = false;
+  // Per UTF-16 unit: the halves of a surrogate pair are neither terminators nor spaces, as their code point is not.
   for (let i = r[0]; i < r[1]; i++) {
-    const c = text.codePointAt(i)!;
-    if (SENTENCE_END.has(c)) seen = true;
+    const c = text.charCodeAt(i);
+    if (SENTENCE_END[c] === 1) seen = true;
     else if (seen && (c === 32 || c === 10)) {
-      if (i + 1 < r[1] && (isUpper(String.fromCodePoint(text.codePointAt(i + 1)!)) || text[i + 1] === '\n')) {
+      if (i + 1 < r[1] && (text.charCodeAt(i + 1) === 10 || isUpper(String.fromCodePoint(text.codePointAt(i + 1)!)))) {
         out.push([start, i + 1]);
         start = i + 1;
       }
       seen = false;
     }
-    if (c > 0xffff) i++;
   }
   if (start < r[1]) out.push([start, r[1]]);
   return out;
+}
+
+/**
+ * Whether one UTF-16 code unit is whitespace as `/\s/` and `String.prototype.trim` define it (ECMAScript's
+ * WhiteSpace and LineTerminator), without a regex or a one-character string per test.
+ */
+export function isSpaceUnit(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+/** Whether text[r[0], r[1]) is whitespace only (`slice(...).trim() === ''` without the copy). */
+function isBlank(text: string, r: Range): boolean {
+  for (let i = r[0]; i < r[1]; i++) if (!isSpaceUnit(text.charCodeAt(i))) return false;
+  return true;
 }
 
 /** Cut a range into pieces ≤ maxSize: after whitespace where possible, else between code points. */
@@ -106,7 +138,7 @@ function hardCut(text: string, r: Range, maxSize: number): Range[] {
   while (r[1] - s > maxSize) {
     let cut = -1;
     for (let i = s + maxSize; i > s; i--) {
-      if (/\s/.test(text[i - 1]!)) {
+      if (isSpaceUnit(text.charCodeAt(i - 1))) {
         cut = i;
         break;
       }
@@ -136,17 +168,21 @@ function splitPieces(text: string, o: Required<SplitOptions>): Range[] {
     }
     let sents = coalesce(sentenceRanges(text, line), o.targetSize);
     sents = reverseMerge(sents, o.cleanupSize, o.targetSize);
-    for (const s of sents) pieces.push(...(len(s) <= o.targetSize ? [s] : hardCut(text, s, o.targetSize)));
+    for (const s of sents) {
+      if (len(s) <= o.targetSize) pieces.push(s);
+      // A loop, not push(...): a long line can give more pieces than a call may take arguments.
+      else for (const cut of hardCut(text, s, o.targetSize)) pieces.push(cut);
+    }
   }
   // Whitespace-only pieces carry no meaning: attach them to a neighbour when it fits (WordLlama drops them).
   const out: Range[] = [];
   for (const p of pieces) {
-    const blank = text.slice(p[0], p[1]).trim() === '';
+    const blank = isBlank(text, p);
     const last = out[out.length - 1];
     if (blank && last && len(last) + len(p) <= o.targetSize) last[1] = p[1];
     else out.push([p[0], p[1]]);
   }
-  if (out.length > 1 && text.slice(out[0]![0], out[0]![1]).trim() === '' && len(out[0]!) + len(out[1]!) <= o.targetSize) {
+  if (out.length > 1 && isBlank(text, out[0]!) && len(out[0]!) + len(out[1]!) <= o.targetSize) {
     out[1]![0] = out[0]![0];
     out.shift();
   }
@@ -225,23 +261,34 @@ export function localMinima(y: Float64Array, window: number, order: number): { i
   return { index, value };
 }
 
-/** Mean similarity of all distinct pairs inside a window centred on each row (normalised embeddings). */
-function windowedCrossSimilarity(e: Embeddings, window: number): Float64Array {
+/**
+ * Mean similarity of all distinct pairs inside a window centred on each row (normalised embeddings), like
+ * WordLlama's `windowed_cross_similarity`. Neighbouring windows share most pairs, so each pair's dot product
+ * (pieces at most `window - 1` apart) is computed once; the sums add the same values in the same order as the
+ * plain double loop over each window, so the result is the same to the bit.
+ */
+export function windowedCrossSimilarity(e: Embeddings, window: number): Float64Array {
   const n = e.rows;
+  const dim = e.dim;
+  const x = e.data;
   const half = window >> 1;
+  const span = Math.min(window - 1, Math.max(0, n - 1));
+  // dots[j * span + (d - 1)] = row j · row j+d, for 1 ≤ d ≤ span and j + d < n.
+  const dots = new Float64Array(n * span);
+  for (let j = 0; j < n; j++)
+    for (let d = 1; d <= span && j + d < n; d++) {
+      let s = 0;
+      for (let t = 0, a = j * dim, b = (j + d) * dim; t < dim; t++) s += x[a + t]! * x[b + t]!;
+      dots[j * span + d - 1] = s;
+    }
   const out = new Float64Array(n);
-  const dot = (a: number, b: number) => {
-    let s = 0;
-    for (let j = 0; j < e.dim; j++) s += e.data[a * e.dim + j]! * e.data[b * e.dim + j]!;
-    return s;
-  };
   for (let i = 0; i < n; i++) {
     let sum = 0;
     let count = 0;
     const hi = Math.min(n, i + half + 1);
     for (let j = Math.max(0, i - half); j < hi; j++)
       for (let k = j + 1; k < hi; k++) {
-        sum += dot(j, k);
+        sum += dots[j * span + k - j - 1]!;
         count++;
       }
     out[i] = count > 0 ? sum / count : 0;
@@ -286,18 +333,31 @@ function resolveSplitOptions(o: SplitOptions = {}): Required<SplitOptions> {
   return r;
 }
 
-/**
- * Split `text` into semantically coherent chunks. `embedNormalized` embeds the pieces (L2-normalised rows).
- * Returns chunks whose concatenation is `text` and whose lengths are ≤ targetSize.
- */
-export function semanticSplit(text: string, embedNormalized: (pieces: string[]) => Embeddings, options: SplitOptions = {}): string[] {
+/** Steps 1–2 of a split: the options checked, and the pieces (ranges tiling the text) that step 3 needs embedded. */
+export interface SplitPlan {
+  text: string;
+  options: Required<SplitOptions>;
+  pieces: Range[];
+  /** The pieces' text, to embed (L2-normalised rows) when `needsEmbeddings`. */
+  strings: string[];
+  /** Below three pieces there is no minimum to find: the pieces are only coalesced. */
+  needsEmbeddings: boolean;
+}
+
+export function planSplit(text: string, options: SplitOptions = {}): SplitPlan {
   const o = resolveSplitOptions(options);
-  if (text.length === 0) return [];
-  const pieces = splitPieces(text, o);
-  const strings = pieces.map((p) => text.slice(p[0], p[1]));
+  const pieces = text.length === 0 ? [] : splitPieces(text, o);
+  return { text, options: o, pieces, strings: pieces.map((p) => text.slice(p[0], p[1])), needsEmbeddings: pieces.length >= 3 };
+}
+
+/** Step 3: cut where the windowed similarity of the embedded pieces has a low minimum, then coalesce each section. */
+export function chunksOf(plan: SplitPlan, embeddings: Embeddings | undefined): string[] {
+  const { text, pieces, options: o } = plan;
   let splitPoints: number[] = [];
-  if (pieces.length >= 3) {
-    const sim = windowedCrossSimilarity(embedNormalized(strings), o.windowSize);
+  if (plan.needsEmbeddings) {
+    if (!embeddings || embeddings.rows !== pieces.length)
+      throw new UserError(`split: ${pieces.length} pieces need as many embeddings, got ${embeddings?.rows}`);
+    const sim = windowedCrossSimilarity(embeddings, o.windowSize);
     const minima = localMinima(sim, o.savgolWindow, o.polyOrder);
     const cutoff = quantile(sim, 0.4);
     splitPoints = minima.index.filter((_, i) => minima.value[i]! < cutoff);
@@ -310,4 +370,13 @@ export function semanticSplit(text: string, embedNormalized: (pieces: string[]) 
     start = end;
   }
   return chunks;
+}
+
+/**
+ * Split `text` into semantically coherent chunks. `embedNormalized` embeds the pieces (L2-normalised rows).
+ * Returns chunks whose concatenation is `text` and whose lengths are ≤ targetSize.
+ */
+export function semanticSplit(text: string, embedNormalized: (pieces: string[]) => Embeddings, options: SplitOptions = {}): string[] {
+  const plan = planSplit(text, options);
+  return chunksOf(plan, plan.needsEmbeddings ? embedNormalized(plan.strings) : undefined);
 }
