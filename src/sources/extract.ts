@@ -13,7 +13,7 @@ import { outputDirFor } from '../config/load.ts';
 import { provenancePath } from '../config/paths.ts';
 import { createTokenizer, parseTokenizerJson, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { hubClientFromEnv, type HubClient } from '../hub/client.ts';
@@ -25,7 +25,8 @@ import { isGgufFile } from './gguf/file-source.ts';
 import { checkSourceTensor, metadataShape, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
 import { SOURCE_CONFIG_FILE } from '../layout/file-names.ts';
 import { exactMetadata, extractedSourceIsCurrent } from '../layout/stage-freshness.ts';
-import { extractFactsPath, sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
+import { sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
+import { readExtractRecord, writeExtractRecord, type PadTokenDefault } from '../layout/extract-record.ts';
 
 /** Where a source's side file goes in the weights folder (its config.json is kept as source_config.json). */
 function sideFileName(f: 'tokenizer.json' | 'tokenizer_config.json' | 'config.json'): string {
@@ -41,6 +42,8 @@ export interface SourceSide {
   'tokenizer_config.json'?: Uint8Array;
   'config.json'?: Uint8Array;
   note?: string;
+  /** The pad token the source's own metadata names (GGUF files): `[model] pad_token`'s default. */
+  padToken?: PadTokenDefault;
 }
 
 /** What each source adapter needs from the orchestrator. */
@@ -122,8 +125,11 @@ function sourceWhere(config: ModelConfig, i: number): SourceWhere {
   };
 }
 
-/** Validate a tokenizer.json against the config: pad_token is a token, the vocabulary fits in n_vocab rows. */
-function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string) {
+/**
+ * Validate a tokenizer.json against the config: the pad token (`[model] pad_token`, else `padDefault` from the
+ * sources' metadata) is a token, the vocabulary fits in n_vocab rows.
+ */
+function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string, padDefault?: PadTokenDefault) {
   const parsed = parseTokenizerJson(new TextDecoder().decode(json), label);
   let cfg: Record<string, unknown> = {};
   if (configJson) {
@@ -134,17 +140,22 @@ function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, co
     }
   }
   const tok = createTokenizer(parsed, cfg, label);
-  const padId = tok.tokenToId(config.pad_token);
+  const padToken = config.pad_token ?? padDefault?.token;
+  if (padToken === undefined) {
+    throw new ConfigError(
+      config.file,
+      '[model] pad_token',
+      `missing: only a GGUF source's metadata gives a default (its padding token, else EOS), and ${label} names neither; set a special token of the tokenizer, e.g. "<eos>"`,
+    );
+  }
+  const padId = tok.tokenToId(padToken);
   if (padId === undefined) {
     const specials = [...tok.specialIds]
       .map((i) => tok.idToToken(i))
       .filter(Boolean)
       .slice(0, 12);
-    throw new ConfigError(
-      config.file,
-      '[model] pad_token',
-      `"${config.pad_token}" is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`,
-    );
+    const what = config.pad_token !== undefined ? `"${padToken}"` : `"${padToken}" (the default from ${padDefault!.from})`;
+    throw new ConfigError(config.file, '[model] pad_token', `${what} is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`);
   }
   if (tok.vocabSize > config.n_vocab) {
     throw new ConfigError(
@@ -231,6 +242,8 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   const quiet = Boolean(req.quiet);
   const checkedTokenizers = new WeakMap<Uint8Array, ReturnType<typeof checkTokenizer>>();
   let firstTokenizer: { name: string; fingerprint: string } | undefined;
+  // Concatenated sources share one tokenizer and so one pad token: the first source naming a default gives it.
+  let padDefault: PadTokenDefault | undefined;
   const opts: ExtractOptions = {
     dtype: req.dtype ?? 'F16',
     concurrency: req.concurrency ?? DEFAULT_CONCURRENCY,
@@ -244,9 +257,10 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     isCurrent: (path, metadata, dtype) =>
       req.force ? Promise.resolve(false) : extractedSourceIsCurrent(path, { ...metadataShape(metadata), dtype, metadata: exactMetadata(metadata) }),
     checkSide: (side, label, sourceName) => {
+      padDefault ??= side.padToken;
       const tj = side['tokenizer.json'];
       if (!tj || checkedTokenizers.has(tj)) return;
-      const checked = checkTokenizer(tj, side['tokenizer_config.json'], config, label);
+      const checked = checkTokenizer(tj, side['tokenizer_config.json'], config, label, padDefault);
       checkedTokenizers.set(tj, checked);
       // Concatenated sources index one matrix with one tokenizer: refuse a mismatch before downloading more.
       firstTokenizer ??= { name: sourceName, fingerprint: checked.fingerprint };
@@ -298,21 +312,18 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
   }
 
   // extract.json keeps the facts of earlier runs for sources that were already current.
-  const factsPath = extractFactsPath(outDir);
-  let previous: Record<string, unknown>[] = [];
-  if (existsSync(factsPath)) {
-    try {
-      previous = (JSON.parse(readFileSync(factsPath, 'utf8')) as { sources?: Record<string, unknown>[] }).sources ?? [];
-    } catch {
-      previous = [];
-    }
-  }
+  const previous = readExtractRecord(outDir)?.sources ?? [];
   const facts = results.map(({ side: _side, ...rest }) => {
     const old = previous.find((p) => p.name === rest.name);
     const entry = { ...rest, file: relative(outDir, rest.file) };
     return rest.skipped && old ? { ...old, skipped: true } : entry;
   });
-  await writeJsonAtomic(factsPath, { config: config.name, sources: facts, notes });
+  const factsPath = await writeExtractRecord(outDir, {
+    config: config.name,
+    sources: facts,
+    notes,
+    ...(padDefault ? { pad_token_default: padDefault } : {}),
+  });
   const files = [...results.map((r) => r.file)];
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const) {
     const out = join(outDir, sideFileName(f));

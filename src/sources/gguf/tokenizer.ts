@@ -111,7 +111,7 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
   const scores = meta.numbers(K.scores, n);
   if (scores === undefined) meta.fail(K.scores, 'is missing; a sentencepiece ("llama") vocabulary needs its scores to rank merges');
   // llama.cpp's defaults for sentencepiece files: unk 0, bos 1, eos 2, BOS added, EOS not, space prefix.
-  const specialIds = readSpecialIds(meta, n, { unk: 0, bos: 1, eos: 2 });
+  const specialIds = readSpecialIds(meta, n, SPM_DEFAULT_IDS);
   const addBos = meta.bool(K.addBos) ?? true;
   const addEos = meta.bool(K.addEos) ?? false;
   const addSpacePrefix = meta.bool(K.addSpacePrefix) ?? true;
@@ -215,8 +215,37 @@ function finish(
   addBos: boolean,
   addEos: boolean,
 ): GgufTokenizer {
-  const padId = specialIds.pad ?? specialIds.eos;
-  return { json, model, pre, specialIds, addBos, addEos, padToken: padId === undefined ? undefined : tokens[padId] };
+  return { json, model, pre, specialIds, addBos, addEos, padToken: padDefault(specialIds, tokens)?.token };
+}
+
+/** llama.cpp's special ids of a sentencepiece ("llama") file that states none (llama-vocab.cpp); byte-level files have none. */
+const SPM_DEFAULT_IDS: GgufSpecialIds = { unk: 0, bos: 1, eos: 2 };
+
+/**
+ * The pad token a file implies, decided here only: its padding token, else EOS. llama.cpp itself leaves the pad
+ * id unset (LLAMA_TOKEN_NULL) when `tokenizer.ggml.padding_token_id` is absent, and its converter writes that key
+ * only when the original tokenizer has a pad token; WordLlama's configs pad the models that lack one with EOS
+ * (Llama-2 "</s>", Llama-3 "<|end_of_text|>", Qwen2 "<|endoftext|>"). Pooling only skips the pad id, so EOS is safe.
+ */
+function padDefault(ids: GgufSpecialIds, tokens: string[]): { token: string; id: number; key: string } | undefined {
+  const [id, key] = ids.pad !== undefined ? [ids.pad, K.padId] : [ids.eos, K.eosId];
+  return id === undefined ? undefined : { token: tokens[id]!, id, key };
+}
+
+/**
+ * The pad-token default of a GGUF file (see `padDefault`) without rebuilding its tokenizer, so it serves also
+ * when the tokenizer comes from elsewhere (`tokenizer_repo`) or the file's pre-tokenizer is not supported.
+ * Undefined when the file has no token list or names neither token.
+ */
+export function ggufPadToken(metadata: Metadata, source = 'model.gguf'): { token: string; from: string } | undefined {
+  const meta = new MetadataReader(metadata, source);
+  const tokens = meta.strings(K.tokens);
+  if (tokens === undefined || tokens.length === 0) return undefined;
+  const ids = readSpecialIds(meta, tokens.length, meta.string(K.model) === 'llama' ? SPM_DEFAULT_IDS : {});
+  const pad = padDefault(ids, tokens);
+  if (!pad) return undefined;
+  const stated = metadata.has(pad.key) ? `${pad.key} ${pad.id}` : `llama.cpp's default EOS id ${pad.id}`;
+  return { token: pad.token, from: `${source}: ${stated}` };
 }
 
 /** token → id for the ids `keep` accepts; a repeated string keeps its first id. Built so "__proto__" is a key. */
