@@ -7,12 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseShardIndex } from '../safetensors/shard-index.ts';
 import { tokenizerPath } from '../layout/weights-dir.ts';
-import { DTYPE_BYTES, bf16ToF16Table, type DType } from '../safetensors/dtype.ts';
+import { DTYPE_BYTES, type DType } from '../safetensors/dtype.ts';
 import { UserError } from '../util/errors.ts';
 import type { HubClient } from '../hub/client.ts';
-import { downloadRangeResumable } from '../hub/chunked-download.ts';
 import { readRemoteHeader } from '../hub/remote-header.ts';
-import { verifyAgainstFileHash } from '../hub/verify-file.ts';
+import { downloadHubMatrix } from './hub-matrix.ts';
 import { movedRevisionError, resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
@@ -132,78 +131,32 @@ export async function extractFromHub(
   if (skip) {
     opts.log(`${source.name}: ${outPath} is already extracted from this commit (use --force to redo)`);
   } else {
-    // The bar counts this run's bytes (rate and ETA stay true after a resume); resumed bytes are logged.
-    let base: number | undefined;
-    let progress: ReturnType<ExtractOptions['progress']> | undefined;
-    const onProgress = (n: number) => {
-      if (base === undefined) {
-        base = n;
-        progress = opts.progress(`${source.name}`, srcLength - n);
-        if (n > 0) progress.log(`${source.name}: ${(n / 1e6).toFixed(1)} MB already verified from an earlier run`);
-      }
-      progress!.update(n - base);
-    };
-    const outHeaderBytes = outputHeader(rows, dim, opts.dtype, metadata);
-    result = await downloadRangeResumable({
+    const outHeader = outputHeader(rows, dim, opts.dtype, metadata);
+    result = await downloadHubMatrix({
       client,
-      url: remote.url,
-      ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
-      redirect: remote.redirect,
+      opts,
+      sourceName: source.name,
+      remote: {
+        url: remote.url,
+        ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+        redirect: remote.redirect,
+        size: remote.fileSize,
+        etag: remote.etag,
+      },
       srcStart: remote.header.dataStart + t.begin,
       srcLength,
-      fileSize: remote.fileSize,
-      etag: remote.etag,
       srcElemBytes: srcBytes,
       dstElemBytes: dstBytes,
       transform: chunkConverter(t.dtype as DType, opts.dtype),
-      finalPath: outPath,
-      outHeader: outHeaderBytes,
-      chunkSize: opts.chunkSize,
-      concurrency: opts.concurrency,
-      sync: opts.fsync,
-      // The common cases (BF16 → F16, or no conversion) run their per-byte work on a worker thread.
-      worker:
-        t.dtype === opts.dtype ? { mode: 'same' } : t.dtype === 'BF16' && opts.dtype === 'F16' ? { mode: 'bf16-f16', table: bf16ToF16Table() } : undefined,
+      storedDtype: t.dtype,
+      outPath,
+      outHeader,
       identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
-      onProgress,
-      onLog: (m) => (progress ? progress.log(m) : opts.log(m)),
-      beforeRename: async (partial) => {
-        if (opts.verify) {
-          opts.log(`${source.name}: --verify: streaming all of ${located.shard} (${remote.fileSize} bytes) to check its sha256`);
-          await verifyAgainstFileHash(
-            {
-              client,
-              url: remote.url,
-              ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
-              fileSize: remote.fileSize,
-              etag: remote.etag,
-              srcStart: remote.header.dataStart + t.begin,
-              srcLength,
-              outStart: outHeaderBytes.byteLength,
-              srcElemBytes: srcBytes,
-              dstElemBytes: dstBytes,
-              transform: chunkConverter(t.dtype as DType, opts.dtype),
-              chunkSize: opts.chunkSize,
-              concurrency: opts.concurrency,
-              redirect: remote.redirect,
-              onLog: opts.log,
-            },
-            partial,
-          );
-        }
-        // The chunks were converted on their way in, so the rows are checked in the file they landed in (read back
-        // from the page cache, before the rename): a NaN row would poison every mean it enters.
-        await refuseNonFiniteRows(partial, {
-          start: outHeaderBytes.byteLength,
-          rows,
-          dim,
-          dtype: opts.dtype,
-          converted: t.dtype !== opts.dtype,
-          path: outPath,
-        });
-      },
+      // The chunks were converted on their way in, so the rows are checked in the file they landed in (read back
+      // from the page cache, before the rename): a NaN row would poison every mean it enters.
+      checkRows: (partial) =>
+        refuseNonFiniteRows(partial, { start: outHeader.byteLength, rows, dim, dtype: opts.dtype, converted: t.dtype !== opts.dtype, path: outPath }),
     }).catch(explainMoved);
-    progress?.finish();
     fetched.bytes += result.bytesDownloaded;
   }
   const facts = {

@@ -5,12 +5,12 @@
  */
 import type { SourceConfig } from '../../config/types.ts';
 import type { HubClient } from '../../hub/client.ts';
-import { downloadRangeResumable } from '../../hub/chunked-download.ts';
 import { fetchSmallFile } from '../../hub/small-file.ts';
-import { DTYPE_BYTES, bf16ToF16Table } from '../../safetensors/dtype.ts';
+import { DTYPE_BYTES } from '../../safetensors/dtype.ts';
 import { UserError } from '../../util/errors.ts';
 import type { ExtractOptions, SourceResult, SourceSide } from '../extract.ts';
 import { openHubSource, SIDE_FILES } from '../hub.ts';
+import { downloadHubMatrix } from '../hub-matrix.ts';
 import { outputHeader, type SourceWhere } from '../write-matrix.ts';
 import { readGgufHeader } from './header.ts';
 import { openRemoteGguf } from './remote-source.ts';
@@ -70,41 +70,22 @@ export async function extractGgufFromHub(
   if (skip) {
     opts.log(`${source.name}: ${outPath} is already extracted from this commit (use --force to redo)`);
   } else {
-    let base: number | undefined;
-    let progress: ReturnType<ExtractOptions['progress']> | undefined;
-    const onProgress = (n: number) => {
-      if (base === undefined) {
-        base = n;
-        progress = opts.progress(source.name, srcLength - n);
-        if (n > 0) progress.log(`${source.name}: ${(n / 1e6).toFixed(1)} MB already verified from an earlier run`);
-      }
-      progress!.update(n - base);
-    };
-    const stored = m.layout.name;
-    result = await downloadRangeResumable({
+    result = await downloadHubMatrix({
       client,
-      url: remote.url,
-      ctx: remote.ctx,
-      redirect: remote.redirect,
+      opts,
+      sourceName: source.name,
+      remote,
       srcStart: m.tensor.info.fileOffset,
       srcLength,
-      fileSize: remote.size,
-      etag: remote.etag,
       // A chunk holds whole ggml blocks, so each one decodes on its own.
       srcElemBytes: m.layout.bytes,
       dstElemBytes: m.layout.values * DTYPE_BYTES[opts.dtype],
       transform: ggufChunkConverter(m, opts.dtype, `${label}: tensor "${m.tensor.info.name}"`),
-      finalPath: outPath,
+      storedDtype: m.layout.name,
+      outPath,
       outHeader: outputHeader(m.rows, m.dim, opts.dtype, metadata),
-      chunkSize: opts.chunkSize,
-      concurrency: opts.concurrency,
-      sync: opts.fsync,
-      worker: stored === opts.dtype ? { mode: 'same' } : stored === 'BF16' && opts.dtype === 'F16' ? { mode: 'bf16-f16', table: bf16ToF16Table() } : undefined,
       identity: { ...metadata, dtype: opts.dtype, shard: file },
-      onProgress,
-      onLog: (msg) => (progress ? progress.log(msg) : opts.log(msg)),
     }).catch(explainMoved);
-    progress?.finish();
     fetched.bytes += result.bytesDownloaded;
   }
   return {
