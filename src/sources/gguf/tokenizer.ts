@@ -121,12 +121,8 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
   const mergeable = (id: number) => types[id] === TT.NORMAL || types[id] === TT.USER_DEFINED || types[id] === 0;
   const merges = mergesFromScores(tokens, scores, mergeable);
   const byteFallback = types.some((t, id) => t === TT.BYTE && BYTE_PIECE.test(tokens[id]!));
-  const unkId = specialIds.unk;
-  const json: TokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens(tokens, types, true),
+  const json = bpeTokenizerJson({
+    addedTokens: addedTokens(tokens, types, true),
     normalizer: addSpacePrefix
       ? {
           type: 'Sequence',
@@ -136,8 +132,8 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
           ],
         }
       : { type: 'Replace', pattern: { String: ' ' }, content: SPIECE_UNDERLINE },
-    pre_tokenizer: null,
-    post_processor: postProcessor(tokens, specialIds, addBos, addEos),
+    preTokenizer: null,
+    postProcessor: postProcessor(tokens, specialIds, addBos, addEos),
     decoder: {
       type: 'Sequence',
       decoders: [
@@ -147,20 +143,14 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
         ...(addSpacePrefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
       ],
     },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: unkId === undefined ? null : tokens[unkId]!,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: byteFallback,
-      ignore_merges: false,
-      // The sentencepiece vocabulary holds every piece, control tokens included (as Llama-2's tokenizer.json).
-      vocab: vocabObject(tokens, () => true),
-      merges,
-    },
-  };
+    unkToken: specialIds.unk === undefined ? null : tokens[specialIds.unk]!,
+    fuseUnk: true,
+    byteFallback,
+    ignoreMerges: false,
+    // The sentencepiece vocabulary holds every piece, control tokens included (as Llama-2's tokenizer.json).
+    vocab: vocabObject(tokens, () => true),
+    merges,
+  });
   return finish(json, 'llama', 'default', tokens, specialIds, addBos, addEos);
 }
 
@@ -178,32 +168,63 @@ function byteLevelTokenizer(meta: MetadataReader, tokens: string[], types: numbe
   const addBos = meta.bool(K.addBos) ?? recipe.addBosDefault;
   const addEos = meta.bool(K.addEos) ?? false;
   const isAdded = (id: number) => types[id] === TT.CONTROL || types[id] === TT.USER_DEFINED;
-  const unkId = specialIds.unk;
-  const json: TokenizerJson = {
+  const json = bpeTokenizerJson({
+    addedTokens: addedTokens(tokens, types, false),
+    normalizer: recipe.normalizer,
+    preTokenizer: recipe.preTokenizer,
+    postProcessor: postProcessor(tokens, specialIds, addBos, addEos),
+    decoder: recipe.decoder,
+    unkToken: specialIds.unk === undefined ? null : tokens[specialIds.unk]!,
+    fuseUnk: false,
+    byteFallback: false,
+    ignoreMerges: recipe.ignoreMerges,
+    // Added tokens live outside the model vocabulary (as in Llama-3's and Qwen's tokenizer.json), so the
+    // BPE model (with `ignore_merges`, a whole word found in its vocabulary) can never produce one.
+    vocab: vocabObject(tokens, (id) => !isAdded(id)),
+    merges,
+  });
+  return finish(json, 'gpt2', recipe.name, tokens, specialIds, addBos, addEos);
+}
+
+/** The parts in which the two rebuilt families differ; `bpeTokenizerJson` lays them out as a tokenizer.json. */
+interface BpeParts {
+  addedTokens: NonNullable<TokenizerJson['added_tokens']>;
+  normalizer: unknown;
+  preTokenizer: unknown;
+  postProcessor: unknown;
+  decoder: unknown;
+  unkToken: string | null;
+  fuseUnk: boolean;
+  byteFallback: boolean;
+  ignoreMerges: boolean;
+  vocab: Record<string, number>;
+  merges: [string, string][];
+}
+
+/** The tokenizer.json of a BPE model, written once for both families (no truncation, padding, dropout or affixes). */
+function bpeTokenizerJson(p: BpeParts): TokenizerJson {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: addedTokens(tokens, types, false),
-    normalizer: recipe.normalizer,
-    pre_tokenizer: recipe.preTokenizer,
-    post_processor: postProcessor(tokens, specialIds, addBos, addEos),
-    decoder: recipe.decoder,
+    added_tokens: p.addedTokens,
+    normalizer: p.normalizer,
+    pre_tokenizer: p.preTokenizer,
+    post_processor: p.postProcessor,
+    decoder: p.decoder,
     model: {
       type: 'BPE',
       dropout: null,
-      unk_token: unkId === undefined ? null : tokens[unkId]!,
+      unk_token: p.unkToken,
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: recipe.ignoreMerges,
-      // Added tokens live outside the model vocabulary (as in Llama-3's and Qwen's tokenizer.json), so the
-      // BPE model (with `ignore_merges`, a whole word found in its vocabulary) can never produce one.
-      vocab: vocabObject(tokens, (id) => !isAdded(id)),
-      merges,
+      fuse_unk: p.fuseUnk,
+      byte_fallback: p.byteFallback,
+      ignore_merges: p.ignoreMerges,
+      vocab: p.vocab,
+      merges: p.merges,
     },
   };
-  return finish(json, 'gpt2', recipe.name, tokens, specialIds, addBos, addEos);
 }
 
 function finish(
