@@ -56,7 +56,11 @@ GGUF sources (llama.cpp, Ollama, LM Studio files): gguf = "model.gguf" for a loc
 hf_model_id + gguf_file = "model-Q4_K_M.gguf" for a file in a hub repo, whose header is read by Range and
 of which only token_embd.weight's bytes are downloaded (resumable, as above). Rows are dequantized block by
 block (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K-Q6_K, Q8_K) to --dtype. The tokenizer.json comes
-from tokenizer_repo = "org/original-model" when set, else from beside the file or the repo.
+from tokenizer_repo = "org/original-model" when set, else from beside the file or the repo, else it is rebuilt
+from the file's tokenizer.ggml.* metadata. When every source is GGUF, [model] pad_token may be left out: it
+defaults to the file's padding token (tokenizer.ggml.padding_token_id), else its EOS token, checked against
+the tokenizer and recorded in extract.json (pad_token_default) for train and save. --verify works on GGUF
+hub files too (it streams the whole .gguf file once more).
 
 Options:
 ${flagLines(FLAGS)}

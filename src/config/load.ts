@@ -1,6 +1,7 @@
 /**
  * Load `config/<name>.toml` (or a path) into a validated `ModelConfig`. `[model]` describes one source; a
  * config with several `[[sources]]` (same tokenizer) keeps shared facts (`n_vocab`, `pad_token`) in `[model]`.
+ * `pad_token` may be left out when every source is a GGUF file: its default then comes from the file's metadata.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
@@ -81,7 +82,11 @@ export function parseConfig(raw: Record<string, unknown>, file: string): ModelCo
 
   const { n_vocab, pad_token } = model;
   if (n_vocab === undefined) throw new ConfigError(file, '[model] n_vocab', 'missing (the tokenizer vocabulary size)');
-  if (pad_token === undefined) throw new ConfigError(file, '[model] pad_token', 'missing (a special token of the tokenizer, e.g. "<eos>")');
+  // A GGUF file names its padding (else EOS) token in its metadata: extract resolves and records that default.
+  const allGguf = sourceTables.every((t) => t.gguf !== undefined || t.gguf_file !== undefined);
+  if (pad_token === undefined && !allGguf) {
+    throw new ConfigError(file, '[model] pad_token', 'missing (a special token of the tokenizer, e.g. "<eos>")');
+  }
 
   const sources: SourceConfig[] = sourceTables.map((t, i) => {
     const where = whereOf(i);

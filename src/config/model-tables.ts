@@ -28,7 +28,7 @@ export const SOURCE_KEYS = {
  */
 export const MODEL_KEYS = {
   ...SOURCE_KEYS,
-  pad_token: str({ doc: 'a special token of the tokenizer' }),
+  pad_token: str({ doc: "a special token of the tokenizer (GGUF sources: defaults to the file's padding token, else EOS)" }),
   description: str({ doc: 'one line for the model card' }),
 };
 

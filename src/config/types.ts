@@ -49,7 +49,11 @@ export interface ModelConfig {
   description?: string;
   /** Shared across sources: the tokenizer's vocabulary size and pad token. */
   n_vocab: number;
-  pad_token: string;
+  /**
+   * Undefined only when every source is GGUF: extract then takes the file's padding (else EOS) token and records it,
+   * and later stages read the token through `padTokenFor` (src/layout/extract-record.ts).
+   */
+  pad_token?: string;
   /** Width of the (concatenated) input matrix: the sum of the sources' dims. */
   dim: number;
   sources: SourceConfig[];

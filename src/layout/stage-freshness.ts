@@ -11,6 +11,7 @@ import { resolveDatasets } from '../data/spec.ts';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { provenancePath } from '../config/paths.ts';
 import { EXTRACTED_TENSOR } from './tensor-names.ts';
+import { padTokenFor, readExtractRecord } from './extract-record.ts';
 import { checkpointModelPath, concatPath, runRecordPath, sourcePath, tokenizerPath } from './weights-dir.ts';
 
 interface FileStamp {
@@ -101,6 +102,8 @@ export function configuredExpectation(s: SourceConfig, nVocab: number): Extracte
 /** Local check that extract's outputs match the config (no network). */
 export async function extractIsCurrent(config: ModelConfig, outDir: string): Promise<boolean> {
   if (!existsSync(tokenizerPath(outDir))) return false;
+  // Without [model] pad_token the later stages need the default extract records (an older extract.json has none).
+  if (config.pad_token === undefined && readExtractRecord(outDir)?.pad_token_default === undefined) return false;
   for (const s of config.sources) {
     if (!(await extractedSourceIsCurrent(sourcePath(outDir, s.name), configuredExpectation(s, config.n_vocab)))) return false;
   }
@@ -116,7 +119,8 @@ export function trainStamp(config: ModelConfig, outDir: string, data: string[] |
   const specs = resolveDatasets(config.file, config.training, data);
   const dataStamp = specs.map((s) => ({ ...s, file: s.path && existsSync(s.path) ? fileStamp(s.path) : undefined }));
   return hashOf({
-    model: { n_vocab: config.n_vocab, pad_token: config.pad_token, dim: config.dim },
+    // The resolved token: a GGUF file naming another default makes training stale like a config edit does.
+    model: { n_vocab: config.n_vocab, pad_token: padTokenFor(config, outDir), dim: config.dim },
     tokenizer: config.tokenizer,
     training: config.training ?? null,
     matryoshka: config.matryoshka ?? null,
@@ -134,6 +138,6 @@ export function saveStamp(config: ModelConfig, outDir: string, dims: number[] | 
     dims: dims ?? null,
     save: config.save ?? null,
     max_length: config.tokenizer.max_length,
-    pad: config.pad_token,
+    pad: padTokenFor(config, outDir),
   });
 }

@@ -25,6 +25,7 @@ import { SAVED_TENSOR } from '../layout/tensor-names.ts';
 import { SAVED_MODEL_TYPE, buildSavedModelConfig, isSavedModelConfig, type SavedDtype } from '../layout/saved-config.ts';
 import { encodeInt8, int8Step, maxAbs } from '../export/rows.ts';
 import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
+import { padTokenFor } from '../layout/extract-record.ts';
 import {
   checkpointModelPath,
   extractFactsPath,
@@ -165,7 +166,8 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
   const tokPath = tokenizerPath(outDir);
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
-  const padId = requireTokenId(tokenizer, config.pad_token, `${config.file}: [model]`, 'pad_token');
+  const padToken = padTokenFor(config, outDir);
+  const padId = requireTokenId(tokenizer, padToken, `${config.file}: [model]`, 'pad_token');
 
   const projector = await createProjector(params, opts.backend);
   opts.log?.(`save: projecting with ${projector.engine}`);
@@ -278,7 +280,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     description: config.description,
     dims,
     n_vocab: config.n_vocab,
-    pad_token: config.pad_token,
+    pad_token: padToken,
     pad_token_id: padId,
     binarized: meta.binarize !== 'none',
     binarize: meta.binarize,
@@ -313,7 +315,7 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
       nVocab: config.n_vocab,
       dimIn: params.dimIn,
       binarized: meta.binarize !== 'none',
-      padToken: config.pad_token,
+      padToken,
       maxLength: config.tokenizer.max_length,
       sources: sources.map((s) => ({
         name: String(s.name),

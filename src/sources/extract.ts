@@ -13,19 +13,21 @@ import { outputDirFor } from '../config/load.ts';
 import { provenancePath } from '../config/paths.ts';
 import { createTokenizer, parseTokenizerJson, tokenizerFingerprint } from '../tokenize/tokenizer.ts';
 import { sentencepieceToTokenizerJson } from '../tokenize/sentencepiece.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { UserError } from '../util/errors.ts';
 import { createProgress, type Progress } from '../util/progress.ts';
 import { hubClientFromEnv, type HubClient } from '../hub/client.ts';
-import { extractFromHub } from './hub.ts';
+import { extractFromHub, SIDE_FILES } from './hub.ts';
 import { extractFromLocal } from './local.ts';
 import { extractGgufFromFile } from './gguf/extract-local.ts';
 import { extractGgufFromHub } from './gguf/extract-hub.ts';
 import { isGgufFile } from './gguf/file-source.ts';
 import { checkSourceTensor, metadataShape, outputMetadata, writeMatrixFromRows, type SourceKind, type SourceWhere } from './write-matrix.ts';
+import { localSourceResult, type SourceJob } from './source-job.ts';
 import { SOURCE_CONFIG_FILE } from '../layout/file-names.ts';
 import { exactMetadata, extractedSourceIsCurrent } from '../layout/stage-freshness.ts';
-import { extractFactsPath, sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
+import { sourcePath, tokenizerPath } from '../layout/weights-dir.ts';
+import { readExtractRecord, writeExtractRecord, type PadTokenDefault } from '../layout/extract-record.ts';
 
 /** Where a source's side file goes in the weights folder (its config.json is kept as source_config.json). */
 function sideFileName(f: 'tokenizer.json' | 'tokenizer_config.json' | 'config.json'): string {
@@ -41,6 +43,8 @@ export interface SourceSide {
   'tokenizer_config.json'?: Uint8Array;
   'config.json'?: Uint8Array;
   note?: string;
+  /** The pad token the source's own metadata names (GGUF files): `[model] pad_token`'s default. */
+  padToken?: PadTokenDefault;
 }
 
 /** What each source adapter needs from the orchestrator. */
@@ -83,6 +87,8 @@ export interface SourceResult {
   /** Set for GGUF sources: the file format, and whether rows were dequantized from a quantized type. */
   source_format?: 'gguf';
   dequantized?: boolean;
+  /** Hub sources: the licence the repo's card states (save's model card repeats it). */
+  license?: string;
   side: SourceSide;
 }
 
@@ -122,8 +128,11 @@ function sourceWhere(config: ModelConfig, i: number): SourceWhere {
   };
 }
 
-/** Validate a tokenizer.json against the config: pad_token is a token, the vocabulary fits in n_vocab rows. */
-function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string) {
+/**
+ * Validate a tokenizer.json against the config: the pad token (`[model] pad_token`, else `padDefault` from the
+ * sources' metadata) is a token, the vocabulary fits in n_vocab rows.
+ */
+function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, config: ModelConfig, label: string, padDefault?: PadTokenDefault) {
   const parsed = parseTokenizerJson(new TextDecoder().decode(json), label);
   let cfg: Record<string, unknown> = {};
   if (configJson) {
@@ -134,17 +143,22 @@ function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, co
     }
   }
   const tok = createTokenizer(parsed, cfg, label);
-  const padId = tok.tokenToId(config.pad_token);
+  const padToken = config.pad_token ?? padDefault?.token;
+  if (padToken === undefined) {
+    throw new ConfigError(
+      config.file,
+      '[model] pad_token',
+      `missing: only a GGUF source's metadata gives a default (its padding token, else EOS), and ${label} names neither; set a special token of the tokenizer, e.g. "<eos>"`,
+    );
+  }
+  const padId = tok.tokenToId(padToken);
   if (padId === undefined) {
     const specials = [...tok.specialIds]
       .map((i) => tok.idToToken(i))
       .filter(Boolean)
       .slice(0, 12);
-    throw new ConfigError(
-      config.file,
-      '[model] pad_token',
-      `"${config.pad_token}" is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`,
-    );
+    const what = config.pad_token !== undefined ? `"${padToken}"` : `"${padToken}" (the default from ${padDefault!.from})`;
+    throw new ConfigError(config.file, '[model] pad_token', `${what} is not a token of ${label} (its special tokens: ${specials.join(', ') || 'none'})`);
   }
   if (tok.vocabSize > config.n_vocab) {
     throw new ConfigError(
@@ -156,35 +170,18 @@ function checkTokenizer(json: Uint8Array, configJson: Uint8Array | undefined, co
   return { tok, padId, fingerprint: tokenizerFingerprint(parsed) };
 }
 
-async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: string, opts: ExtractOptions): Promise<SourceResult> {
-  const t0 = performance.now();
+async function extractTfjs(job: SourceJob): Promise<SourceResult> {
+  const { source, where, outPath, opts } = job;
   if (!source.tensor)
     throw new ConfigError(where.configFile, `${where.table} tensor`, 'missing: a TF.js source needs the tensor name (e.g. "module/Embeddings_en")');
   const { openTfjsMatrix } = await import('./tfjs.ts');
   const m = await openTfjsMatrix(source.tfjs_model!, source.tensor);
   try {
     const rows = checkSourceTensor([m.rows, m.dim], 'F32', source, where, m.label);
-    const provenance = {
-      repo: provenancePath(source.tfjs_model!),
-      revision: 'local',
-      tensor: m.tensorName,
-      source_dtype: m.sourceDtype,
-      source_kind: 'tfjs' as const,
-    };
+    const repo = provenancePath(source.tfjs_model!);
+    const provenance = { repo, revision: 'local', tensor: m.tensorName, source_dtype: m.sourceDtype, source_kind: 'tfjs' as const };
     const metadata = outputMetadata(provenance, rows, m.dim);
-    const side: SourceSide = {};
-    if (source.sentencepiece_vocab) {
-      let vocab: unknown;
-      try {
-        vocab = JSON.parse(readFileSync(source.sentencepiece_vocab, 'utf8'));
-      } catch (err) {
-        throw new UserError(`${source.sentencepiece_vocab}: cannot read sentencepiece vocabulary (${(err as Error).message.split('\n')[0]})`);
-      }
-      const json = sentencepieceToTokenizerJson(vocab, { rows: m.rows }, source.sentencepiece_vocab);
-      side['tokenizer.json'] = new TextEncoder().encode(JSON.stringify(json));
-    } else {
-      side.note = `${source.name}: no sentencepiece_vocab given, so no tokenizer.json was written`;
-    }
+    const side = tfjsTokenizer(source, m.rows);
     opts.checkSide(side, `${source.sentencepiece_vocab} (as tokenizer.json)`, source.name);
     const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
     let overflows = 0;
@@ -194,43 +191,41 @@ async function extractTfjs(source: SourceConfig, where: SourceWhere, outPath: st
       progress.finish();
       overflows = res.overflows;
     }
-    return {
-      name: source.name,
-      file: outPath,
-      kind: 'tfjs',
-      repo: provenance.repo,
-      revision: 'local',
-      tensor: m.tensorName,
-      source_dtype: m.sourceDtype,
-      dtype: opts.dtype,
-      rows,
-      dim: m.dim,
-      shard: m.shardFiles.map((f) => basename(f)).join(','),
-      bytes_downloaded: 0,
-      bytes_resumed: 0,
-      shard_bytes: m.shardBytes,
-      tensor_bytes: m.tensorBytes,
-      seconds: (performance.now() - t0) / 1000,
-      overflows,
-      skipped: skip,
-      side,
-    };
+    const shard = m.shardFiles.map((f) => basename(f)).join(',');
+    const facts = { tensor: m.tensorName, source_dtype: m.sourceDtype, rows, dim: m.dim, shard, shard_bytes: m.shardBytes, tensor_bytes: m.tensorBytes };
+    return localSourceResult(job, { kind: 'tfjs', repo, ...facts, overflows, skipped: skip, side });
   } finally {
     await m.close();
   }
 }
 
-export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
-  const { config } = req;
-  const outDir = outputDirFor(config, req.outDir);
-  if (req.from !== undefined && config.sources.length > 1) {
-    throw new UserError(
-      `--from replaces the location of a single source, but ${config.file} has ${config.sources.length} [[sources]]; set path = "..." in each instead`,
-    );
+/** A TF.js source's tokenizer: its sentencepiece vocabulary as a Unigram tokenizer.json, or a note that there is none. */
+function tfjsTokenizer(source: SourceConfig, rows: number): SourceSide {
+  if (!source.sentencepiece_vocab) return { note: `${source.name}: no sentencepiece_vocab given, so no tokenizer.json was written` };
+  let vocab: unknown;
+  try {
+    vocab = JSON.parse(readFileSync(source.sentencepiece_vocab, 'utf8'));
+  } catch (err) {
+    throw new UserError(`${source.sentencepiece_vocab}: cannot read sentencepiece vocabulary (${(err as Error).message.split('\n')[0]})`);
   }
+  const json = sentencepieceToTokenizerJson(vocab, { rows }, source.sentencepiece_vocab);
+  return { 'tokenizer.json': new TextEncoder().encode(JSON.stringify(json)) };
+}
+
+/** The tokenizer every source is checked against: the first one's, with its fingerprint, vocabulary and pad id. */
+type CheckedTokenizer = ReturnType<typeof checkTokenizer>;
+
+/**
+ * The options every adapter gets for one run, with `checkSide`: each tokenizer checked once against the config,
+ * concatenated sources refused when their tokenizers differ, and the first pad-token default kept (`padDefault()`).
+ */
+function extractOptions(req: ExtractRequest) {
+  const { config } = req;
   const quiet = Boolean(req.quiet);
-  const checkedTokenizers = new WeakMap<Uint8Array, ReturnType<typeof checkTokenizer>>();
+  const checked = new WeakMap<Uint8Array, CheckedTokenizer>();
   let firstTokenizer: { name: string; fingerprint: string } | undefined;
+  // Concatenated sources share one tokenizer and so one pad token: the first source naming a default gives it.
+  let padDefault: PadTokenDefault | undefined;
   const opts: ExtractOptions = {
     dtype: req.dtype ?? 'F16',
     concurrency: req.concurrency ?? DEFAULT_CONCURRENCY,
@@ -244,77 +239,81 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     isCurrent: (path, metadata, dtype) =>
       req.force ? Promise.resolve(false) : extractedSourceIsCurrent(path, { ...metadataShape(metadata), dtype, metadata: exactMetadata(metadata) }),
     checkSide: (side, label, sourceName) => {
+      padDefault ??= side.padToken;
       const tj = side['tokenizer.json'];
-      if (!tj || checkedTokenizers.has(tj)) return;
-      const checked = checkTokenizer(tj, side['tokenizer_config.json'], config, label);
-      checkedTokenizers.set(tj, checked);
+      if (!tj || checked.has(tj)) return;
+      const c = checkTokenizer(tj, side['tokenizer_config.json'], config, label, padDefault);
+      checked.set(tj, c);
       // Concatenated sources index one matrix with one tokenizer: refuse a mismatch before downloading more.
-      firstTokenizer ??= { name: sourceName, fingerprint: checked.fingerprint };
-      if (checked.fingerprint !== firstTokenizer.fingerprint) {
+      firstTokenizer ??= { name: sourceName, fingerprint: c.fingerprint };
+      if (c.fingerprint !== firstTokenizer.fingerprint) {
         throw new UserError(
           `${config.file}: sources "${firstTokenizer.name}" and "${sourceName}" have different tokenizers; concatenated sources must share one tokenizer`,
         );
       }
     },
   };
+  return { opts, checked, padDefault: () => padDefault };
+}
+
+/** Dispatch one source to its adapter by kind. */
+async function extractSource(job: SourceJob, from: string | undefined, client: () => HubClient): Promise<SourceResult> {
+  const { source } = job;
+  const local = from ?? source.gguf ?? source.path;
+  // --from replaces the location whatever the configured kind, so a file given there is recognised by its content.
+  const isGguf = local !== undefined && ((from === undefined && source.gguf !== undefined) || isGgufFile(local));
+  if (local !== undefined && isGguf) return extractGgufFromFile(job, local, client);
+  if (local !== undefined) return extractFromLocal(job, local);
+  if (source.gguf_file !== undefined) return extractGgufFromHub(job, client());
+  if (source.tfjs_model !== undefined) return extractTfjs(job);
+  return extractFromHub(job, client());
+}
+
+/** extract.json: this run's facts, keeping an earlier run's for sources that were already current. */
+async function writeFacts(outDir: string, config: ModelConfig, results: SourceResult[], notes: string[], padDefault?: PadTokenDefault): Promise<string> {
+  const previous = readExtractRecord(outDir)?.sources ?? [];
+  const sources = results.map(({ side: _side, ...rest }) => {
+    const old = previous.find((p) => p.name === rest.name);
+    return rest.skipped && old ? { ...old, skipped: true } : { ...rest, file: relative(outDir, rest.file) };
+  });
+  return writeExtractRecord(outDir, { config: config.name, sources, notes, ...(padDefault ? { pad_token_default: padDefault } : {}) });
+}
+
+export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
+  const { config } = req;
+  const outDir = outputDirFor(config, req.outDir);
+  if (req.from !== undefined && config.sources.length > 1) {
+    throw new UserError(
+      `--from replaces the location of a single source, but ${config.file} has ${config.sources.length} [[sources]]; set path = "..." in each instead`,
+    );
+  }
+  const { opts, checked, padDefault } = extractOptions(req);
   let client: HubClient | undefined;
   const getClient = () => (client ??= hubClientFromEnv(req.env ?? process.env, { onRetry: (m) => opts.log(`retry: ${m}`), ...req.hub }));
 
   const results: SourceResult[] = [];
   const notes: string[] = [];
-  let tokenizer: { fingerprint: string; from: string; vocabSize: number; padId: number } | undefined;
+  let tokenizer: CheckedTokenizer | undefined;
   for (const [i, source] of config.sources.entries()) {
-    const where = sourceWhere(config, i);
-    const outPath = sourcePath(outDir, source.name);
-    let r: SourceResult;
-    const local = req.from ?? source.gguf ?? source.path;
-    // --from replaces the location whatever the configured kind, so a file given there is recognised by its content.
-    const isGguf = local !== undefined && ((req.from === undefined && source.gguf !== undefined) || isGgufFile(local));
-    if (local !== undefined && isGguf) {
-      r = await extractGgufFromFile(source, where, local, outPath, opts, getClient);
-    } else if (local !== undefined) {
-      r = await extractFromLocal(source, where, local, outPath, opts);
-    } else if (source.gguf_file !== undefined) {
-      r = await extractGgufFromHub(source, where, outPath, opts, getClient());
-    } else if (source.tfjs_model !== undefined) {
-      r = await extractTfjs(source, where, outPath, opts);
-    } else {
-      r = await extractFromHub(source, where, outPath, opts, getClient());
-    }
+    const job: SourceJob = { source, where: sourceWhere(config, i), outPath: sourcePath(outDir, source.name), opts, started: performance.now() };
+    const r = await extractSource(job, req.from, getClient);
     results.push(r);
     if (r.side.note) notes.push(r.side.note);
     const tj = r.side['tokenizer.json'];
-    if (tj) {
-      opts.checkSide(r.side, `${r.repo} tokenizer.json`, r.name);
-      const checked = checkedTokenizers.get(tj)!;
-      if (!tokenizer) {
-        tokenizer = { fingerprint: checked.fingerprint, from: r.name, vocabSize: checked.tok.vocabSize, padId: checked.padId };
-        for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const) {
-          const b = r.side[f];
-          if (b) await writeFileAtomic(join(outDir, sideFileName(f)), b);
-        }
-      }
+    if (!tj) continue;
+    opts.checkSide(r.side, `${r.repo} tokenizer.json`, r.name);
+    if (tokenizer) continue;
+    // The first source's tokenizer files are the weights folder's.
+    tokenizer = checked.get(tj)!;
+    for (const f of SIDE_FILES) {
+      const b = r.side[f];
+      if (b) await writeFileAtomic(join(outDir, sideFileName(f)), b);
     }
   }
 
-  // extract.json keeps the facts of earlier runs for sources that were already current.
-  const factsPath = extractFactsPath(outDir);
-  let previous: Record<string, unknown>[] = [];
-  if (existsSync(factsPath)) {
-    try {
-      previous = (JSON.parse(readFileSync(factsPath, 'utf8')) as { sources?: Record<string, unknown>[] }).sources ?? [];
-    } catch {
-      previous = [];
-    }
-  }
-  const facts = results.map(({ side: _side, ...rest }) => {
-    const old = previous.find((p) => p.name === rest.name);
-    const entry = { ...rest, file: relative(outDir, rest.file) };
-    return rest.skipped && old ? { ...old, skipped: true } : entry;
-  });
-  await writeJsonAtomic(factsPath, { config: config.name, sources: facts, notes });
+  const factsPath = await writeFacts(outDir, config, results, notes, padDefault());
   const files = [...results.map((r) => r.file)];
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'config.json'] as const) {
+  for (const f of SIDE_FILES) {
     const out = join(outDir, sideFileName(f));
     if (existsSync(out) && tokenizer) files.push(out);
   }
@@ -323,7 +322,7 @@ export async function extract(req: ExtractRequest): Promise<ExtractSummary> {
     outDir,
     files,
     sources: results.map(({ side: _side, ...rest }) => rest),
-    tokenizer: tokenizer ? { file: tokenizerPath(outDir), vocabSize: tokenizer.vocabSize, padId: tokenizer.padId } : undefined,
+    tokenizer: tokenizer ? { file: tokenizerPath(outDir), vocabSize: tokenizer.tok.vocabSize, padId: tokenizer.padId } : undefined,
     notes,
   };
 }

@@ -7,21 +7,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseShardIndex } from '../safetensors/shard-index.ts';
 import { tokenizerPath } from '../layout/weights-dir.ts';
-import { DTYPE_BYTES, bf16ToF16Table, type DType } from '../safetensors/dtype.ts';
+import { DTYPE_BYTES, type DType } from '../safetensors/dtype.ts';
 import { UserError } from '../util/errors.ts';
 import type { HubClient } from '../hub/client.ts';
-import { downloadRangeResumable } from '../hub/chunked-download.ts';
 import { readRemoteHeader } from '../hub/remote-header.ts';
-import { verifyAgainstFileHash } from '../hub/verify-file.ts';
+import { downloadHubMatrix } from './hub-matrix.ts';
 import { movedRevisionError, resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
-import { checkSourceTensor, chunkConverter, outputHeader, outputMetadata, refuseNonFinite } from './write-matrix.ts';
+import { checkSourceTensor, chunkConverter, outputMetadata, refuseNonFinite } from './write-matrix.ts';
 import { NonFiniteRows } from '../util/non-finite.ts';
 import type { FileHandle } from 'node:fs/promises';
 import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
 import type { SourceConfig } from '../config/types.ts';
-import type { SourceWhere } from './write-matrix.ts';
+import { sourceResult, type SourceJob } from './source-job.ts';
+
+/** What `openHubSource` gives every hub adapter. */
+export type HubSource = Awaited<ReturnType<typeof openHubSource>>;
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -92,16 +94,10 @@ export async function openHubSource(client: HubClient, source: SourceConfig, opt
   return { repo, resolved, fetched, count, explainMoved };
 }
 
-export async function extractFromHub(
-  source: SourceConfig,
-  where: SourceWhere,
-  outPath: string,
-  opts: ExtractOptions,
-  client: HubClient,
-): Promise<SourceResult> {
-  const t0 = performance.now();
-  const { repo, resolved, fetched, count, explainMoved } = await openHubSource(client, source, opts);
-
+/** The embedding tensor of a hub repo: its shard (index → shard, or the single file), the shard's header, the tensor's entry. */
+async function remoteTensor(client: HubClient, hub: HubSource, job: SourceJob) {
+  const { source, where, opts } = job;
+  const { repo, resolved, fetched, count, explainMoved } = hub;
   const located = await locateShard(client, resolved, source, count).catch(explainMoved);
   const remote = await readRemoteHeader(client, repo, resolved.commit, located.shard).catch(explainMoved);
   fetched.bytes += remote.bytes;
@@ -111,12 +107,17 @@ export async function extractFromHub(
   if (!t) throw new UserError(`${shardLabel}: the index puts "${det.name}" in this shard but its header has no such tensor`);
   opts.log(`${source.name}: tensor ${det.name} (${det.how}) ${t.dtype} ${JSON.stringify(t.shape)} in ${located.shard}`);
   const rows = checkSourceTensor(t.shape, t.dtype, source, where, `${shardLabel}#${det.name}`);
-  const dim = t.shape[1]!;
+  return { shard: located.shard, remote, name: det.name, t, rows, dim: t.shape[1]! };
+}
+
+export async function extractFromHub(job: SourceJob, client: HubClient): Promise<SourceResult> {
+  const { source, outPath, opts } = job;
+  const hub = await openHubSource(client, source, opts);
+  const { repo, resolved, fetched, count, explainMoved } = hub;
+  const { shard, remote, name, t, rows, dim } = await remoteTensor(client, hub, job);
   const srcBytes = DTYPE_BYTES[t.dtype as DType];
-  const dstBytes = DTYPE_BYTES[opts.dtype];
-  const provenance = { repo, revision: resolved.commit, tensor: det.name, source_dtype: t.dtype, source_kind: 'hub' as const };
+  const provenance = { repo, revision: resolved.commit, tensor: name, source_dtype: t.dtype, source_kind: 'hub' as const };
   const metadata = outputMetadata(provenance, rows, dim);
-  const srcLength = rows * dim * srcBytes;
 
   // Small side files first: a gated/missing tokenizer shows up before gigabytes are fetched.
   const side: SourceSide = {};
@@ -125,111 +126,51 @@ export async function extractFromHub(
     if (b) side[f] = b;
   }
   if (!side['tokenizer.json']) side['tokenizer.json'] = suppliedTokenizer(repo, resolved, outPath);
-
   opts.checkSide(side, `${repo}/tokenizer.json`, source.name);
-  const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
-  let result = { bytesDownloaded: 0, bytesResumed: 0, overflows: 0, chunks: 0 };
-  if (skip) {
-    opts.log(`${source.name}: ${outPath} is already extracted from this commit (use --force to redo)`);
-  } else {
-    // The bar counts this run's bytes (rate and ETA stay true after a resume); resumed bytes are logged.
-    let base: number | undefined;
-    let progress: ReturnType<ExtractOptions['progress']> | undefined;
-    const onProgress = (n: number) => {
-      if (base === undefined) {
-        base = n;
-        progress = opts.progress(`${source.name}`, srcLength - n);
-        if (n > 0) progress.log(`${source.name}: ${(n / 1e6).toFixed(1)} MB already verified from an earlier run`);
-      }
-      progress!.update(n - base);
-    };
-    const outHeaderBytes = outputHeader(rows, dim, opts.dtype, metadata);
-    result = await downloadRangeResumable({
-      client,
+
+  const result = await downloadHubMatrix({
+    client,
+    job,
+    remote: {
       url: remote.url,
-      ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
+      ctx: { repo, revision: resolved.commit, file: shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
       redirect: remote.redirect,
-      srcStart: remote.header.dataStart + t.begin,
-      srcLength,
-      fileSize: remote.fileSize,
+      size: remote.fileSize,
       etag: remote.etag,
-      srcElemBytes: srcBytes,
-      dstElemBytes: dstBytes,
-      transform: chunkConverter(t.dtype as DType, opts.dtype),
-      finalPath: outPath,
-      outHeader: outHeaderBytes,
-      chunkSize: opts.chunkSize,
-      concurrency: opts.concurrency,
-      sync: opts.fsync,
-      // The common cases (BF16 → F16, or no conversion) run their per-byte work on a worker thread.
-      worker:
-        t.dtype === opts.dtype ? { mode: 'same' } : t.dtype === 'BF16' && opts.dtype === 'F16' ? { mode: 'bf16-f16', table: bf16ToF16Table() } : undefined,
-      identity: { ...metadata, dtype: opts.dtype, shard: located.shard },
-      onProgress,
-      onLog: (m) => (progress ? progress.log(m) : opts.log(m)),
-      beforeRename: async (partial) => {
-        if (opts.verify) {
-          opts.log(`${source.name}: --verify: streaming all of ${located.shard} (${remote.fileSize} bytes) to check its sha256`);
-          await verifyAgainstFileHash(
-            {
-              client,
-              url: remote.url,
-              ctx: { repo, revision: resolved.commit, file: located.shard, hubUrl: client.hubUrl, hasToken: Boolean(client.token) },
-              fileSize: remote.fileSize,
-              etag: remote.etag,
-              srcStart: remote.header.dataStart + t.begin,
-              srcLength,
-              outStart: outHeaderBytes.byteLength,
-              srcElemBytes: srcBytes,
-              dstElemBytes: dstBytes,
-              transform: chunkConverter(t.dtype as DType, opts.dtype),
-              chunkSize: opts.chunkSize,
-              concurrency: opts.concurrency,
-              redirect: remote.redirect,
-              onLog: opts.log,
-            },
-            partial,
-          );
-        }
-        // The chunks were converted on their way in, so the rows are checked in the file they landed in (read back
-        // from the page cache, before the rename): a NaN row would poison every mean it enters.
-        await refuseNonFiniteRows(partial, {
-          start: outHeaderBytes.byteLength,
-          rows,
-          dim,
-          dtype: opts.dtype,
-          converted: t.dtype !== opts.dtype,
-          path: outPath,
-        });
-      },
-    }).catch(explainMoved);
-    progress?.finish();
-    fetched.bytes += result.bytesDownloaded;
-  }
-  const facts = {
-    name: source.name,
-    file: outPath,
-    kind: 'hub' as const,
-    repo,
-    revision: resolved.commit,
-    tensor: det.name,
-    source_dtype: t.dtype,
-    dtype: opts.dtype,
+    },
+    srcStart: remote.header.dataStart + t.begin,
+    srcLength: rows * dim * srcBytes,
+    srcElemBytes: srcBytes,
+    dstElemBytes: DTYPE_BYTES[opts.dtype],
+    transform: chunkConverter(t.dtype as DType, opts.dtype),
+    storedDtype: t.dtype,
     rows,
     dim,
-    shard: located.shard,
+    metadata,
+    // The chunks were converted on their way in, so the rows are checked in the file they landed in (read back
+    // from the page cache, before the rename): a NaN row would poison every mean it enters.
+    checkRows: (partial, start) => refuseNonFiniteRows(partial, { start, rows, dim, dtype: opts.dtype, converted: t.dtype !== opts.dtype, path: outPath }),
+  }).catch(explainMoved);
+  fetched.bytes += result.bytesDownloaded;
+  return sourceResult(job, {
+    kind: 'hub',
+    repo,
+    revision: resolved.commit,
+    tensor: name,
+    source_dtype: t.dtype,
+    rows,
+    dim,
+    shard,
     bytes_downloaded: fetched.bytes,
     bytes_resumed: result.bytesResumed,
     shard_bytes: remote.fileSize,
     tensor_bytes: t.end - t.begin,
-    seconds: (performance.now() - t0) / 1000,
     overflows: result.overflows,
-    skipped: skip,
+    skipped: result.skipped,
     side,
     // The source's licence as its card states it: extract.json keeps it for the model card save writes.
     license: resolved.license,
-  };
-  return facts;
+  });
 }
 
 /**

@@ -8,12 +8,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { SafetensorsFile } from '../safetensors/file.ts';
 import { parseShardIndex } from '../safetensors/shard-index.ts';
 import type { DType } from '../safetensors/dtype.ts';
-import type { SourceConfig } from '../config/types.ts';
 import { UserError } from '../util/errors.ts';
 import { detectEmbeddingTensor } from './detect.ts';
 import { SIDE_FILES, INDEX_FILE, SINGLE_FILE } from './hub.ts';
-import { checkSourceTensor, outputMetadata, writeMatrixFromBytes, type SourceWhere } from './write-matrix.ts';
-import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
+import { checkSourceTensor, outputMetadata, writeMatrixFromBytes } from './write-matrix.ts';
+import type { SourceResult, SourceSide } from './extract.ts';
+import { localSourceResult, type SourceJob } from './source-job.ts';
 
 /** Find the file holding the embedding tensor under `path` and the tensor's name. */
 async function locateLocalTensor(path: string, configured?: string): Promise<{ file: string; tensor: string; how: string }> {
@@ -65,14 +65,18 @@ async function locateLocalTensor(path: string, configured?: string): Promise<{ f
   );
 }
 
-export async function extractFromLocal(
-  source: SourceConfig,
-  where: SourceWhere,
-  fromPath: string,
-  outPath: string,
-  opts: ExtractOptions,
-): Promise<SourceResult> {
-  const t0 = performance.now();
+/** The side files (tokenizer.json, tokenizer_config.json, config.json) found in a local folder. */
+export function localSideFiles(dir: string): SourceSide {
+  const side: SourceSide = {};
+  for (const f of SIDE_FILES) {
+    const p = join(dir, f);
+    if (existsSync(p)) side[f] = readFileSync(p);
+  }
+  return side;
+}
+
+export async function extractFromLocal(job: SourceJob, fromPath: string): Promise<SourceResult> {
+  const { source, where, outPath, opts } = job;
   const path = resolve(fromPath);
   const loc = await locateLocalTensor(path, source.tensor);
   const file = await SafetensorsFile.open(loc.file);
@@ -81,20 +85,11 @@ export async function extractFromLocal(
     opts.log(`${source.name}: tensor ${loc.tensor} (${loc.how}) ${t.dtype} ${JSON.stringify(t.shape)} in ${loc.file}`);
     const rows = checkSourceTensor(t.shape, t.dtype, source, where, `${loc.file}#${loc.tensor}`);
     const dim = t.shape[1]!;
-    const provenance = {
-      repo: source.hf_model_id ?? path,
-      revision: 'local',
-      tensor: loc.tensor,
-      source_dtype: t.dtype,
-      source_kind: 'local' as const,
-    };
+    const repo = source.hf_model_id ?? path;
+    const provenance = { repo, revision: 'local', tensor: loc.tensor, source_dtype: t.dtype, source_kind: 'local' as const };
     const metadata = outputMetadata(provenance, rows, dim, { path: loc.file });
     const dir = statSync(path).isFile() ? dirname(path) : path;
-    const side: SourceSide = {};
-    for (const f of SIDE_FILES) {
-      const p = join(dir, f);
-      if (existsSync(p)) side[f] = readFileSync(p);
-    }
+    const side = localSideFiles(dir);
     if (!side['tokenizer.json']) {
       side.note = existsSync(join(dir, 'tokenizer.model'))
         ? `${dir} has no tokenizer.json, only tokenizer.model (sentencepiece); save a tokenizer.json with transformers and put it into the output folder`
@@ -108,40 +103,14 @@ export async function extractFromLocal(
     } else {
       const rowBytes = (t.end - t.begin) / t.shape[0]!;
       const progress = opts.progress(source.name, rows * rowBytes);
-      const res = await writeMatrixFromBytes(
-        (start, len) => file.readBytes(t, start, len),
-        t.dtype as DType,
-        dim,
-        outPath,
-        rows,
-        opts.dtype,
-        metadata,
-        (n) => progress.update(n),
-      );
+      const read = (start: number, len: number) => file.readBytes(t, start, len);
+      const res = await writeMatrixFromBytes(read, t.dtype as DType, dim, outPath, rows, opts.dtype, metadata, (n) => progress.update(n));
       progress.finish();
       overflows = res.overflows;
     }
-    return {
-      name: source.name,
-      file: outPath,
-      kind: 'local',
-      repo: provenance.repo,
-      revision: 'local',
-      tensor: loc.tensor,
-      source_dtype: t.dtype,
-      dtype: opts.dtype,
-      rows,
-      dim,
-      shard: loc.file,
-      bytes_downloaded: 0,
-      bytes_resumed: 0,
-      shard_bytes: statSync(loc.file).size,
-      tensor_bytes: t.end - t.begin,
-      seconds: (performance.now() - t0) / 1000,
-      overflows,
-      skipped: skip,
-      side,
-    };
+    const shard_bytes = statSync(loc.file).size;
+    const facts = { tensor: loc.tensor, source_dtype: t.dtype, rows, dim, shard: loc.file, shard_bytes, tensor_bytes: t.end - t.begin };
+    return localSourceResult(job, { kind: 'local', repo, ...facts, overflows, skipped: skip, side });
   } finally {
     await file.close();
   }

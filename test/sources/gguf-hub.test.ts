@@ -3,16 +3,18 @@
  * to a CDN that must not see the token): the header and tensor infos by Range only, then only the token matrix's
  * bytes through the chunked, verified, resumable download; exact values; a lying header is one line, no output.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { decodeToF32 } from '../../src/safetensors/dtype.ts';
 import { SafetensorsFile } from '../../src/safetensors/file.ts';
 import { extract, type ExtractRequest } from '../../src/sources/extract.ts';
 import { readGgufHeader } from '../../src/sources/gguf/header.ts';
 import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
+import { UserError } from '../../src/util/errors.ts';
 import { expectedRows, ggufRowBytes, testGguf, type TestGgufType } from '../helpers/gguf-models.ts';
 import { memorySource } from '../helpers/gguf-writer.ts';
 import { startHubServer, tinyTokenizerJson, type HubServer } from '../helpers/hub-server.ts';
@@ -185,5 +187,52 @@ describe('extract a GGUF file from the hub by Range', () => {
       expect(existsSync(r.outDir!) ? readdirSync(r.outDir!) : []).toEqual([]);
       expect(server.bytesSent).toBeLessThanOrEqual(bytes.byteLength);
     }
+  });
+});
+
+describe('--verify on a GGUF hub file (the same pass as safetensors shards: src/hub/verify-file.ts)', () => {
+  const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+  it("a good file verifies: the whole file is streamed once more and hashed against the hub's sha256; a corrupted range is rewritten", async () => {
+    const repo = await ggufRepo('org/verify-GGUF', 'Q8_0', { tokenizer: true });
+    // One byte inside the token matrix flipped in an otherwise valid 206: only the hashed second pass can see it.
+    server.faults = [{ kind: 'corrupt', times: 1, file: 'model-Q.gguf', atByte: repo.start + 3 * 34 + 5 }];
+    server.resetStats();
+    const logs: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (logs.push(String(c)), true));
+    const r = request({ hf_model_id: 'org/verify-GGUF', gguf_file: 'model-Q.gguf' }, { verify: true, quiet: false });
+    try {
+      await extract(r);
+    } finally {
+      spy.mockRestore();
+      server.faults = [];
+    }
+    expect((await outValues(r.outDir!)).values).toEqual(expectedRows('Q8_0', VOCAB, DIM));
+    expect(logs.join('')).toContain(`g: --verify: streaming all of model-Q.gguf (${repo.bytes.byteLength} bytes) to check its sha256`);
+    expect(logs.join('')).toMatch(
+      /verify: org\/verify-GGUF\/model-Q\.gguf: \d+ bytes of the first download differed from the verified file and were rewritten/,
+    );
+    // The cost: the whole file once more, on top of the header and the matrix.
+    const fileBytes = server.requests.filter((x) => x.file === 'model-Q.gguf' && x.status === 206).reduce((a, x) => a + x.end! - x.start! + 1, 0);
+    expect(fileBytes).toBeGreaterThanOrEqual(repo.bytes.byteLength + repo.tensorBytes);
+  });
+
+  it('a file whose LFS sha256 does not match its bytes fails in one line and leaves no output', async () => {
+    // Served from disk, the test hub's ETag is a sha256 of the path, size and commit, not of the bytes: an oid that lies.
+    const bytes = testGguf({ type: 'Q8_0', vocab: VOCAB, dim: DIM, fillerRows: 64 });
+    const disk = join(tmp, 'lying-oid.gguf');
+    writeFileSync(disk, bytes);
+    server.addRepo({ id: 'org/oid-GGUF', files: { 'model-Q.gguf': { disk }, 'tokenizer.json': { data: tokenizer } } });
+    const r = request({ hf_model_id: 'org/oid-GGUF', gguf_file: 'model-Q.gguf' }, { verify: true });
+    const err = await extract(r).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UserError);
+    const m =
+      /^org\/oid-GGUF\/model-Q\.gguf: sha256 of the downloaded file is ([0-9a-f]{64}), the hub's is ([0-9a-f]{64}): bytes were corrupted on the way; nothing was written, run again \(verified chunks are kept\)$/.exec(
+        (err as Error).message,
+      );
+    expect(m?.[1]).toBe(sha256(bytes));
+    expect(m?.[2]).not.toBe(sha256(bytes));
+    expect((err as UserError).exitCode).toBe(1);
+    expect(readdirSync(r.outDir!).sort()).toEqual(['g.safetensors.partial', 'g.safetensors.partial.json']);
   });
 });

@@ -3,29 +3,23 @@
  * tensor infos with Range requests only, then fetch only the token matrix's bytes through the verified, resumable
  * chunked download (src/hub/chunked-download.ts), decoding each chunk's whole blocks into the output file.
  */
-import type { SourceConfig } from '../../config/types.ts';
 import type { HubClient } from '../../hub/client.ts';
-import { downloadRangeResumable } from '../../hub/chunked-download.ts';
 import { fetchSmallFile } from '../../hub/small-file.ts';
-import { DTYPE_BYTES, bf16ToF16Table } from '../../safetensors/dtype.ts';
+import { DTYPE_BYTES } from '../../safetensors/dtype.ts';
 import { UserError } from '../../util/errors.ts';
-import type { ExtractOptions, SourceResult, SourceSide } from '../extract.ts';
-import { openHubSource, SIDE_FILES } from '../hub.ts';
-import { outputHeader, type SourceWhere } from '../write-matrix.ts';
-import { readGgufHeader } from './header.ts';
+import type { SourceResult, SourceSide } from '../extract.ts';
+import { openHubSource, SIDE_FILES, type HubSource } from '../hub.ts';
+import { downloadHubMatrix } from '../hub-matrix.ts';
+import { sourceResult, type SourceJob } from '../source-job.ts';
+import { readGgufHeader, type GgufHeader } from './header.ts';
 import { openRemoteGguf } from './remote-source.ts';
-import { ggufChunkConverter, ggufMatrix, ggufOutputMetadata } from './source-matrix.ts';
+import { ggufChunkConverter, ggufFacts, ggufMatrix, ggufOutputMetadata } from './source-matrix.ts';
 import { tokenizerForGguf } from './source-tokenizer.ts';
 
-export async function extractGgufFromHub(
-  source: SourceConfig,
-  where: SourceWhere,
-  outPath: string,
-  opts: ExtractOptions,
-  client: HubClient,
-): Promise<SourceResult> {
-  const t0 = performance.now();
-  const { repo, resolved, fetched, count, explainMoved } = await openHubSource(client, source, opts);
+export async function extractGgufFromHub(job: SourceJob, client: HubClient): Promise<SourceResult> {
+  const { source, where, opts } = job;
+  const hub = await openHubSource(client, source, opts);
+  const { repo, resolved, fetched, explainMoved } = hub;
   const file = source.gguf_file!;
   if (resolved.files.length > 0 && !resolved.files.includes(file)) {
     const ggufs = resolved.files.filter((f) => /\.gguf$/i.test(f));
@@ -44,90 +38,50 @@ export async function extractGgufFromHub(
   const m = ggufMatrix(header, label, source, where);
   opts.log(`${source.name}: tensor ${m.tensor.info.name} ${m.layout.name} [${m.tensor.vocab}, ${m.dim}] in ${file} (header: ${remote.bytesRead()} bytes)`);
   const metadata = ggufOutputMetadata(m, { repo, revision: resolved.commit, kind: 'hub' }, { gguf_file: file });
+  const side = await hubTokenizer(client, hub, job, header, label);
 
-  // Small side files first: a missing tokenizer shows up before gigabytes are fetched.
+  const result = await downloadHubMatrix({
+    client,
+    job,
+    remote,
+    srcStart: m.tensor.info.fileOffset,
+    srcLength: m.rows * m.tensor.rowBytes,
+    // A chunk holds whole ggml blocks, so each one decodes on its own.
+    srcElemBytes: m.layout.bytes,
+    dstElemBytes: m.layout.values * DTYPE_BYTES[opts.dtype],
+    transform: ggufChunkConverter(m, opts.dtype, `${label}: tensor "${m.tensor.info.name}"`),
+    storedDtype: m.layout.name,
+    rows: m.rows,
+    dim: m.dim,
+    metadata,
+  }).catch(explainMoved);
+  fetched.bytes += result.bytesDownloaded;
+  return sourceResult(job, {
+    ...ggufFacts(m),
+    kind: 'hub',
+    repo,
+    revision: resolved.commit,
+    shard: file,
+    bytes_downloaded: fetched.bytes,
+    bytes_resumed: result.bytesResumed,
+    shard_bytes: remote.size,
+    overflows: result.overflows,
+    skipped: result.skipped,
+    side,
+  });
+}
+
+/** The repo's small side files, then the tokenizer the source uses, checked: a missing one shows up before gigabytes are fetched. */
+async function hubTokenizer(client: HubClient, hub: HubSource, job: SourceJob, header: GgufHeader, label: string): Promise<SourceSide> {
+  const { repo, resolved, count, explainMoved } = hub;
   const found: SourceSide = {};
   for (const f of SIDE_FILES) {
     if (resolved.files.length > 0 && !resolved.files.includes(f)) continue;
     const b = await fetchSmallFile(client, repo, resolved.commit, f, count).catch(explainMoved);
     if (b) found[f] = b;
   }
-  const tok = await tokenizerForGguf({
-    source,
-    where,
-    header,
-    file: label,
-    found,
-    lookedIn: `${repo}@${resolved.commit.slice(0, 12)}`,
-    client: () => client,
-    count,
-  });
-  opts.checkSide(tok.side, tok.from, source.name);
-
-  const skip = await opts.isCurrent(outPath, metadata, opts.dtype);
-  let result = { bytesDownloaded: 0, bytesResumed: 0, overflows: 0, chunks: 0 };
-  const srcLength = m.rows * m.tensor.rowBytes;
-  if (skip) {
-    opts.log(`${source.name}: ${outPath} is already extracted from this commit (use --force to redo)`);
-  } else {
-    let base: number | undefined;
-    let progress: ReturnType<ExtractOptions['progress']> | undefined;
-    const onProgress = (n: number) => {
-      if (base === undefined) {
-        base = n;
-        progress = opts.progress(source.name, srcLength - n);
-        if (n > 0) progress.log(`${source.name}: ${(n / 1e6).toFixed(1)} MB already verified from an earlier run`);
-      }
-      progress!.update(n - base);
-    };
-    const stored = m.layout.name;
-    result = await downloadRangeResumable({
-      client,
-      url: remote.url,
-      ctx: remote.ctx,
-      redirect: remote.redirect,
-      srcStart: m.tensor.info.fileOffset,
-      srcLength,
-      fileSize: remote.size,
-      etag: remote.etag,
-      // A chunk holds whole ggml blocks, so each one decodes on its own.
-      srcElemBytes: m.layout.bytes,
-      dstElemBytes: m.layout.values * DTYPE_BYTES[opts.dtype],
-      transform: ggufChunkConverter(m, opts.dtype, `${label}: tensor "${m.tensor.info.name}"`),
-      finalPath: outPath,
-      outHeader: outputHeader(m.rows, m.dim, opts.dtype, metadata),
-      chunkSize: opts.chunkSize,
-      concurrency: opts.concurrency,
-      sync: opts.fsync,
-      worker: stored === opts.dtype ? { mode: 'same' } : stored === 'BF16' && opts.dtype === 'F16' ? { mode: 'bf16-f16', table: bf16ToF16Table() } : undefined,
-      identity: { ...metadata, dtype: opts.dtype, shard: file },
-      onProgress,
-      onLog: (msg) => (progress ? progress.log(msg) : opts.log(msg)),
-    }).catch(explainMoved);
-    progress?.finish();
-    fetched.bytes += result.bytesDownloaded;
-  }
-  return {
-    name: source.name,
-    file: outPath,
-    kind: 'hub',
-    repo,
-    revision: resolved.commit,
-    tensor: m.tensor.info.name,
-    source_dtype: m.layout.name,
-    dtype: opts.dtype,
-    rows: m.rows,
-    dim: m.dim,
-    shard: file,
-    bytes_downloaded: fetched.bytes,
-    bytes_resumed: result.bytesResumed,
-    shard_bytes: remote.size,
-    tensor_bytes: m.tensor.info.byteLength ?? m.tensor.vocab * m.tensor.rowBytes,
-    seconds: (performance.now() - t0) / 1000,
-    overflows: result.overflows,
-    skipped: skip,
-    source_format: 'gguf',
-    dequantized: m.dequantized,
-    side: tok.side,
-  };
+  const lookedIn = `${repo}@${resolved.commit.slice(0, 12)}`;
+  const tok = await tokenizerForGguf({ source: job.source, where: job.where, header, file: label, found, lookedIn, client: () => client, count });
+  job.opts.checkSide(tok.side, tok.from, job.source.name);
+  return tok.side;
 }

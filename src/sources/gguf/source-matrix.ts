@@ -60,6 +60,19 @@ export function ggufOutputMetadata(
   return outputMetadata(provenance, m.rows, m.dim, { source_format: 'gguf', dequantized: String(m.dequantized), ...extra });
 }
 
+/** The facts of an extracted GGUF matrix (its `extract.json` entry's share), the same for both paths. */
+export function ggufFacts(m: GgufMatrix) {
+  return {
+    tensor: m.tensor.info.name,
+    source_dtype: m.layout.name,
+    rows: m.rows,
+    dim: m.dim,
+    tensor_bytes: m.tensor.info.byteLength ?? m.tensor.vocab * m.tensor.rowBytes,
+    source_format: 'gguf' as const,
+    dequantized: m.dequantized,
+  };
+}
+
 /**
  * Converts whole stored blocks to the output dtype: float types as safetensors sources do (bit-exact where no
  * rounding is needed), quantized ones through ggml's block decoding to float32, then round-to-nearest-even.

@@ -17,7 +17,7 @@ import { SIDE_FILES } from '../hub.ts';
 import type { SourceWhere } from '../write-matrix.ts';
 import { createTokenizer } from '../../tokenize/tokenizer.ts';
 import type { GgufHeader } from './header.ts';
-import { checkTokenizersAgree, GGUF_TOKENIZER_KEYS, tokenizerJsonFromGguf } from './tokenizer.ts';
+import { checkTokenizersAgree, GGUF_TOKENIZER_KEYS, ggufPadToken, tokenizerJsonFromGguf } from './tokenizer.ts';
 
 export interface GgufTokenizerRequest {
   source: SourceConfig;
@@ -52,8 +52,17 @@ const AGREEMENT_SAMPLE = [
   'x',
 ];
 
-/** The side files (tokenizer.json first of all, and a note when there is one) a GGUF source uses, plus where they came from. */
+/**
+ * The side files (tokenizer.json first of all, and a note when there is one) a GGUF source uses, plus where they
+ * came from; the side also carries the file's pad-token default, whichever tokenizer serves.
+ */
 export async function tokenizerForGguf(r: GgufTokenizerRequest): Promise<{ side: SourceSide; from: string }> {
+  const found = await findTokenizer(r);
+  const padToken = ggufPadToken(r.header.metadata, r.file);
+  return padToken ? { ...found, side: { ...found.side, padToken } } : found;
+}
+
+async function findTokenizer(r: GgufTokenizerRequest): Promise<{ side: SourceSide; from: string }> {
   const repo = r.source.tokenizer_repo;
   if (repo !== undefined) {
     const client = r.client();

@@ -111,7 +111,7 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
   const scores = meta.numbers(K.scores, n);
   if (scores === undefined) meta.fail(K.scores, 'is missing; a sentencepiece ("llama") vocabulary needs its scores to rank merges');
   // llama.cpp's defaults for sentencepiece files: unk 0, bos 1, eos 2, BOS added, EOS not, space prefix.
-  const specialIds = readSpecialIds(meta, n, { unk: 0, bos: 1, eos: 2 });
+  const specialIds = readSpecialIds(meta, n, SPM_DEFAULT_IDS);
   const addBos = meta.bool(K.addBos) ?? true;
   const addEos = meta.bool(K.addEos) ?? false;
   const addSpacePrefix = meta.bool(K.addSpacePrefix) ?? true;
@@ -121,12 +121,8 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
   const mergeable = (id: number) => types[id] === TT.NORMAL || types[id] === TT.USER_DEFINED || types[id] === 0;
   const merges = mergesFromScores(tokens, scores, mergeable);
   const byteFallback = types.some((t, id) => t === TT.BYTE && BYTE_PIECE.test(tokens[id]!));
-  const unkId = specialIds.unk;
-  const json: TokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens(tokens, types, true),
+  const json = bpeTokenizerJson({
+    addedTokens: addedTokens(tokens, types, true),
     normalizer: addSpacePrefix
       ? {
           type: 'Sequence',
@@ -136,8 +132,8 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
           ],
         }
       : { type: 'Replace', pattern: { String: ' ' }, content: SPIECE_UNDERLINE },
-    pre_tokenizer: null,
-    post_processor: postProcessor(tokens, specialIds, addBos, addEos),
+    preTokenizer: null,
+    postProcessor: postProcessor(tokens, specialIds, addBos, addEos),
     decoder: {
       type: 'Sequence',
       decoders: [
@@ -147,20 +143,14 @@ function spmTokenizer(meta: MetadataReader, tokens: string[], types: number[]): 
         ...(addSpacePrefix ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
       ],
     },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: unkId === undefined ? null : tokens[unkId]!,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: true,
-      byte_fallback: byteFallback,
-      ignore_merges: false,
-      // The sentencepiece vocabulary holds every piece, control tokens included (as Llama-2's tokenizer.json).
-      vocab: vocabObject(tokens, () => true),
-      merges,
-    },
-  };
+    unkToken: specialIds.unk === undefined ? null : tokens[specialIds.unk]!,
+    fuseUnk: true,
+    byteFallback,
+    ignoreMerges: false,
+    // The sentencepiece vocabulary holds every piece, control tokens included (as Llama-2's tokenizer.json).
+    vocab: vocabObject(tokens, () => true),
+    merges,
+  });
   return finish(json, 'llama', 'default', tokens, specialIds, addBos, addEos);
 }
 
@@ -178,32 +168,63 @@ function byteLevelTokenizer(meta: MetadataReader, tokens: string[], types: numbe
   const addBos = meta.bool(K.addBos) ?? recipe.addBosDefault;
   const addEos = meta.bool(K.addEos) ?? false;
   const isAdded = (id: number) => types[id] === TT.CONTROL || types[id] === TT.USER_DEFINED;
-  const unkId = specialIds.unk;
-  const json: TokenizerJson = {
+  const json = bpeTokenizerJson({
+    addedTokens: addedTokens(tokens, types, false),
+    normalizer: recipe.normalizer,
+    preTokenizer: recipe.preTokenizer,
+    postProcessor: postProcessor(tokens, specialIds, addBos, addEos),
+    decoder: recipe.decoder,
+    unkToken: specialIds.unk === undefined ? null : tokens[specialIds.unk]!,
+    fuseUnk: false,
+    byteFallback: false,
+    ignoreMerges: recipe.ignoreMerges,
+    // Added tokens live outside the model vocabulary (as in Llama-3's and Qwen's tokenizer.json), so the
+    // BPE model (with `ignore_merges`, a whole word found in its vocabulary) can never produce one.
+    vocab: vocabObject(tokens, (id) => !isAdded(id)),
+    merges,
+  });
+  return finish(json, 'gpt2', recipe.name, tokens, specialIds, addBos, addEos);
+}
+
+/** The parts in which the two rebuilt families differ; `bpeTokenizerJson` lays them out as a tokenizer.json. */
+interface BpeParts {
+  addedTokens: NonNullable<TokenizerJson['added_tokens']>;
+  normalizer: unknown;
+  preTokenizer: unknown;
+  postProcessor: unknown;
+  decoder: unknown;
+  unkToken: string | null;
+  fuseUnk: boolean;
+  byteFallback: boolean;
+  ignoreMerges: boolean;
+  vocab: Record<string, number>;
+  merges: [string, string][];
+}
+
+/** The tokenizer.json of a BPE model, written once for both families (no truncation, padding, dropout or affixes). */
+function bpeTokenizerJson(p: BpeParts): TokenizerJson {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: addedTokens(tokens, types, false),
-    normalizer: recipe.normalizer,
-    pre_tokenizer: recipe.preTokenizer,
-    post_processor: postProcessor(tokens, specialIds, addBos, addEos),
-    decoder: recipe.decoder,
+    added_tokens: p.addedTokens,
+    normalizer: p.normalizer,
+    pre_tokenizer: p.preTokenizer,
+    post_processor: p.postProcessor,
+    decoder: p.decoder,
     model: {
       type: 'BPE',
       dropout: null,
-      unk_token: unkId === undefined ? null : tokens[unkId]!,
+      unk_token: p.unkToken,
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: recipe.ignoreMerges,
-      // Added tokens live outside the model vocabulary (as in Llama-3's and Qwen's tokenizer.json), so the
-      // BPE model (with `ignore_merges`, a whole word found in its vocabulary) can never produce one.
-      vocab: vocabObject(tokens, (id) => !isAdded(id)),
-      merges,
+      fuse_unk: p.fuseUnk,
+      byte_fallback: p.byteFallback,
+      ignore_merges: p.ignoreMerges,
+      vocab: p.vocab,
+      merges: p.merges,
     },
   };
-  return finish(json, 'gpt2', recipe.name, tokens, specialIds, addBos, addEos);
 }
 
 function finish(
@@ -215,8 +236,37 @@ function finish(
   addBos: boolean,
   addEos: boolean,
 ): GgufTokenizer {
-  const padId = specialIds.pad ?? specialIds.eos;
-  return { json, model, pre, specialIds, addBos, addEos, padToken: padId === undefined ? undefined : tokens[padId] };
+  return { json, model, pre, specialIds, addBos, addEos, padToken: padDefault(specialIds, tokens)?.token };
+}
+
+/** llama.cpp's special ids of a sentencepiece ("llama") file that states none (llama-vocab.cpp); byte-level files have none. */
+const SPM_DEFAULT_IDS: GgufSpecialIds = { unk: 0, bos: 1, eos: 2 };
+
+/**
+ * The pad token a file implies, decided here only: its padding token, else EOS. llama.cpp itself leaves the pad
+ * id unset (LLAMA_TOKEN_NULL) when `tokenizer.ggml.padding_token_id` is absent, and its converter writes that key
+ * only when the original tokenizer has a pad token; WordLlama's configs pad the models that lack one with EOS
+ * (Llama-2 "</s>", Llama-3 "<|end_of_text|>", Qwen2 "<|endoftext|>"). Pooling only skips the pad id, so EOS is safe.
+ */
+function padDefault(ids: GgufSpecialIds, tokens: string[]): { token: string; id: number; key: string } | undefined {
+  const [id, key] = ids.pad !== undefined ? [ids.pad, K.padId] : [ids.eos, K.eosId];
+  return id === undefined ? undefined : { token: tokens[id]!, id, key };
+}
+
+/**
+ * The pad-token default of a GGUF file (see `padDefault`) without rebuilding its tokenizer, so it serves also
+ * when the tokenizer comes from elsewhere (`tokenizer_repo`) or the file's pre-tokenizer is not supported.
+ * Undefined when the file has no token list or names neither token.
+ */
+export function ggufPadToken(metadata: Metadata, source = 'model.gguf'): { token: string; from: string } | undefined {
+  const meta = new MetadataReader(metadata, source);
+  const tokens = meta.strings(K.tokens);
+  if (tokens === undefined || tokens.length === 0) return undefined;
+  const ids = readSpecialIds(meta, tokens.length, meta.string(K.model) === 'llama' ? SPM_DEFAULT_IDS : {});
+  const pad = padDefault(ids, tokens);
+  if (!pad) return undefined;
+  const stated = metadata.has(pad.key) ? `${pad.key} ${pad.id}` : `llama.cpp's default EOS id ${pad.id}`;
+  return { token: pad.token, from: `${source}: ${stated}` };
 }
 
 /** token → id for the ids `keep` accepts; a repeated string keeps its first id. Built so "__proto__" is a key. */
