@@ -241,14 +241,28 @@ if (args.includes('--cli')) {
   await fh.sync();
   await fh.close();
   const writeS = (performance.now() - write) / 1000;
-  console.log(`  reading ${lines} lines: ${readS.toFixed(3)} s; writing ${((N * 256 * 4) / 1e6).toFixed(1)} MB and fsync: ${writeS.toFixed(3)} s; load ${la()}`);
+  console.log(
+    `  reading ${lines} lines: ${readS.toFixed(3)} s; writing ${((N * 256 * 4) / 1e6).toFixed(1)} MB and fsync: ${writeS.toFixed(3)} s; load ${la()}`,
+  );
   cli.push({ what: 'read 50k lines (readline)', wall_s: +readS.toFixed(3) }, { what: 'write 51 MB + fsync', wall_s: +writeS.toFixed(3) });
   const outputs: Buffer[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const [name, bin] of bins) {
       for (const threads of ['1', '2']) {
         const out = join(dir, `out-${threads}.npy`);
-        record(`${name} 50k lines → .npy, --threads ${threads}`, [bin, 'embed', '--model', modelFile, '--input', input, '--output', out, '--threads', threads, '--quiet']);
+        record(`${name} 50k lines → .npy, --threads ${threads}`, [
+          bin,
+          'embed',
+          '--model',
+          modelFile,
+          '--input',
+          input,
+          '--output',
+          out,
+          '--threads',
+          threads,
+          '--quiet',
+        ]);
         if (r === 0) outputs.push(readFileSync(out));
       }
     }
