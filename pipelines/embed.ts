@@ -184,13 +184,23 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
   await fh.write(header, 0, header.length, 0);
   let pos = header.length;
   let rows = 0;
-  const put = async (bytes: Uint8Array) => {
+  // A batch's rows are written while the next batch is embedded: `put` waits for the previous write only, so
+  // the file I/O (a libuv thread) overlaps the tokenizing instead of adding to it. Each batch's bytes are a
+  // fresh array, kept alive by the pending write; a failed write surfaces at the next put or at finish.
+  let writing: Promise<void> = Promise.resolve();
+  const writeAt = async (bytes: Uint8Array, at: number) => {
     let off = 0;
     while (off < bytes.length) {
-      const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, pos);
+      const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, at + off);
       off += bytesWritten;
-      pos += bytesWritten;
     }
+  };
+  const put = async (bytes: Uint8Array) => {
+    await writing;
+    writing = writeAt(bytes, pos);
+    // Marked handled now (else Node would end the process on a failure before the next put awaits it).
+    writing.catch(() => {});
+    pos += bytes.length;
   };
   return {
     async write(model, texts) {
@@ -206,6 +216,7 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
       rows += texts.length;
     },
     async finish() {
+      await writing;
       header = npyHeader(dtype, rows, cols);
       await fh.write(header, 0, header.length, 0);
       await fh.sync();
@@ -214,6 +225,7 @@ async function npySink(args: Args, dim: number): Promise<Sink> {
       return rows;
     },
     async abort() {
+      await writing.catch(() => {});
       await fh.close().catch(() => {});
       await rm(tmp, { force: true });
     },

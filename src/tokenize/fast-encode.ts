@@ -26,6 +26,7 @@
  * Pure (browser-safe). The cache is bounded (two generations) so memory stays flat over millions of texts.
  */
 import type { TextTokenizer } from './tokenizer.ts';
+import { createFastBpe } from './bpe.ts';
 
 export type FastEncodeMode = 'keep' | 'strip' | 'plain';
 
@@ -49,6 +50,8 @@ export interface FastEncoder {
    * new end. The allocation-free path used by pooling.
    */
   encodeInto(text: string, out: Int32Array, offset: number): { out: Int32Array; end: number };
+  /** What encodes a cache miss: the fast BPE (bpe.ts, with its configuration) or the library, and why. */
+  readonly missModel: string;
   /** Cache statistics since creation. */
   stats(): { hits: number; misses: number; plain: number; entries: number; bypassed: number };
   clear(): void;
@@ -288,12 +291,31 @@ export interface FastEncoderOptions {
   maxEntries?: number;
   /** Force plain encoding (for comparisons). */
   disable?: boolean;
+  /** Encode cache misses with the library's BPE instead of the exact fast one in bpe.ts (for comparisons). */
+  libraryBpe?: boolean;
 }
 
 export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions = {}): FastEncoder {
   const analysis: TokenizerAnalysis = opts.disable
     ? { mode: 'plain' as const, reason: 'disabled', noCutAfter: new Set<number>(), fuseUnk: false }
     : analyzeTokenizer(tok);
+  // A miss is encoded by bpe.ts' exact BPE where it mirrors the model, else by the library. Its tables are built
+  // on the first miss (0.1–2 s for 60k–500k merges), so loading a model only to inspect it does not pay for
+  // them; the self-check probes then run through it too, and any difference keeps the library.
+  const libraryIds = (source: string) => Int32Array.from(tok.encode(source));
+  let missModel = analysis.mode === 'plain' ? 'none (plain encode)' : opts.libraryBpe ? 'library BPE (asked)' : '';
+  let missIds = (source: string): Int32Array => {
+    const { bpe, reason } = createFastBpe(tok);
+    missModel = bpe ? reason : `library (${reason})`;
+    missIds = libraryIds;
+    if (bpe) {
+      const probe = SELF_CHECK.find((p) => bpe.encode(p).join() !== tok.encode(p).join());
+      if (probe === undefined) missIds = bpe.encode;
+      else missModel = `library (fast BPE differed on ${JSON.stringify(probe)})`;
+    }
+    return missIds(source);
+  };
+  if (missModel !== '') missIds = libraryIds;
   const generation = Math.max(1, Math.floor((opts.maxEntries ?? 200_000) / 2));
   let young = new Map<string, Int32Array>();
   let old = new Map<string, Int32Array>();
@@ -340,7 +362,7 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     ids = old.get(key);
     if (ids === undefined) {
       misses++;
-      ids = Int32Array.from(tok.encode(source));
+      ids = missIds(source);
     } else {
       hits++;
     }
@@ -415,6 +437,9 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
   // Safety net for configurations the analysis did not foresee: a few probes must match plain encoding exactly,
   // else the encoder stays plain. (Costs a few encodes at load.)
   if (analysis.mode !== 'plain') {
+    // The cutting is checked against the library's model here; the fast BPE checks itself when first built.
+    const missModelIds = missIds;
+    missIds = libraryIds;
     for (const probe of SELF_CHECK) {
       const want = tok.encode(probe);
       const { out, end } = encodeInto(probe, new Int32Array(64), 0);
@@ -424,6 +449,7 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
         break;
       }
     }
+    missIds = missModelIds;
     young = new Map();
     old = new Map();
     hits = misses = plainCount = bypassed = windowPieces = windowMisses = 0;
@@ -440,6 +466,9 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
       return Array.from(out.subarray(0, end));
     },
     encodeInto,
+    get missModel() {
+      return missModel === '' ? 'not built yet (no miss so far)' : missModel;
+    },
     stats: () => ({ hits, misses, plain: plainCount, entries: young.size + old.size, bypassed }),
     clear() {
       young = new Map();
