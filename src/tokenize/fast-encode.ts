@@ -293,6 +293,22 @@ export interface FastEncoderOptions {
   disable?: boolean;
   /** Encode cache misses with the library's BPE instead of the exact fast one in bpe.ts (for comparisons). */
   libraryBpe?: boolean;
+  /**
+   * Misses the library encodes before the fast BPE's tables are built; default one per 16 merges (see
+   * `fastBpeAfterMisses`). 0 builds them on the first miss.
+   */
+  fastBpeAfterMisses?: number;
+}
+
+/**
+ * When to build the fast BPE, as in ski rental: its tables cost about 2 µs per merge to build (0.2 s for
+ * Llama-2's 61k merges, 1–2 s for Gemma-3's 514k), and each miss it encodes saves about 30 µs of the library's
+ * BPE, so building after merges / 16 library misses spends at most about as much on the library as the build
+ * costs. A call that embeds a few sentences never pays for the tables; a corpus pays for them once, early.
+ */
+export function fastBpeAfterMisses(tok: TextTokenizer): number {
+  const merges = (tok.json.model as { merges?: unknown[] } | undefined)?.merges;
+  return Math.ceil((Array.isArray(merges) ? merges.length : 0) / 16);
 }
 
 export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions = {}): FastEncoder {
@@ -300,11 +316,15 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     ? { mode: 'plain' as const, reason: 'disabled', noCutAfter: new Set<number>(), fuseUnk: false }
     : analyzeTokenizer(tok);
   // A miss is encoded by bpe.ts' exact BPE where it mirrors the model, else by the library. Its tables are built
-  // on the first miss (0.1–2 s for 60k–500k merges), so loading a model only to inspect it does not pay for
-  // them; the self-check probes then run through it too, and any difference keeps the library.
+  // once enough misses have gone through the library to pay for them (`fastBpeAfterMisses`), so loading a model
+  // to embed a few texts does not pay for them; the self-check probes then run through it too, and any
+  // difference keeps the library.
   const libraryIds = (source: string) => Int32Array.from(tok.encode(source));
   let missModel = analysis.mode === 'plain' ? 'none (plain encode)' : opts.libraryBpe ? 'library BPE (asked)' : '';
+  const buildAfter = opts.fastBpeAfterMisses ?? fastBpeAfterMisses(tok);
+  let libraryMisses = buildAfter;
   let missIds = (source: string): Int32Array => {
+    if (libraryMisses-- > 0) return libraryIds(source);
     const { bpe, reason } = createFastBpe(tok);
     missModel = bpe ? reason : `library (${reason})`;
     missIds = libraryIds;
@@ -467,7 +487,7 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     },
     encodeInto,
     get missModel() {
-      return missModel === '' ? 'not built yet (no miss so far)' : missModel;
+      return missModel === '' ? `not built yet (the library encodes the first ${buildAfter} misses)` : missModel;
     },
     stats: () => ({ hits, misses, plain: plainCount, entries: young.size + old.size, bypassed }),
     clear() {

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createFastBpe } from '../../src/tokenize/bpe.ts';
-import { createFastEncoder } from '../../src/tokenize/fast-encode.ts';
+import { createFastEncoder, fastBpeAfterMisses } from '../../src/tokenize/fast-encode.ts';
 import { loadTokenizerFile } from '../../src/tokenize/node.ts';
 import { createTokenizer, type TextTokenizer, type TokenizerJson } from '../../src/tokenize/tokenizer.ts';
 import { mulberry32 } from '../../src/util/random.ts';
@@ -227,14 +227,26 @@ describe('fast BPE merge order and options', () => {
 });
 
 describe('the word cache encodes its misses with the fast BPE', () => {
-  it('Llama-2: built on the first miss, and ids equal the library path', () => {
+  it('Llama-2: built on the first miss when asked, and ids equal the library path', () => {
     const tok = tokenizer(TOKENIZERS.llama2);
-    const fast = createFastEncoder(tok);
-    expect(fast.missModel).toBe('not built yet (no miss so far)');
+    const fast = createFastEncoder(tok, { fastBpeAfterMisses: 0 });
+    expect(fast.missModel).toBe('not built yet (the library encodes the first 0 misses)');
     const reference = createFastEncoder(tok, { libraryBpe: true });
     for (const t of SAMPLE) expect(fast.encode(t)).toEqual(reference.encode(t));
     expect(fast.missModel).toBe('fast BPE over 58980 merges (byte fallback, fuse_unk)');
     expect(reference.missModel).toBe('library BPE (asked)');
+  });
+
+  it('by default the library encodes the first merges / 16 misses, then the fast BPE is built', () => {
+    const tok = tokenizer(TOKENIZERS.llama2);
+    expect(fastBpeAfterMisses(tok)).toBe(Math.ceil(58980 / 16));
+    const fast = createFastEncoder(tok, { fastBpeAfterMisses: 3 });
+    const reference = createFastEncoder(tok, { libraryBpe: true });
+    const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
+    for (const [i, w] of words.entries()) {
+      expect(fast.encode(w)).toEqual(reference.encode(w));
+      expect(fast.missModel).toBe(i < 3 ? 'not built yet (the library encodes the first 3 misses)' : 'fast BPE over 58980 merges (byte fallback, fuse_unk)');
+    }
   });
 
   it('families without a BPE model keep the library', () => {
