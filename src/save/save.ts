@@ -20,7 +20,7 @@ import { modelCard } from './model-card.ts';
 import { jsProjector, tfProjector, type BlockProjector } from './project.ts';
 import { projectVocabulary, type ProjectedVocabulary } from './project-vocabulary.ts';
 import { SAVED_TENSOR } from '../layout/tensor-names.ts';
-import { buildSavedModelConfig, isSavedModelConfig, type SavedDtype } from '../layout/saved-config.ts';
+import { buildSavedModelConfig, isSavedModelConfig, type SavedDtype, type SavedModelConfig } from '../layout/saved-config.ts';
 import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
 import {
   checkpointModelPath,
@@ -208,13 +208,12 @@ interface SavedModelFacts {
   files: SavedFile[];
 }
 
-/** `[training] whiten` as the checkpoint recorded it (absent when training ran with the default). */
-const recordedWhiten = (meta: LoadedCheckpoint['meta']) => (meta.config.training as { whiten?: number } | undefined)?.whiten;
-
-function savedModelConfig({ opts, inputs, projected, sources }: SavedModelFacts) {
+/** config.json and README.md of the saved model, from the same facts. */
+function describeSavedModel({ opts, inputs, projected, sources, files }: SavedModelFacts): { savedConfig: SavedModelConfig; card: string } {
   const { config } = opts;
   const { params, meta } = inputs.ckpt;
-  return buildSavedModelConfig({
+  const whiten = (meta.config.training as { whiten?: number } | undefined)?.whiten;
+  const savedConfig = buildSavedModelConfig({
     name: config.name,
     description: config.description,
     dims: inputs.dims,
@@ -226,7 +225,7 @@ function savedModelConfig({ opts, inputs, projected, sources }: SavedModelFacts)
     normalize: true,
     dtype: opts.dtype ?? 'f16',
     ...(opts.dtype === 'int8' ? { scales: projected.int8Steps } : {}),
-    whiten: params.whiten ? (recordedWhiten(meta) ?? true) : undefined,
+    whiten: params.whiten ? (whiten ?? true) : undefined,
     whitened_dims: params.whiten ? Object.keys(params.whiten).map(Number) : undefined,
     token_delta: params.tokenDelta !== undefined,
     max_length: config.tokenizer.max_length,
@@ -243,12 +242,7 @@ function savedModelConfig({ opts, inputs, projected, sources }: SavedModelFacts)
     },
     eval: meta.eval ?? [],
   });
-}
-
-function savedModelCard({ opts, inputs, sources, files }: SavedModelFacts): string {
-  const { config } = opts;
-  const { params, meta } = inputs.ckpt;
-  return modelCard({
+  const card = modelCard({
     name: config.name,
     description: config.description,
     dims: inputs.dims,
@@ -270,8 +264,9 @@ function savedModelCard({ opts, inputs, sources, files }: SavedModelFacts): stri
     files: files.map((f) => ({ dim: f.dim, file: savedFileName(config.name, f.dim), bytes: f.bytes })),
     dtype: opts.dtype,
     tokenDelta: params.tokenDelta !== undefined,
-    whiten: params.whiten ? Number(recordedWhiten(meta) ?? 0) || undefined : undefined,
+    whiten: params.whiten ? Number(whiten ?? 0) || undefined : undefined,
   });
+  return { savedConfig, card };
 }
 
 export async function runSave(opts: SaveOptions): Promise<SaveResult> {
@@ -307,11 +302,11 @@ export async function runSave(opts: SaveOptions): Promise<SaveResult> {
     const path = savedModelPath(saveDir, config.name, dim);
     return { dim, path, bytes: statSync(path).size };
   });
-  const facts: SavedModelFacts = { opts, inputs, projected, sources, files };
+  const { savedConfig, card } = describeSavedModel({ opts, inputs, projected, sources, files });
   const configPath = modelConfigPath(saveDir);
-  await writeJsonAtomic(configPath, savedModelConfig(facts));
+  await writeJsonAtomic(configPath, savedConfig);
   const readmePath = modelCardPath(saveDir);
-  await writeFileAtomic(readmePath, savedModelCard(facts));
+  await writeFileAtomic(readmePath, card);
   const step = inputs.ckpt.meta.step;
   return { saveDir, files, configPath, readmePath, step, seconds: (performance.now() - t0) / 1000, overflows: projected.overflows, engine: projector.engine };
 }
