@@ -19,7 +19,6 @@ import { UserError } from '../util/errors.ts';
 import { modelCard } from './model-card.ts';
 import { jsProjector, tfProjector, type BlockProjector } from './project.ts';
 import { projectVocabulary, type ProjectedVocabulary } from './project-vocabulary.ts';
-import { SAVED_TENSOR } from '../layout/tensor-names.ts';
 import { buildSavedModelConfig, isSavedModelConfig, type SavedDtype, type SavedModelConfig } from '../layout/saved-config.ts';
 import { CHECKPOINT_MODEL_FILE, CONCAT_FILE, savedFileDim, savedFileName } from '../layout/file-names.ts';
 import {
@@ -33,8 +32,6 @@ import {
   tokenizerConfigPath,
   tokenizerPath,
 } from '../layout/weights-dir.ts';
-
-export { SAVED_TENSOR };
 
 export interface SaveOptions {
   config: ModelConfig;
