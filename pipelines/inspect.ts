@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/load.ts';
 import { hubClientFromEnv } from '../src/hub/client.ts';
 import { anatomyLines, configAnatomy } from '../src/inspect/anatomy.ts';
 import { openConfigTarget, openModelTarget, openSourceOfModel, type OpenedTarget } from '../src/inspect/open-target.ts';
-import { inspectMatrix, summaryLines, type InspectOptions } from '../src/inspect/inspect.ts';
+import { inspectMatrix, summaryLines, type InspectOptions, type InspectReport } from '../src/inspect/inspect.ts';
 import { renderInspect } from '../src/inspect/html.ts';
 import { inspectHtmlPath } from '../src/layout/weights-dir.ts';
 import { INSPECT_FILE } from '../src/layout/file-names.ts';
@@ -78,25 +78,93 @@ Example:
   pipeline inspect --config use_lite --neighbours king "good morning"
 `;
 
+type InspectFlagValues = ReturnType<typeof parseInspectFlags>['values'];
+
+function parseInspectFlags(argv: string[]) {
+  return parseFlags('inspect', argv, FLAGS, true);
+}
+
+/** --anatomy: the config's checkpoint anatomy from the hub's headers alone, printed (JSON with --json); no file. */
+async function printAnatomy(values: InspectFlagValues, quiet: boolean): Promise<void> {
+  if (!values.config) throw new UserError('inspect: --anatomy needs --config NAME (a config with hub sources)');
+  const config = loadConfig(values.config);
+  const anatomy = await configAnatomy(config, hubClientFromEnv());
+  if (!anatomy) throw new UserError(`inspect: config ${config.name} has no hub source (hf_model_id); --anatomy reads hub checkpoints`);
+  logLine(anatomyLines(anatomy).join('\n'), quiet);
+  if (values.json) process.stdout.write(JSON.stringify({ anatomy }) + '\n');
+}
+
+type EvalOptions = Pick<InspectOptions, 'tasks' | 'trainedModel'>;
+
+/** The inspection options of one matrix (`label` prefixes its progress bars: '' or 'source '). */
+type OptionsFor = (t: OpenedTarget, label: string, evalOpts?: EvalOptions) => InspectOptions;
+
+function inspectOptions(values: InspectFlagValues, queries: string[], quiet: boolean): OptionsFor {
+  const k = intFlag('inspect', 'k', values.k) ?? 10;
+  const threshold = numberFlag('inspect', 'duplicates', values.duplicates) ?? 1e-3;
+  if (threshold < 0 || threshold >= 2) throw new UserError(`inspect: --duplicates expects a threshold in [0, 2), got "${values.duplicates}"`);
+  const bars = new Map<string, Progress>();
+  return (t, label, evalOpts = {}) => ({
+    ...evalOpts,
+    dims: t.dims,
+    neighbours: queries,
+    k,
+    duplicateThreshold: threshold > 0 ? threshold : undefined,
+    onStep: (step, done, total) => {
+      const key = `${label}${step}`;
+      let bar = bars.get(key);
+      if (!bar) bars.set(key, (bar = createProgress(`inspect ${label}${step}`, { unit: step === 'spectrum' ? 'rows' : 'blocks', total, quiet })));
+      bar.update(done);
+      if (done === total) bar.finish();
+    },
+  });
+}
+
+/** A config's report adds its checkpoint anatomy; a hub that cannot be reached only costs that table. */
+async function addAnatomy(report: InspectReport, configName: string, quiet: boolean): Promise<void> {
+  const config = loadConfig(configName);
+  try {
+    report.anatomy = await configAnatomy(config, hubClientFromEnv());
+  } catch (err) {
+    logLine(`inspect: anatomy skipped (${errorMessage(err)})`, quiet);
+  }
+}
+
+/**
+ * A trained model is shown beside the matrix it was trained from, when that is in its folder: inspect the source
+ * (with the baselines table, which belongs to the page of the model asked for) and add its page.
+ */
+async function compareWithSource(
+  report: InspectReport,
+  source: OpenedTarget | string | undefined,
+  p: { optionsFor: OptionsFor; tasks: EvalOptions['tasks']; modelPath: string; quiet: boolean },
+) {
+  if (typeof source === 'string' || !source) {
+    logLine(`inspect: no source matrix to compare with (${source})`, p.quiet);
+    return undefined;
+  }
+  try {
+    report.compared_with = await inspectMatrix(source, p.optionsFor(source, 'source ', { tasks: p.tasks, trainedModel: p.modelPath }));
+    report.eval = report.compared_with.eval;
+    delete report.compared_with.eval;
+    return { name: 'source matrix', report: report.compared_with };
+  } finally {
+    await source.matrix.close();
+  }
+}
+
 export const stage: Stage = {
   help: HELP,
   async run(argv) {
-    const { values, positionals } = parseFlags('inspect', argv, FLAGS, true);
+    const { values, positionals } = parseInspectFlags(argv);
     if (!values.config === !values.model) throw new UserError('inspect: pass exactly one of --config NAME or --model PATH (see: pipeline inspect --help)');
     // Values after --neighbours that are not flags are more queries: `--neighbours king queen`.
     const queries = [...(values.neighbours ?? []), ...positionals];
     if (positionals.length > 0 && !values.neighbours) throw new UserError(`inspect: unexpected argument "${positionals[0]}" (see: pipeline inspect --help)`);
-    const k = intFlag('inspect', 'k', values.k) ?? 10;
-    const threshold = numberFlag('inspect', 'duplicates', values.duplicates) ?? 1e-3;
-    if (threshold < 0 || threshold >= 2) throw new UserError(`inspect: --duplicates expects a threshold in [0, 2), got "${values.duplicates}"`);
     const quiet = Boolean(values.quiet);
+    const optionsFor = inspectOptions(values, queries, quiet);
     if (values.anatomy) {
-      if (!values.config) throw new UserError('inspect: --anatomy needs --config NAME (a config with hub sources)');
-      const config = loadConfig(values.config);
-      const anatomy = await configAnatomy(config, hubClientFromEnv());
-      if (!anatomy) throw new UserError(`inspect: config ${config.name} has no hub source (hf_model_id); --anatomy reads hub checkpoints`);
-      logLine(anatomyLines(anatomy).join('\n'), quiet);
-      if (values.json) process.stdout.write(JSON.stringify({ anatomy }) + '\n');
+      await printAnatomy(values, quiet);
       return 0;
     }
     // A hub id is downloaded into the huggingface_hub cache like every --model; its report then goes to the
@@ -109,50 +177,16 @@ export const stage: Stage = {
       const spec = parseTaskSpec(t);
       return { spec, data: loadTask(spec) };
     });
-    const bars = new Map<string, Progress>();
-    const options = (t: OpenedTarget, label: string, evalOpts: Pick<InspectOptions, 'tasks' | 'trainedModel'> = {}): InspectOptions => ({
-      ...evalOpts,
-      dims: t.dims,
-      neighbours: queries,
-      k,
-      duplicateThreshold: threshold > 0 ? threshold : undefined,
-      onStep: (step, done, total) => {
-        const key = `${label}${step}`;
-        let bar = bars.get(key);
-        if (!bar) bars.set(key, (bar = createProgress(`inspect ${label}${step}`, { unit: step === 'spectrum' ? 'rows' : 'blocks', total, quiet })));
-        bar.update(done);
-        if (done === total) bar.finish();
-      },
-    });
     try {
       // With --task, the baselines run on the raw matrix: the target itself, or a trained model's source (below).
       const source = values.model ? await openSourceOfModel(modelPath!) : undefined;
       const own = values.model && typeof source !== 'string' ? {} : { tasks };
-      const report = await inspectMatrix(target, options(target, '', own));
-      if (values.config) {
-        const config = loadConfig(values.config);
-        try {
-          report.anatomy = await configAnatomy(config, hubClientFromEnv());
-        } catch (err) {
-          // The matrix is what was asked about; a hub that cannot be reached only costs the anatomy table.
-          logLine(`inspect: anatomy skipped (${errorMessage(err)})`, quiet);
-        }
-      }
+      const report = await inspectMatrix(target, optionsFor(target, '', own));
+      if (values.config) await addAnatomy(report, values.config, quiet);
       const pages = [{ name: values.model ? 'trained model' : report.matrix, report }];
       if (values.model) {
-        // A trained model is shown beside the matrix it was trained from, when that is in its folder.
-        if (typeof source === 'string' || !source) logLine(`inspect: no source matrix to compare with (${source})`, quiet);
-        else {
-          try {
-            report.compared_with = await inspectMatrix(source, options(source, 'source ', { tasks, trainedModel: modelPath }));
-            // the table (raw, PCA, random, trained) belongs to the page of the model it was asked for
-            report.eval = report.compared_with.eval;
-            delete report.compared_with.eval;
-            pages.push({ name: 'source matrix', report: report.compared_with });
-          } finally {
-            await source.matrix.close();
-          }
-        }
+        const sourcePage = await compareWithSource(report, source, { optionsFor, tasks, modelPath: modelPath!, quiet });
+        if (sourcePage) pages.push(sourcePage);
       }
       const out = values.out ?? (fromHub ? INSPECT_FILE : target.defaultOut);
       await writeJsonAtomic(out, report);

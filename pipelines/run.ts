@@ -13,7 +13,9 @@ import { UserError } from '../src/util/errors.ts';
 import { lockFolder } from '../src/util/lock.ts';
 import { claimOutputFolder } from '../src/layout/ownership.ts';
 import { formatDuration, logLine } from '../src/util/progress.ts';
-import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp } from '../src/layout/stage-freshness.ts';
+import { extractIsCurrent, fileStamp, readRunRecord, saveStamp, trainStamp, type RunRecord } from '../src/layout/stage-freshness.ts';
+import type { ModelConfig } from '../src/config/types.ts';
+import type { TrainOverrides } from '../src/train/run-training.ts';
 import { runRecordPath } from '../src/layout/weights-dir.ts';
 import { parseDims, SAVE_FLAGS } from './save.ts';
 import { TRAIN_FLAGS, trainOverrides } from './train.ts';
@@ -103,20 +105,107 @@ export function formatSimilarityTable(examples: string[], table: number[][], dim
   return lines.join('\n');
 }
 
+type RunFlagValues = ReturnType<typeof parseRunFlags>['values'];
+
+function parseRunFlags(argv: string[]) {
+  return parseFlags('run', argv, { ...TRAIN_FLAGS, ...SAVE_PASSED, ...FLAGS });
+}
+
+/** --examples split on "|" (at least two), else the built-in ones. */
+function exampleSentences(value: string | undefined): string[] {
+  const examples = value
+    ? value
+        .split('|')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : DEFAULT_EXAMPLES;
+  if (examples.length < 2) throw new UserError('run: --examples needs at least two sentences separated by "|"');
+  return examples;
+}
+
+/** Runs one stage under the folder lock unless it is current (and not --force), timing it into `reports`. */
+type StageRunner = (name: string, current: boolean, work: () => Promise<string | void>) => Promise<void>;
+
+function stageRunner(outDir: string, force: boolean, log: (m: string) => void, reports: StageReport[]): StageRunner {
+  return async (name, current, work) => {
+    if (current && !force) {
+      log(`run: ${name}: current, skipped`);
+      reports.push({ stage: name, ran: false, seconds: 0 });
+      return;
+    }
+    log(`run: ${name} …`);
+    const t0 = performance.now();
+    const release = lockFolder(outDir, name);
+    const note = await work().finally(release);
+    const seconds = (performance.now() - t0) / 1000;
+    log(`run: ${name}: done in ${formatDuration(seconds)}${note ? ` (${note})` : ''}`);
+    reports.push({ stage: name, ran: true, seconds, ...(note ? { note } : {}) });
+  };
+}
+
+/** What the train and save steps share: the config, folder, run record and flags. */
+interface RunContext {
+  config: ModelConfig;
+  outDir: string;
+  quiet: boolean;
+  log: (m: string) => void;
+  values: RunFlagValues;
+  record: RunRecord;
+  timed: StageRunner;
+}
+
+/** Train unless checkpoints/best comes from the same stamp; false when training was interrupted. */
+async function trainStage(ctx: RunContext, overrides: TrainOverrides): Promise<boolean> {
+  const { config, outDir, quiet, log, values, record } = ctx;
+  const ckpt = checkpointPath(outDir, 'best');
+  const flags = { ...overrides, backend: undefined };
+  const tStamp = trainStamp(config, outDir, values.data, flags);
+  const trainCurrent =
+    record.train?.stamp === tStamp &&
+    existsSync(ckpt) &&
+    fileStamp(ckpt).mtime_ms === record.train.checkpoint.mtime_ms &&
+    fileStamp(ckpt).size === record.train.checkpoint.size;
+  let interrupted = false;
+  await ctx.timed('train', trainCurrent, async () => {
+    const { runTraining } = await import('../src/train/run-training.ts');
+    const s = await runTraining({ config, outDir, data: values.data, backend: values.backend, quiet, log, overrides });
+    if (s.interrupted) {
+      interrupted = true;
+      return 'interrupted';
+    }
+    record.train = { stamp: tStamp, checkpoint: fileStamp(ckpt) };
+    delete record.save;
+    await writeJsonAtomic(runRecordPath(outDir), record);
+    const evalText = s.finalEval.map((r) => `${r.binary ? 'ham' : 'cos'}@${r.dim} ${r.spearman.toFixed(3)}`).join(', ');
+    return `${s.steps} steps, ${s.pairsPerSecond.toFixed(0)} pairs/s${evalText ? `; ${evalText}` : ''}`;
+  });
+  return !interrupted;
+}
+
+/** Save unless the recorded files come from the same stamp; the saved files' paths. */
+async function saveStage(ctx: RunContext, dims: number[] | undefined): Promise<string[]> {
+  const { config, outDir, quiet, record } = ctx;
+  const sStamp = saveStamp(config, outDir, dims);
+  const saveCurrent = record.save?.stamp === sStamp && record.save.files.every((f) => existsSync(f));
+  let saved: string[] = record.save?.files ?? [];
+  await ctx.timed('save', saveCurrent, async () => {
+    const r = await runSave({ config, outDir, dims, quiet });
+    saved = [...r.files.map((f) => f.path), r.configPath, r.readmePath];
+    record.save = { stamp: sStamp, files: saved };
+    await writeJsonAtomic(runRecordPath(outDir), record);
+    return r.files.map((f) => savedFileName(config.name, f.dim)).join(', ');
+  });
+  return saved;
+}
+
 export const stage: Stage = {
   help,
   async run(argv) {
-    const { values } = parseFlags('run', argv, { ...TRAIN_FLAGS, ...SAVE_PASSED, ...FLAGS });
+    const { values } = parseRunFlags(argv);
     if (!values.config) throw new UserError('run: --config NAME is required (see: pipeline run --help)');
     const overrides = trainOverrides('run', values);
     const dims = parseDims(values.dims);
-    const examples = values.examples
-      ? values.examples
-          .split('|')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : DEFAULT_EXAMPLES;
-    if (examples.length < 2) throw new UserError('run: --examples needs at least two sentences separated by "|"');
+    const examples = exampleSentences(values.examples);
     const config = loadConfig(values.config);
     const outDir = outputDirFor(config, values['out-dir']);
     const quiet = Boolean(values.quiet);
@@ -124,20 +213,7 @@ export const stage: Stage = {
     claimOutputFolder(outDir, 'weights', force);
     const log = (m: string) => logLine(m, quiet);
     const reports: StageReport[] = [];
-    const timed = async (name: string, current: boolean, work: () => Promise<string | void>) => {
-      if (current && !force) {
-        log(`run: ${name}: current, skipped`);
-        reports.push({ stage: name, ran: false, seconds: 0 });
-        return;
-      }
-      log(`run: ${name} …`);
-      const t0 = performance.now();
-      const release = lockFolder(outDir, name);
-      const note = await work().finally(release);
-      const seconds = (performance.now() - t0) / 1000;
-      log(`run: ${name}: done in ${formatDuration(seconds)}${note ? ` (${note})` : ''}`);
-      reports.push({ stage: name, ran: true, seconds, ...(note ? { note } : {}) });
-    };
+    const timed = stageRunner(outDir, force, log, reports);
 
     // 1. extract
     await timed('extract', await extractIsCurrent(config, outDir), async () => {
@@ -152,42 +228,10 @@ export const stage: Stage = {
         return `${r.descriptor.rows}×${r.descriptor.dim}`;
       });
     }
-    // 3. train
-    const record = readRunRecord(outDir);
-    const ckpt = checkpointPath(outDir, 'best');
-    const flags = { ...overrides, backend: undefined };
-    const tStamp = trainStamp(config, outDir, values.data, flags);
-    const trainCurrent =
-      record.train?.stamp === tStamp &&
-      existsSync(ckpt) &&
-      fileStamp(ckpt).mtime_ms === record.train.checkpoint.mtime_ms &&
-      fileStamp(ckpt).size === record.train.checkpoint.size;
-    let interrupted = false;
-    await timed('train', trainCurrent, async () => {
-      const { runTraining } = await import('../src/train/run-training.ts');
-      const s = await runTraining({ config, outDir, data: values.data, backend: values.backend, quiet, log, overrides });
-      if (s.interrupted) {
-        interrupted = true;
-        return 'interrupted';
-      }
-      record.train = { stamp: tStamp, checkpoint: fileStamp(ckpt) };
-      delete record.save;
-      await writeJsonAtomic(runRecordPath(outDir), record);
-      const evalText = s.finalEval.map((r) => `${r.binary ? 'ham' : 'cos'}@${r.dim} ${r.spearman.toFixed(3)}`).join(', ');
-      return `${s.steps} steps, ${s.pairsPerSecond.toFixed(0)} pairs/s${evalText ? `; ${evalText}` : ''}`;
-    });
-    if (interrupted) return 130;
-    // 4. save
-    const sStamp = saveStamp(config, outDir, dims);
-    const saveCurrent = record.save?.stamp === sStamp && record.save.files.every((f) => existsSync(f));
-    let saved: string[] = record.save?.files ?? [];
-    await timed('save', saveCurrent, async () => {
-      const r = await runSave({ config, outDir, dims, quiet });
-      saved = [...r.files.map((f) => f.path), r.configPath, r.readmePath];
-      record.save = { stamp: sStamp, files: saved };
-      await writeJsonAtomic(runRecordPath(outDir), record);
-      return r.files.map((f) => savedFileName(config.name, f.dim)).join(', ');
-    });
+    // 3. train, 4. save
+    const ctx: RunContext = { config, outDir, quiet, log, values, record: readRunRecord(outDir), timed };
+    if (!(await trainStage(ctx, overrides))) return 130;
+    const saved = await saveStage(ctx, dims);
     // 5. similarities
     const sims = await exampleSimilarities(outDir, examples);
     // The result (the table, or JSON) goes to stdout; the stages' progress went to stderr.

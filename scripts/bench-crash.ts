@@ -18,17 +18,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { matrixBytes, startHubServer, tinyTokenizerJson, writeSparseSafetensors } from '../test/helpers/hub-server.ts';
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '32000' },
-    dim: { type: 'string', default: '512' },
-    'chunk-size': { type: 'string', default: '8M' },
-    concurrency: { type: 'string', default: '4' },
-    'delay-ms': { type: 'string', default: '150' },
-    'kill-at': { type: 'string', default: '0.5' },
-    reps: { type: 'string', default: '3' },
-  },
-});
+/** Every option is a string with a default (chunk size and concurrency are passed on to extract as they are). */
+const DEFAULTS = { rows: '32000', dim: '512', 'chunk-size': '8M', concurrency: '4', 'delay-ms': '150', 'kill-at': '0.5', reps: '3' };
+const { values: given } = parseArgs({ options: Object.fromEntries(Object.keys(DEFAULTS).map((name) => [name, { type: 'string' as const }])) });
+const values = { ...DEFAULTS, ...given } as typeof DEFAULTS;
 const ROWS = Number(values.rows);
 const DIM = Number(values.dim);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -62,9 +55,9 @@ try {
       '--dtype',
       'bf16',
       '--chunk-size',
-      values['chunk-size']!,
+      values['chunk-size'],
       '--concurrency',
-      values.concurrency!,
+      values.concurrency,
       '--quiet',
     ];
     server.resetStats();

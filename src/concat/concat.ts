@@ -100,10 +100,94 @@ export function concatIsCurrent(config: ModelConfig, outDir: string): boolean {
   }
 }
 
+/** A source's extracted matrix, with the header that tells its stored dtype. */
+type SourceMatrix = RowMatrix & { file: { header: { tensors: Map<string, { dtype: string }> } } };
+
+/**
+ * Open every source's matrix into `matrices` (pushed as each opens, so the caller closes all of them on any
+ * failure), refusing one whose width or row count does not fit the config.
+ */
+async function openSourceMatrices(config: ModelConfig, outDir: string, matrices: SourceMatrix[]): Promise<void> {
+  const rows = config.n_vocab;
+  for (const s of config.sources) {
+    const path = sourceFile(config, outDir, s.name);
+    const m = await openSafetensorsMatrix(path, EXTRACTED_TENSOR);
+    matrices.push(m);
+    if (m.dim !== s.dim) throw new UserError(`${path}: ${m.dim} columns, but ${config.file} says dim = ${s.dim} for source "${s.name}"`);
+    if (m.rows < rows) throw new UserError(`${path}: ${m.rows} rows, fewer than n_vocab ${rows}; check [model] n_vocab in ${config.file}`);
+    if (m.rows > rows && !s.drop_extra_rows) {
+      throw new UserError(`${path}: ${m.rows} rows but n_vocab is ${rows}; set drop_extra_rows = true for "${s.name}" if the checkpoint pads its matrix`);
+    }
+  }
+}
+
+/** concat.json's entry per source: its scale and norm, and the size and mtime that concatIsCurrent compares later. */
+function sourceEntries(config: ModelConfig, outDir: string, matrices: SourceMatrix[], scales: number[], norms: number[]): ConcatSourceEntry[] {
+  return config.sources.map((s, i) => {
+    const file = sourcePath(outDir, s.name);
+    const st = statSync(file);
+    return {
+      file: basename(file),
+      tensor: EXTRACTED_TENSOR,
+      dim: s.dim,
+      scale: scales[i]!,
+      mean_row_norm: norms[i]!,
+      scale_mode: scaleMode(s.scale),
+      source_rows: matrices[i]!.rows,
+      bytes: st.size,
+      mtime_ms: st.mtimeMs,
+    };
+  });
+}
+
+interface MaterializeParams {
+  opts: ConcatOptions;
+  matrices: SourceMatrix[];
+  scales: number[];
+  descriptor: ConcatDescriptor;
+  blockRows: number;
+}
+
+/** Stream the scaled concatenation into concat.safetensors block by block; records it in the descriptor. */
+async function materialize({ opts, matrices, scales, descriptor, blockRows }: MaterializeParams): Promise<string> {
+  const { config, outDir } = opts;
+  const rows = config.n_vocab;
+  const dtype = opts.dtype ?? (matrices[0]!.file.header.tensors.get(EXTRACTED_TENSOR)!.dtype as FloatDType);
+  const materialized = join(outDir, MATERIALIZED_FILE);
+  const cm = new ConcatMatrix(
+    matrices.map((m, i) => ({ matrix: m, scale: scales[i]! })),
+    rows,
+    'concat',
+  );
+  const w = await SafetensorsWriter.create(materialized, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, config.dim] }], {
+    format: 'pt',
+    config: config.name,
+    sources: JSON.stringify(descriptor.sources.map((s) => ({ file: s.file, dim: s.dim, scale: s.scale }))),
+    tokenizer_fingerprint: descriptor.tokenizer_fingerprint ?? '',
+  });
+  const bar = createProgress('concat: writing', { unit: 'rows', total: rows, quiet: Boolean(opts.quiet) });
+  try {
+    const buf = new Float32Array(blockRows * config.dim);
+    for (let start = 0; start < rows; start += blockRows) {
+      const count = Math.min(blockRows, rows - start);
+      const block = await cm.readRows(start, count, buf);
+      await w.writeF32(block.subarray(0, count * config.dim));
+      bar.update(start + count);
+    }
+    await w.commit();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+  bar.finish();
+  if (w.overflows > 0) process.stderr.write(`concat: ${w.overflows} values overflowed ${dtype} (use --dtype f32)\n`);
+  descriptor.materialized = { file: relative(outDir, materialized), tensor: EXTRACTED_TENSOR, dtype };
+  return materialized;
+}
+
 export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
   const t0 = performance.now();
   const { config, outDir } = opts;
-  const quiet = Boolean(opts.quiet);
   // About 8M values per block (32 MB in f32) whatever the width: 4096 rows of a 10496-wide supercat would be 172 MB.
   const blockRows = opts.blockRows ?? Math.max(64, Math.min(4096, Math.floor((1 << 23) / config.dim)));
   if (config.sources.length < 2) {
@@ -111,82 +195,26 @@ export async function runConcat(opts: ConcatOptions): Promise<ConcatResult> {
   }
   const fingerprint = verifySharedTokenizer(config, outDir);
   const rows = config.n_vocab;
-  const matrices: (RowMatrix & { file: { header: { tensors: Map<string, { dtype: string }> } } })[] = [];
+  const matrices: SourceMatrix[] = [];
   try {
-    for (const s of config.sources) {
-      const path = sourceFile(config, outDir, s.name);
-      const m = await openSafetensorsMatrix(path, EXTRACTED_TENSOR);
-      matrices.push(m);
-      if (m.dim !== s.dim) throw new UserError(`${path}: ${m.dim} columns, but ${config.file} says dim = ${s.dim} for source "${s.name}"`);
-      if (m.rows < rows) throw new UserError(`${path}: ${m.rows} rows, fewer than n_vocab ${rows}; check [model] n_vocab in ${config.file}`);
-      if (m.rows > rows && !s.drop_extra_rows) {
-        throw new UserError(`${path}: ${m.rows} rows but n_vocab is ${rows}; set drop_extra_rows = true for "${s.name}" if the checkpoint pads its matrix`);
-      }
-    }
-    const progress = createProgress('concat: row norms', { unit: 'rows', total: rows, quiet });
+    await openSourceMatrices(config, outDir, matrices);
+    const progress = createProgress('concat: row norms', { unit: 'rows', total: rows, quiet: Boolean(opts.quiet) });
     const norms = await meanRowNorms(matrices, rows, blockRows, (done) => progress.update(done));
     progress.finish();
     const scales = chooseScales(
       config.sources.map((s) => s.scale),
       norms,
     );
-    const sources: ConcatSourceEntry[] = config.sources.map((s, i) => {
-      const file = sourcePath(outDir, s.name);
-      const st = statSync(file);
-      return {
-        file: basename(file),
-        tensor: EXTRACTED_TENSOR,
-        dim: s.dim,
-        scale: scales[i]!,
-        mean_row_norm: norms[i]!,
-        scale_mode: scaleMode(s.scale),
-        source_rows: matrices[i]!.rows,
-        bytes: st.size,
-        mtime_ms: st.mtimeMs,
-      };
-    });
     const descriptor: ConcatDescriptor = {
       format: 'wordllama-ts/concat',
       version: 1,
       config: config.name,
       rows,
       dim: config.dim,
-      sources,
+      sources: sourceEntries(config, outDir, matrices, scales, norms),
       tokenizer_fingerprint: fingerprint,
     };
-    let materialized: string | undefined;
-    if (opts.materialize) {
-      const dtype = opts.dtype ?? (matrices[0]!.file.header.tensors.get(EXTRACTED_TENSOR)!.dtype as FloatDType);
-      materialized = join(outDir, MATERIALIZED_FILE);
-      const cm = new ConcatMatrix(
-        matrices.map((m, i) => ({ matrix: m, scale: scales[i]! })),
-        rows,
-        'concat',
-      );
-      const w = await SafetensorsWriter.create(materialized, [{ name: EXTRACTED_TENSOR, dtype, shape: [rows, config.dim] }], {
-        format: 'pt',
-        config: config.name,
-        sources: JSON.stringify(sources.map((s) => ({ file: s.file, dim: s.dim, scale: s.scale }))),
-        tokenizer_fingerprint: fingerprint ?? '',
-      });
-      const bar = createProgress('concat: writing', { unit: 'rows', total: rows, quiet });
-      try {
-        const buf = new Float32Array(blockRows * config.dim);
-        for (let start = 0; start < rows; start += blockRows) {
-          const count = Math.min(blockRows, rows - start);
-          const block = await cm.readRows(start, count, buf);
-          await w.writeF32(block.subarray(0, count * config.dim));
-          bar.update(start + count);
-        }
-        await w.commit();
-      } catch (err) {
-        await w.abort();
-        throw err;
-      }
-      bar.finish();
-      if (w.overflows > 0) process.stderr.write(`concat: ${w.overflows} values overflowed ${dtype} (use --dtype f32)\n`);
-      descriptor.materialized = { file: relative(outDir, materialized), tensor: EXTRACTED_TENSOR, dtype };
-    }
+    const materialized = opts.materialize ? await materialize({ opts, matrices, scales, descriptor, blockRows }) : undefined;
     const path = concatPath(outDir);
     await writeJsonAtomic(path, descriptor);
     return { descriptor, path, materialized, seconds: (performance.now() - t0) / 1000 };

@@ -14,17 +14,17 @@
  * looks complete exists before every chunk is in place. Chunk buffers are pooled (one per concurrent request),
  * so memory does not grow with the tensor.
  */
-import { existsSync, writeSync } from 'node:fs';
-import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
+import { mkdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import PQueue from 'p-queue';
-import { tempPathFor } from '../util/atomic.ts';
 import type { HubClient } from './client.ts';
 import type { ErrorContext } from './errors.ts';
 import { fetchRange, type RedirectCache } from './range.ts';
 import { chunkFingerprint } from './chunk-fingerprint.ts';
+import { ChunkBufferPool } from './chunk-buffer-pool.ts';
 import { ChunkWorker, type WorkerMode } from './chunk-worker.ts';
+import { openPartial, partialPaths, throttledStateWriter, type ChunkPlacement, type PartialPaths, type PartialState } from './partial-download.ts';
 import { withRetries } from './retry.ts';
 
 export interface ChunkTransform {
@@ -86,64 +86,34 @@ export interface RangeDownloadResult {
   overflows: number;
 }
 
-interface ChunkRecord {
-  /** f16 overflows in this chunk. */
-  o: number;
-  /** Fingerprint of the chunk's output bytes as written (chunkFingerprint). */
-  h: string;
-}
-
-interface PartialState {
-  version: 2;
-  identity: Record<string, unknown>;
-  done: Record<string, ChunkRecord>;
-}
-
 const WRITEBACK_EVERY = 256 * 1024 * 1024;
 
-/**
- * Temp file + rename, without fsync: an fsync here would (on ext4) also force out the partial's dirty data
- * every time. The per-chunk checksums make a stale or lost record harmless.
- */
-async function writeStateFile(path: string, state: PartialState): Promise<void> {
-  const tmp = tempPathFor(path);
-  try {
-    await writeFile(tmp, JSON.stringify(state));
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+/** How the source range splits into chunks, and where each chunk's converted bytes go in the output. */
+interface ChunkPlan extends ChunkPlacement {
+  chunkSize: number;
+  /** Header plus data bytes. */
+  outSize: number;
+  /** Source bytes of chunk i (the last one may be short). */
+  chunkLen(i: number): number;
 }
 
-const partialPaths = (finalPath: string) => ({ data: `${finalPath}.partial`, state: `${finalPath}.partial.json` });
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
-  );
-}
-
-async function loadState(statePath: string, dataPath: string, identity: Record<string, unknown>, size: number): Promise<PartialState | undefined> {
-  if (!existsSync(statePath) || !existsSync(dataPath)) return undefined;
-  try {
-    const state = JSON.parse(await readFile(statePath, 'utf8')) as PartialState;
-    if (state.version !== 2 || canonical(state.identity) !== canonical(identity)) return undefined;
-    if ((await stat(dataPath)).size !== size) return undefined;
-    return state;
-  } catch {
-    return undefined; // unreadable sidecar: start over rather than trust it
-  }
-}
-
-export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<RangeDownloadResult> {
+function planChunks(o: RangeDownloadOptions): ChunkPlan {
+  // Whole source elements per chunk, so each chunk converts on its own.
   const chunkSize = Math.max(o.srcElemBytes, Math.floor(o.chunkSize / o.srcElemBytes) * o.srcElemBytes);
-  if (o.srcLength % o.srcElemBytes !== 0) throw new Error(`range length ${o.srcLength} is not a multiple of ${o.srcElemBytes}`);
-  const nChunks = Math.ceil(o.srcLength / chunkSize);
-  const dataBytes = (o.srcLength / o.srcElemBytes) * o.dstElemBytes;
-  const outSize = o.outHeader.byteLength + dataBytes;
-  const paths = partialPaths(o.finalPath);
-  const identity = {
+  const chunkLen = (i: number) => Math.min(chunkSize, o.srcLength - i * chunkSize);
+  return {
+    chunkSize,
+    nChunks: Math.ceil(o.srcLength / chunkSize),
+    outSize: o.outHeader.byteLength + (o.srcLength / o.srcElemBytes) * o.dstElemBytes,
+    chunkLen,
+    outPos: (i) => o.outHeader.byteLength + ((i * chunkSize) / o.srcElemBytes) * o.dstElemBytes,
+    outLen: (i) => (chunkLen(i) / o.srcElemBytes) * o.dstElemBytes,
+  };
+}
+
+/** Everything that decides the output bytes: a partial recorded under any other identity is started over. */
+function resumeIdentity(o: RangeDownloadOptions, chunkSize: number): Record<string, unknown> {
+  return {
     ...o.identity,
     etag: o.etag ?? null,
     fileSize: o.fileSize,
@@ -154,162 +124,123 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
     dstElemBytes: o.dstElemBytes,
     header: Buffer.from(o.outHeader).toString('base64'),
   };
+}
 
-  await mkdir(dirname(o.finalPath), { recursive: true });
-  const chunkLen = (i: number) => Math.min(chunkSize, o.srcLength - i * chunkSize);
-  const outPos = (i: number) => o.outHeader.byteLength + ((i * chunkSize) / o.srcElemBytes) * o.dstElemBytes;
-  const outLen = (i: number) => (chunkLen(i) / o.srcElemBytes) * o.dstElemBytes;
-  let state = await loadState(paths.state, paths.data, identity, outSize);
-  let fh: FileHandle;
-  if (state) {
-    fh = await open(paths.data, 'r+');
-    // Trust nothing unverified: re-hash every recorded chunk from disk.
-    const recorded = Object.keys(state.done);
-    let bad = 0;
-    const buf = new Uint8Array(outLen(0));
-    for (const k of recorded) {
-      const i = Number(k);
-      const view = buf.subarray(0, outLen(i));
-      const { bytesRead } = await fh.read(view, 0, view.byteLength, outPos(i));
-      if (bytesRead !== view.byteLength || chunkFingerprint(view) !== state.done[k]!.h) {
-        delete state.done[k];
-        bad++;
-      }
-    }
-    o.onLog?.(
-      `resuming ${o.ctx.file}: ${recorded.length - bad}/${nChunks} chunks already verified` +
-        (bad > 0 ? ` (${bad} recorded chunks did not match their checksum and will be fetched again)` : ''),
-    );
-  } else {
-    await rm(paths.state, { force: true });
-    await rm(paths.data, { force: true });
-    state = { version: 2, identity, done: {} };
-    fh = await open(paths.data, 'w+');
-    await fh.write(o.outHeader, 0, o.outHeader.byteLength, 0);
-    await fh.truncate(outSize);
-    await writeStateFile(paths.state, state);
-  }
-  const done = state.done;
-  let verified = 0;
-  for (const k of Object.keys(done)) verified += chunkLen(Number(k));
-  const bytesResumed = verified;
-  o.onProgress?.(verified);
-
-  // Sidecar writes are serialised and throttled (the checksums, not fsync, make them safe to trust).
-  let flushing: Promise<void> = Promise.resolve();
-  let lastFlush = 0;
-  const flush = (force: boolean) => {
-    const now = Date.now();
-    if (!force && now - lastFlush < (o.flushEveryMs ?? 500)) return flushing;
-    lastFlush = now;
-    const snapshot: PartialState = { version: 2, identity, done: { ...done } };
-    flushing = flushing.then(() => writeStateFile(paths.state, snapshot));
-    return flushing;
-  };
-  // Start writeback in the background every WRITEBACK_EVERY bytes, so the final datasync has little left.
+/** With `sync`, start writeback in the background every WRITEBACK_EVERY bytes, so the final datasync has little left. */
+function backgroundWriteback(fh: FileHandle, enabled: boolean): { wrote(bytes: number): void; settled(): Promise<void> } {
   let sinceWriteback = 0;
   let writeback: Promise<void> = Promise.resolve();
-  const maybeWriteback = (n: number) => {
-    sinceWriteback += n;
-    if (!o.sync || sinceWriteback < WRITEBACK_EVERY) return;
-    sinceWriteback = 0;
-    writeback = writeback.then(() => fh.datasync()).catch(() => {});
+  return {
+    wrote(bytes) {
+      sinceWriteback += bytes;
+      if (!enabled || sinceWriteback < WRITEBACK_EVERY) return;
+      sinceWriteback = 0;
+      writeback = writeback.then(() => fh.datasync()).catch(() => {});
+    },
+    settled: () => writeback,
   };
+}
 
-  const concurrency = Math.max(1, o.concurrency);
-  const queue = new PQueue({ concurrency });
-  if (o.worker && o.srcElemBytes !== o.dstElemBytes) throw new Error('chunk worker converts in place only (same element width)');
-  const worker = o.worker ? new ChunkWorker(o.worker.mode, o.worker.table) : undefined;
+/** Marks chunk i verified and written: `len` source bytes, `written` output bytes. */
+type RecordChunk = (i: number, len: number, written: number, overflows: number, hash: string) => void;
 
-  // Chunk buffers: at most `concurrency + 2`, so a connection can start its next range while the worker still
-  // writes the previous one, and memory stays bounded when the disk is slower than the network.
-  const maxBuffers = worker ? concurrency + 2 : concurrency;
-  const pool: Uint8Array[] = [];
-  const waiting: ((b: Uint8Array) => void)[] = [];
-  let allocated = 0;
-  const acquire = (): Promise<Uint8Array> => {
-    const b = pool.pop();
-    if (b) return Promise.resolve(b);
-    if (allocated < maxBuffers) {
-      allocated++;
-      return Promise.resolve(worker ? new Uint8Array(new SharedArrayBuffer(chunkSize)) : new Uint8Array(chunkSize));
+/** What every chunk task of one run shares. */
+interface ChunkTask {
+  o: RangeDownloadOptions;
+  plan: ChunkPlan;
+  fh: FileHandle;
+  pool: ChunkBufferPool;
+  worker: ChunkWorker | undefined;
+  /** Chunks after the first go straight to where the hub redirected (validated the same way). */
+  redirectCache: RedirectCache;
+  record: RecordChunk;
+  fail: (err: unknown) => void;
+  failed: () => boolean;
+  /** Worker writes in flight, drained before the partial is closed. */
+  writes: Set<Promise<void>>;
+}
+
+/** Fetch chunk i into a pooled buffer, then convert, write and fingerprint it (on the worker when there is one). */
+async function fetchAndWriteChunk(t: ChunkTask, i: number): Promise<void> {
+  if (t.failed()) return;
+  const { o, plan } = t;
+  const start = o.srcStart + i * plan.chunkSize;
+  const len = plan.chunkLen(i);
+  const buffer = await t.pool.acquire();
+  let handedOff = false;
+  try {
+    const { bytes } = await withRetries(
+      o.client.retry,
+      `${o.ctx.repo}/${o.ctx.file} chunk ${i + 1}/${plan.nChunks}`,
+      () => fetchRange(o.client, o.url, start, len, o.ctx, { expectTotal: o.fileSize, expectEtag: o.etag, into: buffer, redirectCache: t.redirectCache }),
+      o.client.onRetry,
+    );
+    if (t.failed()) return;
+    const position = plan.outPos(i);
+    if (t.worker) {
+      // Hand the bytes to the worker and free this connection for the next range at once.
+      handedOff = true;
+      const w: Promise<void> = t.worker
+        .process({ buffer: buffer.buffer as SharedArrayBuffer, length: len, fd: t.fh.fd, position })
+        .then((r) => t.record(i, len, len, r.overflows, r.hash), t.fail)
+        .finally(() => {
+          t.pool.release(buffer);
+          t.writes.delete(w);
+        });
+      t.writes.add(w);
+    } else {
+      const out = o.transform(bytes);
+      // Synchronous positional write (into the page cache), then the fingerprint.
+      let off = 0;
+      while (off < out.bytes.byteLength) off += writeSync(t.fh.fd, out.bytes, off, out.bytes.byteLength - off, position + off);
+      t.record(i, len, out.bytes.byteLength, out.overflows, chunkFingerprint(out.bytes));
     }
-    return new Promise((resolve) => waiting.push(resolve));
-  };
-  const release = (b: Uint8Array) => {
-    const next = waiting.shift();
-    if (next) next(b);
-    else pool.push(b);
-  };
+  } finally {
+    if (!handedOff) t.pool.release(buffer);
+  }
+}
 
+interface MissingChunksParams {
+  o: RangeDownloadOptions;
+  plan: ChunkPlan;
+  fh: FileHandle;
+  done: PartialState['done'];
+  record: RecordChunk;
+}
+
+/**
+ * Fetch every chunk not yet in `done`, `concurrency` at a time; the first failure stops new chunks from starting.
+ * Resolves once nothing is in flight, with that failure (undefined when every chunk landed).
+ */
+async function downloadMissingChunks(p: MissingChunksParams): Promise<unknown> {
+  const concurrency = Math.max(1, p.o.concurrency);
+  const queue = new PQueue({ concurrency });
+  const worker = p.o.worker ? new ChunkWorker(p.o.worker.mode, p.o.worker.table) : undefined;
+  // Chunk buffers: at most `concurrency + 2` with a worker, so a connection can start its next range while the
+  // worker still writes the previous one, and memory stays bounded when the disk is slower than the network.
+  const pool = new ChunkBufferPool(p.plan.chunkSize, worker ? concurrency + 2 : concurrency, worker !== undefined);
   let firstError: unknown;
   const fail = (err: unknown) => {
     firstError ??= err;
     queue.clear();
   };
-  let downloaded = 0;
-  const record = (i: number, len: number, written: number, overflows: number, hash: string) => {
-    done[String(i)] = { o: overflows, h: hash };
-    downloaded += len;
-    verified += len;
-    maybeWriteback(written);
-    o.onProgress?.(verified);
-    void flush(false);
-  };
   const writes = new Set<Promise<void>>();
-  // Chunks after the first go straight to where the hub redirected (validated the same way).
-  const redirectCache: RedirectCache = { ...o.redirect };
-  for (let i = 0; i < nChunks; i++) {
-    if (done[String(i)] !== undefined) continue;
-    queue
-      .add(async () => {
-        if (firstError) return;
-        const start = o.srcStart + i * chunkSize;
-        const len = chunkLen(i);
-        const buffer = await acquire();
-        let handedOff = false;
-        try {
-          const { bytes } = await withRetries(
-            o.client.retry,
-            `${o.ctx.repo}/${o.ctx.file} chunk ${i + 1}/${nChunks}`,
-            () => fetchRange(o.client, o.url, start, len, o.ctx, { expectTotal: o.fileSize, expectEtag: o.etag, into: buffer, redirectCache }),
-            o.client.onRetry,
-          );
-          if (firstError) return;
-          const position = outPos(i);
-          if (worker) {
-            // Hand the bytes to the worker and free this connection for the next range at once.
-            handedOff = true;
-            const w: Promise<void> = worker
-              .process({ buffer: buffer.buffer as SharedArrayBuffer, length: len, fd: fh.fd, position })
-              .then((r) => record(i, len, len, r.overflows, r.hash), fail)
-              .finally(() => {
-                release(buffer);
-                writes.delete(w);
-              });
-            writes.add(w);
-          } else {
-            const out = o.transform(bytes);
-            // Synchronous positional write (into the page cache), then the fingerprint.
-            let off = 0;
-            while (off < out.bytes.byteLength) off += writeSync(fh.fd, out.bytes, off, out.bytes.byteLength - off, position + off);
-            record(i, len, out.bytes.byteLength, out.overflows, chunkFingerprint(out.bytes));
-          }
-        } finally {
-          if (!handedOff) release(buffer);
-        }
-      })
-      .catch(fail);
+  const task: ChunkTask = { ...p, pool, worker, redirectCache: { ...p.o.redirect }, fail, failed: () => Boolean(firstError), writes };
+  for (let i = 0; i < p.plan.nChunks; i++) {
+    if (p.done[String(i)] !== undefined) continue;
+    queue.add(() => fetchAndWriteChunk(task, i)).catch(fail);
   }
   await queue.onIdle();
   while (writes.size > 0) await Promise.all([...writes]);
   await worker?.close();
-  try {
-    await flush(true);
-  } catch (err) {
-    firstError ??= err;
-  }
-  await writeback;
+  return firstError;
+}
+
+/**
+ * Run `beforeRename` on the complete partial, then rename it into place and drop its record. On any failure
+ * (`firstError` or from `beforeRename`) the partial and its record stay for the next run and nothing is renamed.
+ */
+async function finishPartial(o: RangeDownloadOptions, fh: FileHandle, paths: PartialPaths, firstError: unknown): Promise<void> {
   if (!firstError && o.beforeRename) {
     try {
       await o.beforeRename(fh);
@@ -325,6 +256,49 @@ export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<R
   await fh.close();
   await rename(paths.data, o.finalPath);
   await rm(paths.state, { force: true });
+}
+
+export async function downloadRangeResumable(o: RangeDownloadOptions): Promise<RangeDownloadResult> {
+  if (o.srcLength % o.srcElemBytes !== 0) throw new Error(`range length ${o.srcLength} is not a multiple of ${o.srcElemBytes}`);
+  if (o.worker && o.srcElemBytes !== o.dstElemBytes) throw new Error('chunk worker converts in place only (same element width)');
+  const plan = planChunks(o);
+  const paths = partialPaths(o.finalPath);
+  const identity = resumeIdentity(o, plan.chunkSize);
+  await mkdir(dirname(o.finalPath), { recursive: true });
+  const { fh, state } = await openPartial({
+    paths,
+    identity,
+    outSize: plan.outSize,
+    outHeader: o.outHeader,
+    placement: plan,
+    file: o.ctx.file,
+    onLog: o.onLog,
+  });
+  const done = state.done;
+  let verified = 0;
+  for (const k of Object.keys(done)) verified += plan.chunkLen(Number(k));
+  const bytesResumed = verified;
+  o.onProgress?.(verified);
+
+  const flush = throttledStateWriter(paths.state, identity, done, o.flushEveryMs ?? 500);
+  const writeback = backgroundWriteback(fh, o.sync === true);
+  let downloaded = 0;
+  const record: RecordChunk = (i, len, written, overflows, hash) => {
+    done[String(i)] = { o: overflows, h: hash };
+    downloaded += len;
+    verified += len;
+    writeback.wrote(written);
+    o.onProgress?.(verified);
+    void flush(false);
+  };
+  let firstError = await downloadMissingChunks({ o, plan, fh, done, record });
+  try {
+    await flush(true);
+  } catch (err) {
+    firstError ??= err;
+  }
+  await writeback.settled();
+  await finishPartial(o, fh, paths, firstError);
   const overflows = Object.values(done).reduce((a, b) => a + b.o, 0);
-  return { bytesDownloaded: downloaded, bytesResumed, chunks: nChunks, overflows };
+  return { bytesDownloaded: downloaded, bytesResumed, chunks: plan.nChunks, overflows };
 }

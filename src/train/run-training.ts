@@ -13,7 +13,7 @@ import { loadTrainingData } from '../data/load.ts';
 import { loadTokenizerFile } from '../tokenize/node.ts';
 import { requireTokenId } from '../tokenize/tokenizer.ts';
 import { UserError } from '../util/errors.ts';
-import { selectBackend } from '../tfjs/backend.ts';
+import { selectBackend, type TrainBackend } from '../tfjs/backend.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import { StsEvaluator, readStsFile } from './eval/sts-evaluator.ts';
 import { normaliseRows, type TeacherTargets } from './distill/batch-targets.ts';
@@ -21,7 +21,7 @@ import type { SyncRowFile } from './data/row-gatherer.ts';
 import { Rng } from '../util/random.ts';
 import { stopwordIds } from './data/stopwords.ts';
 import { teacherVectors } from './distill/teacher.ts';
-import { train, type TrainSummary } from './trainer.ts';
+import { train, type RunControls, type TrainSummary } from './trainer.ts';
 import { cachePath, tokenizerPath, trainingInput } from '../layout/weights-dir.ts';
 import { padTokenFor } from '../layout/extract-record.ts';
 
@@ -36,17 +36,12 @@ export interface TrainOverrides {
   binarize?: TrainConfig['binarize'];
 }
 
-export interface RunTrainingOptions {
+export interface RunTrainingOptions extends RunControls {
   config: ModelConfig;
   outDir: string;
   data?: string | string[];
   backend?: string;
-  resume?: boolean;
   overrides?: TrainOverrides;
-  quiet?: boolean;
-  signal?: AbortSignal;
-  onStep?: (step: number) => void;
-  log?: (message: string) => void;
 }
 
 function applyOverrides(cfg: TrainConfig, o: TrainOverrides = {}): TrainConfig {
@@ -60,6 +55,52 @@ function applyOverrides(cfg: TrainConfig, o: TrainOverrides = {}): TrainConfig {
     evalSteps: o.evalSteps ?? cfg.evalSteps,
     seed: o.seed ?? cfg.seed,
     binarize: o.binarize ?? cfg.binarize,
+  };
+}
+
+type TrainingData = Awaited<ReturnType<typeof loadTrainingData>>;
+
+interface DistillParams {
+  cfg: TrainConfig;
+  teacherCfg: NonNullable<TrainConfig['teacher']>;
+  data: TrainingData;
+  outDir: string;
+  tf: TrainBackend['tf'];
+  quiet: boolean | undefined;
+  log: (message: string) => void;
+}
+
+/**
+ * Distil on a seeded sample of `max_records` records (all by default): the teacher's vectors of their anchor,
+ * positive and (with hard negatives) negative texts, and for every record the row of each (-1: not sampled).
+ */
+async function distillationTargets(p: DistillParams): Promise<TeacherTargets> {
+  const { cfg, teacherCfg, data } = p;
+  const n = data.records.length;
+  const order = new Rng(cfg.seed + 17).shuffle(Int32Array.from({ length: n }, (_, i) => i));
+  const chosen = order.subarray(0, Math.min(n, teacherCfg.max_records ?? n));
+  const texts: string[] = [];
+  const anchor = new Int32Array(n).fill(-1);
+  const positive = new Int32Array(n).fill(-1);
+  const negative = new Int32Array(n).fill(-1);
+  for (const i of chosen) {
+    const pair = data.texts![i]!;
+    anchor[i] = texts.push(pair.anchor) - 1;
+    positive[i] = texts.push(pair.positive) - 1;
+    if (pair.negative !== undefined && cfg.hardNegatives) negative[i] = texts.push(pair.negative) - 1;
+  }
+  const tv = await teacherVectors(texts, { cacheDir: cachePath(p.outDir), tf: p.tf, batchSize: teacherCfg.batch_size, quiet: p.quiet, log: p.log });
+  p.log(`teacher: ${texts.length} texts of ${chosen.length} records (${tv.cached} cached, ${tv.encoded} encoded in ${tv.seconds.toFixed(0)} s)`);
+  return {
+    dim: tv.dim,
+    vectors: normaliseRows(tv.data, tv.dim),
+    anchor,
+    positive,
+    negative,
+    kind: teacherCfg.loss,
+    weight: teacherCfg.weight,
+    mnrlWeight: teacherCfg.mnrl_weight,
+    guideMargin: teacherCfg.guide ? teacherCfg.guide_margin : undefined,
   };
 }
 
@@ -89,38 +130,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<TrainSummar
   }
   const backend = await selectBackend(opts.backend ?? 'auto');
   log(`backend: ${backend.reason}`);
-  let teacher: TeacherTargets | undefined;
-  let fingerprint = data.fingerprint;
-  if (teacherCfg) {
-    // Distil on a seeded sample of `max_records` records (all by default): their anchor, positive and negative.
-    const n = data.records.length;
-    const order = new Rng(cfg.seed + 17).shuffle(Int32Array.from({ length: n }, (_, i) => i));
-    const chosen = order.subarray(0, Math.min(n, teacherCfg.max_records ?? n));
-    const texts: string[] = [];
-    const anchor = new Int32Array(n).fill(-1);
-    const positive = new Int32Array(n).fill(-1);
-    const negative = new Int32Array(n).fill(-1);
-    for (const i of chosen) {
-      const p = data.texts![i]!;
-      anchor[i] = texts.push(p.anchor) - 1;
-      positive[i] = texts.push(p.positive) - 1;
-      if (p.negative !== undefined && cfg.hardNegatives) negative[i] = texts.push(p.negative) - 1;
-    }
-    const tv = await teacherVectors(texts, { cacheDir: cachePath(outDir), tf: backend.tf, batchSize: teacherCfg.batch_size, quiet: opts.quiet, log });
-    log(`teacher: ${texts.length} texts of ${chosen.length} records (${tv.cached} cached, ${tv.encoded} encoded in ${tv.seconds.toFixed(0)} s)`);
-    teacher = {
-      dim: tv.dim,
-      vectors: normaliseRows(tv.data, tv.dim),
-      anchor,
-      positive,
-      negative,
-      kind: teacherCfg.loss,
-      weight: teacherCfg.weight,
-      mnrlWeight: teacherCfg.mnrl_weight,
-      guideMargin: teacherCfg.guide ? teacherCfg.guide_margin : undefined,
-    };
-    fingerprint = `${fingerprint}:teacher:${JSON.stringify(teacherCfg)}`;
-  }
+  const teacher = teacherCfg ? await distillationTargets({ cfg, teacherCfg, data, outDir, tf: backend.tf, quiet: opts.quiet, log }) : undefined;
+  // The teacher settings decide the targets, so a resume must not cross a change of them.
+  const fingerprint = teacherCfg ? `${data.fingerprint}:teacher:${JSON.stringify(teacherCfg)}` : data.fingerprint;
   const stop = stopwordIds(tokenizer, config.n_vocab);
   if (cfg.tokenWeights !== 'none' && cfg.tokenWeightInit === 'stopwords' && !cfg.initCheckpoint)
     log(`token weights: ${stop.length} English stopword tokens start at ${cfg.stopwordWeight}`);

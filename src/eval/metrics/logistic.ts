@@ -72,63 +72,106 @@ function dot(a: Float64Array, b: Float64Array): number {
   return s;
 }
 
+/** The last `max` L-BFGS curvature pairs (s = step, y = gradient change, rho = 1/sᵀy), oldest first. */
+class CurvatureHistory {
+  private readonly s: Float64Array[] = [];
+  private readonly y: Float64Array[] = [];
+  private readonly rho: number[] = [];
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.s.length;
+  }
+
+  clear(): void {
+    this.s.length = this.y.length = this.rho.length = 0;
+  }
+
+  /** Keep the pair only when it has positive curvature (otherwise the implied Hessian would not be positive definite). */
+  push(s: Float64Array, y: Float64Array): void {
+    const sy = dot(s, y);
+    if (!(sy > 1e-12)) return;
+    this.s.push(s);
+    this.y.push(y);
+    this.rho.push(1 / sy);
+    if (this.s.length > this.max) {
+      this.s.shift();
+      this.y.shift();
+      this.rho.shift();
+    }
+  }
+
+  /** Two-loop recursion: −H·grad, with the initial Hessian scaled by the latest pair (1/max|g| without one). */
+  direction(grad: Float64Array, gmax: number): Float64Array {
+    const { s, y, rho } = this;
+    const size = grad.length;
+    const q = Float64Array.from(grad);
+    const alpha = new Array<number>(s.length);
+    for (let h = s.length - 1; h >= 0; h--) {
+      alpha[h] = rho[h]! * dot(s[h]!, q);
+      for (let i = 0; i < size; i++) q[i]! -= alpha[h]! * y[h]![i]!;
+    }
+    const last = s.length - 1;
+    const gamma = last >= 0 ? dot(s[last]!, y[last]!) / dot(y[last]!, y[last]!) : 1 / Math.max(1, gmax);
+    for (let i = 0; i < size; i++) q[i]! *= gamma;
+    for (let h = 0; h < s.length; h++) {
+      const beta = rho[h]! * dot(y[h]!, q);
+      for (let i = 0; i < size; i++) q[i]! += s[h]![i]! * (alpha[h]! - beta);
+    }
+    for (let i = 0; i < size; i++) q[i] = -q[i]!;
+    return q;
+  }
+}
+
+/** The objective of one fit, at any parameters: fills `grad`, returns the loss. */
+type Objective = (theta: Float64Array, grad: Float64Array) => number;
+
 /**
- * Fit on n rows of `dim` features with labels in [0, classes). L-BFGS two-loop recursion with a backtracking
- * Armijo line search; at most `maxIter` iterations (MTEB: 100).
+ * Backtracking Armijo line search from theta along q (slope = gradᵀq < 0): halve the step from 1 until the loss falls
+ * enough, at most 40 times. The last point tried, its gradient and loss.
  */
-export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, n: number, dim: number, classes: number, opts: LogisticOptions = {}): LogisticModel {
-  const c = opts.c ?? 1;
-  const maxIter = opts.maxIter ?? 100;
-  const tol = opts.tol ?? 1e-4;
-  const m = opts.history ?? 10;
-  const size = dim * classes + classes;
-  const xs = x instanceof Float64Array ? x : Float64Array.from({ length: n * dim }, (_, i) => x[i]!);
+function armijoStep(objective: Objective, theta: Float64Array, q: Float64Array, f: number, slope: number) {
+  const size = theta.length;
+  let step = 1;
+  const next = new Float64Array(size);
+  const nextGrad = new Float64Array(size);
+  let fNext = Infinity;
+  for (let tries = 0; tries < 40; tries++) {
+    for (let i = 0; i < size; i++) next[i] = theta[i]! + step * q[i]!;
+    fNext = objective(next, nextGrad);
+    if (fNext <= f + 1e-4 * step * slope) break;
+    step /= 2;
+  }
+  return { next, nextGrad, fNext };
+}
+
+/**
+ * Minimise `objective` from zeros: L-BFGS with `history` pairs, stopping when max|grad| < tol, after `maxIter`
+ * iterations, or when even steepest descent cannot lower the loss.
+ */
+function minimiseLbfgs(objective: Objective, size: number, maxIter: number, tol: number, history: number) {
   let theta = new Float64Array(size);
   let grad = new Float64Array(size);
-  let f = lossAndGradient(theta, xs, y, n, dim, classes, c, grad);
-  const sHist: Float64Array[] = [];
-  const yHist: Float64Array[] = [];
-  const rhoHist: number[] = [];
+  let f = objective(theta, grad);
+  const curvature = new CurvatureHistory(history);
   let iter = 0;
   for (; iter < maxIter; iter++) {
     let gmax = 0;
     for (let i = 0; i < size; i++) gmax = Math.max(gmax, Math.abs(grad[i]!));
     if (gmax < tol) break;
-    // two-loop recursion: direction = −H·grad
-    const q = Float64Array.from(grad);
-    const alpha = new Array<number>(sHist.length);
-    for (let h = sHist.length - 1; h >= 0; h--) {
-      alpha[h] = rhoHist[h]! * dot(sHist[h]!, q);
-      for (let i = 0; i < size; i++) q[i]! -= alpha[h]! * yHist[h]![i]!;
-    }
-    const last = sHist.length - 1;
-    const gamma = last >= 0 ? dot(sHist[last]!, yHist[last]!) / dot(yHist[last]!, yHist[last]!) : 1 / Math.max(1, gmax);
-    for (let i = 0; i < size; i++) q[i]! *= gamma;
-    for (let h = 0; h < sHist.length; h++) {
-      const beta = rhoHist[h]! * dot(yHist[h]!, q);
-      for (let i = 0; i < size; i++) q[i]! += sHist[h]![i]! * (alpha[h]! - beta);
-    }
-    for (let i = 0; i < size; i++) q[i] = -q[i]!;
+    const q = curvature.direction(grad, gmax);
     let slope = dot(grad, q);
     if (slope >= 0) {
       // not a descent direction (curvature info went stale): restart from steepest descent
-      sHist.length = yHist.length = rhoHist.length = 0;
+      curvature.clear();
       for (let i = 0; i < size; i++) q[i] = -grad[i]! / Math.max(1, gmax);
       slope = dot(grad, q);
     }
-    let step = 1;
-    const next = new Float64Array(size);
-    const nextGrad = new Float64Array(size);
-    let fNext = Infinity;
-    for (let tries = 0; tries < 40; tries++) {
-      for (let i = 0; i < size; i++) next[i] = theta[i]! + step * q[i]!;
-      fNext = lossAndGradient(next, xs, y, n, dim, classes, c, nextGrad);
-      if (fNext <= f + 1e-4 * step * slope) break;
-      step /= 2;
-    }
+    const { next, nextGrad, fNext } = armijoStep(objective, theta, q, f, slope);
     if (!(fNext < f)) {
-      if (sHist.length === 0) break; // steepest descent cannot improve either: converged at float precision
-      sHist.length = yHist.length = rhoHist.length = 0; // stale curvature pairs: retry from steepest descent
+      if (curvature.size === 0) break; // steepest descent cannot improve either: converged at float precision
+      curvature.clear(); // stale curvature pairs: retry from steepest descent
       continue;
     }
     const s = new Float64Array(size);
@@ -137,21 +180,23 @@ export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, n: numbe
       s[i] = next[i]! - theta[i]!;
       yv[i] = nextGrad[i]! - grad[i]!;
     }
-    const sy = dot(s, yv);
-    if (sy > 1e-12) {
-      sHist.push(s);
-      yHist.push(yv);
-      rhoHist.push(1 / sy);
-      if (sHist.length > m) {
-        sHist.shift();
-        yHist.shift();
-        rhoHist.shift();
-      }
-    }
+    curvature.push(s, yv);
     theta = next;
     grad = nextGrad;
     f = fNext;
   }
+  return { theta, f, iterations: iter };
+}
+
+/**
+ * Fit on n rows of `dim` features with labels in [0, classes). L-BFGS two-loop recursion with a backtracking
+ * Armijo line search; at most `maxIter` iterations (MTEB: 100).
+ */
+export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, n: number, dim: number, classes: number, opts: LogisticOptions = {}): LogisticModel {
+  const c = opts.c ?? 1;
+  const xs = x instanceof Float64Array ? x : Float64Array.from({ length: n * dim }, (_, i) => x[i]!);
+  const objective: Objective = (theta, grad) => lossAndGradient(theta, xs, y, n, dim, classes, c, grad);
+  const { theta, f, iterations } = minimiseLbfgs(objective, dim * classes + classes, opts.maxIter ?? 100, opts.tol ?? 1e-4, opts.history ?? 10);
   // back to the documented [dim, classes] layout
   const weights = new Float64Array(dim * classes);
   for (let m = 0; m < classes; m++) for (let j = 0; j < dim; j++) weights[j * classes + m] = theta[m * dim + j]!;
@@ -160,7 +205,7 @@ export function fitLogistic(x: ArrayLike<number>, y: ArrayLike<number>, n: numbe
     classes,
     weights,
     bias: theta.slice(dim * classes),
-    iterations: iter,
+    iterations,
     loss: f,
   };
 }

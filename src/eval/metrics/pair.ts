@@ -50,25 +50,48 @@ export interface ThresholdResult {
   threshold: number;
 }
 
+/** The rows above one candidate threshold, as the sweep reaches it. */
+interface ThresholdCut {
+  /** Rows scored above the threshold, and how many of them are positive. */
+  above: number;
+  positivesAbove: number;
+  /** Midway between the last row above and the first below. */
+  threshold: number;
+}
+
+/**
+ * The thresholds of sentence-transformers' `find_best_*_and_threshold`: walk the rows from the highest score down
+ * and, after each but the last, cut midway to the next score. Returns the total positives and negatives with the cuts.
+ */
+function thresholdCuts(scores: ArrayLike<number>, labels: ArrayLike<number>, what: string): { positives: number; negatives: number; cuts: ThresholdCut[] } {
+  checkInputs(scores, labels, what);
+  const order = descending(scores);
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i]!;
+  const cuts: ThresholdCut[] = [];
+  let positivesAbove = 0;
+  for (let i = 0; i < order.length - 1; i++) {
+    if (labels[order[i]!] === 1) positivesAbove++;
+    cuts.push({ above: i + 1, positivesAbove, threshold: (scores[order[i]!]! + scores[order[i + 1]!]!) / 2 });
+  }
+  return { positives, negatives: labels.length - positives, cuts };
+}
+
 /**
  * Best accuracy over thresholds placed midway between consecutive sorted scores (MTEB /
  * sentence-transformers `find_best_acc_and_threshold`, high score = more similar).
  */
 export function bestAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number>): ThresholdResult {
-  checkInputs(scores, labels, 'bestAccuracy');
-  const order = descending(scores);
-  let remainingNegatives = 0;
-  for (let i = 0; i < labels.length; i++) remainingNegatives += labels[i] === 0 ? 1 : 0;
-  let positivesSoFar = 0;
+  const { negatives, cuts } = thresholdCuts(scores, labels, 'bestAccuracy');
   let best = 0;
   let threshold = -1;
-  for (let i = 0; i < order.length - 1; i++) {
-    if (labels[order[i]!] === 1) positivesSoFar++;
-    else remainingNegatives--;
-    const acc = (positivesSoFar + remainingNegatives) / labels.length;
+  for (const cut of cuts) {
+    // Correct: the positives above the threshold and the negatives below it.
+    const negativesBelow = negatives - (cut.above - cut.positivesAbove);
+    const acc = (cut.positivesAbove + negativesBelow) / labels.length;
     if (acc > best) {
       best = acc;
-      threshold = (scores[order[i]!]! + scores[order[i + 1]!]!) / 2;
+      threshold = cut.threshold;
     }
   }
   return { score: best, threshold };
@@ -81,24 +104,14 @@ export interface F1Result extends ThresholdResult {
 
 /** Best F1 over the same thresholds (`find_best_f1_and_threshold`). */
 export function bestF1(scores: ArrayLike<number>, labels: ArrayLike<number>): F1Result {
-  checkInputs(scores, labels, 'bestF1');
-  const order = descending(scores);
-  let totalPositives = 0;
-  for (let i = 0; i < labels.length; i++) totalPositives += labels[i]!;
+  const { positives, cuts } = thresholdCuts(scores, labels, 'bestF1');
   let best: F1Result = { score: 0, threshold: 0, precision: 0, recall: 0 };
-  let extracted = 0;
-  let correct = 0;
-  for (let i = 0; i < order.length - 1; i++) {
-    extracted++;
-    if (labels[order[i]!] === 1) correct++;
-    if (correct > 0) {
-      const precision = correct / extracted;
-      const recall = correct / totalPositives;
-      const f1 = (2 * precision * recall) / (precision + recall);
-      if (f1 > best.score) {
-        best = { score: f1, precision, recall, threshold: (scores[order[i]!]! + scores[order[i + 1]!]!) / 2 };
-      }
-    }
+  for (const { above, positivesAbove: correct, threshold } of cuts) {
+    if (correct === 0) continue;
+    const precision = correct / above;
+    const recall = correct / positives;
+    const f1 = (2 * precision * recall) / (precision + recall);
+    if (f1 > best.score) best = { score: f1, precision, recall, threshold };
   }
   return best;
 }

@@ -33,6 +33,37 @@ function randomProblem(seed: number, V: number, D: number, O: number, B: number,
   return { E, params, seqs };
 }
 
+/**
+ * The teacher term written from its definition rather than with loss.ts, so the test checks similarityDistillation
+ * too: per Matryoshka dim (weighted), the student's anchor × candidate cosines S against the teacher's T over the
+ * masked pairs M — mse: Σ M·(S − T)² / ΣM; cosine: mean over the anchors that have any pair of 1 − cos(M·S, M·T).
+ */
+function distillationFromDefinition(tf: TF, emb: tfTypes.Tensor2D, nAnchors: number, opts: LossOptions, teacher: BatchTeacher): tfTypes.Tensor {
+  const rows = emb.shape[0];
+  const C = rows - nAnchors;
+  const T = tf.tensor2d(teacher.sim, [nAnchors, C]);
+  const M = tf.tensor2d(teacher.mask, [nAnchors, C]);
+  const maskedPairs = teacher.mask.reduce((a, b) => a + b, 0);
+  // Anchors without a single pair have no cosine: they are left out, not counted as zero.
+  const withPairs = Int32Array.from({ length: nAnchors }, (_, i) => i).filter((i) => teacher.mask.subarray(i * C, (i + 1) * C).some((m) => m > 0));
+  let total: tfTypes.Tensor = tf.scalar(0);
+  opts.dims.forEach((d, k) => {
+    const e = tf.slice(emb, [0, 0], [rows, d]);
+    const unit = tf.div(e, tf.norm(e, 2, 1, true));
+    const sim = tf.matMul(tf.slice(unit, [0, 0], [nAnchors, d]), tf.slice(unit, [nAnchors, 0], [C, d]), false, true);
+    let l: tfTypes.Tensor;
+    if (teacher.kind === 'mse') l = tf.div(tf.sum(tf.mul(tf.squaredDifference(sim, T), M)), maskedPairs);
+    else {
+      const s = tf.gather(tf.mul(sim, M), withPairs);
+      const t = tf.gather(tf.mul(T, M), withPairs);
+      const cos = tf.div(tf.sum(tf.mul(s, t), 1), tf.mul(tf.norm(s, 2, 1), tf.norm(t, 2, 1)));
+      l = tf.mean(tf.sub(1, cos));
+    }
+    total = tf.add(total, tf.mul(l, opts.dimWeights[k]!));
+  });
+  return total;
+}
+
 /** WordLlama's formulation with TF.js autograd: padded ids, per-token projection, masked mean. */
 function tokenLevel(
   tf: TF,
@@ -74,17 +105,7 @@ function tokenLevel(
           ),
         );
       if (!teacher) return mn as tfTypes.Scalar;
-      const C = S - nAnchors;
-      const dl = similarityDistillation(tf, {
-        emb,
-        nAnchors,
-        dims: opts.dims,
-        weights: opts.dimWeights,
-        teacherSim: tf.tensor2d(teacher.sim, [nAnchors, C]),
-        mask: tf.tensor2d(teacher.mask, [nAnchors, C]),
-        kind: teacher.kind,
-      });
-      return tf.add(tf.mul(mn, teacher.mnrlWeight), tf.mul(dl, teacher.weight)) as tfTypes.Scalar;
+      return tf.add(tf.mul(mn, teacher.mnrlWeight), tf.mul(distillationFromDefinition(tf, emb, nAnchors, opts, teacher), teacher.weight)) as tfTypes.Scalar;
     };
     const inputs = [tf.tensor1d(p.tokenWeights!), tf.tensor2d(p.kernel, [p.dimIn, p.dimOut]), tf.tensor1d(p.bias)];
     if (p.tokenDelta) inputs.push(tf.tensor2d(p.tokenDelta, [V, p.dimOut]));
