@@ -47,17 +47,18 @@ export interface PoolKernel {
   finish(): void;
 }
 
-let module: WebAssembly.Module | null | undefined;
+/** Not named `module`: the CommonJS build wraps this file in a function with a `module` parameter. */
+let poolWasm: WebAssembly.Module | null | undefined;
 
 function poolModule(): WebAssembly.Module | null {
-  if (module === undefined) {
+  if (poolWasm === undefined) {
     try {
-      module = new WebAssembly.Module(decodeBase64(POOL_WASM_BASE64));
+      poolWasm = new WebAssembly.Module(decodeBase64(POOL_WASM_BASE64));
     } catch {
-      module = null; // no WebAssembly SIMD, or a host that refuses to compile it synchronously: poolIds serves
+      poolWasm = null; // no WebAssembly SIMD, or a host that refuses to compile it synchronously: poolIds serves
     }
   }
-  return module;
+  return poolWasm;
 }
 
 const align16 = (n: number) => (n + 15) & ~15;
