@@ -7,6 +7,8 @@ import type { TextTokenizer } from '../tokenize/tokenizer.ts';
 import { createFastEncoder, type FastEncoder } from '../tokenize/fast-encode.ts';
 import type { FormatDefaults, ModelFormat, TokenMatrix } from './formats.ts';
 import { poolIds, tokenRow } from './pool.ts';
+import { createPoolKernel, type PoolKernel } from './kernels/pool-kernel.ts';
+import { kernelsAvailable } from './kernels/index.ts';
 import { poolingRules, type PoolingRules } from '../tokenize/pooling-ids.ts';
 import { encodeCounted, medianTokenLength } from '../tokenize/bounded-encode.ts';
 import { binarize, hammingSimilarity } from './binary.ts';
@@ -66,6 +68,8 @@ export class StaticModel {
   private readonly median = () => (this.medianLength ||= medianTokenLength(this.tokenizer));
   private ids: Int32Array = new Int32Array(1024);
   private acc: Float64Array;
+  /** The pooling kernel with this model's rows, made on first embed (null: it cannot run here). */
+  private pooler: PoolKernel | null | undefined;
 
   constructor(
     readonly tokenizer: TextTokenizer,
@@ -142,7 +146,8 @@ export class StaticModel {
 
   /** Token ids that count for `text` (after pad/UNK removal and truncation), in order. */
   tokenIds(text: string): number[] {
-    return Array.from(this.ids.subarray(0, this.countedIds(text, this.rules)));
+    const n = this.countedIds(text, this.rules); // first: it may replace this.ids with a larger buffer
+    return Array.from(this.ids.subarray(0, n));
   }
 
   /** The row of token `id` as pooling uses it (mapping/scale applied), first `dim` values. */
@@ -169,14 +174,24 @@ export class StaticModel {
     const norm = opts.norm ?? this.normalize;
     const rules: PoolingRules = opts.maxLength === undefined ? this.rules : { ...this.rules, maxLength: Math.max(0, Math.floor(opts.maxLength)) };
     const out = new Float32Array(list.length * d);
+    // The wasm kernel pools batches of texts, bit for bit as poolIds does; poolIds is the path without it.
+    const pool = this.poolKernel();
+    pool?.begin(d, out);
     for (let i = 0; i < list.length; i++) {
       const text = list[i];
       if (typeof text !== 'string') throw new UserError(`embed: texts[${i}] is ${typeof text}, expected a string`);
       const n = this.countedIds(text, rules);
-      poolIds(this.matrix, this.ids, n, d, out, i * d, this.acc);
+      if (!pool?.add(this.ids, n)) poolIds(this.matrix, this.ids, n, d, out, i * d, this.acc);
     }
+    pool?.finish();
     const e: Embeddings = { data: out, rows: list.length, dim: d };
     return norm ? normalizeRows(e) : e;
+  }
+
+  private poolKernel(): PoolKernel | undefined {
+    if (!kernelsAvailable()) return undefined;
+    if (this.pooler === undefined) this.pooler = createPoolKernel(this.matrix) ?? null;
+    return this.pooler ?? undefined;
   }
 
   /** Sign bits of the (truncated) mean embeddings, packed into 32-bit words. */

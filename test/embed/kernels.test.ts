@@ -2,7 +2,7 @@
  * The WebAssembly SIMD kernels against their JS references on seeded random data: cosine matrices within 1e-6,
  * Hamming similarity bit for bit, over shapes that exercise every remainder path of the kernels (rows not a
  * multiple of the 4 × 2 block, odd code word counts, padding bits, more than one block per call), and the
- * committed wasm.generated.ts rebuilt from kernels.as byte for byte.
+ * committed wasm.generated.ts and pool-wasm.generated.ts rebuilt from kernels.as and pool.as byte for byte.
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { cosineMatrix, cosineMatrixJs } from '../../src/embed/similarity.ts';
 import { deduplicateRows } from '../../src/embed/dedupe.ts';
 import type { Embeddings } from '../../src/embed/types.ts';
 import { mulberry32 } from '../../src/util/random.ts';
-import { KERNELS_MODULE, kernelsModuleText, WORKER_MODULE, workerModuleText } from '../../scripts/build-kernels.ts';
+import { KERNELS_MODULE, kernelsModuleText, POOL_MODULE, poolModuleText, WORKER_MODULE, workerModuleText } from '../../scripts/build-kernels.ts';
 
 function randomEmbeddings(rows: number, dim: number, seed: number): Embeddings {
   const r = mulberry32(seed);
@@ -143,6 +143,10 @@ describe('WebAssembly kernels', () => {
 
   it('wasm.generated.ts is what scripts/build-kernels.ts builds from kernels.as now', async () => {
     expect(await kernelsModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(KERNELS_MODULE, 'utf8'));
+  });
+
+  it('pool-wasm.generated.ts is pool.as compiled now', async () => {
+    expect(await poolModuleText(), 'stale: run `npx tsx scripts/build-kernels.ts`').toBe(readFileSync(POOL_MODULE, 'utf8'));
   });
 
   it('worker.generated.ts is the bundle of worker-entry.ts and what it imports now', async () => {

@@ -20,12 +20,12 @@ interface KernelExports {
 /** Output cells computed per call: bounds the kernel memory (16 MB of output) whatever the matrix size. */
 const BLOCK_CELLS = 4 << 20;
 /** Memory the kernels may ask for; beyond it the JS path runs (wasm32 memory stops at 4 GB). */
-const MAX_BYTES = 1 << 30;
+export const MAX_BYTES = 1 << 30;
 
 let loaded: KernelExports | null | undefined;
 let disabled = false;
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+export function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const raw = atob(text);
   const bytes = new Uint8Array(raw.length);
   for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
