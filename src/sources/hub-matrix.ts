@@ -11,10 +11,11 @@ import { downloadRangeResumable, type ChunkTransform, type RangeDownloadResult }
 import type { ErrorContext } from '../hub/errors.ts';
 import type { RedirectCache } from '../hub/range.ts';
 import { verifyAgainstFileHash } from '../hub/verify-file.ts';
-import { bf16ToF16Table } from '../safetensors/dtype.ts';
+import { DTYPE_BYTES, bf16ToF16Table } from '../safetensors/dtype.ts';
 import type { ExtractOptions } from './extract.ts';
 import type { SourceJob } from './source-job.ts';
-import { outputHeader } from './write-matrix.ts';
+import { outputHeader, refuseNonFinite } from './write-matrix.ts';
+import { NonFiniteRows } from '../util/non-finite.ts';
 
 export interface HubMatrixDownload {
   client: HubClient;
@@ -97,4 +98,28 @@ export async function downloadHubMatrix(d: HubMatrixDownload): Promise<HubMatrix
   });
   progress?.finish();
   return { ...result, skipped: false };
+}
+
+/**
+ * Count the rows of the downloaded matrix (in `file` from byte `start`) that hold NaN or ±Inf and refuse the
+ * source when there are any. After a conversion to a narrower type (BF16 → F16) ±Inf can be an overflow, which is
+ * counted and reported apart, so only NaN counts there.
+ */
+export async function refuseNonFiniteRows(
+  file: FileHandle,
+  m: { start: number; rows: number; dim: number; dtype: 'F32' | 'F16' | 'BF16'; converted: boolean; path: string },
+): Promise<void> {
+  const rowBytes = m.dim * DTYPE_BYTES[m.dtype];
+  const blockRows = Math.max(1, Math.floor((8 << 20) / rowBytes));
+  const buf = new Uint8Array(blockRows * rowBytes);
+  const found = new NonFiniteRows(m.dim);
+  for (let row = 0; row < m.rows; row += blockRows) {
+    const count = Math.min(blockRows, m.rows - row);
+    const { bytesRead } = await file.read(buf, 0, count * rowBytes, m.start + row * rowBytes);
+    if (bytesRead !== count * rowBytes) throw new Error(`${m.path}: short read of the downloaded rows at row ${row}`);
+    const bytes = buf.subarray(0, bytesRead);
+    if (m.converted && m.dtype !== 'F32') found.addNaNBytes(bytes, m.dtype, row);
+    else found.addBytes(bytes, m.dtype, row);
+  }
+  refuseNonFinite(found, m.rows, m.path);
 }

@@ -11,13 +11,11 @@ import { DTYPE_BYTES, type DType } from '../safetensors/dtype.ts';
 import { UserError } from '../util/errors.ts';
 import type { HubClient } from '../hub/client.ts';
 import { readRemoteHeader } from '../hub/remote-header.ts';
-import { downloadHubMatrix } from './hub-matrix.ts';
+import { downloadHubMatrix, refuseNonFiniteRows } from './hub-matrix.ts';
 import { movedRevisionError, resolveRepo, type ResolvedRepo } from '../hub/repo.ts';
 import { fetchSmallFile } from '../hub/small-file.ts';
 import { detectEmbeddingTensor } from './detect.ts';
-import { checkSourceTensor, chunkConverter, outputMetadata, refuseNonFinite } from './write-matrix.ts';
-import { NonFiniteRows } from '../util/non-finite.ts';
-import type { FileHandle } from 'node:fs/promises';
+import { checkSourceTensor, chunkConverter, outputMetadata } from './write-matrix.ts';
 import type { ExtractOptions, SourceResult, SourceSide } from './extract.ts';
 import type { SourceConfig } from '../config/types.ts';
 import { sourceResult, type SourceJob } from './source-job.ts';
@@ -171,28 +169,4 @@ export async function extractFromHub(job: SourceJob, client: HubClient): Promise
     // The source's licence as its card states it: extract.json keeps it for the model card save writes.
     license: resolved.license,
   });
-}
-
-/**
- * Count the rows of the downloaded matrix (in `file` from byte `start`) that hold NaN or ±Inf and refuse the
- * source when there are any. After a conversion to a narrower type (BF16 → F16) ±Inf can be an overflow, which is
- * counted and reported apart, so only NaN counts there.
- */
-async function refuseNonFiniteRows(
-  file: FileHandle,
-  m: { start: number; rows: number; dim: number; dtype: 'F32' | 'F16' | 'BF16'; converted: boolean; path: string },
-): Promise<void> {
-  const rowBytes = m.dim * DTYPE_BYTES[m.dtype];
-  const blockRows = Math.max(1, Math.floor((8 << 20) / rowBytes));
-  const buf = new Uint8Array(blockRows * rowBytes);
-  const found = new NonFiniteRows(m.dim);
-  for (let row = 0; row < m.rows; row += blockRows) {
-    const count = Math.min(blockRows, m.rows - row);
-    const { bytesRead } = await file.read(buf, 0, count * rowBytes, m.start + row * rowBytes);
-    if (bytesRead !== count * rowBytes) throw new Error(`${m.path}: short read of the downloaded rows at row ${row}`);
-    const bytes = buf.subarray(0, bytesRead);
-    if (m.converted && m.dtype !== 'F32') found.addNaNBytes(bytes, m.dtype, row);
-    else found.addBytes(bytes, m.dtype, row);
-  }
-  refuseNonFinite(found, m.rows, m.path);
 }

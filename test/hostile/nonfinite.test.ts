@@ -216,7 +216,7 @@ describe('non-finite rows are counted by bit pattern in every float dtype', () =
 describe('extract: a source matrix with NaN rows leaves no output', () => {
   const meta = { format: 'pt', repo: 'test/x', revision: 'r', tensor: 't', source_dtype: 'F32', shape: '[6,4]', source_kind: 'local' };
 
-  it('from rows (TF.js, GGUF, concat): fails with the first row and the count after the whole stream', async () => {
+  it('from rows (TF.js, concat): fails with the first row and the count after the whole stream', async () => {
     const dir = join(work, 'extract-rows');
     const data = Float32Array.from({ length: 6 * 4 }, (_, i) => i / 10);
     data[2 * 4 + 3] = NaN;

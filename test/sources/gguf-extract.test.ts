@@ -14,8 +14,9 @@ import { writeSafetensors } from '../../src/safetensors/writer.ts';
 import { extract, type ExtractRequest } from '../../src/sources/extract.ts';
 import { extractIsCurrent } from '../../src/layout/stage-freshness.ts';
 import { GGML_TYPE } from '../../src/sources/gguf/dequantize.ts';
-import { expectedRows, testGguf, type TestGgufType } from '../helpers/gguf-models.ts';
-import { writeGguf } from '../helpers/gguf-writer.ts';
+import { readGgufHeader } from '../../src/sources/gguf/header.ts';
+import { expectedRows, ggufRowBytes, testGguf, type TestGgufType } from '../helpers/gguf-models.ts';
+import { memorySource, writeGguf } from '../helpers/gguf-writer.ts';
 import { tinyTokenizerJson } from '../helpers/hub-server.ts';
 
 const VOCAB = 300;
@@ -174,6 +175,34 @@ describe('extract from a local GGUF file', () => {
       expect(existsSync(r.outDir!) ? readdirSync(r.outDir!) : []).toEqual([]);
     }
   });
+});
+
+describe('extract from a local GGUF file refuses non-finite rows', () => {
+  /** A copy of `bytes` whose token-matrix row `row` starts with the f16 (or, for F32, the float) `bits`. */
+  async function poke(bytes: Uint8Array, type: TestGgufType, row: number, bits: number): Promise<Uint8Array> {
+    const out = bytes.slice();
+    const embd = (await readGgufHeader(memorySource(out))).tensors.find((t) => t.name === 'token_embd.weight')!;
+    const at = embd.fileOffset + row * ggufRowBytes(type, DIM);
+    if (type === 'F32') new DataView(out.buffer).setUint32(at, bits, true);
+    else new DataView(out.buffer).setUint16(at, bits, true); // a Q8_0 block starts with its f16 scale d
+    return out;
+  }
+  const cases: [TestGgufType, FloatDType, number, number][] = [
+    ['Q8_0', 'F16', 5, 0x7e00], // NaN scale: the whole block decodes to NaN
+    ['Q8_0', 'F32', 299, 0x7e00],
+    ['F32', 'F32', 7, 0x7f800000], // +Inf
+  ];
+  for (const [type, dtype, row, bits] of cases) {
+    it(`${type} → ${dtype}: row ${row} broken, one line naming it, no output`, async () => {
+      const dir = modelDir(await poke(testGguf({ type, vocab: VOCAB, dim: DIM }), type, row, bits));
+      const r = request(config(dir, { gguf: 'model.gguf' }), { dtype });
+      await expect(extract(r)).rejects.toThrow(
+        /cfg\.safetensors: the source matrix is broken: 1 of 300 rows hold NaN or ±Inf \(first: row \d+\); nothing was written \(use another revision or source\)$/,
+      );
+      await expect(extract(r)).rejects.toThrow(`(first: row ${row})`);
+      expect(existsSync(r.outDir!) ? readdirSync(r.outDir!) : []).toEqual([]);
+    });
+  }
 });
 
 describe('GGUF config keys', () => {

@@ -235,4 +235,16 @@ describe('--verify on a GGUF hub file (the same pass as safetensors shards: src/
     expect((err as UserError).exitCode).toBe(1);
     expect(readdirSync(r.outDir!).sort()).toEqual(['g.safetensors.partial', 'g.safetensors.partial.json']);
   });
+
+  it('a Q8_0 block with a NaN scale: one line naming the row, only the partial files left', async () => {
+    const bytes = testGguf({ type: 'Q8_0', vocab: VOCAB, dim: DIM, fillerRows: 4096 });
+    const embd = (await readGgufHeader(memorySource(bytes))).tensors.find((t) => t.name === 'token_embd.weight')!;
+    new DataView(bytes.buffer).setUint16(embd.fileOffset + 17 * ggufRowBytes('Q8_0', DIM), 0x7e00, true);
+    await ggufRepo('org/nan-GGUF', 'Q8_0', { tokenizer: true, bytes });
+    const r = request({ hf_model_id: 'org/nan-GGUF', gguf_file: 'model-Q.gguf' }, { dtype: 'F16' });
+    await expect(extract(r)).rejects.toThrow(
+      /g\.safetensors: the source matrix is broken: 1 of \d+ rows hold NaN or ±Inf \(first: row 17\); nothing was written \(use another revision or source\)$/,
+    );
+    expect(readdirSync(r.outDir!).filter((f) => f.endsWith('.safetensors') || f === 'extract.json')).toEqual([]);
+  });
 });

@@ -9,7 +9,7 @@ import { DTYPE_BYTES } from '../../safetensors/dtype.ts';
 import { UserError } from '../../util/errors.ts';
 import type { SourceResult, SourceSide } from '../extract.ts';
 import { openHubSource, SIDE_FILES, type HubSource } from '../hub.ts';
-import { downloadHubMatrix } from '../hub-matrix.ts';
+import { downloadHubMatrix, refuseNonFiniteRows } from '../hub-matrix.ts';
 import { sourceResult, type SourceJob } from '../source-job.ts';
 import { readGgufHeader, type GgufHeader } from './header.ts';
 import { openRemoteGguf } from './remote-source.ts';
@@ -54,6 +54,9 @@ export async function extractGgufFromHub(job: SourceJob, client: HubClient): Pro
     rows: m.rows,
     dim: m.dim,
     metadata,
+    // Dequantized rows land in the output dtype; a block whose scale is NaN makes NaN rows, refused before the rename.
+    checkRows: (partial, start) =>
+      refuseNonFiniteRows(partial, { start, rows: m.rows, dim: m.dim, dtype: opts.dtype, converted: m.layout.name !== opts.dtype, path: job.outPath }),
   }).catch(explainMoved);
   fetched.bytes += result.bytesDownloaded;
   return sourceResult(job, {

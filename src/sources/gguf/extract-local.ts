@@ -10,6 +10,8 @@ import { SafetensorsWriter } from '../../safetensors/writer.ts';
 import { UserError } from '../../util/errors.ts';
 import type { SourceResult } from '../extract.ts';
 import { localSideFiles } from '../local.ts';
+import { refuseNonFinite } from '../write-matrix.ts';
+import { NonFiniteRows } from '../../util/non-finite.ts';
 import { localSourceResult, type SourceJob } from '../source-job.ts';
 import { openFileSource } from './file-source.ts';
 import { readGgufHeader, type ByteSource } from './header.ts';
@@ -60,15 +62,22 @@ async function decodeRows(src: ByteSource, m: GgufMatrix, metadata: Record<strin
   const convert = ggufChunkConverter(m, opts.dtype, `${src.name}: tensor "${m.tensor.info.name}"`);
   const w = await SafetensorsWriter.create(outPath, [{ name: EXTRACTED_TENSOR, dtype: opts.dtype, shape: [m.rows, m.dim] }], metadata);
   let overflows = 0;
+  // Rows are checked as they are decoded (a ggml block with a NaN scale decodes to NaN): after a narrowing
+  // conversion ±Inf may be an f16 overflow, counted apart, so only NaN counts there.
+  const nonFinite = new NonFiniteRows(m.dim);
+  const converted = m.layout.name !== opts.dtype;
   try {
     const block = Math.max(1, Math.floor(BLOCK_BYTES / rowBytes));
     for (let row = 0; row < m.rows; row += block) {
       const count = Math.min(block, m.rows - row);
       const out = convert(await src.read(m.tensor.info.fileOffset + row * rowBytes, count * rowBytes));
       overflows += out.overflows;
+      if (converted && opts.dtype !== 'F32') nonFinite.addNaNBytes(out.bytes, opts.dtype, row);
+      else nonFinite.addBytes(out.bytes, opts.dtype, row);
       await w.write(out.bytes);
       progress.update((row + count) * rowBytes);
     }
+    refuseNonFinite(nonFinite, m.rows, outPath);
     await w.commit();
   } catch (err) {
     await w.abort();
