@@ -68,49 +68,113 @@ const HIGH = 2 ** 32;
 
 /** Decide whether the fast BPE mirrors this tokenizer, and build its tables if so. */
 export function createFastBpe(tok: TextTokenizer): FastBpeResult {
-  const no = (reason: string): FastBpeResult => ({ bpe: null, reason });
-  const model = tok.json.model as Record<string, unknown>;
-  if (model.type !== 'BPE') return no(`model type ${String(model.type ?? tok.modelType)}`);
-  if (model.dropout !== null && model.dropout !== undefined && model.dropout !== 0) return no(`BPE dropout ${String(model.dropout)}`);
-  // The library tests these by truthiness ("" is off), so "" is mirrored as unset.
-  if (model.end_of_word_suffix) return no('BPE end_of_word_suffix');
-  if (model.continuing_subword_prefix) return no('BPE continuing_subword_prefix');
-  if (model.continuing_subword_suffix) return no('BPE continuing_subword_suffix');
-  const post = tok.json.post_processor as { type?: string } | null | undefined;
-  if (post && post.type !== 'TemplateProcessing' && post.type !== 'ByteLevel') return no(`post-processor ${post.type}`);
+  const reason = unsupportedReason(tok);
+  if (reason !== undefined) return { bpe: null, reason };
   const engine = tok.engine as unknown as EngineInternals;
-  if (engine.remove_space === true || engine.do_lowercase_and_remove_accent) return no('tokenizer_config text rewriting');
+  const tables = buildTables(engine.model, (engine.model as { vocab?: unknown }).vocab as string[], engine.added_tokens_map);
+  if (typeof tables === 'string') return { bpe: null, reason: tables };
+  const merger = new WordMerger(tables);
+  const holdsAddedToken = addedTokenTest(engine);
+  // Ids of one text are built here, then copied out at their exact length (the word cache keeps them).
+  let scratch: Int32Array = new Int32Array(256);
+  const encode = (text: string): Int32Array => {
+    if (text.length === 0) return new Int32Array(0);
+    if (holdsAddedToken.raw(text)) return Int32Array.from(tok.encode(text));
+    const normalized = engine.normalizer !== null ? engine.normalizer(text) : text;
+    if (normalized.length === 0) return new Int32Array(0);
+    if (holdsAddedToken.normalized(normalized)) return Int32Array.from(tok.encode(text));
+    const words = engine.pre_tokenizer !== null ? engine.pre_tokenizer(normalized, { section_index: 0 }) : [normalized];
+    let out: Int32Array = scratch;
+    let end = 0;
+    merger.startSection();
+    for (const w of words) ({ out, end } = merger.encodeWord(w, out, end));
+    scratch = out;
+    return out.slice(0, end);
+  };
   const m = engine.model;
-  if (!(m.tokens_to_ids instanceof Map) || !Array.isArray(m.merges)) return no('unexpected @huggingface/tokenizers internals');
+  const flags = [tables.byteFallback && 'byte fallback', tables.ignoreMerges && 'ignore_merges', tables.fuseUnk && 'fuse_unk'].filter(Boolean).join(', ');
+  return {
+    bpe: {
+      encode,
+      encodeWord: (word, out, end) => {
+        merger.startSection();
+        return merger.encodeWord(word, out, end);
+      },
+    },
+    reason: `fast BPE over ${m.merges.length} merges${flags ? ` (${flags})` : ''}`,
+  };
+}
+
+/** What the fast BPE does not mirror (the library is used then), or undefined when it mirrors this tokenizer. */
+function unsupportedReason(tok: TextTokenizer): string | undefined {
+  const model = tok.json.model as Record<string, unknown>;
+  if (model.type !== 'BPE') return `model type ${String(model.type ?? tok.modelType)}`;
+  if (model.dropout !== null && model.dropout !== undefined && model.dropout !== 0) return `BPE dropout ${String(model.dropout)}`;
+  // The library tests these by truthiness ("" is off), so "" is mirrored as unset.
+  if (model.end_of_word_suffix) return 'BPE end_of_word_suffix';
+  if (model.continuing_subword_prefix) return 'BPE continuing_subword_prefix';
+  if (model.continuing_subword_suffix) return 'BPE continuing_subword_suffix';
+  const post = tok.json.post_processor as { type?: string } | null | undefined;
+  if (post && post.type !== 'TemplateProcessing' && post.type !== 'ByteLevel') return `post-processor ${post.type}`;
+  const engine = tok.engine as unknown as EngineInternals;
+  if (engine.remove_space === true || engine.do_lowercase_and_remove_accent) return 'tokenizer_config text rewriting';
+  const m = engine.model;
+  if (!(m.tokens_to_ids instanceof Map) || !Array.isArray(m.merges) || !Array.isArray((m as { vocab?: unknown }).vocab)) {
+    return 'unexpected @huggingface/tokenizers internals';
+  }
+  if (m.fuse_unk === true && m.unk_token_id === undefined) return 'fuse_unk without an UNK id';
+  return undefined;
+}
+
+/** Everything a word's merges and its output need, as numbers. */
+interface BpeTables {
+  /** Symbol → its string (vocabulary ids first, then strings only merges name). */
+  symStr: string[];
+  symOf: (s: string) => number | undefined;
+  rankOf: (left: number, right: number) => number;
+  mergeResult: Int32Array;
+  /** Per symbol: output id (-1: not in the vocabulary) and whether fuse_unk treats it as UNK. */
+  symOut: Int32Array;
+  symUnkish: Uint8Array;
+  charSym: Int32Array;
+  astralSym: Map<number, number>;
+  /** Per byte: the id of `<0xNN>` (-1: none) and whether it counts as UNK. */
+  byteOut: Int32Array;
+  byteUnkish: Uint8Array;
+  /** UNK's output id (-1: no UNK token) and whether it counts as UNK. */
+  unkOut: number;
+  unkOutIsUnkish: boolean;
+  byteFallback: boolean;
+  ignoreMerges: boolean;
+  fuseUnk: boolean;
+}
+
+/** Build the symbol, merge and output tables, or say why the model cannot be mirrored. */
+function buildTables(m: EngineInternals['model'], vocabStr: string[], addedMap: EngineInternals['added_tokens_map']): BpeTables | string {
   const toIds = m.tokens_to_ids;
   const unkId = m.unk_token_id;
-  const fuseUnk = m.fuse_unk === true;
-  if (fuseUnk && unkId === undefined) return no('fuse_unk without an UNK id');
   const unkToken = m.unk_token ?? null;
   // What `Tokenizer.encode` gives a token string: its added token's id, else the vocabulary's, else UNK.
-  const finalId = (t: string): number | undefined => engine.added_tokens_map.get(t)?.id ?? toIds.get(t) ?? unkId;
+  const finalId = (t: string): number | undefined => addedMap.get(t)?.id ?? toIds.get(t) ?? unkId;
+  const isUnkish = (t: string) => (toIds.get(t) ?? unkId) === unkId;
   let unkOut = -1;
   if (unkToken !== null) {
     const id = finalId(unkToken);
-    if (id === undefined) return no(`UNK token ${JSON.stringify(unkToken)} has no id`);
+    if (id === undefined) return `UNK token ${JSON.stringify(unkToken)} has no id`;
     unkOut = id;
   }
-  const isUnkish = (t: string) => (toIds.get(t) ?? unkId) === unkId;
-  const unkOutIsUnkish = unkToken !== null && isUnkish(unkToken);
 
   // Symbols: every string a merge can see or make. A vocabulary token's symbol is its id (the library's own
   // `tokens_to_ids` Map serves as the lookup, so no second Map of the whole vocabulary is built); strings that
   // only merges name get numbers after the largest id.
-  const vocabStr = (m as { vocab?: unknown }).vocab;
-  if (!Array.isArray(vocabStr)) return no('unexpected @huggingface/tokenizers internals');
   let maxId = -1;
   for (const [t, id] of toIds) {
-    if (vocabStr[id] !== t) return no(`token id ${id} is shared by several strings`);
+    if (vocabStr[id] !== t) return `token id ${id} is shared by several strings`;
     if (id > maxId) maxId = id;
   }
   const extraOf = new Map<string, number>();
   const symStr: string[] = [];
-  for (let i = 0; i <= maxId; i++) symStr.push(typeof vocabStr[i] === 'string' && toIds.get(vocabStr[i] as string) === i ? (vocabStr[i] as string) : '');
+  for (let i = 0; i <= maxId; i++) symStr.push(typeof vocabStr[i] === 'string' && toIds.get(vocabStr[i]!) === i ? vocabStr[i]! : '');
   const symIn = (s: string): number => {
     const id = toIds.get(s);
     if (id !== undefined) return id;
@@ -122,26 +186,22 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
     }
     return x;
   };
-  const symOf = (s: string): number | undefined => toIds.get(s) ?? extraOf.get(s);
   const merges = m.merges;
   const mergeLeft = new Int32Array(merges.length);
   const mergeRight = new Int32Array(merges.length);
   const mergeResult = new Int32Array(merges.length);
   for (let r = 0; r < merges.length; r++) {
-    const pair = merges[r]!;
-    const a = pair[0];
-    const b = pair[1];
+    const [a, b] = merges[r]!;
     mergeLeft[r] = symIn(a);
     mergeRight[r] = symIn(b);
     mergeResult[r] = symIn(a + b);
   }
   const nSym = symStr.length;
-  // Per symbol: its output id (-1: not in the vocabulary) and whether fuse_unk treats it as UNK.
   const symOut = new Int32Array(nSym).fill(-1);
   const symUnkish = new Uint8Array(nSym);
   for (const [t, s] of toIds) {
     const id = finalId(t);
-    if (id === undefined) return no(`token ${JSON.stringify(t)} has no id`);
+    if (id === undefined) return `token ${JSON.stringify(t)} has no id`;
     symOut[s] = id;
     symUnkish[s] = isUnkish(t) ? 1 : 0;
   }
@@ -160,28 +220,47 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
     byteOut[b] = finalId(t)!;
     byteUnkish[b] = isUnkish(t) ? 1 : 0;
   }
-  const byteFallback = m.byte_fallback === true;
-  const ignoreMerges = m.ignore_merges === true;
+  return {
+    symStr,
+    symOf: (s) => toIds.get(s) ?? extraOf.get(s),
+    rankOf: mergeTable(mergeLeft, mergeRight),
+    mergeResult,
+    symOut,
+    symUnkish,
+    charSym,
+    astralSym,
+    byteOut,
+    byteUnkish,
+    unkOut,
+    unkOutIsUnkish: unkToken !== null && isUnkish(unkToken),
+    byteFallback: m.byte_fallback === true,
+    ignoreMerges: m.ignore_merges === true,
+    fuseUnk: m.fuse_unk === true,
+  };
+}
 
-  // The merge table: open addressing, linear probing; a later duplicate (same pair) overwrites the rank.
+/**
+ * The merge table: open addressing, linear probing, keyed by (left, right) symbol; a later duplicate (same pair)
+ * overwrites the rank. Returns the lookup: the rank of merging (a, b), or -1.
+ */
+function mergeTable(left: Int32Array, right: Int32Array): (a: number, b: number) => number {
   let cap = 1;
-  while (cap < merges.length * 2 + 2) cap <<= 1;
+  while (cap < left.length * 2 + 2) cap <<= 1;
   const mask = cap - 1;
   const keyLeft = new Int32Array(cap).fill(-1);
   const keyRight = new Int32Array(cap);
   const slotRank = new Int32Array(cap);
   const hash = (a: number, b: number) => (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> 0;
-  for (let r = 0; r < merges.length; r++) {
-    const a = mergeLeft[r]!;
-    const b = mergeRight[r]!;
+  for (let r = 0; r < left.length; r++) {
+    const a = left[r]!;
+    const b = right[r]!;
     let i = hash(a, b) & mask;
     while (keyLeft[i] !== -1 && (keyLeft[i] !== a || keyRight[i] !== b)) i = (i + 1) & mask;
     keyLeft[i] = a;
     keyRight[i] = b;
     slotRank[i] = r;
   }
-  /** Rank of merging (a, b), or -1. */
-  const rankOf = (a: number, b: number): number => {
+  return (a, b) => {
     let i = hash(a, b) & mask;
     for (;;) {
       const k = keyLeft[i]!;
@@ -190,31 +269,56 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
       i = (i + 1) & mask;
     }
   };
+}
 
-  // Scratch for one word, grown on demand: symbol, next/prev index, original code point, version per position.
-  let size = 0;
-  let sym = new Int32Array(0);
-  let next = new Int32Array(0);
-  let prev = new Int32Array(0);
-  let cps = new Int32Array(0);
-  let ver = new Int32Array(0);
-  let heapKey = new Float64Array(0);
-  let heapVer = new Int32Array(0);
-  const ensure = (n: number) => {
-    if (n <= size) return;
-    size = Math.max(n, size * 2, 64);
-    sym = new Int32Array(size);
-    next = new Int32Array(size);
-    prev = new Int32Array(size);
-    cps = new Int32Array(size);
-    ver = new Int32Array(size);
+function grow(out: Int32Array, need: number): Int32Array {
+  if (need <= out.length) return out;
+  const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
+  bigger.set(out);
+  return bigger;
+}
+
+/**
+ * One word's merges and output over reusable scratch (grown on demand): symbol, next/prev index, original code
+ * point and version per position, and the candidate heap (key rank × 2³² + position, with the version the left
+ * position had when the entry was pushed).
+ */
+class WordMerger {
+  private size = 0;
+  private sym = new Int32Array(0);
+  private next = new Int32Array(0);
+  private prev = new Int32Array(0);
+  private cps = new Int32Array(0);
+  private ver = new Int32Array(0);
+  private heapKey = new Float64Array(0);
+  private heapVer = new Int32Array(0);
+  private heapLen = 0;
+  // fuse_unk state across the words of one section (the library fuses over one model call).
+  private lastUnkish = false;
+  private readonly utf8 = new TextEncoder();
+
+  constructor(private readonly t: BpeTables) {}
+
+  startSection(): void {
+    this.lastUnkish = false;
+  }
+
+  private ensure(n: number): void {
+    if (n <= this.size) return;
+    this.size = Math.max(n, this.size * 2, 64);
+    this.sym = new Int32Array(this.size);
+    this.next = new Int32Array(this.size);
+    this.prev = new Int32Array(this.size);
+    this.cps = new Int32Array(this.size);
+    this.ver = new Int32Array(this.size);
     // Each merge pushes at most two entries: n - 1 initial pairs + 2 per merge.
-    heapKey = new Float64Array(3 * size);
-    heapVer = new Int32Array(3 * size);
-  };
-  let heapLen = 0;
-  const push = (key: number, v: number) => {
-    let i = heapLen++;
+    this.heapKey = new Float64Array(3 * this.size);
+    this.heapVer = new Int32Array(3 * this.size);
+  }
+
+  private push(key: number, v: number): void {
+    const { heapKey, heapVer } = this;
+    let i = this.heapLen++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (heapKey[p]! <= key) break;
@@ -224,10 +328,12 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
     }
     heapKey[i] = key;
     heapVer[i] = v;
-  };
+  }
+
   /** Removes the root (read heapKey[0]/heapVer[0] before calling). */
-  const pop = () => {
-    const last = --heapLen;
+  private pop(): void {
+    const { heapKey, heapVer } = this;
+    const last = --this.heapLen;
     if (last === 0) return;
     const key = heapKey[last]!;
     const v = heapVer[last]!;
@@ -243,67 +349,51 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
     }
     heapKey[i] = key;
     heapVer[i] = v;
-  };
+  }
+
   /** Queue the pair starting at position i (its right neighbour is next[i]) when a merge exists. */
-  const offer = (i: number) => {
-    const a = sym[i]!;
-    const b = sym[next[i]!]!;
+  private offer(i: number): void {
+    const a = this.sym[i]!;
+    const b = this.sym[this.next[i]!]!;
     if (a < 0 || b < 0) return;
-    const r = rankOf(a, b);
-    if (r >= 0) push(r * HIGH + i, ver[i]!);
-  };
+    const r = this.t.rankOf(a, b);
+    if (r >= 0) this.push(r * HIGH + i, this.ver[i]!);
+  }
 
-  const utf8 = new TextEncoder();
-  const grow = (out: Int32Array, need: number): Int32Array => {
-    if (need <= out.length) return out;
-    const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
-    bigger.set(out);
-    return bigger;
-  };
-  // fuse_unk state across the words of one section (the library fuses over one model call).
-  let lastUnkish = false;
-
-  const emitId = (id: number, unkish: boolean, out: Int32Array, end: number): number => {
-    if (fuseUnk && unkish && lastUnkish) return end;
-    lastUnkish = unkish;
+  private emitId(id: number, unkish: boolean, out: Int32Array, end: number): number {
+    if (this.t.fuseUnk && unkish && this.lastUnkish) return end;
+    this.lastUnkish = unkish;
     out[end] = id;
     return end + 1;
-  };
+  }
 
   /** A symbol outside the vocabulary: byte fallback, else UNK, else nothing (as the library's BPE.encode). */
-  const emitUnknown = (text: string, out: Int32Array, end: number): { out: Int32Array; end: number } => {
-    if (byteFallback) {
-      const bytes = utf8.encode(text);
+  private emitUnknown(text: string, out: Int32Array, end: number): { out: Int32Array; end: number } {
+    const t = this.t;
+    if (t.byteFallback) {
+      const bytes = this.utf8.encode(text);
       let all = true;
-      for (let k = 0; k < bytes.length; k++) if (byteOut[bytes[k]!]! < 0) all = false;
+      for (let k = 0; k < bytes.length; k++) if (t.byteOut[bytes[k]!]! < 0) all = false;
       if (all) {
         out = grow(out, end + bytes.length);
-        for (let k = 0; k < bytes.length; k++) end = emitId(byteOut[bytes[k]!]!, byteUnkish[bytes[k]!] === 1, out, end);
+        for (let k = 0; k < bytes.length; k++) end = this.emitId(t.byteOut[bytes[k]!]!, t.byteUnkish[bytes[k]!] === 1, out, end);
         return { out, end };
       }
     }
-    if (unkToken !== null) {
+    if (t.unkOut >= 0) {
       out = grow(out, end + 1);
-      end = emitId(unkOut, unkOutIsUnkish, out, end);
+      end = this.emitId(t.unkOut, t.unkOutIsUnkish, out, end);
     }
     return { out, end };
-  };
+  }
 
-  const encodeWord = (word: string, out: Int32Array, end: number): { out: Int32Array; end: number } => {
-    if (word.length === 0) return { out, end };
-    if (ignoreMerges) {
-      const s = symOf(word);
-      if (s !== undefined && symOut[s]! >= 0) {
-        out = grow(out, end + 1);
-        return { out, end: emitId(symOut[s]!, symUnkish[s] === 1, out, end) };
-      }
-    }
-    ensure(word.length);
-    // Code points (Array.from semantics: a lone surrogate is its own character).
+  /** Load a word's code points (Array.from semantics: a lone surrogate is its own character); returns their count. */
+  private load(word: string): number {
+    const { charSym, astralSym } = this.t;
+    const { sym, cps, prev, next, ver } = this;
     let n = 0;
     for (let i = 0; i < word.length; i++) {
       let c = word.charCodeAt(i);
-      let s: number;
       if (c >= 0xd800 && c <= 0xdbff && i + 1 < word.length) {
         const d = word.charCodeAt(i + 1);
         if (d >= 0xdc00 && d <= 0xdfff) {
@@ -311,9 +401,7 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
           i++;
         }
       }
-      if (c <= 0xffff) s = charSym[c]!;
-      else s = astralSym.get(c) ?? -1;
-      sym[n] = s;
+      sym[n] = c <= 0xffff ? charSym[c]! : (astralSym.get(c) ?? -1);
       cps[n] = c;
       prev[n] = n - 1;
       next[n] = n + 1;
@@ -321,18 +409,24 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
       n++;
     }
     next[n - 1] = -1;
-    heapLen = 0;
-    for (let i = 0; i + 1 < n; i++) if (sym[i]! >= 0 && sym[i + 1]! >= 0) offer(i);
-    while (heapLen > 0) {
-      const key = heapKey[0]!;
-      const v = heapVer[0]!;
-      pop();
+    return n;
+  }
+
+  /** Merge the loaded word: lowest rank first, leftmost on ties, skipping entries made stale by earlier merges. */
+  private mergeAll(n: number): void {
+    const { sym, next, prev, ver } = this;
+    this.heapLen = 0;
+    for (let i = 0; i + 1 < n; i++) if (sym[i]! >= 0 && sym[i + 1]! >= 0) this.offer(i);
+    while (this.heapLen > 0) {
+      const key = this.heapKey[0]!;
+      const v = this.heapVer[0]!;
+      this.pop();
       const i = key % HIGH;
       // Stale: the left symbol was merged away (ver -1), or it or its right neighbour changed since.
       if (ver[i] !== v) continue;
       const r = (key - i) / HIGH;
       const j = next[i]!;
-      sym[i] = mergeResult[r]!;
+      sym[i] = this.t.mergeResult[r]!;
       const k = next[j]!;
       next[i] = k;
       if (k !== -1) prev[k] = i;
@@ -341,23 +435,43 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
       const p = prev[i]!;
       if (p !== -1) {
         ver[p] = ver[p]! + 1;
-        offer(p);
+        this.offer(p);
       }
-      if (k !== -1) offer(i);
+      if (k !== -1) this.offer(i);
     }
+  }
+
+  encodeWord(word: string, out: Int32Array, end: number): { out: Int32Array; end: number } {
+    if (word.length === 0) return { out, end };
+    const t = this.t;
+    if (t.ignoreMerges) {
+      const s = t.symOf(word);
+      if (s !== undefined && t.symOut[s]! >= 0) {
+        out = grow(out, end + 1);
+        return { out, end: this.emitId(t.symOut[s]!, t.symUnkish[s] === 1, out, end) };
+      }
+    }
+    this.ensure(word.length);
+    const n = this.load(word);
+    this.mergeAll(n);
     out = grow(out, end + n);
-    for (let i = 0; i !== -1; i = next[i]!) {
-      const s = sym[i]!;
-      if (s >= 0 && symOut[s]! >= 0) {
-        end = emitId(symOut[s]!, symUnkish[s] === 1, out, end);
+    for (let i = 0; i !== -1; i = this.next[i]!) {
+      const s = this.sym[i]!;
+      if (s >= 0 && t.symOut[s]! >= 0) {
+        end = this.emitId(t.symOut[s]!, t.symUnkish[s] === 1, out, end);
       } else {
-        ({ out, end } = emitUnknown(s >= 0 ? symStr[s]! : String.fromCodePoint(cps[i]!), out, end));
+        ({ out, end } = this.emitUnknown(s >= 0 ? t.symStr[s]! : String.fromCodePoint(this.cps[i]!), out, end));
       }
     }
     return { out, end };
-  };
+  }
+}
 
-  // Added tokens: a text (raw, or after the normalizer for `normalized` ones) holding one goes to the library.
+/**
+ * Whether a text holds an added token's text: raw (before the normalizer), or normalized for `normalized` added
+ * tokens. Such texts go to the library, whose added-token splitter cuts them.
+ */
+function addedTokenTest(engine: EngineInternals): { raw: (text: string) => boolean; normalized: (text: string) => boolean } {
   const rawFirst = new Uint8Array(65536);
   const normFirst = new Uint8Array(65536);
   const raw: string[] = [];
@@ -381,34 +495,5 @@ export function createFastBpe(tok: TextTokenizer): FastBpeResult {
     }
     return false;
   };
-  // Ids of one text are built here, then copied out at their exact length (the word cache keeps them).
-  let scratch: Int32Array = new Int32Array(256);
-  const library = (text: string) => Int32Array.from(tok.encode(text));
-
-  const encode = (text: string): Int32Array => {
-    if (text.length === 0) return new Int32Array(0);
-    if (holds(text, rawFirst, raw)) return library(text);
-    const normalized = engine.normalizer !== null ? engine.normalizer(text) : text;
-    if (normalized.length === 0) return new Int32Array(0);
-    if (holds(normalized, normFirst, norm)) return library(text);
-    const words = engine.pre_tokenizer !== null ? engine.pre_tokenizer(normalized, { section_index: 0 }) : [normalized];
-    let out: Int32Array = scratch;
-    let end = 0;
-    lastUnkish = false;
-    for (const w of words) ({ out, end } = encodeWord(w, out, end));
-    scratch = out;
-    return out.slice(0, end);
-  };
-
-  const flags = [byteFallback && 'byte fallback', ignoreMerges && 'ignore_merges', fuseUnk && 'fuse_unk'].filter(Boolean).join(', ');
-  return {
-    bpe: {
-      encode,
-      encodeWord: (word, out, end) => {
-        lastUnkish = false;
-        return encodeWord(word, out, end);
-      },
-    },
-    reason: `fast BPE over ${merges.length} merges${flags ? ` (${flags})` : ''}`,
-  };
+  return { raw: (text) => holds(text, rawFirst, raw), normalized: (text) => holds(text, normFirst, norm) };
 }
