@@ -315,91 +315,16 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
   const analysis: TokenizerAnalysis = opts.disable
     ? { mode: 'plain' as const, reason: 'disabled', noCutAfter: new Set<number>(), fuseUnk: false }
     : analyzeTokenizer(tok);
-  // A miss is encoded by bpe.ts' exact BPE where it mirrors the model, else by the library. Its tables are built
-  // once enough misses have gone through the library to pay for them (`fastBpeAfterMisses`), so loading a model
-  // to embed a few texts does not pay for them; the self-check probes then run through it too, and any
-  // difference keeps the library.
-  const libraryIds = (source: string) => Int32Array.from(tok.encode(source));
-  let missModel = analysis.mode === 'plain' ? 'none (plain encode)' : opts.libraryBpe ? 'library BPE (asked)' : '';
-  const buildAfter = opts.fastBpeAfterMisses ?? fastBpeAfterMisses(tok);
-  let libraryMisses = buildAfter;
-  let missIds = (source: string): Int32Array => {
-    if (libraryMisses-- > 0) return libraryIds(source);
-    const { bpe, reason } = createFastBpe(tok);
-    missModel = bpe ? reason : `library (${reason})`;
-    missIds = libraryIds;
-    if (bpe) {
-      const probe = SELF_CHECK.find((p) => bpe.encode(p).join() !== tok.encode(p).join());
-      if (probe === undefined) missIds = bpe.encode;
-      else missModel = `library (fast BPE differed on ${JSON.stringify(probe)})`;
-    }
-    return missIds(source);
-  };
-  if (missModel !== '') missIds = libraryIds;
-  const generation = Math.max(1, Math.floor((opts.maxEntries ?? 200_000) / 2));
-  let young = new Map<string, Int32Array>();
-  let old = new Map<string, Int32Array>();
-  const added = addedTokenIndex(tok);
+  const miss = new MissEncoder(tok, analysis, opts);
+  const cache = new PieceCache(Math.max(1, Math.floor((opts.maxEntries ?? 200_000) / 2)), (source) => miss.ids(source));
+  const watch = new MissRateWatch();
+  const holdsAddedToken = addedTokenTest(addedTokenIndex(tok));
   const unk = tok.unkId ?? -1;
   const strip = analysis.mode === 'strip';
-  const noCut = analysis.noCutAfter;
-  let hits = 0;
-  let misses = 0;
-  let plainCount = 0;
-  // Text that never repeats (random strings, hashes) makes every piece a miss, and encoding pieces one by one
-  // costs about twice a plain whole-text encode. Watch the miss rate per window of 1024 pieces; above 70%, encode
-  // the next 8192 texts plainly, then look again. Natural text stays far below: on STS-B even the first window of
-  // an empty cache misses 21% (34% at most); random letters miss ~99%. Both paths give the same ids.
-  const WINDOW = 1024;
-  const BYPASS_TEXTS = 8192;
-  let windowPieces = 0;
-  let windowMisses = 0;
-  let bypass = 0;
-  let bypassed = 0;
-
-  // Flag tables (one byte per UTF-16 code unit) keep the per-character checks to an array load.
-  const addedFirst = new Uint8Array(65536);
-  for (const c of added.keys()) addedFirst[c] = 1;
+  // A flag table (one byte per UTF-16 code unit) keeps the per-character check to an array load.
   const noCutFlag = new Uint8Array(65536);
-  for (const c of noCut) noCutFlag[c] = 1;
-
-  const holdsAddedToken = (text: string): boolean => {
-    if (added.size === 0) return false;
-    for (let i = 0; i < text.length; i++) {
-      if (addedFirst[text.charCodeAt(i)] === 0) continue;
-      for (const content of added.get(text.charCodeAt(i))!) if (text.startsWith(content, i)) return true;
-    }
-    return false;
-  };
-
-  /** Ids of one piece, from the cache or the tokenizer. `key` differs from `source` only for strip-mode pieces. */
-  const pieceIds = (key: string, source: string): Int32Array => {
-    let ids = young.get(key);
-    if (ids !== undefined) {
-      hits++;
-      return ids;
-    }
-    ids = old.get(key);
-    if (ids === undefined) {
-      misses++;
-      ids = missIds(source);
-    } else {
-      hits++;
-    }
-    if (young.size >= generation) {
-      old = young;
-      young = new Map();
-    }
-    young.set(key, ids);
-    return ids;
-  };
-
-  const grow = (out: Int32Array, need: number): Int32Array => {
-    if (need <= out.length) return out;
-    const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
-    bigger.set(out);
-    return bigger;
-  };
+  for (const c of analysis.noCutAfter) noCutFlag[c] = 1;
+  let plainCount = 0;
 
   const appendPlain = (text: string, out: Int32Array, offset: number) => {
     plainCount++;
@@ -411,11 +336,7 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
 
   const encodeInto = (text: string, out: Int32Array, offset: number): { out: Int32Array; end: number } => {
     if (analysis.mode === 'plain' || holdsAddedToken(text)) return appendPlain(text, out, offset);
-    if (bypass > 0) {
-      bypass--;
-      bypassed++;
-      return appendPlain(text, out, offset);
-    }
+    if (watch.bypassThisText()) return appendPlain(text, out, offset);
     if (strip && text.charCodeAt(text.length - 1) === 32) return appendPlain(text, out, offset);
     let end = offset;
     let start = 0;
@@ -426,16 +347,16 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     const emit = (s: number, e: number) => {
       const piece = text.slice(s, e);
       let ids: Int32Array;
-      if (!strip) ids = pieceIds(piece, piece);
-      else if (s === 0) ids = pieceIds('\u0000' + piece, piece);
-      else ids = pieceIds(piece, piece.slice(1));
+      if (!strip) ids = cache.ids(piece, piece);
+      else if (s === 0) ids = cache.ids('\u0000' + piece, piece);
+      else ids = cache.ids(piece, piece.slice(1));
       out = grow(out, end + ids.length);
       let k = 0;
       if (analysis.fuseUnk && end > offset && ids.length > 0 && ids[0] === unk && out[end - 1] === unk) k = 1;
       for (; k < ids.length; k++) out[end++] = ids[k]!;
     };
-    const missesBefore = misses;
-    const hitsBefore = hits;
+    const missesBefore = cache.misses;
+    const hitsBefore = cache.hits;
     for (let i = 1; i < n; i++) {
       if (text.charCodeAt(i) !== 32) continue;
       const prev = text.charCodeAt(i - 1);
@@ -444,35 +365,28 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
       start = i;
     }
     if (n > 0) emit(start, n);
-    windowMisses += misses - missesBefore;
-    windowPieces += misses - missesBefore + hits - hitsBefore;
-    if (windowPieces >= WINDOW) {
-      if (windowMisses > 0.7 * windowPieces) bypass = BYPASS_TEXTS;
-      windowPieces = 0;
-      windowMisses = 0;
-    }
+    watch.record(cache.misses - missesBefore, cache.hits - hitsBefore);
     return { out, end };
   };
 
   // Safety net for configurations the analysis did not foresee: a few probes must match plain encoding exactly,
-  // else the encoder stays plain. (Costs a few encodes at load.)
+  // else the encoder stays plain. (Costs a few encodes at load.) The cutting is checked against the library's
+  // model here; the fast BPE checks itself when first built.
   if (analysis.mode !== 'plain') {
-    // The cutting is checked against the library's model here; the fast BPE checks itself when first built.
-    const missModelIds = missIds;
-    missIds = libraryIds;
-    for (const probe of SELF_CHECK) {
-      const want = tok.encode(probe);
-      const { out, end } = encodeInto(probe, new Int32Array(64), 0);
-      if (want.length !== end || want.some((id, i) => out[i] !== id)) {
-        analysis.reason = `self-check failed on ${JSON.stringify(probe)} (${analysis.reason})`;
-        analysis.mode = 'plain';
-        break;
+    miss.withLibrary(() => {
+      for (const probe of SELF_CHECK) {
+        const want = tok.encode(probe);
+        const { out, end } = encodeInto(probe, new Int32Array(64), 0);
+        if (want.length !== end || want.some((id, i) => out[i] !== id)) {
+          analysis.reason = `self-check failed on ${JSON.stringify(probe)} (${analysis.reason})`;
+          analysis.mode = 'plain';
+          break;
+        }
       }
-    }
-    missIds = missModelIds;
-    young = new Map();
-    old = new Map();
-    hits = misses = plainCount = bypassed = windowPieces = windowMisses = 0;
+    });
+    cache.reset();
+    watch.reset();
+    plainCount = 0;
   }
 
   return {
@@ -487,12 +401,173 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     },
     encodeInto,
     get missModel() {
-      return missModel === '' ? `not built yet (the library encodes the first ${buildAfter} misses)` : missModel;
+      return miss.description;
     },
-    stats: () => ({ hits, misses, plain: plainCount, entries: young.size + old.size, bypassed }),
-    clear() {
-      young = new Map();
-      old = new Map();
-    },
+    stats: () => ({ hits: cache.hits, misses: cache.misses, plain: plainCount, entries: cache.entries, bypassed: watch.bypassed }),
+    clear: () => cache.clear(),
+  };
+}
+
+function grow(out: Int32Array, need: number): Int32Array {
+  if (need <= out.length) return out;
+  const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
+  bigger.set(out);
+  return bigger;
+}
+
+/**
+ * What encodes a piece the cache has not seen: bpe.ts' exact BPE where it mirrors the model, else the library.
+ * The fast BPE's tables are built once enough misses have gone through the library to pay for them
+ * (`fastBpeAfterMisses`), so loading a model to embed a few texts does not pay for them; the self-check probes
+ * then run through it too, and any difference keeps the library.
+ */
+class MissEncoder {
+  private model: string;
+  private libraryLeft: number;
+  private readonly buildAfter: number;
+  private encodeMiss: (source: string) => Int32Array;
+  private readonly library = (source: string) => Int32Array.from(this.tok.encode(source));
+
+  constructor(
+    private readonly tok: TextTokenizer,
+    analysis: TokenizerAnalysis,
+    opts: FastEncoderOptions,
+  ) {
+    this.model = analysis.mode === 'plain' ? 'none (plain encode)' : opts.libraryBpe ? 'library BPE (asked)' : '';
+    this.buildAfter = opts.fastBpeAfterMisses ?? fastBpeAfterMisses(tok);
+    this.libraryLeft = this.buildAfter;
+    this.encodeMiss = this.model !== '' ? this.library : (source) => this.untilBuilt(source);
+  }
+
+  ids(source: string): Int32Array {
+    return this.encodeMiss(source);
+  }
+
+  get description(): string {
+    return this.model === '' ? `not built yet (the library encodes the first ${this.buildAfter} misses)` : this.model;
+  }
+
+  /** Runs `work` with misses encoded by the library (the cutting's self-check), then restores the miss model. */
+  withLibrary(work: () => void): void {
+    const kept = this.encodeMiss;
+    this.encodeMiss = this.library;
+    try {
+      work();
+    } finally {
+      this.encodeMiss = kept;
+    }
+  }
+
+  private untilBuilt(source: string): Int32Array {
+    if (this.libraryLeft-- > 0) return this.library(source);
+    const { bpe, reason } = createFastBpe(this.tok);
+    this.model = bpe ? reason : `library (${reason})`;
+    this.encodeMiss = this.library;
+    if (bpe) {
+      const probe = SELF_CHECK.find((p) => bpe.encode(p).join() !== this.tok.encode(p).join());
+      if (probe === undefined) this.encodeMiss = bpe.encode;
+      else this.model = `library (fast BPE differed on ${JSON.stringify(probe)})`;
+    }
+    return this.encodeMiss(source);
+  }
+}
+
+/** The word cache: two generations of `generation` pieces each, so memory stays flat over millions of texts. */
+class PieceCache {
+  hits = 0;
+  misses = 0;
+  private young = new Map<string, Int32Array>();
+  private old = new Map<string, Int32Array>();
+
+  constructor(
+    private readonly generation: number,
+    private readonly encodeMiss: (source: string) => Int32Array,
+  ) {}
+
+  /** Ids of one piece, from the cache or the miss encoder. `key` differs from `source` only for strip-mode pieces. */
+  ids(key: string, source: string): Int32Array {
+    let ids = this.young.get(key);
+    if (ids !== undefined) {
+      this.hits++;
+      return ids;
+    }
+    ids = this.old.get(key);
+    if (ids === undefined) {
+      this.misses++;
+      ids = this.encodeMiss(source);
+    } else {
+      this.hits++;
+    }
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, ids);
+    return ids;
+  }
+
+  get entries(): number {
+    return this.young.size + this.old.size;
+  }
+
+  clear(): void {
+    this.young = new Map();
+    this.old = new Map();
+  }
+
+  reset(): void {
+    this.clear();
+    this.hits = this.misses = 0;
+  }
+}
+
+/**
+ * Text that never repeats (random strings, hashes) makes every piece a miss, and encoding pieces one by one costs
+ * about twice a plain whole-text encode. Watch the miss rate per window of 1024 pieces; above 70%, encode the next
+ * 8192 texts plainly, then look again. Natural text stays far below: on STS-B even the first window of an empty
+ * cache misses 21% (34% at most); random letters miss ~99%. Both paths give the same ids.
+ */
+class MissRateWatch {
+  static readonly WINDOW = 1024;
+  static readonly BYPASS_TEXTS = 8192;
+  bypassed = 0;
+  private pieces = 0;
+  private missed = 0;
+  private bypass = 0;
+
+  /** Whether this text is encoded plainly (counted). */
+  bypassThisText(): boolean {
+    if (this.bypass === 0) return false;
+    this.bypass--;
+    this.bypassed++;
+    return true;
+  }
+
+  record(misses: number, hits: number): void {
+    this.missed += misses;
+    this.pieces += misses + hits;
+    if (this.pieces >= MissRateWatch.WINDOW) {
+      if (this.missed > 0.7 * this.pieces) this.bypass = MissRateWatch.BYPASS_TEXTS;
+      this.pieces = 0;
+      this.missed = 0;
+    }
+  }
+
+  reset(): void {
+    this.bypassed = this.pieces = this.missed = 0;
+  }
+}
+
+/** Whether a text holds an added token's text (those texts are encoded plainly: added tokens cut sections). */
+function addedTokenTest(added: Map<number, string[]>): (text: string) => boolean {
+  const addedFirst = new Uint8Array(65536);
+  for (const c of added.keys()) addedFirst[c] = 1;
+  return (text) => {
+    if (added.size === 0) return false;
+    for (let i = 0; i < text.length; i++) {
+      if (addedFirst[text.charCodeAt(i)] === 0) continue;
+      for (const content of added.get(text.charCodeAt(i))!) if (text.startsWith(content, i)) return true;
+    }
+    return false;
   };
 }
