@@ -70,156 +70,23 @@ export interface GradientArgs {
 }
 
 export async function computeGradients(tf: TF, args: GradientArgs): Promise<StepGradients> {
-  const { params, plan, rows, nAnchors, opts, teacher, exclude, helper } = args;
+  const { params, plan, rows, opts, helper } = args;
   const { dimIn, dimOut } = params;
   const useW = opts.tokenWeights !== 'none' && params.tokenWeights !== undefined;
-  const coef = tokenCoefficients(plan, useW ? params.tokenWeights : undefined);
-  const S = plan.sentences;
   const learnW = useW && opts.tokenWeights === 'learned';
-
-  // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
-  const dm = params.tokenDelta
-    ? poolRows(plan, { rows: params.tokenDelta, dim: dimOut, coef: tokenCoefficients(plan, undefined), rowIds: plan.uniq })
-    : undefined;
-
-  // The loss of the affine output `pre` = x·W + b (+ pooled offsets): norm, binarize, Matryoshka MNRL, teacher.
-  let parts: tfTypes.Tensor[] = [];
-  const lossOfPre = (pre: tfTypes.Tensor2D, ex: tfTypes.Tensor2D | undefined): tfTypes.Scalar => {
-    const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
-    const dense = finishHead(tf, pre, mixed ? { ...opts, binarize: 'none' } : opts);
-    const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
-    const head = matryoshkaMnrl(tf, { emb, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric, exclude: ex });
-    let total = head.total;
-    parts = head.perDim.map((p) => tf.keep(p));
-    if (mixed)
-      total = tf.add(
-        total,
-        tf.mul(
-          matryoshkaMnrl(tf, { emb: dense, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric, exclude: ex })
-            .total,
-          opts.denseWeight!,
-        ),
-      );
-    if (!teacher) return total as tfTypes.Scalar;
-    if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
-    const C = S - nAnchors;
-    const distill = similarityDistillation(tf, {
-      emb,
-      nAnchors,
-      dims: opts.dims,
-      weights: opts.dimWeights,
-      teacherSim: tf.tensor2d(teacher.sim, [nAnchors, C]),
-      mask: tf.tensor2d(teacher.mask, [nAnchors, C]),
-      kind: teacher.kind,
-    });
-    return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
+  const S = plan.sentences;
+  const c: GradientContext = {
+    tf,
+    args,
+    coef: tokenCoefficients(plan, useW ? params.tokenWeights : undefined),
+    // token_delta: the batch's pooled offsets mean_t D_t, added to the affine output (row_t = …·W + b + D_t).
+    dm: params.tokenDelta ? poolRows(plan, { rows: params.tokenDelta, dim: dimOut, coef: tokenCoefficients(plan, undefined), rowIds: plan.uniq }) : undefined,
+    learnW,
+    head: lossHead(tf, args),
   };
-
-  let loss: number;
-  let kernel: Float32Array;
-  let bias: Float32Array;
-  let gx: Float32Array | undefined;
-  let gd: Float32Array | undefined;
-  // Read before anything is disposed: with one Matryoshka dim the loss value is the same tensor as its part.
-  const readParts = () => Promise.all(parts.map(async (p) => (await p.data())[0]!));
-  let perDim: number[];
   const split = helper !== undefined && S >= 4 && S * dimIn * dimOut >= (helper.minMacs ?? PARALLEL_MIN_MACS);
-  let dots: Float64Array | undefined; // split path: token-weight dot products summed over both halves
-  if (!split) {
-    const pooled = poolRows(plan, { rows, dim: dimIn, coef });
-    const result = tf.tidy(() => {
-      const x = tf.tensor2d(pooled, [S, dimIn]);
-      const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
-      const b = tf.tensor1d(params.bias);
-      const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
-      const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
-      const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor, dd: tfTypes.Tensor | undefined) =>
-        lossOfPre(tf.add(fastMatMul(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D), dd ? tf.add(bb, dd) : bb) as tfTypes.Tensor2D, ex);
-      // Differentiate with respect to kernel and bias, plus the pooled rows (token weights) and offsets when learned.
-      const inputs = [k, b, ...(learnW ? [x] : []), ...(d ? [d] : [])];
-      const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOf(learnW ? v[2]! : x, v[0]!, v[1]!, d ? v[v.length - 1] : undefined))(inputs);
-      return { value, gk: grads[0]!, gb: grads[1]!, gx: learnW ? grads[2] : undefined, gd: d ? grads[grads.length - 1] : undefined };
-    });
-    const got = await Promise.all([
-      result.value.data(),
-      result.gk.data() as Promise<Float32Array>,
-      result.gb.data() as Promise<Float32Array>,
-      result.gx ? (result.gx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
-      result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
-    ]);
-    [loss, kernel, bias, gx, gd] = [got[0][0]!, got[1], got[2], got[3], got[4]];
-    perDim = await readParts();
-    tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...(result.gd ? [result.gd] : [])]);
-  } else {
-    // Two threads (parallel.ts): the worker pools, projects and back-propagates sentences [h, S), this thread [0, h).
-    const h = S >> 1;
-    const nUniq = plan.uniq.length;
-    const bottom = helper!.forward({
-      offsets: plan.offsets,
-      local: plan.local,
-      rows: shareRows(helper!, rows),
-      uniq: plan.uniq,
-      coef,
-      s0: h,
-      s1: S,
-      dimIn,
-      w: params.kernel,
-      dimOut,
-      nUniq,
-    });
-    const pooledTop = poolRows({ ...plan, sentences: h }, { rows, dim: dimIn, coef });
-    const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooledTop, [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
-    const y0 = new Float32Array(S * dimOut);
-    y0.set((await yTop.data()) as Float32Array);
-    yTop.dispose();
-    y0.set(await bottom, h * dimOut);
-    const result = tf.tidy(() => {
-      const y = tf.tensor2d(y0, [S, dimOut]);
-      const b = tf.tensor1d(params.bias);
-      const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
-      const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
-      const inputs = [y, b, ...(d ? [d] : [])];
-      const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOfPre(tf.add(v[0]!, d ? tf.add(v[1]!, v[2]!) : v[1]!) as tfTypes.Tensor2D, ex))(
-        inputs,
-      );
-      return { value, gy: grads[0]!, gb: grads[1]!, gd: d ? grads[2] : undefined };
-    });
-    const gy = (await result.gy.data()) as Float32Array;
-    const back = helper!.backward(gy.slice(h * dimOut), learnW);
-    const top = tf.tidy(() => {
-      const dyTop = tf.tensor2d(gy.subarray(0, h * dimOut), [h, dimOut]);
-      const xTop = tf.tensor2d(pooledTop, [h, dimIn]);
-      // plain matMuls of explicit transposes (the fast wasm kernel; see loss.ts fastMatMul)
-      return { dw: tf.matMul(tf.transpose(xTop), dyTop), dx: learnW ? tf.matMul(dyTop, tf.transpose(tf.tensor2d(params.kernel, [dimIn, dimOut]))) : undefined };
-    });
-    const [lossData, gbData, gdData, dwTop, dxTop] = await Promise.all([
-      result.value.data(),
-      result.gb.data() as Promise<Float32Array>,
-      result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
-      top.dw.data() as Promise<Float32Array>,
-      top.dx ? (top.dx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
-    ]);
-    perDim = await readParts();
-    tf.dispose([result.value, result.gy, result.gb, ...(result.gd ? [result.gd] : []), top.dw, ...(top.dx ? [top.dx] : [])]);
-    if (learnW)
-      dots = tokenDotsBatch({
-        offsets: plan.offsets,
-        local: plan.local,
-        s0: 0,
-        s1: h,
-        rows,
-        uniq: plan.uniq,
-        dim: dimIn,
-        gradPooled: dxTop!,
-        g: new Float64Array(nUniq),
-      });
-    const bot = await back;
-    kernel = new Float32Array(dimIn * dimOut);
-    for (let i = 0; i < kernel.length; i++) kernel[i] = dwTop[i]! + bot.dw[i]!;
-    if (dots) for (let u = 0; u < nUniq; u++) dots[u]! += bot.g![u]!;
-    [loss, bias, gd] = [lossData[0]!, gbData, gdData];
-  }
-  tf.dispose(parts);
+  const { loss, perDim, kernel, bias, gx, gd, dots } = split ? await gradientsOnTwoThreads(c) : await gradientsOnOneThread(c);
+  c.head.dispose();
 
   let tokenWeights: StepGradients['tokenWeights'];
   if (learnW && gx) {
@@ -232,6 +99,178 @@ export async function computeGradients(tf: TF, args: GradientArgs): Promise<Step
   }
   const tokenDelta = gd ? { rows: plan.uniq, values: tokenDeltaGrads(plan, dimOut, gd) } : undefined;
   return { loss, perDim, kernel, bias, tokenWeights, tokenDelta };
+}
+
+/** What both gradient paths share: the step's inputs, token coefficients, pooled offsets and the loss head. */
+interface GradientContext {
+  tf: TF;
+  args: GradientArgs;
+  coef: Float32Array;
+  dm: Float32Array | undefined;
+  learnW: boolean;
+  head: LossHead;
+}
+
+/** The gradients either path produces: of the kernel and bias, and of the pooled rows (gx) or their dot sums (dots). */
+interface GradientParts {
+  loss: number;
+  perDim: number[];
+  kernel: Float32Array;
+  bias: Float32Array;
+  gx?: Float32Array;
+  gd?: Float32Array;
+  dots?: Float64Array;
+}
+
+interface LossHead {
+  /** The loss of the affine output `pre` = x·W + b (+ pooled offsets): norm, binarize, Matryoshka MNRL, teacher. */
+  lossOfPre(pre: tfTypes.Tensor2D, ex: tfTypes.Tensor2D | undefined): tfTypes.Scalar;
+  /** Each Matryoshka dim's loss; read before anything is disposed (with one dim it is the loss tensor itself). */
+  readParts(): Promise<number[]>;
+  dispose(): void;
+}
+
+function lossHead(tf: TF, args: GradientArgs): LossHead {
+  const { nAnchors, opts, teacher } = args;
+  const S = args.plan.sentences;
+  let parts: tfTypes.Tensor[] = [];
+  const mnrl = (emb: tfTypes.Tensor2D, ex: tfTypes.Tensor2D | undefined) =>
+    matryoshkaMnrl(tf, { emb, nAnchors, dims: opts.dims, weights: opts.dimWeights, scale: opts.scale, symmetric: opts.symmetric, exclude: ex });
+  return {
+    lossOfPre(pre, ex) {
+      const mixed = opts.binarize !== 'none' && (opts.denseWeight ?? 0) > 0;
+      const dense = finishHead(tf, pre, mixed ? { ...opts, binarize: 'none' } : opts);
+      const emb = mixed ? (binarize(tf, dense, opts.binarize as Exclude<BinarizeMode, 'none'>) as tfTypes.Tensor2D) : dense;
+      const head = mnrl(emb, ex);
+      let total = head.total;
+      parts = head.perDim.map((p) => tf.keep(p));
+      if (mixed) total = tf.add(total, tf.mul(mnrl(dense, ex).total, opts.denseWeight!));
+      if (!teacher) return total as tfTypes.Scalar;
+      if (teacher.weight === 0) return tf.mul(total, teacher.mnrlWeight) as tfTypes.Scalar; // guidance only
+      const C = S - nAnchors;
+      const distill = similarityDistillation(tf, {
+        emb,
+        nAnchors,
+        dims: opts.dims,
+        weights: opts.dimWeights,
+        teacherSim: tf.tensor2d(teacher.sim, [nAnchors, C]),
+        mask: tf.tensor2d(teacher.mask, [nAnchors, C]),
+        kind: teacher.kind,
+      });
+      return tf.add(tf.mul(total, teacher.mnrlWeight), tf.mul(distill, teacher.weight)) as tfTypes.Scalar;
+    },
+    readParts: () => Promise.all(parts.map(async (p) => (await p.data())[0]!)),
+    dispose: () => tf.dispose(parts),
+  };
+}
+
+/** One thread: pool, project and differentiate the whole batch with TF.js autodiff. */
+async function gradientsOnOneThread(c: GradientContext): Promise<GradientParts> {
+  const { tf, coef, dm, learnW, head } = c;
+  const { params, plan, rows, nAnchors, exclude } = c.args;
+  const { dimIn, dimOut } = params;
+  const S = plan.sentences;
+  const pooled = poolRows(plan, { rows, dim: dimIn, coef });
+  const result = tf.tidy(() => {
+    const x = tf.tensor2d(pooled, [S, dimIn]);
+    const k = tf.tensor2d(params.kernel, [dimIn, dimOut]);
+    const b = tf.tensor1d(params.bias);
+    const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
+    const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
+    const lossOf = (xx: tfTypes.Tensor, kk: tfTypes.Tensor, bb: tfTypes.Tensor, dd: tfTypes.Tensor | undefined) =>
+      head.lossOfPre(tf.add(fastMatMul(tf, xx as tfTypes.Tensor2D, kk as tfTypes.Tensor2D), dd ? tf.add(bb, dd) : bb) as tfTypes.Tensor2D, ex);
+    // Differentiate with respect to kernel and bias, plus the pooled rows (token weights) and offsets when learned.
+    const inputs = [k, b, ...(learnW ? [x] : []), ...(d ? [d] : [])];
+    const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) => lossOf(learnW ? v[2]! : x, v[0]!, v[1]!, d ? v[v.length - 1] : undefined))(inputs);
+    return { value, gk: grads[0]!, gb: grads[1]!, gx: learnW ? grads[2] : undefined, gd: d ? grads[grads.length - 1] : undefined };
+  });
+  const got = await Promise.all([
+    result.value.data(),
+    result.gk.data() as Promise<Float32Array>,
+    result.gb.data() as Promise<Float32Array>,
+    result.gx ? (result.gx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+    result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+  ]);
+  const perDim = await head.readParts();
+  tf.dispose([result.value, result.gk, result.gb, ...(result.gx ? [result.gx] : []), ...(result.gd ? [result.gd] : [])]);
+  return { loss: got[0][0]!, perDim, kernel: got[1], bias: got[2], gx: got[3], gd: got[4] };
+}
+
+/** Two threads (parallel.ts): the worker pools, projects and back-propagates sentences [h, S), this thread [0, h). */
+async function gradientsOnTwoThreads(c: GradientContext): Promise<GradientParts> {
+  const { tf, coef, dm, learnW, head } = c;
+  const { params, plan, rows, nAnchors, exclude } = c.args;
+  const helper = c.args.helper!;
+  const { dimIn, dimOut } = params;
+  const S = plan.sentences;
+  const h = S >> 1;
+  const nUniq = plan.uniq.length;
+  const bottom = helper.forward({
+    offsets: plan.offsets,
+    local: plan.local,
+    rows: shareRows(helper, rows),
+    uniq: plan.uniq,
+    coef,
+    s0: h,
+    s1: S,
+    dimIn,
+    w: params.kernel,
+    dimOut,
+    nUniq,
+  });
+  const pooledTop = poolRows({ ...plan, sentences: h }, { rows, dim: dimIn, coef });
+  const yTop = tf.tidy(() => tf.matMul(tf.tensor2d(pooledTop, [h, dimIn]), tf.tensor2d(params.kernel, [dimIn, dimOut])));
+  const y0 = new Float32Array(S * dimOut);
+  y0.set((await yTop.data()) as Float32Array);
+  yTop.dispose();
+  y0.set(await bottom, h * dimOut);
+  const result = tf.tidy(() => {
+    const y = tf.tensor2d(y0, [S, dimOut]);
+    const b = tf.tensor1d(params.bias);
+    const d = dm ? tf.tensor2d(dm, [S, dimOut]) : undefined;
+    const ex = exclude ? tf.tensor2d(exclude, [nAnchors, S - nAnchors]) : undefined;
+    const inputs = [y, b, ...(d ? [d] : [])];
+    const { value, grads } = tf.valueAndGrads((...v: tfTypes.Tensor[]) =>
+      head.lossOfPre(tf.add(v[0]!, d ? tf.add(v[1]!, v[2]!) : v[1]!) as tfTypes.Tensor2D, ex),
+    )(inputs);
+    return { value, gy: grads[0]!, gb: grads[1]!, gd: d ? grads[2] : undefined };
+  });
+  const gy = (await result.gy.data()) as Float32Array;
+  const back = helper.backward(gy.slice(h * dimOut), learnW);
+  const top = tf.tidy(() => {
+    const dyTop = tf.tensor2d(gy.subarray(0, h * dimOut), [h, dimOut]);
+    const xTop = tf.tensor2d(pooledTop, [h, dimIn]);
+    // plain matMuls of explicit transposes (the fast wasm kernel; see loss.ts fastMatMul)
+    return { dw: tf.matMul(tf.transpose(xTop), dyTop), dx: learnW ? tf.matMul(dyTop, tf.transpose(tf.tensor2d(params.kernel, [dimIn, dimOut]))) : undefined };
+  });
+  const [lossData, gbData, gdData, dwTop, dxTop] = await Promise.all([
+    result.value.data(),
+    result.gb.data() as Promise<Float32Array>,
+    result.gd ? (result.gd.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+    top.dw.data() as Promise<Float32Array>,
+    top.dx ? (top.dx.data() as Promise<Float32Array>) : Promise.resolve(undefined),
+  ]);
+  const perDim = await head.readParts();
+  tf.dispose([result.value, result.gy, result.gb, ...(result.gd ? [result.gd] : []), top.dw, ...(top.dx ? [top.dx] : [])]);
+  // Token-weight dot products, summed over both halves.
+  const dots = learnW
+    ? tokenDotsBatch({
+        offsets: plan.offsets,
+        local: plan.local,
+        s0: 0,
+        s1: h,
+        rows,
+        uniq: plan.uniq,
+        dim: dimIn,
+        gradPooled: dxTop!,
+        g: new Float64Array(nUniq),
+      })
+    : undefined;
+  const bot = await back;
+  const kernel = new Float32Array(dimIn * dimOut);
+  for (let i = 0; i < kernel.length; i++) kernel[i] = dwTop[i]! + bot.dw[i]!;
+  if (dots) for (let u = 0; u < nUniq; u++) dots[u]! += bot.g![u]!;
+  return { loss: lossData[0]!, perDim, kernel, bias: gbData, gd: gdData, dots };
 }
 
 /** `rows` in memory the worker can read without a copy: as they are when already shared, else copied once into shared memory. */
