@@ -125,10 +125,22 @@ describe('GGUF header', () => {
     const h = await readGgufHeader(source);
     expect(h.tensors).toHaveLength(1 + 16 * 6);
     expect(h.dataOffset).toBeGreaterThan(5_000_000);
-    // Growing to each list's estimated end, not doubling: within 3% of the header, and about ten requests
+    // Growing to each list's estimated end, not doubling: within 3% of the header, and at most 16 requests (14 here)
     // (a doubling from 64 KiB would read up to twice the header in seven).
     expect(h.bytesRead).toBeLessThanOrEqual(Math.ceil(h.dataOffset * 1.03));
-    expect(source.reads.length).toBeLessThanOrEqual(12);
+    expect(source.reads.length).toBeLessThanOrEqual(16);
+  });
+
+  it('a list whose first item is long does not make it read the whole file (estimates are capped at 4x the prefix)', async () => {
+    const tokens = ['x'.repeat(1 << 20), ...Array.from({ length: 100_000 }, (_, i) => String.fromCharCode(97 + (i % 26)))];
+    const meta: MetaEntry[] = [{ key: 'tokenizer.ggml.tokens', type: T.ARRAY, itemType: T.STRING, value: tokens }];
+    const bytes = writeGguf(meta, [f32Tensor('token_embd.weight', [2048, 2048], (i) => i % 3)]);
+    const source = memorySource(bytes);
+    const h = await readGgufHeader(source);
+    expect(h.metadata.get('tokenizer.ggml.tokens')!.value).toHaveLength(100_001);
+    // Extrapolating from the first item alone would ask for ~100 GB, i.e. the whole 18 MB file.
+    expect(h.bytesRead).toBeLessThanOrEqual(3 * h.dataOffset);
+    expect(h.bytesRead).toBeLessThan(bytes.byteLength / 3);
   });
 
   it('grows its read window until the header fits and reads only the header of a big file', async () => {

@@ -355,7 +355,10 @@ export async function readGgufHeader(source: ByteSource, initialWindow = INITIAL
       return parsePrefix(prefix, source.size, source.name, prefix.byteLength);
     } catch (err) {
       if (!(err instanceof NeedMore)) throw err;
-      const grown = err.estimate ?? (prefix.byteLength < 1 << 20 ? prefix.byteLength * 2 : Math.ceil(prefix.byteLength * 1.25));
+      // An estimate is trusted up to 4x the prefix: a list whose first items are long (or a lying header) must not
+      // make one read of the whole multi-GB file.
+      const doubled = prefix.byteLength < 1 << 20 ? prefix.byteLength * 2 : Math.ceil(prefix.byteLength * 1.25);
+      const grown = err.estimate === undefined ? doubled : Math.min(err.estimate, prefix.byteLength * 4);
       want = Math.min(source.size, Math.max(err.until, grown));
     }
   }
