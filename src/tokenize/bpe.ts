@@ -271,7 +271,8 @@ function mergeTable(left: Int32Array, right: Int32Array): (a: number, b: number)
   };
 }
 
-function grow(out: Int32Array, need: number): Int32Array {
+/** `out` when it holds `need` ids, else a copy at least twice as long (for ids appended one text at a time). */
+export function grow(out: Int32Array, need: number): Int32Array {
   if (need <= out.length) return out;
   const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
   bigger.set(out);

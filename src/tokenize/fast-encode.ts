@@ -26,7 +26,7 @@
  * Pure (browser-safe). The cache is bounded (two generations) so memory stays flat over millions of texts.
  */
 import type { TextTokenizer } from './tokenizer.ts';
-import { createFastBpe } from './bpe.ts';
+import { createFastBpe, grow } from './bpe.ts';
 
 export type FastEncodeMode = 'keep' | 'strip' | 'plain';
 
@@ -406,13 +406,6 @@ export function createFastEncoder(tok: TextTokenizer, opts: FastEncoderOptions =
     stats: () => ({ hits: cache.hits, misses: cache.misses, plain: plainCount, entries: cache.entries, bypassed: watch.bypassed }),
     clear: () => cache.clear(),
   };
-}
-
-function grow(out: Int32Array, need: number): Int32Array {
-  if (need <= out.length) return out;
-  const bigger = new Int32Array(Math.max(need, out.length * 2, 64));
-  bigger.set(out);
-  return bigger;
 }
 
 /**
